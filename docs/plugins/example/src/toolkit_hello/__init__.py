@@ -1,0 +1,1 @@
+"""toolkit-hello: the smallest complete toolkit plugin."""

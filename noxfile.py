@@ -1,0 +1,150 @@
+# /// script
+# dependencies = ["nox>=2026.10.20"]
+# ///
+"""The project's checks, one session each; `nox` runs every default session, as CI does.
+
+Each member's tests run in a virtualenv holding only that member, its dependencies and
+its `test` group, so a plugin cannot lean on a sibling by accident. Sessions write JUnit
+reports under `.nox-reports/`, which `.ci/run` totals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build", "example"]
+
+ROOT = Path(__file__).parent
+REPORTS = ROOT / ".nox-reports"
+PYTHON = "3.11"
+
+
+def _members() -> dict[str, tuple[str, Path]]:
+    """Map each member's short name (its folder) to its distribution name and folder."""
+    members = {}
+    for pyproject in sorted(ROOT.glob("*/*/pyproject.toml")):
+        if pyproject.parent.parent.name not in ("packages", "plugins"):
+            continue
+        name = tomllib.loads(pyproject.read_text())["project"]["name"]
+        members[pyproject.parent.name] = (name, pyproject.parent)
+    return members
+
+
+MEMBERS = _members()
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """Install into this session's venv from the committed lock, never re-resolving."""
+    env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location, "UV_PYTHON_DOWNLOADS": "never"}
+    session.run_install("uv", "sync", "--frozen", "--no-default-groups", "--python", PYTHON, *args, env=env)
+
+
+def _pytest(session: nox.Session, report: str, *paths: str) -> None:
+    REPORTS.mkdir(exist_ok=True)
+    session.run(
+        "python", "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+        f"--junitxml={REPORTS / report}.xml", *paths, *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff: lint rules and formatting over the whole repository."""
+    _sync(session, "--only-group", "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every member's src/ (generated protobuf modules excluded)."""
+    _sync(session, "--all-packages", "--group", "typecheck")
+    sources = [str(path / "src") for _, path in MEMBERS.values()]
+    session.run("mypy", *sources)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", list(MEMBERS), ids=list(MEMBERS))
+def tests(session: nox.Session, package: str) -> None:
+    """One member's own tests, with only that member and its dependencies installed."""
+    dist, path = MEMBERS[package]
+    _sync(session, "--package", dist, "--group", "test")
+    _pytest(session, f"tests-{package}", str(path / "tests"))
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Root contract tests: plugin discovery, import cost, docs, all systems together."""
+    _sync(session, "--all-packages", "--group", "test")
+    _pytest(session, "integration", str(ROOT / "tests"))
+
+
+def _build_wheels(session: nox.Session) -> Path:
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for name, _ in MEMBERS.values():
+        session.run("uv", "build", "--package", name, "--wheel", "--out-dir", str(dist), "--quiet", external=True)
+    return dist
+
+
+def _clean_venv(session: nox.Session, where: str) -> Path:
+    venv = Path(session.create_tmp()) / where
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
+    return venv
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def build(session: nox.Session) -> None:
+    """Build every wheel, install them into a clean venv and load every plugin strictly."""
+    dist = _build_wheels(session)
+    venv = _clean_venv(session, "wheel-venv")
+    wheels = sorted(str(p) for p in dist.glob("*.whl"))
+    session.run(
+        "uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--find-links", str(dist),
+        *wheels, external=True,
+    )  # fmt: skip
+    env = {"TOOLKIT_STRICT_PLUGINS": "1"}
+    session.run(str(venv / "bin" / "toolkit"), "--help", env=env, external=True)
+    session.run(str(venv / "bin" / "toolkit"), "plugins", env=env, external=True)
+    for name, _ in MEMBERS.values():
+        script = name.removeprefix("toolkit-")
+        if name.startswith("toolkit-") and script != "kernel":
+            session.run(str(venv / "bin" / script), "--help", env=env, external=True, silent=True)
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def example(session: nox.Session) -> None:
+    """Install the example plugin from docs/plugins/example next to the toolkit wheels and run it."""
+    dist = _build_wheels(session)
+    venv = _clean_venv(session, "example-venv")
+    python = str(venv / "bin" / "python")
+    host = [str(p) for p in dist.glob("toolkit-*.whl") if p.name.startswith(("toolkit-0", "toolkit_kernel"))]
+    session.run("uv", "pip", "install", "--quiet", "--python", python, "--find-links", str(dist), *host, external=True)
+    example_dir = ROOT / "docs" / "plugins" / "example"
+    session.run("uv", "pip", "install", "--quiet", "--python", python, "--find-links", str(dist), str(example_dir),
+                "pytest", external=True)  # fmt: skip
+    toolkit = str(venv / "bin" / "toolkit")
+    env = {"TOOLKIT_STRICT_PLUGINS": "1"}
+    session.run(toolkit, "plugins", env=env, external=True)
+    session.run(toolkit, "hello", "greet", "nox", "--json", env=env, external=True)
+    REPORTS.mkdir(exist_ok=True)
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(example_dir / "pyproject.toml"),
+                "--rootdir", str(example_dir), f"--junitxml={REPORTS / 'example'}.xml", str(example_dir / "tests"), env=env,
+                external=True)  # fmt: skip
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("system", ["plasmite", "grite", "pom", "graveyar"])
+def bench(session: nox.Session, system: str) -> None:
+    """Side-by-side benchmark of one system against its peers (not part of CI: slow and noisy)."""
+    _sync(session, "--all-packages", "--group", "bench", "--group", "test")
+    session.run("python", str(ROOT / "tools" / "bench" / f"{system}.py"), *session.posargs, env=dict(os.environ))

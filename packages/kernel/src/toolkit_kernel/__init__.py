@@ -1,0 +1,10 @@
+"""Shared mechanisms for toolkit systems: no policy, no CLI, no plugins.
+
+Modules: `errors` (the error tree), `hashing` (canonical CBOR, BLAKE2b-256, grite ids),
+`locks` (flock file locks, leases), `snapshot` (atomic files, checksummed containers),
+`ipc` (CBOR frames over Unix sockets, daemon lifecycle), `paths` (state and runtime dirs).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Docs that are checked: every hook documented, README commands and CI in agreement."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from toolkit import hookspecs
+
+
+def _hook_names() -> list[str]:
+    return [name for name, obj in inspect.getmembers(hookspecs) if name.startswith("toolkit_") and callable(obj)]
+
+
+def test_every_hook_has_a_section_with_an_example(root):
+    text = (root / "docs" / "plugins" / "hooks.md").read_text()
+    for name in _hook_names():
+        section = re.search(rf"^## {name}\(\)\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+        assert section, f"docs/plugins/hooks.md has no '## {name}()' section"
+        assert "```python" in section.group(1), f"the {name} section has no example"
+
+
+def test_every_hookspec_has_a_docstring_example():
+    for name in _hook_names():
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert "Example:" in doc, name
+
+
+def test_every_hook_is_exercised_by_the_host_tests(root):
+    tests = "\n".join(p.read_text() for p in (root / "packages" / "toolkit" / "tests").glob("*.py"))
+    for name in _hook_names():
+        assert name in tests, f"no host test implements {name}"
+
+
+def _readme_commands(root) -> list[str]:
+    text = (root / "README.md").read_text()
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S)
+    return [block.strip() for block in blocks[:2]]
+
+
+def test_ci_runs_the_readme_test_command_exactly(root):
+    _run, test = _readme_commands(root)
+    ci = (root / ".ci" / "run").read_text()
+    assert test in ci, "the README's test command must appear verbatim in .ci/run"
+
+
+def test_readme_run_command_installs_from_the_lock(root):
+    run, _test = _readme_commands(root)
+    assert "--frozen" in run
