@@ -137,9 +137,10 @@ def example(session: nox.Session) -> None:
     session.run(toolkit, "plugins", env=env, external=True)
     session.run(toolkit, "hello", "greet", "nox", "--json", env=env, external=True)
     REPORTS.mkdir(exist_ok=True)
-    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(example_dir / "pyproject.toml"),
-                "--rootdir", str(example_dir), f"--junitxml={REPORTS / 'example'}.xml", str(example_dir / "tests"), env=env,
-                external=True)  # fmt: skip
+    config = ["-c", str(example_dir / "pyproject.toml"), "--rootdir", str(example_dir)]
+    report = f"--junitxml={REPORTS / 'example'}.xml"
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *config, report, str(example_dir / "tests"),
+                env=env, external=True)  # fmt: skip
 
 
 @nox.session(python=PYTHON, default=False)

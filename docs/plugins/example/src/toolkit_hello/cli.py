@@ -5,6 +5,7 @@ from __future__ import annotations
 import socketserver
 
 import click
+
 from toolkit.cliutil import ToolkitGroup, emit, json_option, standalone_main
 from toolkit_kernel.errors import UsageError
 
