@@ -1,0 +1,79 @@
+"""The error tree and the path helpers."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from toolkit_kernel import errors, paths
+from toolkit_kernel.errors import (
+    Busy,
+    ConfigError,
+    Corrupt,
+    IoFailure,
+    LockTimeout,
+    NotFound,
+    SnapshotCorrupt,
+    ToolkitError,
+    UsageError,
+    error_from_dict,
+)
+
+
+def test_error_tree_kinds_and_payloads():
+    assert issubclass(ConfigError, UsageError)
+    assert issubclass(LockTimeout, Busy)
+    assert issubclass(SnapshotCorrupt, Corrupt)
+    kinds = {cls.kind for cls in (getattr(errors, name) for name in errors.__all__) if isinstance(cls, type)}
+    assert kinds == {
+        "internal", "usage", "config", "not_found", "conflict", "busy", "lock_timeout", "io", "corrupt",
+        "snapshot_corrupt", "ipc",
+    }  # fmt: skip
+    err = NotFound("issue 1a2b not found", hint="run list", details={"id": "1a2b"})
+    assert str(err) == "issue 1a2b not found"
+    assert err.to_dict() == {
+        "kind": "not_found",
+        "message": "issue 1a2b not found",
+        "hint": "run list",
+        "details": {"id": "1a2b"},
+    }
+    assert err.json_payload() == {"error": err.to_dict()}
+    assert ToolkitError("bare").to_dict() == {"kind": "internal", "message": "bare"}
+    assert ToolkitError.exit_code is None
+
+
+@pytest.mark.parametrize("name", [n for n in errors.__all__ if n[0].isupper()])
+def test_every_error_round_trips_through_dict(name):
+    cls = getattr(errors, name)
+    original = cls("msg", hint="h", details={"a": [1, 2]})
+    again = error_from_dict(original.to_dict())
+    assert type(again) is (errors.Internal if cls is ToolkitError else cls)  # kind "internal" is Internal
+    assert again.to_dict() == original.to_dict()
+
+
+def test_toolkit_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path / "home"))
+    assert paths.toolkit_home() == tmp_path / "home"
+    monkeypatch.delenv("TOOLKIT_HOME")
+    assert paths.toolkit_home().parts[-3:] == (".local", "share", "toolkit")
+
+
+def test_runtime_dir_sources_and_privacy(monkeypatch, rundir):
+    monkeypatch.delenv("TOOLKIT_RUNTIME_DIR")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(rundir / "xdg"))
+    assert paths.runtime_dir() == rundir / "xdg" / "toolkit"
+    loose = rundir / "loose"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(loose))
+    assert paths.runtime_dir() == loose
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700  # tightened
+
+
+def test_socket_path_too_long(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(tmp_path / ("x" * 90)))
+    with pytest.raises(IoFailure, match="too long") as info:
+        paths.socket_path("grite", "/repo")
+    assert "TOOLKIT_RUNTIME_DIR" in info.value.hint
