@@ -6,7 +6,7 @@ import click
 from click.shell_completion import get_completion_class
 
 from toolkit import __version__
-from toolkit.cliutil import ToolkitGroup, emit, json_option, standalone_main
+from toolkit.cliutil import HELP_OPTIONS, ToolkitGroup, emit, json_option, standalone_main
 from toolkit.plugins import get_plugins
 
 __all__ = ["cli", "main"]
@@ -27,7 +27,7 @@ class RootGroup(ToolkitGroup):
         return get_plugins().commands().get(cmd_name)
 
 
-@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RootGroup, context_settings={"help_option_names": HELP_OPTIONS})
 @click.version_option(__version__, "-V", "--version", prog_name="toolkit", message="%(prog)s %(version)s")
 @json_option
 def cli() -> None:

@@ -33,6 +33,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 _JSON_KEY = "toolkit.json"
+HELP_OPTIONS = ["-h", "--help"]
 
 
 class ExitCode(IntEnum):
@@ -185,7 +186,8 @@ def standalone_main(group: click.Command, prog_name: str | None = None) -> Calla
     """Return a console-script `main()` that runs `group` exactly as `toolkit <group>` would."""
 
     def main() -> None:
-        group.main(prog_name=prog_name or group.name, standalone_mode=True)
+        # The same help options as under `toolkit`, so both entry points behave alike.
+        group.main(prog_name=prog_name or group.name, standalone_mode=True, help_option_names=HELP_OPTIONS)
 
     main.__doc__ = f"Run the `{prog_name or group.name}` command."
     return main
