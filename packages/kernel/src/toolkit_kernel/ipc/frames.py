@@ -13,13 +13,15 @@ Envelopes a server sends:
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit_kernel.errors import IpcError
 from toolkit_kernel.hashing import canonical_cbor, decode_cbor
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "MAX_FRAME",
@@ -122,6 +124,8 @@ async def read_frame_async(reader: asyncio.StreamReader) -> dict[str, Any] | Non
     Raises:
         IpcError: EOF inside a frame, an oversized length or a malformed payload.
     """
+    import asyncio  # only servers need it; clients stay light to import
+
     try:
         header = await reader.readexactly(4)
     except asyncio.IncompleteReadError as exc:

@@ -1,0 +1,7 @@
+"""pom: a dev-session process supervisor (Procfile / pom.toml, block log store, socket CLI, HTTP API, TUI)."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,642 @@
+"""Load and validate `pom.toml` and Procfiles into one immutable project model.
+
+The rules are specs/pom/config.md. Every error names the file and key and carries a hint;
+nothing here starts a process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import signal
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from toolkit_pom.discovery import discover
+from toolkit_pom.dotenv import load_env_file
+from toolkit_pom.errors import PomConfigError
+
+__all__ = [
+    "CONDITIONS",
+    "RESTART_POLICIES",
+    "Probe",
+    "ProcessSpec",
+    "ProjectConfig",
+    "discover",
+    "load_config",
+    "parse_signal",
+    "parse_size",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+CONDITIONS = ("started", "healthy", "completed", "completed_successfully", "log_ready")
+RESTART_POLICIES = ("no", "always", "on_failure", "exit_on_failure")
+PROBE_KINDS = ("exec", "http", "tcp", "unix", "log")
+DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_HTTP = "127.0.0.1:9876"
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http")
+_PROCESS_KEYS = (
+    "command",
+    "argv",
+    "service",
+    "description",
+    "cwd",
+    "env",
+    "env_files",
+    "depends_on",
+    "readiness",
+    "liveness",
+    "restart",
+    "max_restarts",
+    "backoff_initial",
+    "backoff_factor",
+    "backoff_max",
+    "stable_after",
+    "success_exit_codes",
+    "shutdown_signal",
+    "shutdown_timeout",
+    "replicas",
+    "disabled",
+    "log_max_bytes",
+)
+_PROBE_TIMING = ("initial_delay", "period", "timeout", "success_threshold", "failure_threshold", "status")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A readiness or liveness check (specs/pom/config.md#probes)."""
+
+    kind: str
+    target: str
+    status: int | None = None
+    initial_delay: float = 0.0
+    period: float = 1.0
+    timeout: float = 1.0
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {"kind": self.kind, "target": self.target, "period": self.period}
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One configured process (a group when `replicas > 1`)."""
+
+    name: str
+    argv: tuple[str, ...]
+    command: str
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+    service: str | None = None
+    depends_on: Mapping[str, str] = field(default_factory=dict)
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    restart: str = "no"
+    max_restarts: int = 0
+    backoff_initial: float = 0.5
+    backoff_factor: float = 2.0
+    backoff_max: float = 30.0
+    stable_after: float = 30.0
+    success_exit_codes: frozenset[int] = frozenset({0})
+    shutdown_signal: int = int(signal.SIGTERM)
+    shutdown_timeout: float = 10.0
+    replicas: int = 1
+    disabled: bool = False
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    #: Procfile only: the PORT of instance 1 (instance n gets port + n - 1).
+    port: int | None = None
+    #: Instance names are `name.N` even for a single replica (Procfile formation).
+    numbered: bool = False
+
+    def instance_names(self, replicas: int | None = None) -> list[str]:
+        """Return the instance names for `replicas` (default: the configured count)."""
+        count = self.replicas if replicas is None else replicas
+        if count == 1 and not self.numbered:
+            return [self.name]
+        first = [self.name] if not self.numbered else []
+        return first + [f"{self.name}.{i}" for i in range(len(first) + 1, count + 1)]
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A whole project: where it lives and its processes in file order."""
+
+    name: str
+    dir: Path
+    file: Path
+    kind: str
+    processes: Mapping[str, ProcessSpec]
+    http: str = DEFAULT_HTTP
+    error_patterns: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form printed by `pom check`."""
+        return {
+            "name": self.name,
+            "dir": str(self.dir),
+            "file": str(self.file),
+            "kind": self.kind,
+            "http": self.http,
+            "processes": [
+                {
+                    "name": p.name,
+                    "instances": p.instance_names(),
+                    "command": p.command,
+                    "argv": list(p.argv),
+                    "cwd": str(p.cwd),
+                    "service": p.service,
+                    "depends_on": dict(p.depends_on),
+                    "readiness": p.readiness.to_dict() if p.readiness else None,
+                    "liveness": p.liveness.to_dict() if p.liveness else None,
+                    "restart": p.restart,
+                    "disabled": p.disabled,
+                }
+                for p in self.processes.values()
+            ],
+        }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _hint_for(key: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"did you mean {close[0]!r}? valid keys: {', '.join(allowed)}"
+    return f"valid keys: {', '.join(allowed)}"
+
+
+class _Table:
+    """A TOML table being validated: typed getters that raise PomConfigError naming file and key."""
+
+    def __init__(self, file: Path, prefix: str, data: Any, allowed: Sequence[str]) -> None:
+        self.file = file
+        self.prefix = prefix
+        if not isinstance(data, dict):
+            self.fail(prefix, f"must be a table, got {type(data).__name__}", "write it as [section] or {key = value}")
+        self.data: dict[str, Any] = data
+        for key in data:
+            if key.startswith("x-"):
+                continue
+            if key not in allowed:
+                self.fail(self.key(key), "unknown key", _hint_for(key, allowed))
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, key: str, problem: str, hint: str) -> NoReturn:
+        raise PomConfigError(f"{self.file}: {key}: {problem}", hint=hint, details={"file": str(self.file), "key": key})
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
+        if name not in self.data:
+            return default
+        value = self.data[name]
+        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self.fail(self.key(name), f"expected {what}, got {value!r}", f"set {name} to {what}")
+        if not isinstance(value, kind):
+            self.fail(self.key(name), f"expected {what}, got {value!r}", f"set {name} to {what}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value = float(self.get(name, (int, float), default, "a number"))
+        if value < minimum:
+            self.fail(self.key(name), f"must be >= {minimum}, got {value}", f"use a value >= {minimum}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        value = int(self.get(name, int, default, "an integer"))
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            self.fail(self.key(name), f"must be {bound}, got {value}", f"use an integer {bound}")
+        return value
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self.get(name, str, default, "a string")
+        return None if value is None else str(value)
+
+    def str_list(self, name: str) -> list[str] | None:
+        value = self.get(name, list, None, "a list of strings")
+        if value is not None and not all(isinstance(v, str) for v in value):
+            self.fail(self.key(name), "expected a list of strings", f'write {name} = ["a", "b"]')
+        return None if value is None else [str(v) for v in value]
+
+    def str_table(self, name: str) -> dict[str, str]:
+        value = self.get(name, dict, {}, "a table of strings")
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                self.fail(f"{self.key(name)}.{k}", f"expected a string, got {v!r}", 'quote the value: KEY = "value"')
+            out[str(k)] = str(v)
+        return out
+
+
+def parse_size(value: Any) -> int:
+    """Parse a byte size: an int, or a string like `512KiB`, `8MiB`, `1G`.
+
+    Raises:
+        ValueError: not a size.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            unit = (match.group(2) or "b").lower()[:1]
+            return int(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    raise ValueError(f"not a size: {value!r}")
+
+
+def parse_signal(value: Any) -> int:
+    """Parse a signal given as a number, `TERM` or `SIGTERM`.
+
+    Raises:
+        ValueError: no such signal.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in {int(s) for s in signal.Signals}:
+            return value
+        raise ValueError(f"no signal number {value}")
+    if isinstance(value, str):
+        text = value.strip().upper()
+        if text.isdigit():
+            return parse_signal(int(text))
+        if not text.startswith("SIG"):
+            text = "SIG" + text
+        try:
+            return int(signal.Signals[text])
+        except KeyError:
+            pass
+    raise ValueError(f"unknown signal {value!r}")
+
+
+def _size(table: _Table, name: str, default: int) -> int:
+    if name not in table.data:
+        return default
+    try:
+        size = parse_size(table.data[name])
+    except ValueError:
+        table.fail(table.key(name), f"expected a size, got {table.data[name]!r}", 'use bytes or a string like "8MiB"')
+    if size < 4096:
+        table.fail(table.key(name), f"must be at least 4096 bytes, got {size}", 'use a bound like "1MiB"')
+    return size
+
+
+def _probe(table: _Table, name: str, *, allow_log: bool) -> Probe | None:
+    if name not in table.data:
+        return None
+    kinds = PROBE_KINDS if allow_log else tuple(k for k in PROBE_KINDS if k != "log")
+    sub = _Table(table.file, table.key(name), table.data[name], (*kinds, *_PROBE_TIMING))
+    present = [k for k in kinds if k in sub.data]
+    if len(present) != 1:
+        sub.fail(
+            sub.prefix,
+            f"needs exactly one of {', '.join(kinds)}",
+            'e.g. readiness = { http = "http://127.0.0.1:8000/" }',
+        )
+    kind = present[0]
+    target = sub.string(kind) or ""
+    if not target:
+        sub.fail(sub.key(kind), "must not be empty", "give the command, URL, address or pattern to check")
+    if kind == "log":
+        try:
+            re.compile(target)
+        except re.error as exc:
+            sub.fail(sub.key(kind), f"bad regular expression: {exc}", "escape special characters with \\")
+    if kind == "tcp" and not re.match(r"^.+:\d+$", target):
+        sub.fail(sub.key(kind), f"expected host:port, got {target!r}", 'e.g. tcp = "127.0.0.1:5432"')
+    if kind == "http" and not re.match(r"^https?://", target):
+        sub.fail(
+            sub.key(kind), f"expected an http:// URL, got {target!r}", 'e.g. http = "http://127.0.0.1:8000/health"'
+        )
+    status = sub.get("status", int, None, "an HTTP status code")
+    return Probe(
+        kind=kind,
+        target=target,
+        status=status,
+        initial_delay=sub.number("initial_delay", 0.0),
+        period=sub.number("period", 1.0, minimum=0.05),
+        timeout=sub.number("timeout", 1.0, minimum=0.05),
+        success_threshold=sub.integer("success_threshold", 1, minimum=1),
+        failure_threshold=sub.integer("failure_threshold", 3, minimum=1),
+    )
+
+
+def _depends(table: _Table) -> dict[str, str]:
+    raw = table.data.get("depends_on")
+    if raw is None:
+        return {}
+    key = table.key("depends_on")
+    out: dict[str, str] = {}
+    if isinstance(raw, list):
+        for item in raw:
+            if not isinstance(item, str):
+                table.fail(key, f"expected process names, got {item!r}", 'depends_on = ["db"]')
+            out[item] = "started"
+        return out
+    if not isinstance(raw, dict):
+        table.fail(key, "expected a list of names or a table name = condition", 'depends_on = { db = "healthy" }')
+    for dep, value in raw.items():
+        cond = value
+        if isinstance(value, dict):
+            sub = _Table(table.file, f"{key}.{dep}", value, ("condition",))
+            cond = sub.string("condition", "started")
+        if cond not in CONDITIONS:
+            table.fail(f"{key}.{dep}", f"unknown condition {cond!r}", f"use one of: {', '.join(CONDITIONS)}")
+        out[str(dep)] = str(cond)
+    return out
+
+
+def _env_files(table: _Table, base: Path, name: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in table.str_list(name) or []:
+        env.update(load_env_file((base / item).resolve()))
+    return env
+
+
+def _services() -> dict[str, Any]:
+    from toolkit.plugins import iter_services
+
+    return {svc.name: svc for svc in iter_services()}
+
+
+def _source(
+    table: _Table, shell: tuple[str, ...], service: str | None
+) -> tuple[tuple[str, ...], str, dict[str, str], Probe | None]:
+    """Return (argv, display command, extra env, default readiness) from command / argv / service."""
+    if service is not None:
+        services = _services()
+        if service not in services:
+            available = ", ".join(sorted(services)) or "none installed"
+            table.fail(table.key("service"), f"unknown service {service!r}", f"available services: {available}")
+        spec = services[service]
+        probe = Probe(kind=spec.readiness.kind, target=spec.readiness.target)
+        return tuple(spec.argv), " ".join(spec.argv), dict(spec.env), probe
+    if "argv" in table.data:
+        argv_list = table.str_list("argv") or []
+        if not argv_list:
+            table.fail(table.key("argv"), "must not be empty", 'argv = ["python", "app.py"]')
+        return tuple(argv_list), " ".join(argv_list), {}, None
+    command = table.string("command") or ""
+    if not command.strip():
+        table.fail(table.key("command"), "must not be empty", 'command = "python app.py"')
+    return (*shell, command), command, {}, None
+
+
+def _process(
+    table: _Table, name: str, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str], log_max: int
+) -> ProcessSpec:
+    if not NAME_RE.match(name):
+        table.fail(table.prefix, f"bad process name {name!r}", "names use letters, digits, '_' and '-'")
+    sources = [k for k in ("command", "argv", "service") if k in table.data]
+    if len(sources) != 1:
+        table.fail(
+            table.prefix, "needs exactly one of command, argv, service", 'e.g. command = "python -m http.server"'
+        )
+    env = dict(base_env)
+    env.update(_env_files(table, project_dir, "env_files"))
+    readiness = _probe(table, "readiness", allow_log=True)
+    service = table.string("service")
+    argv, command, service_env, service_probe = _source(table, shell, service)
+    env.update(service_env)
+    readiness = readiness or service_probe
+    env.update(table.str_table("env"))
+    restart = table.string("restart", "no")
+    if restart not in RESTART_POLICIES:
+        table.fail(table.key("restart"), f"unknown policy {restart!r}", f"use one of: {', '.join(RESTART_POLICIES)}")
+    try:
+        sig = parse_signal(table.data.get("shutdown_signal", "SIGTERM"))
+    except ValueError as exc:
+        table.fail(table.key("shutdown_signal"), str(exc), 'use a name like "SIGINT" or a number')
+    codes = table.get("success_exit_codes", list, [0], "a list of integers")
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+        table.fail(table.key("success_exit_codes"), "expected a list of integers", "success_exit_codes = [0, 143]")
+    cwd_raw = table.string("cwd")
+    cwd = (project_dir / cwd_raw).resolve() if cwd_raw else project_dir
+    if not cwd.is_dir():
+        table.fail(table.key("cwd"), f"directory {cwd} does not exist", "create it or fix the path")
+    liveness = _probe(table, "liveness", allow_log=False)
+    replicas = table.integer("replicas", 1, minimum=1, maximum=64)
+    return ProcessSpec(
+        name=name,
+        argv=argv,
+        command=command,
+        cwd=cwd,
+        env=env,
+        description=table.string("description", "") or "",
+        service=service,
+        depends_on=_depends(table),
+        readiness=readiness,
+        liveness=liveness,
+        restart=restart or "no",
+        max_restarts=table.integer("max_restarts", 0),
+        backoff_initial=table.number("backoff_initial", 0.5),
+        backoff_factor=table.number("backoff_factor", 2.0, minimum=1.0),
+        backoff_max=table.number("backoff_max", 30.0),
+        stable_after=table.number("stable_after", 30.0),
+        success_exit_codes=frozenset(codes),
+        shutdown_signal=sig,
+        shutdown_timeout=table.number("shutdown_timeout", 10.0),
+        replicas=replicas,
+        disabled=bool(table.get("disabled", bool, False, "true or false")),
+        log_max_bytes=_size(table, "log_max_bytes", log_max),
+        numbered=replicas > 1,
+    )
+
+
+def _check_graph(file: Path, processes: Mapping[str, ProcessSpec]) -> None:
+    for spec in processes.values():
+        for dep, cond in spec.depends_on.items():
+            key = f"processes.{spec.name}.depends_on.{dep}"
+            details = {"file": str(file), "key": key}
+            if dep not in processes:
+                hint = _hint_for(dep, list(processes)).replace("valid keys", "processes")
+                raise PomConfigError(f"{file}: {key}: no process named {dep!r}", hint=hint, details=details)
+            if dep == spec.name:
+                raise PomConfigError(
+                    f"{file}: {key}: a process cannot depend on itself", hint="remove it", details=details
+                )
+            target = processes[dep]
+            if cond == "healthy" and target.readiness is None:
+                raise PomConfigError(
+                    f"{file}: {key}: condition 'healthy' but {dep!r} has no readiness probe",
+                    hint=f"add readiness = {{ ... }} to [processes.{dep}] or use condition 'started'",
+                    details=details,
+                )
+            if cond == "log_ready" and (target.readiness is None or target.readiness.kind != "log"):
+                raise PomConfigError(
+                    f"{file}: {key}: condition 'log_ready' but {dep!r} has no log readiness probe",
+                    hint=f'add readiness = {{ log = "pattern" }} to [processes.{dep}]',
+                    details=details,
+                )
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise PomConfigError(
+                f"{file}: dependency cycle: {cycle}",
+                hint="remove one depends_on edge",
+                details={"file": str(file), "key": f"processes.{name}.depends_on"},
+            )
+        state[name] = 1
+        for dep in processes[name].depends_on:
+            visit(dep, [*path, name])
+        state[name] = 2
+
+    for name in processes:
+        visit(name, [])
+
+
+def _load_toml(file: Path) -> ProjectConfig:
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PomConfigError(
+            f"{file}: not valid TOML: {exc}", hint="check quoting and brackets", details={"file": str(file)}
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
+    root = _Table(file, "", data, ("project", "processes"))
+    project_dir = file.parent
+    project = _Table(file, "project", data.get("project", {}), _PROJECT_KEYS)
+    shell_list = project.str_list("shell")
+    shell = tuple(shell_list) if shell_list else DEFAULT_SHELL
+    env_files = project.str_list("env_files")
+    if env_files is None:
+        base_env = load_env_file(project_dir / ".env", required=False)
+    else:
+        base_env = _env_files(project, project_dir, "env_files")
+    base_env.update(project.str_table("env"))
+    log_max = _size(project, "log_max_bytes", DEFAULT_LOG_MAX_BYTES)
+    patterns = tuple(project.str_list("error_patterns") or ())
+    for i, pat in enumerate(patterns):
+        try:
+            re.compile(pat)
+        except re.error as exc:
+            project.fail(f"project.error_patterns[{i}]", f"bad regular expression: {exc}", "fix the pattern")
+    http = project.string("http", DEFAULT_HTTP) or DEFAULT_HTTP
+    if not re.match(r"^.+:\d+$", http):
+        project.fail("project.http", f"expected host:port, got {http!r}", 'e.g. http = "127.0.0.1:9876"')
+    procs_raw = root.data.get("processes")
+    if not isinstance(procs_raw, dict) or not procs_raw:
+        root.fail("processes", "no processes defined", 'add [processes.web] with command = "..."')
+    processes: dict[str, ProcessSpec] = {}
+    for name, body in procs_raw.items():
+        table = _Table(file, f"processes.{name}", body, _PROCESS_KEYS)
+        processes[name] = _process(table, name, project_dir, shell, base_env, log_max)
+    _check_graph(file, processes)
+    return ProjectConfig(
+        name=project.string("name", project_dir.name) or project_dir.name,
+        dir=project_dir,
+        file=file,
+        kind="toml",
+        processes=processes,
+        http=http,
+        error_patterns=patterns,
+    )
+
+
+def _parse_formation(text: str | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise PomConfigError(f"bad formation entry {part!r}", hint="use name=N[,name=N], e.g. web=2,all=1")
+        out[name.strip()] = int(count)
+    return out
+
+
+def _load_procfile(file: Path, env_files: Sequence[Path], formation: str | None, port: int) -> ProjectConfig:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
+    project_dir = file.parent
+    env: dict[str, str] = {}
+    if env_files:
+        for path in env_files:
+            env.update(load_env_file(path))
+    else:
+        env.update(load_env_file(project_dir / ".env", required=False))
+    counts = _parse_formation(formation)
+    default_count = counts.pop("all", 1)
+    entries: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, command = line.partition(":")
+        name = name.strip()
+        details = {"file": str(file), "line": number, "key": name}
+        if not sep or not NAME_RE.match(name) or not command.strip():
+            raise PomConfigError(
+                f"{file}:{number}: expected 'name: command', got {line.strip()!r}",
+                hint="Procfile lines look like `web: python app.py`; names use letters, digits, '_' and '-'",
+                details=details,
+            )
+        if any(n == name for n, _ in entries):
+            raise PomConfigError(f"{file}:{number}: duplicate process {name!r}", hint="rename one", details=details)
+        entries.append((name, command.strip()))
+    if not entries:
+        raise PomConfigError(f"{file}: no processes defined", hint="add a line like `web: python app.py`")
+    unknown = set(counts) - {n for n, _ in entries}
+    if unknown:
+        raise PomConfigError(
+            f"formation names unknown processes: {', '.join(sorted(unknown))}",
+            hint=f"processes in {file.name}: {', '.join(n for n, _ in entries)}",
+        )
+    processes: dict[str, ProcessSpec] = {}
+    for index, (name, command) in enumerate(entries):
+        count = counts.get(name, default_count)
+        spec = ProcessSpec(
+            name=name,
+            argv=(*DEFAULT_SHELL, command),
+            command=command,
+            cwd=project_dir,
+            env=dict(env),
+            port=port + 100 * index,
+            numbered=count > 1,
+        )
+        processes[name] = replace(spec, replicas=max(count, 1), disabled=count == 0)
+    return ProjectConfig(name=project_dir.name, dir=project_dir, file=file, kind="procfile", processes=processes)
+
+
+def load_config(
+    file: Path | None = None,
+    *,
+    env_files: Sequence[Path] = (),
+    formation: str | None = None,
+    port: int = 5000,
+) -> ProjectConfig:
+    """Load a project from `file` (or discover it) and validate it fully.
+
+    Args:
+        file: `pom.toml` or a Procfile; discovered from the current directory when None.
+        env_files: Procfile only: dotenv files replacing `.env`.
+        formation: Procfile only: `name=N,...` instance counts (`all` sets the default).
+        port: Procfile only: the base PORT.
+
+    Raises:
+        PomConfigError: the file is missing, malformed or inconsistent.
+    """
+    path = discover() if file is None else Path(file)
+    if not path.is_file():
+        raise PomConfigError(f"config file {path} does not exist", hint="pass -f FILE with an existing file")
+    path = path.resolve()
+    if path.suffix == ".toml":
+        if env_files or formation:
+            raise PomConfigError("-e and -m apply to Procfiles only", hint="set env_files / replicas in pom.toml")
+        return _load_toml(path)
+    return _load_procfile(path, [Path(p).resolve() for p in env_files], formation, port)

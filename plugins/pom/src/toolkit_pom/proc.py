@@ -1,0 +1,197 @@
+"""Spawning children in their own process group, waiting for them, and killing whole trees.
+
+Two independent guards keep children from outliving pom, even when pom dies by SIGKILL:
+`PR_SET_PDEATHSIG` (SIGKILL) on every direct child, and the watchdog process
+(`_watchdog.py`) that SIGTERMs, then SIGKILLs, every registered process group when its
+pipe from pom closes -- which catches grandchildren too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["Watchdog", "group_alive", "group_members", "kill_group", "spawn", "wait_exit"]
+
+_PR_SET_PDEATHSIG = 1
+_libc: ctypes.CDLL | None = None
+
+
+def _prctl() -> Callable[..., int] | None:
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return None
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fn: Callable[..., int] = _libc.prctl
+    return fn
+
+
+def _preexec(parent: int) -> Callable[[], None]:
+    prctl = _prctl()
+
+    def setup() -> None:
+        # Runs in the child between fork and exec: die with the supervisor.
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the supervisor already died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start `argv` as leader of a new process group with stdin from /dev/null.
+
+    Returns:
+        The Popen, and the read ends of its stdout and stderr pipes (caller owns them).
+
+    Raises:
+        OSError: the program could not be started (not found, not executable, bad cwd).
+    """
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            process_group=0,
+            # preexec_fn only calls prctl() and getppid(): no locks, so threads cannot deadlock it.
+            preexec_fn=_preexec(os.getpid()),  # noqa: PLW1509
+            close_fds=True,
+        )
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    return proc, out_r, err_r
+
+
+async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
+    """Wait without blocking the loop until `proc` exits; return its code (negative = signal)."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (OSError, AttributeError):
+        while proc.poll() is None:
+            await asyncio.sleep(0.05)
+        return int(proc.returncode)
+    done: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, ready)
+    try:
+        while proc.poll() is None:
+            await done
+            done = loop.create_future()
+            if proc.poll() is None:  # spurious wake-up
+                loop.remove_reader(fd)
+                loop.add_reader(fd, ready)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return int(proc.returncode)
+
+
+def kill_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to process group `pgid`; return False when the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Return the pids of group `pgid` that are not zombies (read from /proc)."""
+    members: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat.rpartition(b")")[2].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Return True while any live (non-zombie) process of group `pgid` exists.
+
+    Zombies are ignored: an orphan's zombie lingers until init reaps it, which some
+    container inits do slowly, and a zombie holds no resources.
+    """
+    if not kill_group(pgid, 0):
+        return False
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(group_members(pgid))
+
+
+class Watchdog:
+    """The supervisor's end of the orphan watchdog (see `_watchdog.py`)."""
+
+    def __init__(self) -> None:
+        script = Path(__file__).with_name("_watchdog.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None
+        self._fd = self.proc.stdin.fileno()
+
+    @property
+    def pid(self) -> int:
+        """The watchdog's pid."""
+        return self.proc.pid
+
+    def _send(self, line: str) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._fd, line.encode())
+
+    def register(self, pgid: int) -> None:
+        """Track a new process group."""
+        self._send(f"+{pgid}\n")
+
+    def unregister(self, pgid: int) -> None:
+        """Forget a group that is gone."""
+        self._send(f"-{pgid}\n")
+
+    def close(self) -> None:
+        """Close the pipe (the watchdog cleans up what is left and exits) and reap it."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)

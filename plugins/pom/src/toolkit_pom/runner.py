@@ -1,0 +1,305 @@
+"""`pom up`: run a supervisor with its control socket, HTTP API and a front end (TUI or headless).
+
+This is the adapter that wires the core (Supervisor, Control) to the kernel IPC server,
+the HTTP server and the terminal. It is imported only when `pom up` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit_kernel.errors import Conflict, IoFailure
+from toolkit_kernel.ipc import IpcServer
+from toolkit_kernel.locks import FileLock
+from toolkit_kernel.paths import socket_path
+from toolkit_pom.config import ProjectConfig
+from toolkit_pom.control import Control, LogQuery, query_logs
+from toolkit_pom.errors import ProcessFailed, ReadyTimeout, UsageError
+from toolkit_pom.supervisor import Supervisor
+
+__all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
+
+
+class AlreadyRunning(Conflict):
+    """A pom already supervises this project."""
+
+    exit_code = 4
+
+
+@dataclass
+class UpOptions:
+    """What `pom up` was asked to do."""
+
+    names: Sequence[str] = ()
+    http: str | None = None
+    token: str | None = None
+    tui: bool = False
+    quiet: bool = False
+    exit_when_ready: bool = False
+    timeout: float = 60.0
+    settle: float = 1.0
+
+
+def lock_path_for(config: ProjectConfig) -> Path:
+    """The lock file that marks a running pom for this project."""
+    return socket_path("pom", str(config.dir)).with_suffix(".lock")
+
+
+def lock_is_taken(directory: Path) -> bool:
+    """True while a pom holds the lock of the project in `directory`."""
+    lock = FileLock(socket_path("pom", str(directory)).with_suffix(".lock"))
+    try:
+        if lock.acquire(blocking=False):
+            lock.release()
+            return False
+        return True
+    finally:
+        lock.close()
+
+
+def is_loopback(host: str) -> bool:
+    """True for loopback addresses and `localhost`."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_http(address: str) -> socket.socket:
+    """Bind the HTTP listening socket; fall back to a free port when a loopback port is taken.
+
+    Raises:
+        IoFailure: the address cannot be bound.
+    """
+    host, _, port_text = address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    port = int(port_text)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        if port == 0 or not is_loopback(host):
+            sock.close()
+            raise IoFailure(f"cannot listen on {address}: {exc.strerror}", hint="pick another --http address") from None
+        sock.bind((host, 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+
+
+class Printer:
+    """Headless output: `HH:MM:SS name | line`, written off-loop so a slow terminal stalls nothing."""
+
+    def __init__(self, sup: Supervisor, quiet: bool) -> None:
+        self.sup = sup
+        self.query = LogQuery(stream="pom" if quiet else None, after_id=0, limit=5000)
+        self.cursors: dict[str, int] = {}
+
+    async def flush(self) -> bool:
+        """Print what is new; return True if anything was printed."""
+        instances = list(self.sup.instances.values())
+        for inst in instances:
+            self.cursors.setdefault(inst.name, 0)
+        frame = query_logs(instances, self.query, self.cursors)
+        self.cursors.update(frame["cursors"])
+        if not frame["lines"] and not frame["gaps"]:
+            return False
+        width = max((len(n) for n in self.sup.instances), default=4)
+        chunks = []
+        for gap in frame["gaps"]:
+            now = time.strftime("%H:%M:%S")
+            chunks.append(f"{now} {gap['process']:<{width}} | [pom] {gap['missed']} lines not shown (evicted)\n")
+        for line in frame["lines"]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"]))
+            prefix = "[pom] " if line["stream"] == "pom" else ""
+            chunks.append(f"{stamp} {line['process']:<{width}} | {prefix}{line['text']}\n")
+        await asyncio.to_thread(_write, sys.stdout, "".join(chunks))
+        return True
+
+    async def run(self) -> None:
+        """Print forever (cancelled by the runner)."""
+        while True:
+            if not await self.flush():
+                await self.sup.logs_changed.wait(1.0)
+
+
+def _write(out: Any, text: str) -> None:
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        out.write(text)
+        out.flush()
+
+
+async def _watch_ready(sup: Supervisor, names: list[str], timeout: float, settle: float) -> None:
+    start = time.monotonic()
+    while True:
+        done, failed = sup.all_up(names, settle)
+        if failed:
+            desc = ", ".join(f"{i.name} ({i.message or i.state})" for i in failed)
+            sup.request_shutdown(1, f"failed before the stack was ready: {desc}")
+            return
+        if done:
+            took = time.monotonic() - start
+            sup.request_shutdown(0, f"all {len(names)} processes ready in {took:.2f}s")
+            return
+        if time.monotonic() - start > timeout:
+            waiting = [n for n in names if sup.instances[n].state not in ("ready", "running", "exited")]
+            sup.request_shutdown(124, f"not ready within {timeout:g}s: {', '.join(waiting)}")
+            return
+        await sup.state_changed.wait(0.1)
+
+
+async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -> Any:
+    import uvicorn
+
+    from toolkit_pom.server import create_app
+
+    class _Server(uvicorn.Server):
+        def capture_signals(self) -> Any:  # pom owns signal handling
+            return contextlib.nullcontext()
+
+    app = create_app(sup, token=token)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="pom:http")
+    return server, task
+
+
+async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | None, dict[str, Any]]:
+    """Run the supervisor until shutdown; return (exit code, reason, final ps).
+
+    Raises:
+        AlreadyRunning: a pom already runs for this project.
+        UsageError: a non-loopback HTTP address without a token.
+    """
+    sock_path = socket_path("pom", str(config.dir))
+    lock = FileLock(lock_path_for(config))
+    if not lock.acquire(blocking=False):
+        lock.close()
+        raise AlreadyRunning(
+            f"a pom is already running for {config.dir}",
+            hint="use `pom ps`, or stop it with `pom down`",
+            details={"dir": str(config.dir)},
+        )
+    http_sock = None
+    try:
+        if options.http:
+            host = options.http.rpartition(":")[0].strip("[]")
+            if not is_loopback(host) and not options.token:
+                raise UsageError(
+                    f"refusing to serve HTTP on non-loopback {options.http} without a token",
+                    hint="pass --token (or set POM_TOKEN), or bind 127.0.0.1",
+                )
+            http_sock = bind_http(options.http)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(sock_path)  # we hold the lock: any socket file is stale
+        return await _supervise(config, options, sock_path, http_sock)
+    finally:
+        if http_sock is not None:
+            http_sock.close()
+        lock.close()
+
+
+def _on_signal(sup: Supervisor, sig: int) -> None:
+    """First signal: graceful shutdown. A second one while stopping: SIGKILL everything now."""
+    if sup.shutdown_event.is_set():
+        sup.kill_all()
+        return
+    sup.request_shutdown(0, f"received {signal.Signals(sig).name}")
+
+
+def _start_frontends(sup: Supervisor, options: UpOptions, tasks: list[asyncio.Task[Any]]) -> tuple[Printer | None, Any]:
+    """Start the headless printer or the TUI; their tasks are appended to `tasks` (printer first)."""
+    if not options.tui:
+        printer = Printer(sup, options.quiet)
+        tasks.append(asyncio.create_task(printer.run(), name="pom:printer"))
+        return printer, None
+    from toolkit_pom.tui.app import PomApp
+
+    app = PomApp(sup)
+    tui_task = asyncio.create_task(app.run_async(), name="pom:tui")
+    tui_task.add_done_callback(lambda _t: sup.request_shutdown(0, "quit from the TUI"))
+    tasks.append(tui_task)
+    return None, app
+
+
+async def _supervise(
+    config: ProjectConfig, options: UpOptions, sock_path: Path, http_sock: socket.socket | None
+) -> tuple[int, str | None, dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    sup = Supervisor(config)
+    control = Control(sup)
+    server = IpcServer(sock_path, control.handle, name="pom")
+    http = None
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await server.start()
+        if http_sock is not None:
+            sup.http_url = _url(http_sock)
+            http = await _serve_http(sup, http_sock, options.token)
+        if not options.tui:
+            api = f"HTTP API on {sup.http_url}" if sup.http_url else "HTTP API off"
+            print(f"pom: {config.name} (pid {os.getpid()}); {api}; `pom ps` for status", file=sys.stderr, flush=True)
+        chosen = sup.begin(options.names)
+        handled = (signal.SIGTERM, signal.SIGHUP) if options.tui else (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        for sig in handled:
+            loop.add_signal_handler(sig, _on_signal, sup, sig)
+        printer, app = _start_frontends(sup, options, tasks)
+        if options.exit_when_ready:
+            names = [i.name for i in chosen]
+            tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
+        await sup.shutdown_event.wait()
+        final = {"project": sup.info(), "processes": sup.processes()}
+        if app is not None:
+            app.exit()
+        await sup.close()
+        if printer is not None:
+            tasks[0].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tasks[0]
+            while await printer.flush():
+                pass
+        return sup.exit_code, sup.shutdown_reason, final
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if http is not None:
+            http[0].should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(http[1], 5)
+        await server.close(grace=1.0)
+        await sup.close()
+
+
+def readiness_error(code: int, reason: str | None) -> Exception | None:
+    """Map an `--exit-when-ready` outcome to the error to raise (None on success)."""
+    if code == 124:
+        return ReadyTimeout(reason or "timed out", hint="raise --timeout, or check `pom logs` output above")
+    if code != 0:
+        return ProcessFailed(reason or "a process failed", hint="see the process output above")
+    return None

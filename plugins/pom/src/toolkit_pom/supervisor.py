@@ -1,0 +1,316 @@
+"""The supervisor: owns instances, the log store, the pipe reader and the watchdog.
+
+Core only (no CLI, HTTP or TUI): adapters call these methods, so every surface behaves
+the same. Must be created inside a running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from toolkit_pom import __version__
+from toolkit_pom.config import ProcessSpec, ProjectConfig
+from toolkit_pom.errors import UnknownProcess, UsageError
+from toolkit_pom.ingest import ChangeNotifier, PipeReader
+from toolkit_pom.instance import UP_STATES, Instance
+from toolkit_pom.logstore import LogStore
+from toolkit_pom.proc import Watchdog, kill_group
+
+__all__ = ["Supervisor"]
+
+MAX_REPLICAS = 64
+
+
+class Supervisor:
+    """Runs one project's processes.
+
+    Args:
+        config: The validated project.
+    """
+
+    def __init__(self, config: ProjectConfig) -> None:
+        loop = asyncio.get_running_loop()
+        self.config = config
+        self.store = LogStore()
+        self.logs_changed = ChangeNotifier(loop)
+        self.state_changed = ChangeNotifier(loop)
+        self.reader = PipeReader(self.logs_changed)
+        self.watchdog: Watchdog = Watchdog()
+        self.instances: dict[str, Instance] = {}
+        self.groups: dict[str, list[str]] = {}
+        for spec in config.processes.values():
+            self.groups[spec.name] = []
+            self._add_instances(spec, spec.replicas)
+        self.started_at = time.time()
+        self.http_url: str | None = None
+        self.shutdown_event = asyncio.Event()
+        #: Set once every process is down and the last log lines are stored.
+        self.closed = asyncio.Event()
+        self.exit_code = 0
+        self.shutdown_reason: str | None = None
+        self.selected: list[str] = []
+        self._metrics_task: asyncio.Task[None] | None = None
+        self._psutil_cache: dict[int, Any] = {}
+        self._closed = False
+        self.reader.start()
+
+    def _add_instances(self, spec: ProcessSpec, count: int) -> list[Instance]:
+        names = spec.instance_names(count)
+        added = []
+        for replica, name in enumerate(names, start=1):
+            if name in self.instances:
+                continue
+            inst = Instance(self, spec, name, replica)
+            self.instances[name] = inst
+            self.groups[spec.name].append(name)
+            added.append(inst)
+        return added
+
+    # ------------------------------------------------------------ lookup
+
+    def resolve(self, names: Iterable[str]) -> list[Instance]:
+        """Map names (instances, groups or `all`) to instances, in configuration order.
+
+        Raises:
+            UnknownProcess: a name matches nothing (nothing is done).
+        """
+        wanted: set[str] = set()
+        for name in names:
+            if name == "all":
+                wanted.update(self.instances)
+            elif name in self.instances:
+                wanted.add(name)
+            elif name in self.groups:
+                wanted.update(self.groups[name])
+            else:
+                raise UnknownProcess(
+                    f"no process named {name!r}",
+                    hint="processes: " + ", ".join(self.instances) + " (or a group name, or all)",
+                    details={"name": name},
+                )
+        return [inst for n, inst in self.instances.items() if n in wanted]
+
+    def get(self, name: str) -> Instance:
+        """Return one instance by exact name.
+
+        Raises:
+            UnknownProcess: no such instance.
+        """
+        inst = self.instances.get(name)
+        if inst is None:
+            if name in self.groups and len(self.groups[name]) == 1:
+                return self.instances[self.groups[name][0]]
+            raise UnknownProcess(
+                f"no process named {name!r}", hint="processes: " + ", ".join(self.instances), details={"name": name}
+            )
+        return inst
+
+    def unsatisfied(self, inst: Instance) -> list[str]:
+        """Return the dependencies of `inst` whose condition does not hold yet."""
+        blocked = []
+        for group, cond in inst.spec.depends_on.items():
+            for dep_name in self.groups.get(group, []):
+                dep = self.instances[dep_name]
+                if not self._condition(dep, cond):
+                    blocked.append(dep_name)
+        return blocked
+
+    @staticmethod
+    def _condition(dep: Instance, cond: str) -> bool:
+        if cond == "started":
+            return dep.spawn_count > 0
+        if cond in ("healthy", "log_ready"):
+            return dep.health == "ready"
+        ended = dep.spawn_count > 0 and dep.state in ("exited", "crashed")
+        if cond == "completed":
+            return ended
+        return ended and dep.state == "exited" and dep.exit_code in dep.spec.success_exit_codes
+
+    def closure(self, names: Iterable[str]) -> list[Instance]:
+        """Return the named instances plus, transitively, their (non-disabled) dependencies."""
+        todo = list(self.resolve(names))
+        seen: dict[str, Instance] = {}
+        while todo:
+            inst = todo.pop()
+            if inst.name in seen:
+                continue
+            seen[inst.name] = inst
+            for group in inst.spec.depends_on:
+                todo.extend(
+                    self.instances[n] for n in self.groups.get(group, []) if not self.instances[n].spec.disabled
+                )
+        return [inst for n, inst in self.instances.items() if n in seen]
+
+    # ------------------------------------------------------------ lifecycle
+
+    def begin(self, names: Iterable[str] = ()) -> list[Instance]:
+        """Start the selection (all enabled processes when empty) and the metrics sampler."""
+        names = list(names)
+        chosen = self.closure(names) if names else [i for i in self.instances.values() if not i.spec.disabled]
+        self.selected = [i.name for i in chosen]
+        for inst in chosen:
+            inst.start()
+        if self._metrics_task is None:
+            self._metrics_task = asyncio.create_task(self._metrics_loop(), name="pom:metrics")
+        return chosen
+
+    def kill_all(self) -> None:
+        """SIGKILL every running process group at once (a second Ctrl-C: stop waiting)."""
+        for inst in self.instances.values():
+            if inst.pid is not None:
+                inst.note("killed by a second interrupt")
+                kill_group(inst.pid, signal.SIGKILL)
+
+    def request_shutdown(self, exit_code: int = 0, reason: str | None = None) -> None:
+        """Ask `pom up` to stop everything and exit (idempotent; the first reason wins)."""
+        if not self.shutdown_event.is_set():
+            self.exit_code = exit_code
+            self.shutdown_reason = reason
+            self.shutdown_event.set()
+
+    def _depth(self, group: str, memo: dict[str, int]) -> int:
+        if group not in memo:
+            deps = self.config.processes[group].depends_on if group in self.config.processes else {}
+            memo[group] = 1 + max((self._depth(d, memo) for d in deps), default=0)
+        return memo[group]
+
+    async def stop_many(self, instances: list[Instance]) -> None:
+        """Stop instances, dependents before their dependencies, each level concurrently."""
+        memo: dict[str, int] = {}
+        levels: dict[int, list[Instance]] = {}
+        for inst in instances:
+            levels.setdefault(self._depth(inst.spec.name, memo), []).append(inst)
+        for depth in sorted(levels, reverse=True):
+            await asyncio.gather(*(inst.stop() for inst in levels[depth]))
+
+    async def restart(self, instances: list[Instance]) -> None:
+        """Stop then start each instance (a manual restart resets its backoff)."""
+        await self.stop_many(instances)
+        for inst in instances:
+            inst.start()
+
+    async def scale(self, group: str, replicas: int) -> list[Instance]:
+        """Set the number of replicas of `group`; return the instances now in it.
+
+        Raises:
+            UnknownProcess: no such group.
+            UsageError: count out of range.
+        """
+        if group not in self.groups:
+            raise UnknownProcess(f"no process group named {group!r}", hint="groups: " + ", ".join(self.groups))
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise UsageError(f"replicas must be between 0 and {MAX_REPLICAS}", hint="pom scale NAME N")
+        spec = self.config.processes[group]
+        current = list(self.groups[group])
+        if replicas > len(current):
+            for inst in self._add_instances(spec, replicas):
+                inst.start()
+        elif replicas < len(current):
+            surplus = [self.instances[n] for n in current[replicas:]]
+            await asyncio.gather(*(inst.stop() for inst in surplus))
+            for inst in surplus:
+                self.groups[group].remove(inst.name)
+                del self.instances[inst.name]
+        self.state_changed.notify()
+        return [self.instances[n] for n in self.groups[group]]
+
+    async def close(self) -> None:
+        """Stop every process and release the reader thread and the watchdog."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_many(list(self.instances.values()))
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metrics_task
+        self.reader.stop()
+        await asyncio.to_thread(self.watchdog.close)
+        self.closed.set()
+        self.logs_changed.notify()
+
+    # ------------------------------------------------------------ views
+
+    def info(self) -> dict[str, Any]:
+        """Return the `Info` shape."""
+        return {
+            "name": self.config.name,
+            "dir": str(self.config.dir),
+            "config": str(self.config.file),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "http_url": self.http_url,
+            "version": __version__,
+        }
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Return every instance's `Process` shape in configuration order."""
+        return [inst.to_dict() for inst in self.instances.values()]
+
+    def all_up(self, names: Iterable[str], settle: float) -> tuple[bool, list[Instance]]:
+        """Return (all settled up, failed instances) for `up --exit-when-ready`."""
+        present = [self.instances[n] for n in names if n in self.instances]
+        failed = [inst for inst in present if inst.state == "crashed"]
+        done = all(self._settled(inst, settle) for inst in present)
+        return done and not failed, failed
+
+    @staticmethod
+    def _settled(inst: Instance, settle: float) -> bool:
+        if inst.state in ("exited", "ready"):
+            return True
+        # Without a readiness probe, "up for `settle` seconds" is the best evidence there is.
+        return inst.state == "running" and inst.spec.readiness is None and (inst.uptime or 0) >= settle
+
+    async def _metrics_loop(self) -> None:
+        import psutil
+
+        while True:
+            self._check_watchdog()
+            seen: set[int] = set()
+            for inst in list(self.instances.values()):
+                if inst.pid is None or inst.state not in UP_STATES | {"stopping"}:
+                    continue
+                try:
+                    root = self._psutil_proc(psutil, inst.pid)
+                    procs = [root]
+                    for child in root.children(recursive=True):
+                        procs.append(self._psutil_proc(psutil, child.pid))
+                    cpu = 0.0
+                    rss = 0
+                    for p in procs:
+                        seen.add(p.pid)
+                        with contextlib.suppress(psutil.Error):
+                            cpu += p.cpu_percent(None)
+                            rss += p.memory_info().rss
+                    inst.cpu_percent = round(cpu, 1)
+                    inst.memory_rss = rss
+                except psutil.Error:
+                    continue
+            for pid in list(self._psutil_cache):
+                if pid not in seen:
+                    del self._psutil_cache[pid]
+            await asyncio.sleep(1.0)
+
+    def _check_watchdog(self) -> None:
+        """Replace a watchdog that died (someone killed it) and re-register every live group."""
+        if self.watchdog.proc.poll() is None:
+            return
+        self.watchdog.close()
+        self.watchdog = Watchdog()
+        for inst in self.instances.values():
+            if inst.pid is not None:
+                self.watchdog.register(inst.pid)
+
+    def _psutil_proc(self, psutil: Any, pid: int) -> Any:
+        proc = self._psutil_cache.get(pid)
+        if proc is None:
+            proc = psutil.Process(pid)
+            proc.cpu_percent(None)
+            self._psutil_cache[pid] = proc
+        return proc

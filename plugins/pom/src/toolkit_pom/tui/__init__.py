@@ -1,0 +1,1 @@
+"""pom's textual TUI (imported only by `pom up` on a terminal)."""
