@@ -1,0 +1,107 @@
+"""`graveyar serve`: run the gRPC server on LMDB (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from toolkit_graveyar.core.errors import InvalidRequest
+
+__all__ = ["serve"]
+
+
+def default_data_dir() -> Path:
+    """`$TOOLKIT_HOME/graveyar`."""
+    from toolkit_kernel.paths import toolkit_home
+
+    return toolkit_home() / "graveyar"
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRAVEYAR_DATA_DIR",
+    show_envvar=True,
+    help="LMDB directory (default: $TOOLKIT_HOME/graveyar).",
+)
+@click.option(
+    "--backend", type=click.Choice(["lmdb", "postgres"]), default="lmdb", show_default=True, envvar="GRAVEYAR_BACKEND"
+)
+@click.option(
+    "--dsn", envvar="GRAVEYAR_DSN", show_envvar=True, help="PostgreSQL connection string (--backend postgres)."
+)
+@click.option("--bind", default="127.0.0.1:50051", show_default=True, envvar="GRAVEYAR_BIND", show_envvar=True)
+@click.option(
+    "--token", envvar=["GRAVEYAR_TOKEN", "AUTH_TOKEN"], help="Require this bearer token (env AUTH_TOKEN too)."
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="TLS_CERT_PATH")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="TLS_KEY_PATH")
+@click.option(
+    "--schema-validation",
+    type=click.Choice(["soft", "hard"]),
+    default="soft",
+    show_default=True,
+    help="hard = reject payloads failing their schema (graveyar_db's SCHEMA_VALIDATION_HARD_FAIL).",
+)
+@click.option("--max-inflight", type=click.IntRange(min=1), default=2048, show_default=True)
+@click.option("--max-event-size", type=click.IntRange(min=1), default=4 * 1024 * 1024, show_default=True)
+@click.option("--max-append-size", type=click.IntRange(min=1), default=16 * 1024 * 1024, show_default=True)
+@click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds in-flight calls get on shutdown.")
+def serve(
+    data_dir: Path | None,
+    backend: str,
+    dsn: str | None,
+    bind: str,
+    token: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    schema_validation: str,
+    max_inflight: int,
+    max_event_size: int,
+    max_append_size: int,
+    grace: float,
+) -> None:
+    """Serve eventstore.EventStore and graveyar.v1.Graveyar (plus health and reflection) until SIGTERM."""
+    import logging
+    import os
+
+    from toolkit_graveyar.core.service import EventStoreService
+    from toolkit_graveyar.core.validation import Limits
+    from toolkit_graveyar.server import ServerConfig, check_bind, run_server
+    from toolkit_graveyar.storage.base import Store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if backend == "postgres" and not dsn:
+        raise InvalidRequest("--backend postgres needs --dsn", hint="e.g. --dsn postgresql://user@127.0.0.1/db")
+    hard = schema_validation == "hard" or os.environ.get("SCHEMA_VALIDATION_HARD_FAIL", "").lower() == "true"
+    limits = Limits(max_event_size=max_event_size, max_append_size=max_append_size)
+    config = ServerConfig(
+        bind=bind,
+        token=token,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        max_inflight=max_inflight,
+        limits=limits,
+        schema_hard_fail=hard,
+        grace=grace,
+        max_message=max(64 * 1024 * 1024, max_append_size * 2),
+    )
+    check_bind(bind, token)
+    directory = data_dir or default_data_dir()
+
+    async def factory() -> EventStoreService:
+        store: Store
+        if backend == "postgres":
+            from toolkit_graveyar.storage.pg_store import PgStore
+
+            store = await PgStore.open(str(dsn))
+        else:
+            from toolkit_graveyar.storage.lmdb_store import LmdbStore
+
+            store = await LmdbStore.open(directory)
+        return EventStoreService(store, limits=limits, schema_hard_fail=hard)
+
+    asyncio.run(run_server(factory, config))

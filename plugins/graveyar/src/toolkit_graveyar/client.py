@@ -1,0 +1,532 @@
+"""Python clients for a graveyar server: `GraveyarClient` (sync) and `AsyncGraveyarClient` (asyncio).
+
+Both speak `graveyar.v1.Graveyar`, map gRPC errors back to graveyar's error classes (a version
+conflict raises `WrongExpectedVersion` with `details["expected"]` and `details["actual"]`),
+retry UNAVAILABLE a bounded number of times (appends are retry-safe: every event carries an id,
+so a retry of an acknowledged append is recognised, not duplicated), and resume subscriptions
+from the last delivered position after a disconnect.
+
+Example:
+    >>> with GraveyarClient("127.0.0.1:50051") as c:  # doctest: +SKIP
+    ...     c.append("order-1", [new_event("OrderPlaced", b'{"total": 3}')], Expected.no_stream())
+"""
+
+# ruff: noqa: TID253 - clients are imported on demand (CLI command bodies, user code), never by the CLI group
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from toolkit_graveyar._proto import eventstore_pb2 as es
+from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as pb
+from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2_grpc as pb_grpc
+from toolkit_graveyar.convert import (
+    expected_to_pb,
+    info_from_pb,
+    metadata_to_pb,
+    schema_to_dict,
+    schema_to_pb,
+    snapshot_from_pb,
+    snapshot_to_pb,
+)
+from toolkit_graveyar.core import errors as E
+from toolkit_graveyar.core.codec import event_to_pb, from_pb
+from toolkit_graveyar.core.model import (
+    AppendResult,
+    Expected,
+    ProposedEvent,
+    RecordedEvent,
+    Snapshot,
+    StreamInfo,
+    StreamMetadata,
+    Transition,
+)
+from toolkit_kernel.errors import ToolkitError
+
+__all__ = [
+    "ALL",
+    "AsyncGraveyarClient",
+    "Expected",
+    "GraveyarClient",
+    "SubscriptionMessage",
+    "map_rpc_error",
+    "new_event",
+]
+
+ALL = "$all"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+T = TypeVar("T")
+
+_BY_CODE: dict[str, type[ToolkitError]] = {
+    "invalid-argument": E.InvalidRequest,
+    "stream-not-found": E.StreamNotFound,
+    "duplicate-event-id": E.DuplicateEventId,
+    "schema-violation": E.SchemaViolation,
+    "snapshot-rejected": E.SnapshotRejected,
+    "unauthenticated": E.Unauthenticated,
+    "unavailable": E.Unavailable,
+    "busy": E.ServerBusy,
+    "storage": E.StorageFailure,
+}
+
+
+def new_event(
+    event_type: str,
+    data: bytes | str | dict[str, Any] = b"",
+    *,
+    metadata: dict[str, str] | None = None,
+    event_id: str | None = None,
+    transition: Transition | None = None,
+) -> ProposedEvent:
+    """Build a ProposedEvent with a fresh UUID (dicts are JSON-encoded, str UTF-8 encoded)."""
+    if isinstance(data, dict):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    elif isinstance(data, str):
+        data = data.encode()
+    return ProposedEvent(event_id or str(uuid.uuid4()), event_type, data, dict(metadata or {}), 0, transition)
+
+
+def _with_ids(events: Sequence[ProposedEvent]) -> list[ProposedEvent]:
+    # Ids are fixed before the first attempt so that a retry is an idempotent repeat.
+    from dataclasses import replace
+
+    return [ev if ev.event_id else replace(ev, event_id=str(uuid.uuid4())) for ev in events]
+
+
+def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
+    """Turn a gRPC error into the matching graveyar error."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    message = exc.details() if hasattr(exc, "details") else str(exc)
+    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    raw = trailers.get("graveyar-error")
+    doc: dict[str, Any] = {}
+    if raw:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = {}
+    wire = trailers.get("exception", "")
+    details = doc.get("details") or {}
+    hint = doc.get("hint")
+    if wire == "wrong-expected-version" or (code == grpc.StatusCode.ABORTED and "actual" in details):
+        return E.WrongExpectedVersion(
+            str(details.get("stream", "")), str(details.get("expected", "")), int(details.get("actual", 0))
+        )
+    cls = _BY_CODE.get(str(wire))
+    if cls is not None:
+        return cls(message or str(code), hint=hint, details=details)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return E.Unavailable(
+            f"graveyar server at {address} is unavailable: {message}",
+            hint="start it with `graveyar serve`, or point --server / GRAVEYAR_SERVER at it",
+            details={"address": address, "status": code.name},
+        )
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return E.ServerBusy(f"server refused the call: {message}", hint="retry later or send smaller requests")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return E.Unauthenticated(message, hint="pass --token / GRAVEYAR_TOKEN")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return E.InvalidRequest(message)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return E.StreamNotFound(message)
+    return E.StorageFailure(f"{code.name}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionMessage:
+    """One item of a subscription: kind `event` (with `event`), `caught_up` or `checkpoint` (with `at`)."""
+
+    kind: str
+    event: RecordedEvent | None = None
+    at: int = 0
+
+
+def _channel_args(max_message: int) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", max_message),
+        ("grpc.max_send_message_length", max_message),
+    ]
+
+
+def _credentials(tls_ca: Path | bytes | None, tls: bool) -> grpc.ChannelCredentials | None:
+    if tls_ca is None and not tls:
+        return None
+    root = tls_ca.read_bytes() if isinstance(tls_ca, Path) else tls_ca
+    return grpc.ssl_channel_credentials(root_certificates=root)
+
+
+def _append_request(stream: str, events: Sequence[ProposedEvent], expected: Expected) -> pb.AppendRequest:
+    state, version = expected_to_pb(expected)
+    return pb.AppendRequest(
+        stream=stream,
+        expected_state=state,  # type: ignore[arg-type]
+        expected_version=version,
+        events=[event_to_pb(e) for e in events],
+    )
+
+
+def _append_result(stream: str, r: pb.AppendResponse) -> AppendResult:
+    return AppendResult(stream, r.first_version, r.version, r.first_position, r.position, r.duplicate)
+
+
+def _read_request(stream: str, start: int | None, backward: bool, limit: int) -> pb.ReadRequest:
+    req = pb.ReadRequest(stream=stream, limit=limit)
+    if backward:
+        req.direction = pb.DIRECTION_BACKWARD
+    if start is not None:
+        setattr(req, "from", start)
+    return req
+
+
+def _sub_request(stream: str, after: int | None, prefixes: Sequence[str], types: Sequence[str]) -> pb.SubscribeRequest:
+    req = pb.SubscribeRequest(stream=stream, stream_prefixes=list(prefixes), event_types=list(types))
+    if after is not None:
+        req.after = after
+    return req
+
+
+def _sub_messages(resp: pb.SubscribeResponse) -> list[SubscriptionMessage]:
+    kind = resp.WhichOneof("kind")
+    if kind == "events":
+        return [SubscriptionMessage("event", from_pb(e)) for e in resp.events.events]
+    if kind == "caught_up":
+        return [SubscriptionMessage("caught_up", at=resp.caught_up.at)]
+    if kind == "checkpoint":
+        return [SubscriptionMessage("checkpoint", at=resp.checkpoint.position)]
+    return []
+
+
+class GraveyarClient:
+    """Blocking client.
+
+    Args:
+        address: `host:port` of the server.
+        token: Bearer token, if the server requires one.
+        tls_ca: PEM root certificate (path or bytes) to verify a TLS server; `tls=True` uses system roots.
+        timeout: Per-call deadline in seconds (reads and subscriptions have none).
+        retries: Extra attempts on UNAVAILABLE, with exponential backoff.
+    """
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        token: str | None = None,
+        tls_ca: Path | bytes | None = None,
+        tls: bool = False,
+        timeout: float = 10.0,
+        retries: int = 3,
+        max_message: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.retries = retries
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        creds = _credentials(tls_ca, tls)
+        args = _channel_args(max_message)
+        if creds is None:
+            self._channel = grpc.insecure_channel(address, options=args)
+        else:
+            self._channel = grpc.secure_channel(address, creds, options=args)
+        self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> GraveyarClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except grpc.RpcError as exc:
+                retry = exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries
+                if not retry:
+                    raise map_rpc_error(exc, self.address) from None
+            time.sleep(delay * (1 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def _unary(self, method: str, request: Any) -> Any:
+        rpc = getattr(self._stub, method)
+        return self._call(lambda: rpc(request, timeout=self.timeout, metadata=self._metadata))
+
+    # -- events ---------------------------------------------------------------------------------
+    def append(self, stream: str, events: Sequence[ProposedEvent], expected: Expected | None = None) -> AppendResult:
+        """Append `events` atomically; raises WrongExpectedVersion on a conflict."""
+        req = _append_request(stream, _with_ids(events), expected or Expected.any())
+        return _append_result(stream, self._unary("Append", req))
+
+    def read(
+        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+    ) -> list[RecordedEvent]:
+        """Read a stream (or `$all`) from `start` (inclusive)."""
+        return list(self.iter_read(stream, start, backward=backward, limit=limit))
+
+    def read_all(self, start: int | None = None, *, backward: bool = False, limit: int = 0) -> list[RecordedEvent]:
+        """Read the global log from position `start` (inclusive)."""
+        return self.read(ALL, start, backward=backward, limit=limit)
+
+    def iter_read(
+        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+    ) -> Iterator[RecordedEvent]:
+        """Stream a read page by page."""
+        req = _read_request(stream, start, backward, limit)
+        try:
+            for resp in self._stub.Read(req, metadata=self._metadata):
+                for e in resp.events:
+                    yield from_pb(e)
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc, self.address) from None
+
+    def read_raw_count(self, stream: str, start: int | None = None, *, limit: int = 0) -> int:
+        """Read and count events without building Python objects (benchmarks)."""
+        req = _read_request(stream, start, False, limit)
+        try:
+            return sum(len(resp.events) for resp in self._stub.Read(req, metadata=self._metadata))
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc, self.address) from None
+
+    def subscribe(
+        self,
+        stream: str = ALL,
+        after: int | None = None,
+        *,
+        stream_prefixes: Sequence[str] = (),
+        event_types: Sequence[str] = (),
+        resume: bool = True,
+    ) -> Generator[SubscriptionMessage, None, None]:
+        """Catch-up subscription; on UNAVAILABLE it resubscribes after the last event or checkpoint seen."""
+        failures = 0
+        last = after
+        while True:
+            req = _sub_request(stream, last, stream_prefixes, event_types)
+            call = self._stub.Subscribe(req, metadata=self._metadata)
+            try:
+                for resp in call:
+                    failures = 0
+                    for msg in _sub_messages(resp):
+                        if msg.event is not None:
+                            last = msg.event.position if stream == ALL else msg.event.version
+                        elif msg.kind == "checkpoint":
+                            last = msg.at
+                        yield msg
+                return
+            except grpc.RpcError as exc:
+                failures += 1
+                if not resume or exc.code() != grpc.StatusCode.UNAVAILABLE or failures > self.retries:
+                    raise map_rpc_error(exc, self.address) from None
+                time.sleep(0.1 * 2**failures)
+            finally:
+                call.cancel()
+
+    # -- streams --------------------------------------------------------------------------------
+    def delete_stream(self, stream: str, expected: Expected | None = None) -> int:
+        """Soft-delete a stream; returns its version at deletion."""
+        state, version = expected_to_pb(expected or Expected.any())
+        req = pb.DeleteStreamRequest(stream=stream, expected_state=state, expected_version=version)  # type: ignore[arg-type]
+        return int(self._unary("DeleteStream", req).version)
+
+    def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
+        """Set retention rules."""
+        req = pb.SetStreamMetadataRequest(stream=stream, metadata=metadata_to_pb(metadata))
+        return info_from_pb(self._unary("SetStreamMetadata", req))
+
+    def stream_info(self, stream: str) -> StreamInfo:
+        """State of one stream."""
+        return info_from_pb(self._unary("GetStream", pb.GetStreamRequest(stream=stream)))
+
+    def list_streams(self, prefix: str = "", *, after: str = "", limit: int = 0) -> list[StreamInfo]:
+        """Streams by name."""
+        resp = self._unary("ListStreams", pb.ListStreamsRequest(prefix=prefix, after=after, limit=limit))
+        return [info_from_pb(s) for s in resp.streams]
+
+    # -- snapshots and schemas ------------------------------------------------------------------
+    def save_snapshot(self, stream: str, version: int, payload: bytes, timestamp: int = 0) -> int:
+        """Save the latest snapshot of a stream."""
+        req = pb.SaveSnapshotRequest(snapshot=snapshot_to_pb(Snapshot(stream, version, payload, timestamp)))
+        return int(self._unary("SaveSnapshot", req).version)
+
+    def get_snapshot(self, stream: str) -> Snapshot:
+        """The latest snapshot (raises StreamNotFound when there is none)."""
+        return snapshot_from_pb(self._unary("GetSnapshot", pb.GetSnapshotRequest(stream=stream)).snapshot)
+
+    def upsert_schema(self, schema: dict[str, Any]) -> str:
+        """Register a schema (proto3-JSON form of eventstore.Schema)."""
+        return str(self._unary("UpsertSchema", pb.UpsertSchemaRequest(schema=schema_to_pb(schema))).name)
+
+    def get_schema(self, name: str) -> dict[str, Any]:
+        """A registered schema (raises StreamNotFound when missing)."""
+        return schema_to_dict(self._unary("GetSchema", pb.GetSchemaRequest(name=name)).schema)
+
+
+class AsyncGraveyarClient:
+    """asyncio client with the same methods as `GraveyarClient` (coroutines / async iterators)."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        token: str | None = None,
+        tls_ca: Path | bytes | None = None,
+        tls: bool = False,
+        timeout: float = 10.0,
+        retries: int = 3,
+        max_message: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.retries = retries
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        creds = _credentials(tls_ca, tls)
+        args = _channel_args(max_message)
+        if creds is None:
+            self._channel = grpc.aio.insecure_channel(address, options=args)
+        else:
+            self._channel = grpc.aio.secure_channel(address, creds, options=args)
+        self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncGraveyarClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _unary(self, method: str, request: Any) -> Any:
+        rpc = getattr(self._stub, method)
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                return await rpc(request, timeout=self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                retry = exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries
+                if not retry:
+                    raise map_rpc_error(exc, self.address) from None
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    async def append(
+        self, stream: str, events: Sequence[ProposedEvent], expected: Expected | None = None
+    ) -> AppendResult:
+        """Append `events` atomically."""
+        req = _append_request(stream, _with_ids(events), expected or Expected.any())
+        return _append_result(stream, await self._unary("Append", req))
+
+    async def iter_read(
+        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+    ) -> AsyncIterator[RecordedEvent]:
+        """Stream a read page by page."""
+        req = _read_request(stream, start, backward, limit)
+        try:
+            async for resp in self._stub.Read(req, metadata=self._metadata):
+                for e in resp.events:
+                    yield from_pb(e)
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc, self.address) from None
+
+    async def read(
+        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+    ) -> list[RecordedEvent]:
+        """Read a stream (or `$all`)."""
+        return [e async for e in self.iter_read(stream, start, backward=backward, limit=limit)]
+
+    async def read_all(
+        self, start: int | None = None, *, backward: bool = False, limit: int = 0
+    ) -> list[RecordedEvent]:
+        """Read the global log."""
+        return await self.read(ALL, start, backward=backward, limit=limit)
+
+    async def subscribe(
+        self,
+        stream: str = ALL,
+        after: int | None = None,
+        *,
+        stream_prefixes: Sequence[str] = (),
+        event_types: Sequence[str] = (),
+        resume: bool = True,
+    ) -> AsyncGenerator[SubscriptionMessage, None]:
+        """Catch-up subscription with automatic resume on UNAVAILABLE."""
+        failures = 0
+        last = after
+        while True:
+            call = self._stub.Subscribe(
+                _sub_request(stream, last, stream_prefixes, event_types), metadata=self._metadata
+            )
+            try:
+                async for resp in call:
+                    failures = 0
+                    for msg in _sub_messages(resp):
+                        if msg.event is not None:
+                            last = msg.event.position if stream == ALL else msg.event.version
+                        elif msg.kind == "checkpoint":
+                            last = msg.at
+                        yield msg
+                return
+            except grpc.RpcError as exc:
+                failures += 1
+                if not resume or exc.code() != grpc.StatusCode.UNAVAILABLE or failures > self.retries:
+                    raise map_rpc_error(exc, self.address) from None
+                await asyncio.sleep(0.1 * 2**failures)
+            finally:
+                call.cancel()
+
+    async def delete_stream(self, stream: str, expected: Expected | None = None) -> int:
+        """Soft-delete a stream."""
+        state, version = expected_to_pb(expected or Expected.any())
+        req = pb.DeleteStreamRequest(stream=stream, expected_state=state, expected_version=version)  # type: ignore[arg-type]
+        return int((await self._unary("DeleteStream", req)).version)
+
+    async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
+        """Set retention rules."""
+        req = pb.SetStreamMetadataRequest(stream=stream, metadata=metadata_to_pb(metadata))
+        return info_from_pb(await self._unary("SetStreamMetadata", req))
+
+    async def stream_info(self, stream: str) -> StreamInfo:
+        """State of one stream."""
+        return info_from_pb(await self._unary("GetStream", pb.GetStreamRequest(stream=stream)))
+
+    async def list_streams(self, prefix: str = "", *, after: str = "", limit: int = 0) -> list[StreamInfo]:
+        """Streams by name."""
+        resp = await self._unary("ListStreams", pb.ListStreamsRequest(prefix=prefix, after=after, limit=limit))
+        return [info_from_pb(s) for s in resp.streams]
+
+    async def save_snapshot(self, stream: str, version: int, payload: bytes, timestamp: int = 0) -> int:
+        """Save the latest snapshot."""
+        req = pb.SaveSnapshotRequest(snapshot=snapshot_to_pb(Snapshot(stream, version, payload, timestamp)))
+        return int((await self._unary("SaveSnapshot", req)).version)
+
+    async def get_snapshot(self, stream: str) -> Snapshot:
+        """The latest snapshot."""
+        resp = await self._unary("GetSnapshot", pb.GetSnapshotRequest(stream=stream))
+        return snapshot_from_pb(resp.snapshot)
+
+    async def upsert_schema(self, schema: dict[str, Any]) -> str:
+        """Register a schema."""
+        return str((await self._unary("UpsertSchema", pb.UpsertSchemaRequest(schema=schema_to_pb(schema)))).name)
+
+    async def get_schema(self, name: str) -> dict[str, Any]:
+        """A registered schema."""
+        return schema_to_dict((await self._unary("GetSchema", pb.GetSchemaRequest(name=name))).schema)
+
+
+_ = es  # the compat messages are re-exported for users of the EventStore service

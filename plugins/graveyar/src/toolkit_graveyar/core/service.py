@@ -1,0 +1,370 @@
+"""The event store's operations, shared by both gRPC services, the client-facing CLI and tests.
+
+`EventStoreService` wraps a `Store` with request validation, server-side timestamps, schema
+validation (soft or hard) and catch-up subscriptions. Adapters convert wire messages to the
+core model and call these methods; they never re-implement a rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from toolkit_graveyar.core.codec import content_hash, decode_record, event_to_pb, record_position, string_field, varint
+from toolkit_graveyar.core.errors import InvalidRequest, SchemaViolation, StreamNotFound, Unavailable
+from toolkit_graveyar.core.model import AppendResult, Expected, ProposedEvent, Snapshot, StreamInfo, StreamMetadata
+from toolkit_graveyar.core.schema import check_schema, validate_payload
+from toolkit_graveyar.core.validation import ALL_STREAM, Limits, check_event, check_stream_name, uuid_of
+
+if TYPE_CHECKING:
+    from toolkit_graveyar.storage.base import PreparedEvent, Store
+
+__all__ = ["EventStoreService", "SubscriptionItem"]
+
+log = logging.getLogger("graveyar")
+
+_SCHEMA_TTL = 1.0
+
+
+def now_ms() -> int:
+    """Current Unix time in milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionItem:
+    """One message of a subscription: `events` (raw records), `caught_up` or `checkpoint` (with `at`)."""
+
+    kind: str
+    records: Sequence[bytes] = ()
+    at: int = 0
+
+
+class EventStoreService:
+    """Operations over one store.
+
+    Args:
+        store: The backend.
+        limits: Size limits (INVALID_ARGUMENT above them).
+        schema_hard_fail: Reject payloads that fail their schema (else log and accept).
+        poll_interval: Seconds a live subscription waits for a notification before re-reading
+            the store anyway (the fallback when a notification is lost).
+    """
+
+    def __init__(
+        self, store: Store, *, limits: Limits | None = None, schema_hard_fail: bool = False, poll_interval: float = 1.0
+    ) -> None:
+        self.store = store
+        self.limits = limits or Limits()
+        self.schema_hard_fail = schema_hard_fail
+        self.poll_interval = poll_interval
+        self._schemas: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self.soft_violations = 0
+        self.closed = False
+
+    def shutdown(self) -> None:
+        """End every live subscription with Unavailable (they resume elsewhere or after a restart)."""
+        self.closed = True
+        self.store.notifier.kick()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise Unavailable("server is shutting down", hint="resubscribe from your last position")
+
+    # -- appends ------------------------------------------------------------------------------
+    async def append(
+        self, stream: str, events: Sequence[ProposedEvent], expected: Expected, *, require_transition: bool = False
+    ) -> AppendResult:
+        """Validate, stamp and append `events` atomically."""
+        return await self.append_wire(stream, [event_to_pb(e) for e in events], expected, require_transition)
+
+    async def append_wire(
+        self, stream: str, msgs: Sequence[Any], expected: Expected, require_transition: bool = False
+    ) -> AppendResult:
+        """Like `append`, for `eventstore.Event` messages straight off the wire."""
+        check_stream_name(stream)
+        if expected.version < 0:
+            raise InvalidRequest(f"expected version {expected.version} is negative")
+        prepared = await self.prepare_wire(msgs, require_transition=require_transition)
+        return await self.store.append(stream, prepared, expected)
+
+    async def prepare(
+        self, events: Sequence[ProposedEvent], *, require_transition: bool = False
+    ) -> list[PreparedEvent]:
+        """Prepare core `ProposedEvent`s (the Python API's path); see `prepare_wire`."""
+        return await self.prepare_wire([event_to_pb(ev) for ev in events], require_transition=require_transition)
+
+    async def prepare_wire(self, msgs: Sequence[Any], *, require_transition: bool = False) -> list[PreparedEvent]:
+        """Validate `eventstore.Event` messages and turn them into records-to-be.
+
+        Canonicalises ids (a missing id gets a uuid4), stamps absent timestamps, checks limits,
+        transitions, distinct ids and registered schemas, and computes the content hashes.
+        """
+        from toolkit_graveyar.storage.base import PreparedEvent
+
+        limits = self.limits
+        if not msgs:
+            raise InvalidRequest("an append needs at least one event")
+        if len(msgs) > limits.max_append_events:
+            raise InvalidRequest(f"{len(msgs)} events exceed the limit of {limits.max_append_events} per append")
+        stamp = b"\x20" + varint(now_ms())
+        seen: set[str] = set()
+        total = 0
+        out: list[PreparedEvent] = []
+        for i, m in enumerate(msgs):
+            event_id, id_bytes, raw = _event_bytes(m, stamp)
+            if event_id in seen:
+                raise InvalidRequest(f"event {i}: event id {event_id} appears twice in one append")
+            seen.add(event_id)
+            check_event(m, i, limits, require_transition)
+            size = len(m.payload) + (_metadata_size(m.metadata) if m.metadata else 0)
+            if size > limits.max_event_size:
+                raise InvalidRequest(
+                    f"event {i}: {size} bytes exceed the per-event limit of {limits.max_event_size}",
+                    details={"size": size, "limit": limits.max_event_size},
+                )
+            total += size
+            out.append(PreparedEvent(event_id, id_bytes, content_hash(m), raw))
+        if total > limits.max_append_size:
+            raise InvalidRequest(
+                f"append of {total} bytes exceeds the limit of {limits.max_append_size}",
+                details={"size": total, "limit": limits.max_append_size},
+            )
+        for event_type in {m.event_type for m in msgs}:
+            schema = await self.schema(event_type)
+            if schema is not None:
+                for m in msgs:
+                    if m.event_type == event_type:
+                        self._check_payload(m, schema)
+        return out
+
+    def _check_payload(self, ev: Any, schema: dict[str, Any]) -> None:
+        problems = validate_payload(schema, ev.payload)
+        if not problems:
+            return
+        if self.schema_hard_fail:
+            raise SchemaViolation(
+                f"event {ev.id} of type {ev.event_type!r} fails its schema: {'; '.join(problems[:5])}",
+                hint="fix the payload, or run the server with soft schema validation",
+                details={"event_type": ev.event_type, "violations": problems[:20]},
+            )
+        self.soft_violations += 1
+        log.warning("schema violation (soft) for %s %s: %s", ev.event_type, ev.id, "; ".join(problems[:5]))
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def read(self, stream: str, start: int | None, backward: bool, limit: int) -> list[bytes]:
+        """Raw records of a stream or `$all`; `start` is inclusive."""
+        check_stream_name(stream, allow_all=True, writable=False)
+        if stream == ALL_STREAM:
+            return await self.store.read_all(start, backward, limit)
+        return await self.store.read_stream(stream, start, backward, limit)
+
+    async def read_pages(
+        self, stream: str, start: int | None, backward: bool, limit: int
+    ) -> AsyncIterator[list[bytes]]:
+        """Like `read`, in pages of at most `limits.max_read_page` records (for streaming responses)."""
+        check_stream_name(stream, allow_all=True, writable=False)
+        page = self.limits.max_read_page
+        remaining = limit
+        cursor = start
+        first = True
+        while True:
+            n = page if remaining == 0 else min(page, remaining)
+            try:
+                recs = await self.read(stream, cursor, backward, n)
+            except StreamNotFound:
+                if first:
+                    raise
+                return
+            first = False
+            if recs:
+                yield recs
+            if len(recs) < n:
+                return
+            if limit:
+                remaining -= len(recs)
+                if remaining <= 0:
+                    return
+            last = decode_record(recs[-1])
+            key = last.position if stream == ALL_STREAM else last.version
+            if backward:
+                if key <= 1:
+                    return
+                cursor = key - 1
+            else:
+                cursor = key + 1
+
+    # -- subscriptions --------------------------------------------------------------------------
+    async def subscribe(
+        self, stream: str, after: int | None, *, stream_prefixes: Sequence[str] = (), event_types: Sequence[str] = ()
+    ) -> AsyncIterator[SubscriptionItem]:
+        """Catch-up subscription: history in order, one `caught_up`, then live events, each once.
+
+        `after` is exclusive (a version for a stream, a position for `$all`); None = from the start.
+        """
+        check_stream_name(stream, allow_all=True, writable=False)
+        if stream_prefixes and stream != ALL_STREAM:
+            raise InvalidRequest("stream_prefixes only apply to '$all' subscriptions")
+        types = frozenset(event_types)
+        if stream == ALL_STREAM:
+            gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types)
+        else:
+            gen = self._subscribe_stream(stream, after or 0, types)
+        async for item in gen:
+            yield item
+
+    async def _subscribe_all(
+        self, pos: int, prefixes: tuple[str, ...], types: frozenset[str]
+    ) -> AsyncIterator[SubscriptionItem]:
+        page = self.limits.max_read_page
+        notifier = self.store.notifier
+        filtered = bool(prefixes or types)
+        caught_up = False
+        while True:
+            head = notifier.head
+            recs = await self.store.read_all(pos + 1, False, page)
+            if recs:
+                last = record_position(recs[-1])
+                if filtered:
+                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types)]
+                    if keep:
+                        yield SubscriptionItem("events", keep)
+                    if not keep or record_position(keep[-1]) != last:
+                        yield SubscriptionItem("checkpoint", at=last)
+                else:
+                    yield SubscriptionItem("events", recs)
+                pos = last
+                if len(recs) == page:
+                    continue
+            if not caught_up:
+                caught_up = True
+                yield SubscriptionItem("caught_up", at=pos)
+            self._check_open()
+            await notifier.wait_beyond(max(head, pos), self.poll_interval)
+            self._check_open()
+
+    async def _subscribe_stream(self, stream: str, ver: int, types: frozenset[str]) -> AsyncIterator[SubscriptionItem]:
+        page = self.limits.max_read_page
+        notifier = self.store.notifier
+        caught_up = False
+        while True:
+            head = notifier.head
+            state = await self.store.stream_state(stream)
+            recs: list[bytes] = []
+            if state is not None and state.exists and state.version > ver:
+                try:
+                    recs = await self.store.read_stream(stream, ver + 1, False, page)
+                except StreamNotFound:
+                    recs = []
+                if recs:
+                    last_version = decode_record(recs[-1]).version
+                    keep = recs if not types else [r for r in recs if decode_record(r).event_type in types]
+                    if keep:
+                        yield SubscriptionItem("events", keep)
+                    ver = last_version
+                if len(recs) < page:
+                    ver = max(ver, state.version)
+                else:
+                    continue
+            if not caught_up:
+                caught_up = True
+                yield SubscriptionItem("caught_up", at=ver)
+            self._check_open()
+            await notifier.wait_beyond(head, self.poll_interval)
+            self._check_open()
+
+    # -- streams --------------------------------------------------------------------------------
+    async def delete_stream(self, stream: str, expected: Expected) -> int:
+        """Soft-delete a stream."""
+        check_stream_name(stream)
+        return await self.store.delete_stream(stream, expected)
+
+    async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
+        """Set a stream's retention rules."""
+        check_stream_name(stream)
+        return await self.store.set_stream_metadata(stream, metadata)
+
+    async def stream_info(self, stream: str) -> StreamInfo:
+        """State of one stream (raises StreamNotFound if never written)."""
+        check_stream_name(stream, writable=False)
+        info = await self.store.stream_info(stream)
+        if info is None:
+            raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+        return info
+
+    async def list_streams(self, prefix: str = "", after: str = "", limit: int = 0) -> list[StreamInfo]:
+        """Streams by name (at most 1000 per call when `limit` is 0)."""
+        return await self.store.list_streams(prefix, after, limit or 1000)
+
+    # -- snapshots ------------------------------------------------------------------------------
+    async def save_snapshot(self, snapshot: Snapshot, *, exact: bool = False) -> Snapshot:
+        """Keep `snapshot` (stamped when its timestamp is 0) as the stream's latest."""
+        check_stream_name(snapshot.stream)
+        if len(snapshot.payload) > self.limits.max_append_size:
+            raise InvalidRequest(f"snapshot of {len(snapshot.payload)} bytes exceeds {self.limits.max_append_size}")
+        if not snapshot.timestamp:
+            snapshot = replace(snapshot, timestamp=now_ms())
+        await self.store.save_snapshot(snapshot, exact=exact)
+        return snapshot
+
+    async def get_snapshot(self, stream: str) -> Snapshot | None:
+        """The latest snapshot, if any."""
+        check_stream_name(stream, writable=False)
+        return await self.store.get_snapshot(stream)
+
+    # -- schemas --------------------------------------------------------------------------------
+    async def upsert_schema(self, definition: dict[str, Any]) -> str:
+        """Validate and store a schema definition; return its name.
+
+        Like graveyar_db, every upsert is also appended (type `SchemaUpserted`, JSON payload) to
+        the reserved stream `$schema:<name>`, which keeps the history of the definition.
+        """
+        name = check_schema(definition)
+        await self.store.upsert_schema(name, definition)
+        self._schemas[name] = (time.monotonic(), definition)
+        payload = json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()
+        history = [ProposedEvent(str(uuid.uuid4()), "SchemaUpserted", payload, {}, 0, None)]
+        await self.store.append(f"$schema:{name}", await self.prepare(history), Expected.any())
+        return name
+
+    async def schema(self, name: str) -> dict[str, Any] | None:
+        """The schema registered under `name` (cached for a second, misses included)."""
+        now = time.monotonic()
+        hit = self._schemas.get(name)
+        if hit is not None and now - hit[0] < _SCHEMA_TTL:
+            return hit[1]
+        definition = await self.store.get_schema(name)
+        self._schemas[name] = (now, definition)
+        return definition
+
+
+def _event_bytes(m: Any, stamp: bytes) -> tuple[str, bytes, bytes]:
+    """(canonical id, id bytes, record tail): the event's bytes plus a fixed-up id and a timestamp when absent."""
+    raw: bytes = m.SerializeToString()
+    given = m.id
+    if given:
+        event_id, id_bytes = uuid_of(given)
+        if event_id != given:
+            raw += string_field(1, event_id)
+    else:
+        u = uuid.uuid4()
+        event_id, id_bytes = str(u), u.bytes
+        raw += string_field(1, event_id)
+    if not m.timestamp:
+        raw += stamp
+    return event_id, id_bytes, raw
+
+
+def _metadata_size(metadata: Any) -> int:
+    return sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
+
+
+def _matches(ev: Any, prefixes: tuple[str, ...], types: frozenset[str]) -> bool:
+    if prefixes and not ev.stream.startswith(prefixes):
+        return False
+    return not types or ev.event_type in types

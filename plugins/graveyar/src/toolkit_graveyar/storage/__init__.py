@@ -1,0 +1,3 @@
+"""Storage backends behind one contract (`Store`): LMDB (embedded, default) and PostgreSQL."""
+
+from __future__ import annotations

@@ -1,0 +1,265 @@
+"""The storage contract both backends implement, plus the rules they share.
+
+A backend stores records (see `core.codec`) and per-stream state; it decides expected-version
+checks, idempotent retries and snapshot ranges with the pure functions here inside its own
+atomic write, so LMDB and PostgreSQL cannot drift apart. Read-time visibility (soft delete,
+max count, max age) lives in `Store.read_stream` for the same reason.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit_graveyar.core.codec import decode_record
+from toolkit_graveyar.core.errors import DuplicateEventId, SnapshotRejected, StreamNotFound, WrongExpectedVersion
+from toolkit_graveyar.core.model import (
+    AppendResult,
+    Expected,
+    ExpectedKind,
+    Snapshot,
+    StreamInfo,
+    StreamMetadata,
+)
+from toolkit_graveyar.core.notify import PositionNotifier
+
+__all__ = [
+    "IdHit",
+    "PreparedEvent",
+    "Store",
+    "StreamState",
+    "check_expected",
+    "check_snapshot",
+    "idempotent_result",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A validated event ready for a backend: id bytes, content hash and the encoded record tail."""
+
+    event_id: str
+    uuid: bytes
+    content_hash: bytes
+    tail: bytes
+
+
+@dataclass(slots=True)
+class StreamState:
+    """Mutable per-stream state a backend keeps next to the events."""
+
+    stream: str
+    key: int  # backend-internal stream id (LMDB) or 0
+    version: int = 0
+    position: int = 0
+    truncate_before: int = 0
+    deleted: bool = False
+    max_count: int | None = None
+    max_age: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        """True when the stream has events and is not soft-deleted."""
+        return self.version > 0 and not self.deleted
+
+    def info(self) -> StreamInfo:
+        """Return the public view."""
+        return StreamInfo(
+            stream=self.stream,
+            version=self.version,
+            position=self.position,
+            deleted=self.deleted,
+            truncate_before=self.truncate_before,
+            metadata=StreamMetadata(self.max_count, self.max_age),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IdHit:
+    """Where an event id is already recorded."""
+
+    stream_key: str | int
+    version: int
+    position: int
+    content_hash: bytes
+
+
+def check_expected(stream: str, state: StreamState | None, expected: Expected) -> None:
+    """Raise WrongExpectedVersion unless `state` satisfies `expected`."""
+    version = state.version if state else 0
+    exists = state.exists if state else False
+    kind = expected.kind
+    if kind is ExpectedKind.ANY:
+        return
+    if kind is ExpectedKind.NO_STREAM:
+        ok = not exists
+    elif kind is ExpectedKind.STREAM_EXISTS:
+        ok = exists
+    else:
+        ok = version == expected.version
+    if not ok:
+        raise WrongExpectedVersion(stream, expected.describe(), version)
+
+
+def idempotent_result(
+    stream: str, stream_key: str | int | None, events: Sequence[PreparedEvent], hits: Sequence[IdHit | None]
+) -> AppendResult | None:
+    """Decide what a batch whose ids may already exist means.
+
+    Returns None when no id exists (a normal append), the original result when every event is
+    already recorded in this stream at consecutive versions with the same content (a retry), and
+    raises DuplicateEventId for anything in between.
+    """
+    if not any(hits):
+        return None
+    first = hits[0]
+    for i, (ev, hit) in enumerate(zip(events, hits, strict=True)):
+        if hit is None or first is None:
+            raise DuplicateEventId(
+                f"event ids of this append are partly recorded already (event {i} is new)",
+                hint="retry with exactly the events of the original append, or use fresh ids",
+                details={"stream": stream},
+            )
+        same_place = hit.stream_key == stream_key and hit.version == first.version + i
+        if not same_place or hit.content_hash != ev.content_hash:
+            raise DuplicateEventId(
+                f"event id {ev.event_id} is already recorded with other content or in another stream",
+                hint="use a fresh event id for a new event",
+                details={"event_id": ev.event_id, "stream": stream},
+            )
+    last = hits[-1]
+    assert first is not None
+    assert last is not None
+    return AppendResult(stream, first.version, last.version, first.position, last.position, duplicate=True)
+
+
+def check_snapshot(stream: str, state: StreamState | None, snap: Snapshot, stored: int | None, *, exact: bool) -> None:
+    """Snapshot rules: version <= the stream's version (== when `exact`), and >= the stored snapshot's."""
+    current = state.version if state else 0
+    if exact and snap.version != current:
+        raise SnapshotRejected(
+            f"snapshot version {snap.version} is not the current version {current} of stream {stream!r}",
+            details={"stream": stream, "version": snap.version, "current": current},
+        )
+    if snap.version > current:
+        raise SnapshotRejected(
+            f"snapshot version {snap.version} is beyond the current version {current} of stream {stream!r}",
+            details={"stream": stream, "version": snap.version, "current": current},
+        )
+    if stored is not None and snap.version < stored:
+        raise SnapshotRejected(
+            f"snapshot version {snap.version} is older than the stored snapshot's {stored}",
+            details={"stream": stream, "version": snap.version, "stored": stored},
+        )
+
+
+def visible_floor(state: StreamState) -> int:
+    """The lowest version a stream read may return (soft delete and max count)."""
+    lo = max(state.truncate_before, 1)
+    if state.max_count is not None:
+        lo = max(lo, state.version - state.max_count + 1)
+    return lo
+
+
+class Store(abc.ABC):
+    """An event store backend. All methods are coroutines on the server's event loop."""
+
+    notifier: PositionNotifier
+
+    # -- writes (atomic, serialised by the backend) -------------------------------------------
+    @abc.abstractmethod
+    async def append(self, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
+        """Append all `events` to `stream` atomically, or none (raises WrongExpectedVersion, DuplicateEventId)."""
+
+    @abc.abstractmethod
+    async def delete_stream(self, stream: str, expected: Expected) -> int:
+        """Soft-delete a stream; return its version at deletion (raises StreamNotFound)."""
+
+    @abc.abstractmethod
+    async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
+        """Replace a stream's retention rules (the stream need not exist yet)."""
+
+    @abc.abstractmethod
+    async def save_snapshot(self, snapshot: Snapshot, *, exact: bool) -> None:
+        """Keep `snapshot` as the stream's latest (see `check_snapshot`)."""
+
+    @abc.abstractmethod
+    async def upsert_schema(self, name: str, definition: dict[str, Any]) -> None:
+        """Store a schema definition under `name`."""
+
+    # -- reads ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def stream_state(self, stream: str) -> StreamState | None:
+        """Return the stream's state, or None if it was never written."""
+
+    @abc.abstractmethod
+    async def _read_versions(self, state: StreamState, lo: int, hi: int, backward: bool, limit: int) -> list[bytes]:
+        """Records of versions lo..hi (inclusive) in order, at most `limit` (0 = all)."""
+
+    @abc.abstractmethod
+    async def read_all(self, start: int | None, backward: bool, limit: int) -> list[bytes]:
+        """Records of the global log from position `start` (inclusive) in order, at most `limit` (0 = all)."""
+
+    @abc.abstractmethod
+    async def list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        """Streams whose names start with `prefix` and sort after `after`, by name."""
+
+    @abc.abstractmethod
+    async def get_snapshot(self, stream: str) -> Snapshot | None:
+        """The stream's latest snapshot."""
+
+    @abc.abstractmethod
+    async def get_schema(self, name: str) -> dict[str, Any] | None:
+        """The schema registered under `name`."""
+
+    @abc.abstractmethod
+    async def head(self) -> int:
+        """The last committed global position (0 = empty)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish queued writes, then release every resource."""
+
+    async def read_stream(self, stream: str, start: int | None, backward: bool, limit: int) -> list[bytes]:
+        """Visible records of one stream from version `start` (inclusive).
+
+        Raises:
+            StreamNotFound: the stream was never written or is soft-deleted.
+        """
+        state = await self.stream_state(stream)
+        if state is None or not state.exists:
+            raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+        lo, hi = visible_floor(state), state.version
+        if backward:
+            hi = hi if start is None else min(start, hi)
+        else:
+            lo = lo if start is None else max(start, lo)
+        if lo > hi:
+            return []
+        if state.max_age is None:
+            return await self._read_versions(state, lo, hi, backward, limit)
+        return await self._read_with_age(state, lo, hi, backward, limit)
+
+    async def _read_with_age(self, state: StreamState, lo: int, hi: int, backward: bool, limit: int) -> list[bytes]:
+        assert state.max_age is not None
+        cutoff = int(time.time() * 1000) - state.max_age * 1000
+        out: list[bytes] = []
+        page = 1024
+        while lo <= hi and (limit == 0 or len(out) < limit):
+            chunk = await self._read_versions(state, lo, hi, backward, page)
+            if not chunk:
+                break
+            out.extend(r for r in chunk if decode_record(r).timestamp >= cutoff)
+            if backward:
+                hi -= len(chunk)
+            else:
+                lo += len(chunk)
+        return out[:limit] if limit else out
+
+    async def stream_info(self, stream: str) -> StreamInfo | None:
+        """Public state of one stream."""
+        state = await self.stream_state(stream)
+        return state.info() if state else None

@@ -1,0 +1,436 @@
+"""LMDB backend: embedded, one writer thread with group commit.
+
+Layout (all integers big-endian, see specs/graveyar/storage.md):
+  streams   name            -> state (stream key, version, last position, truncate_before, deleted, max_count, max_age)
+  versions  key(8)+ver(8)   -> position(8)
+  log       position(8)     -> record (graveyar.v1.RecordedEvent bytes)
+  ids       uuid(16)        -> key(8) version(8) position(8) hash(16)
+  snapshots name            -> version(8) timestamp(8) payload
+  schemas   name            -> canonical JSON
+  meta      b"head", b"next_key", b"format"
+
+Appends from every client go to one queue; the writer drains it into one write transaction
+and one fsync'd commit, then resolves every caller's future. Reads run on the event loop in
+short read transactions.
+"""
+
+# ruff: noqa: TID253 - only imported lazily (by the server and tests), never by the CLI group
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import queue
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from toolkit_graveyar.core.codec import finish_record, stream_field
+from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound
+from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
+from toolkit_graveyar.core.notify import PositionNotifier
+from toolkit_graveyar.storage.base import (
+    IdHit,
+    PreparedEvent,
+    Store,
+    StreamState,
+    check_expected,
+    check_snapshot,
+    idempotent_result,
+)
+from toolkit_kernel.errors import Busy, Corrupt, ToolkitError
+
+__all__ = ["LmdbStore"]
+
+_Q = struct.Struct(">Q")
+_QQ = struct.Struct(">QQ")
+_STATE = struct.Struct(">QQQQBqq")
+_ID = struct.Struct(">QQQ16s")
+_FORMAT = b"graveyar-lmdb-1"
+DEFAULT_MAP_SIZE = 64 * 1024**3
+
+
+def _pack_state(s: StreamState) -> bytes:
+    mc = -1 if s.max_count is None else s.max_count
+    ma = -1 if s.max_age is None else s.max_age
+    return _STATE.pack(s.key, s.version, s.position, s.truncate_before, int(s.deleted), mc, ma)
+
+
+def _unpack_state(name: str, raw: bytes) -> StreamState:
+    key, version, position, tb, deleted, mc, ma = _STATE.unpack(raw)
+    return StreamState(name, key, version, position, tb, bool(deleted), None if mc < 0 else mc, None if ma < 0 else ma)
+
+
+class _Op:
+    __slots__ = ("fn", "future", "result")
+
+    def __init__(self, fn: Callable[[Any], Any], future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+        self.result: Any = None
+
+
+class LmdbStore(Store):
+    """The embedded backend. Create with `await LmdbStore.open(path)` on the serving loop."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        map_size: int = DEFAULT_MAP_SIZE,
+        sync: bool = True,
+        max_batch: int = 4096,
+        commit_delay: float = 0.002,
+    ):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(path / "graveyar.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise Busy(
+                f"data directory {path} is in use by another graveyar server",
+                hint="stop the other server, or pass a different --data-dir",
+                details={"data_dir": str(path)},
+            ) from None
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, f"{os.getpid()}\n".encode())
+        try:
+            self._env = lmdb.open(
+                str(path / "lmdb"), map_size=map_size, max_dbs=8, sync=sync, metasync=sync, subdir=True, max_readers=512
+            )
+        except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
+            os.close(self._lock_fd)
+            raise Corrupt(
+                f"{path / 'lmdb'} is not a readable graveyar LMDB environment: {exc}",
+                hint="restore the directory from a backup, or point --data-dir elsewhere",
+                details={"data_dir": str(path)},
+            ) from None
+        except lmdb.Error as exc:
+            os.close(self._lock_fd)
+            raise StorageFailure(
+                f"cannot open LMDB in {path}: {exc}", hint="check permissions and free space"
+            ) from None
+        self._env.reader_check()
+        e = self._env
+        self._streams = e.open_db(b"streams")
+        self._versions = e.open_db(b"versions")
+        self._log = e.open_db(b"log")
+        self._ids = e.open_db(b"ids")
+        self._snapshots = e.open_db(b"snapshots")
+        self._schemas = e.open_db(b"schemas")
+        self._meta = e.open_db(b"meta")
+        with e.begin(write=True) as txn:
+            fmt = txn.get(b"format", db=self._meta)
+            if fmt is None:
+                txn.put(b"format", _FORMAT, db=self._meta)
+            elif fmt != _FORMAT:
+                raise StorageFailure(f"{path} holds an unknown storage format {fmt!r}")
+            raw = txn.get(b"head", db=self._meta)
+            self._whead = _Q.unpack(raw)[0] if raw else 0
+            raw = txn.get(b"next_key", db=self._meta)
+            self._next_key = _Q.unpack(raw)[0] if raw else 1
+        self._max_batch = max_batch
+        self._commit_delay = commit_delay
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._pending: list[_Op] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.notifier = PositionNotifier(self._whead)
+        self.commits = 0  # number of durable commits (group commit statistics)
+
+    @classmethod
+    async def open(cls, path: Path, **kwargs: Any) -> LmdbStore:
+        """Open (or create) the store at `path` and start its writer thread on the running loop."""
+        store = cls(path, **kwargs)
+        store._loop = asyncio.get_running_loop()
+        store._thread = threading.Thread(target=store._writer, name="graveyar-lmdb-writer", daemon=True)
+        store._thread.start()
+        return store
+
+    # -- writer ---------------------------------------------------------------------------------
+    def _writer(self) -> None:
+        q = self._queue
+        last_batch = 0
+        while True:
+            first = q.get()
+            if first is None:
+                return
+            if last_batch > 1 and self._commit_delay > 0:
+                # Concurrent writers are active (the last batch had several): wait a moment so
+                # their next appends share this commit (PostgreSQL's commit_delay idea). A lone
+                # sequential writer never pays this.
+                time.sleep(self._commit_delay)
+            ops = list(first)
+            stop = False
+            while len(ops) < self._max_batch:
+                try:
+                    nxt = q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                ops.extend(nxt)
+            self._run_batch(ops)
+            last_batch = len(ops)
+            if stop:
+                return
+
+    def _run_batch(self, ops: list[_Op]) -> None:
+        committed_head, committed_key = self._whead, self._next_key
+        outcomes: list[tuple[_Op, BaseException | None]] = []
+        try:
+            with self._env.begin(write=True) as txn:
+                for op in ops:
+                    try:
+                        op.result = op.fn(txn)
+                        outcomes.append((op, None))
+                    except ToolkitError as exc:  # rejected before writing anything
+                        outcomes.append((op, exc))
+                if self._whead != committed_head:
+                    txn.put(b"head", _Q.pack(self._whead), db=self._meta)
+                if self._next_key != committed_key:
+                    txn.put(b"next_key", _Q.pack(self._next_key), db=self._meta)
+            self.commits += 1
+        except Exception as exc:
+            self._whead, self._next_key = committed_head, committed_key
+            err = StorageFailure(f"LMDB write failed: {exc}", hint="check disk space and --map-size")
+            outcomes = [(op, err) for op in ops]
+        head = self._whead
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._resolve, outcomes, head)
+
+    def _resolve(self, outcomes: list[tuple[_Op, BaseException | None]], head: int) -> None:
+        for op, exc in outcomes:
+            if op.future.done():
+                continue
+            if exc is None:
+                op.future.set_result(op.result)
+            else:
+                op.future.set_exception(exc)
+        self.notifier.publish(head)
+
+    async def _submit(self, fn: Callable[[Any], Any]) -> Any:
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageFailure("the store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(_Op(fn, fut))
+        if len(self._pending) == 1:
+            # hand everything submitted during this loop iteration to the writer at once
+            loop.call_soon(self._handoff)
+        return await fut
+
+    def _handoff(self) -> None:
+        ops, self._pending = self._pending, []
+        if ops:
+            self._queue.put(ops)
+
+    def _state(self, txn: Any, stream: str) -> StreamState | None:
+        raw = txn.get(stream.encode("utf-8"), db=self._streams)
+        return _unpack_state(stream, raw) if raw is not None else None
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def append(self, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
+        """Append atomically (group-committed with concurrent appends)."""
+        result: AppendResult = await self._submit(lambda txn: self._op_append(txn, stream, events, expected))
+        return result
+
+    def _op_append(self, txn: Any, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
+        state = self._state(txn, stream)
+        raw_hits = [txn.get(ev.uuid, db=self._ids) for ev in events]
+        if any(raw_hits):
+            hits = [IdHit(*_ID.unpack(r)) if r is not None else None for r in raw_hits]
+            done = idempotent_result(stream, state.key if state else None, events, hits)
+            assert done is not None
+            return done
+        check_expected(stream, state, expected)
+        if state is None:
+            state = StreamState(stream, self._next_key)
+            self._next_key += 1
+        key, sf = state.key, stream_field(stream)
+        version, pos = state.version, self._whead
+        first_version, first_pos = version + 1, pos + 1
+        put = txn.put
+        log, versions, ids = self._log, self._versions, self._ids
+        for ev in events:
+            version += 1
+            pos += 1
+            pkey = _Q.pack(pos)
+            put(pkey, finish_record(ev.tail, sf, version, pos), db=log, append=True)
+            put(_QQ.pack(key, version), pkey, db=versions)
+            put(ev.uuid, _ID.pack(key, version, pos, ev.content_hash), db=ids)
+        state.version, state.position, state.deleted = version, pos, False
+        put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
+        self._whead = pos
+        return AppendResult(stream, first_version, version, first_pos, pos)
+
+    async def delete_stream(self, stream: str, expected: Expected) -> int:
+        """Soft delete."""
+
+        def op(txn: Any) -> int:
+            state = self._state(txn, stream)
+            if state is None or not state.exists:
+                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+            check_expected(stream, state, expected)
+            state.deleted, state.truncate_before = True, state.version + 1
+            txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
+            return state.version
+
+        version: int = await self._submit(op)
+        return version
+
+    async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
+        """Replace retention rules."""
+
+        def op(txn: Any) -> StreamInfo:
+            state = self._state(txn, stream)
+            if state is None:
+                state = StreamState(stream, self._next_key)
+                self._next_key += 1
+            state.max_count, state.max_age = metadata.max_count, metadata.max_age
+            txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
+            return state.info()
+
+        info: StreamInfo = await self._submit(op)
+        return info
+
+    async def save_snapshot(self, snapshot: Snapshot, *, exact: bool) -> None:
+        """Keep the latest snapshot (checked and written in one transaction)."""
+
+        def op(txn: Any) -> None:
+            key = snapshot.stream.encode("utf-8")
+            raw = txn.get(key, db=self._snapshots)
+            stored = _QQ.unpack(raw[:16])[0] if raw is not None else None
+            check_snapshot(snapshot.stream, self._state(txn, snapshot.stream), snapshot, stored, exact=exact)
+            txn.put(key, _QQ.pack(snapshot.version, snapshot.timestamp) + snapshot.payload, db=self._snapshots)
+
+        await self._submit(op)
+
+    async def upsert_schema(self, name: str, definition: dict[str, Any]) -> None:
+        """Store a schema."""
+        raw = json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()
+        await self._submit(lambda txn: txn.put(name.encode("utf-8"), raw, db=self._schemas))
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def stream_state(self, stream: str) -> StreamState | None:
+        """State of one stream."""
+        with self._env.begin() as txn:
+            return self._state(txn, stream)
+
+    async def _read_versions(self, state: StreamState, lo: int, hi: int, backward: bool, limit: int) -> list[bytes]:
+        out: list[bytes] = []
+        n = hi - lo + 1 if limit == 0 else min(limit, hi - lo + 1)
+        key = state.key
+        with self._env.begin() as txn:
+            vcur = txn.cursor(db=self._versions)
+            get = txn.get
+            log = self._log
+            if backward:
+                if not vcur.set_key(_QQ.pack(key, hi)):
+                    return out
+                it = vcur.iterprev(keys=False)
+            else:
+                if not vcur.set_range(_QQ.pack(key, lo)):
+                    return out
+                it = vcur.iternext(keys=False)
+            for pkey in it:
+                out.append(get(pkey, db=log) or b"")
+                if len(out) >= n:
+                    break
+        return out
+
+    async def read_all(self, start: int | None, backward: bool, limit: int) -> list[bytes]:
+        """Records of the global log."""
+        out: list[bytes] = []
+        with self._env.begin() as txn:
+            cur = txn.cursor(db=self._log)
+            if backward:
+                if start is None:
+                    ok = cur.last()
+                elif cur.set_range(_Q.pack(start)):
+                    ok = cur.key() == _Q.pack(start) or cur.prev()
+                else:
+                    ok = cur.last()
+                if not ok:
+                    return out
+                it = cur.iterprev(keys=False)
+            else:
+                if not cur.set_range(_Q.pack(start or 1)):
+                    return out
+                it = cur.iternext(keys=False)
+            if limit:
+                for rec in it:
+                    out.append(rec)
+                    if len(out) >= limit:
+                        break
+            else:
+                out.extend(it)
+        return out
+
+    async def list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        """Streams by name."""
+        out: list[StreamInfo] = []
+        start = max(prefix, after).encode("utf-8")
+        pfx = prefix.encode("utf-8")
+        with self._env.begin() as txn:
+            cur = txn.cursor(db=self._streams)
+            if not cur.set_range(start):
+                return out
+            for k, v in cur.iternext():
+                if not k.startswith(pfx):
+                    break
+                name = k.decode("utf-8")
+                if name == after:
+                    continue
+                out.append(_unpack_state(name, v).info())
+                if limit and len(out) >= limit:
+                    break
+        return out
+
+    async def get_snapshot(self, stream: str) -> Snapshot | None:
+        """Latest snapshot."""
+        with self._env.begin() as txn:
+            raw = txn.get(stream.encode("utf-8"), db=self._snapshots)
+        if raw is None:
+            return None
+        version, ts = _QQ.unpack(raw[:16])
+        return Snapshot(stream, version, bytes(raw[16:]), ts)
+
+    async def get_schema(self, name: str) -> dict[str, Any] | None:
+        """Stored schema."""
+        with self._env.begin() as txn:
+            raw = txn.get(name.encode("utf-8"), db=self._schemas)
+        if raw is None:
+            return None
+        doc: dict[str, Any] = json.loads(raw)
+        return doc
+
+    async def head(self) -> int:
+        """Last committed position."""
+        with self._env.begin() as txn:
+            raw = txn.get(b"head", db=self._meta)
+        return _Q.unpack(raw)[0] if raw else 0
+
+    async def close(self) -> None:
+        """Drain queued writes, stop the writer, close the environment and release the directory lock."""
+        if self._thread is not None and self._thread.is_alive():
+            self._handoff()
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            # let the resolutions scheduled by the last batch run
+            await asyncio.sleep(0)
+        self._thread = None
+        self.notifier.kick()
+        self._env.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
