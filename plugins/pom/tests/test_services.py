@@ -96,3 +96,30 @@ def test_unknown_service_lists_available(tmp_path: Path, plugin_manager: Any) ->
     with pytest.raises(PomConfigError) as info:
         load_config(path)
     assert info.value.hint == "available services: echo"
+
+
+def test_service_program_resolves_beside_the_interpreter(
+    tmp_path: Path, plugin_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service whose argv starts with `toolkit` runs from pom's venv even when that venv is not on PATH."""
+    module = types.ModuleType("bare_name_plugin")
+
+    @hookimpl
+    def toolkit_services() -> list[ServiceSpec]:
+        return [
+            ServiceSpec(
+                name="bare",
+                argv=("toolkit", "plugins"),
+                description="a service named by a bare program name",
+                default_address="-",
+                readiness=Readiness(kind="log", target="."),
+            )
+        ]
+
+    module.toolkit_services = toolkit_services  # type: ignore[attr-defined]
+    plugin_manager(module)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    config = load_config(write_project(tmp_path, '[processes.x]\nservice = "bare"\n'))
+    argv = config.processes["x"].argv
+    assert argv[0] == str(Path(sys.executable).parent / "toolkit")
+    assert argv[1:] == ("plugins",)

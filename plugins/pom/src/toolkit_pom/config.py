@@ -7,8 +7,11 @@ nothing here starts a process.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import shutil
 import signal
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -362,6 +365,14 @@ def _env_files(table: _Table, base: Path, name: str) -> dict[str, str]:
     return env
 
 
+def _resolve_program(program: str) -> str:
+    """Find a bare program name on PATH, else beside this interpreter (an unactivated venv's bin)."""
+    if os.sep in program or shutil.which(program):
+        return program
+    beside = Path(sys.executable).parent / program
+    return str(beside) if beside.exists() else program
+
+
 def _services() -> dict[str, Any]:
     from toolkit.plugins import iter_services
 
@@ -379,12 +390,13 @@ def _source(
             table.fail(table.key("service"), f"unknown service {service!r}", f"available services: {available}")
         spec = services[service]
         probe = Probe(kind=spec.readiness.kind, target=spec.readiness.target)
-        return tuple(spec.argv), " ".join(spec.argv), dict(spec.env), probe
+        argv = (_resolve_program(spec.argv[0]), *spec.argv[1:])
+        return argv, " ".join(spec.argv), dict(spec.env), probe
     if "argv" in table.data:
         argv_list = table.str_list("argv") or []
         if not argv_list:
             table.fail(table.key("argv"), "must not be empty", 'argv = ["python", "app.py"]')
-        return tuple(argv_list), " ".join(argv_list), {}, None
+        return (_resolve_program(argv_list[0]), *argv_list[1:]), " ".join(argv_list), {}, None
     command = table.string("command") or ""
     if not command.strip():
         table.fail(table.key("command"), "must not be empty", 'command = "python app.py"')
