@@ -157,6 +157,19 @@ def _channel_args(max_message: int) -> list[tuple[str, Any]]:
     ]
 
 
+def _auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def _open_channel(channels: Any, address: str, tls_ca: Path | bytes | None, tls: bool, max_message: int) -> Any:
+    """Open a channel with `grpc` or `grpc.aio` (same factory names, sync or async channels)."""
+    creds = _credentials(tls_ca, tls)
+    args = _channel_args(max_message)
+    if creds is None:
+        return channels.insecure_channel(address, options=args)
+    return channels.secure_channel(address, creds, options=args)
+
+
 def _credentials(tls_ca: Path | bytes | None, tls: bool) -> grpc.ChannelCredentials | None:
     if tls_ca is None and not tls:
         return None
@@ -230,13 +243,8 @@ class GraveyarClient:
         self.address = address
         self.timeout = timeout
         self.retries = retries
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        creds = _credentials(tls_ca, tls)
-        args = _channel_args(max_message)
-        if creds is None:
-            self._channel = grpc.insecure_channel(address, options=args)
-        else:
-            self._channel = grpc.secure_channel(address, creds, options=args)
+        self._metadata = _auth_metadata(token)
+        self._channel = _open_channel(grpc, address, tls_ca, tls, max_message)
         self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
@@ -392,13 +400,8 @@ class AsyncGraveyarClient:
         self.address = address
         self.timeout = timeout
         self.retries = retries
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        creds = _credentials(tls_ca, tls)
-        args = _channel_args(max_message)
-        if creds is None:
-            self._channel = grpc.aio.insecure_channel(address, options=args)
-        else:
-            self._channel = grpc.aio.secure_channel(address, creds, options=args)
+        self._metadata = _auth_metadata(token)
+        self._channel = _open_channel(grpc.aio, address, tls_ca, tls, max_message)
         self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
