@@ -1,0 +1,109 @@
+"""toolkit-plasmite: message pools in mmap ring-buffer files.
+
+A drop-in for plasmite's Python binding: `from toolkit_plasmite import Client, Durability`.
+Names are loaded on first use (PEP 562), so loading the toolkit plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DEFAULT_POOL_DIR": "toolkit_plasmite.api",
+    "DEFAULT_POOL_SIZE": "toolkit_plasmite.api",
+    "DEFAULT_POOL_SIZE_BYTES": "toolkit_plasmite.api",
+    "Client": "toolkit_plasmite.api",
+    "Durability": "toolkit_plasmite.api",
+    "Message": "toolkit_plasmite.api",
+    "MessageMeta": "toolkit_plasmite.api",
+    "Pool": "toolkit_plasmite.api",
+    "Stream": "toolkit_plasmite.api",
+    "default_pool_dir": "toolkit_plasmite.api",
+    "parse_message": "toolkit_plasmite.api",
+    "AlreadyExistsError": "toolkit_plasmite.errors",
+    "BusyError": "toolkit_plasmite.errors",
+    "CorruptError": "toolkit_plasmite.errors",
+    "ErrorKind": "toolkit_plasmite.errors",
+    "InternalError": "toolkit_plasmite.errors",
+    "IoError": "toolkit_plasmite.errors",
+    "NotFoundError": "toolkit_plasmite.errors",
+    "PermissionDeniedError": "toolkit_plasmite.errors",
+    "PlasmiteError": "toolkit_plasmite.errors",
+    "RetentionGapError": "toolkit_plasmite.errors",
+    "UsageError": "toolkit_plasmite.errors",
+    "RemoteClient": "toolkit_plasmite.remote",
+    "RemotePool": "toolkit_plasmite.remote",
+}
+
+__all__ = [
+    "DEFAULT_POOL_DIR",
+    "DEFAULT_POOL_SIZE",
+    "DEFAULT_POOL_SIZE_BYTES",
+    "AlreadyExistsError",
+    "BusyError",
+    "Client",
+    "CorruptError",
+    "Durability",
+    "ErrorKind",
+    "InternalError",
+    "IoError",
+    "Message",
+    "MessageMeta",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PlasmiteError",
+    "Pool",
+    "RemoteClient",
+    "RemotePool",
+    "RetentionGapError",
+    "Stream",
+    "UsageError",
+    "__version__",
+    "default_pool_dir",
+    "parse_message",
+]
+
+if TYPE_CHECKING:
+    from toolkit_plasmite.api import (
+        DEFAULT_POOL_DIR,
+        DEFAULT_POOL_SIZE,
+        DEFAULT_POOL_SIZE_BYTES,
+        Client,
+        Durability,
+        Message,
+        MessageMeta,
+        Pool,
+        Stream,
+        default_pool_dir,
+        parse_message,
+    )
+    from toolkit_plasmite.errors import (
+        AlreadyExistsError,
+        BusyError,
+        CorruptError,
+        ErrorKind,
+        InternalError,
+        IoError,
+        NotFoundError,
+        PermissionDeniedError,
+        PlasmiteError,
+        RetentionGapError,
+        UsageError,
+    )
+    from toolkit_plasmite.remote import RemoteClient, RemotePool
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'toolkit_plasmite' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

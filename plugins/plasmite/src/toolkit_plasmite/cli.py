@@ -1,0 +1,128 @@
+"""The `plasmite` click group (also `toolkit plasmite`): global options, errors, small commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.cliutil import json_option, standalone_main
+from toolkit_kernel.errors import Internal, ToolkitError
+from toolkit_plasmite import __version__
+from toolkit_plasmite.errors import UsageError
+from toolkit_plasmite.ui import PlasmiteClickError, get_settings
+
+__all__ = ["main", "plasmite"]
+
+
+class PlasmiteGroup(click.Group):
+    """Turns every error into plasmite's rendering and exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, mapping errors to plasmite's exit codes and stderr format."""
+        try:
+            return super().invoke(ctx)
+        except ToolkitError as err:
+            raise PlasmiteClickError(err, human=get_settings(ctx).stderr_human) from None
+        except click.UsageError as err:
+            if get_settings(ctx).stderr_human:
+                raise
+            hint = f"run `{err.ctx.command_path if err.ctx else 'plasmite'} --help`"
+            raise PlasmiteClickError(UsageError(err.format_message(), hint=hint), human=False) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("TOOLKIT_DEBUG"):
+                raise
+            internal = Internal(
+                f"internal error: {type(exc).__name__}: {exc}", hint="this is a bug; rerun with TOOLKIT_DEBUG=1"
+            )
+            raise PlasmiteClickError(internal, human=get_settings(ctx).stderr_human) from None
+
+
+@click.group(cls=PlasmiteGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dir",
+    "pool_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TOOLKIT_PLASMITE_DIR",
+    show_envvar=True,
+    help="Pool directory (default ~/.plasmite/pools).",
+)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    envvar="TOOLKIT_PLASMITE_COLOR",
+    show_envvar=True,
+    help="Terminal rendering: always forces pretty output even when piped.",
+)
+@json_option
+@click.pass_context
+def plasmite(ctx: click.Context, pool_dir: Path | None, color: str) -> None:
+    """Local-first message pools: mmap'd ring-buffer files you feed, fetch and follow.
+
+    Pools are referenced by name (in --dir) or by path; `feed` and `follow` also take
+    http://host:port/pool refs served by `plasmite serve`.
+    """
+    settings = get_settings(ctx)
+    settings.pool_dir = pool_dir
+    settings.color = color
+    settings.cmd = ctx.invoked_subcommand or ""
+
+
+@plasmite.command("version")
+@json_option
+def version_command() -> None:
+    """Print the version (JSON when piped)."""
+    settings = get_settings()
+    if settings.machine:
+        settings.out({"name": "plasmite", "version": __version__})
+    else:
+        click.echo(f"plasmite {__version__}")
+
+
+@plasmite.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the shell completion script for SHELL (`eval "$(plasmite completion bash)"`)."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    if cls is None:  # pragma: no cover - click ships all three
+        raise UsageError(f"unsupported shell {shell}")
+    click.echo(cls(plasmite, {}, "plasmite", "_PLASMITE_COMPLETE").source())
+
+
+def _register() -> None:
+    from toolkit_plasmite.cli_feed import duplex_command, feed_command
+    from toolkit_plasmite.cli_follow import follow_command
+    from toolkit_plasmite.cli_pool import doctor_command, fetch_command, pool_group
+    from toolkit_plasmite.cli_serve import serve_group
+    from toolkit_plasmite.cli_tap import tap_command
+
+    for command in (
+        pool_group,
+        feed_command,
+        fetch_command,
+        follow_command,
+        duplex_command,
+        tap_command,
+        serve_group,
+        doctor_command,
+    ):
+        plasmite.add_command(command)
+
+
+_register()
+
+main = standalone_main(plasmite, "plasmite")

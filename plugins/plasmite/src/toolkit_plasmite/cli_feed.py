@@ -1,0 +1,368 @@
+"""`feed` (append records from an argument, a file or stdin) and `duplex` (feed + follow)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from toolkit_plasmite.codec import dumps_compact, encode_payload, format_time
+from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
+from toolkit_plasmite.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.ingest import Record, RecordParser, iter_chunks, sniff
+from toolkit_plasmite.pool import PoolFile
+from toolkit_plasmite.ui import Settings, binary_stream, get_settings
+from toolkit_plasmite.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
+
+__all__ = ["duplex_command", "feed_command", "open_local_pool", "remote_options"]
+
+
+def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `--token`, `--token-file`, `--tls-ca`, `--tls-skip-verify` (remote refs only)."""
+    func = click.option("--tls-skip-verify", is_flag=True, help="Remote only: do not verify the server certificate.")(
+        func
+    )
+    func = click.option("--tls-ca", type=click.Path(dir_okay=False), help="Remote only: CA bundle for the server.")(
+        func
+    )
+    func = click.option("--token-file", type=click.Path(dir_okay=False), help="Remote only: file holding the token.")(
+        func
+    )
+    return click.option("--token", help="Remote only: bearer token.")(func)
+
+
+def remote_client(ref_base: str, token: str | None, token_file: str | None, tls_ca: str | None, skip: bool) -> Any:
+    """Build a RemoteClient from the remote flags."""
+    from toolkit_plasmite.remote import RemoteClient
+
+    if token and token_file:
+        raise UsageError("give --token or --token-file, not both")
+    if token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --token-file: {exc.strerror}") from None
+    return RemoteClient(ref_base, token=token, tls_ca_file=tls_ca, tls_skip_verify=skip)
+
+
+def check_no_remote_flags(token: str | None, token_file: str | None, tls_ca: str | None, skip: bool) -> None:
+    """Remote flags on a local ref are a Usage error."""
+    if token or token_file or tls_ca or skip:
+        raise UsageError("--token, --token-file, --tls-ca and --tls-skip-verify apply to remote pools only")
+
+
+def open_local_pool(ref: str, settings: Settings, create: bool, create_size: str | None) -> PoolFile:
+    """Open a local pool for writing, creating it with `--create`."""
+    from toolkit_plasmite.pool import create_pool_file
+
+    path = resolve_pool_path(ref, settings.pool_dir)
+    try:
+        return PoolFile(path)
+    except NotFoundError:
+        if not create:
+            raise NotFoundError("pool not found", path=str(path), hint="create it first, or pass --create") from None
+    size = parse_size(create_size) if create_size else DEFAULT_POOL_SIZE
+    try:
+        create_pool_file(path, size)
+    except PlasmiteError as exc:
+        if exc.kind != exc.kind.ALREADY_EXISTS:  # another feeder created it first: fine
+            raise
+    return PoolFile(path)
+
+
+def _records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) -> Iterator[list[Record]]:
+    """Yield batches of parsed records from exactly one source."""
+    if data is not None:
+        if file is not None:
+            raise UsageError("give DATA or --file, not both", hint="exactly one input source")
+        chunks: Iterator[bytes] = iter([data.encode("utf-8")])
+        if mode == "auto":
+            mode = "json"
+    elif file is not None and file != "-":
+        try:
+            fh = open(file, "rb")  # noqa: SIM115 - closed by the generator below
+        except OSError as exc:
+            raise UsageError(f"cannot read --file {file}: {exc.strerror}") from None
+        chunks = _closing(fh)
+    else:
+        if file is None and _isatty(stdin):
+            raise UsageError(
+                "no input: give DATA, --file, or pipe records on stdin", hint="echo '{\"a\":1}' | plasmite feed POOL"
+            )
+        chunks = iter_chunks(stdin)
+    first = next(chunks, b"")
+    if mode == "auto":
+        mode = sniff(first)
+    parser = RecordParser(mode)
+    batch = parser.feed(first)
+    if batch:
+        yield batch
+    for chunk in chunks:
+        batch = parser.feed(chunk)
+        if batch:
+            yield batch
+    tail = parser.finish()
+    if tail:
+        yield tail
+
+
+def _closing(fh: IO[bytes]) -> Iterator[bytes]:
+    try:
+        yield from iter_chunks(fh)
+    finally:
+        fh.close()
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _with_retry(action: Callable[[], Any], retries: int, delay: float) -> Any:
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except (BusyError, IoError):
+            if attempt >= retries:
+                raise
+            attempt += 1
+            time.sleep(delay)
+
+
+def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
+    if machine:
+        return dumps_compact({"meta": {"tags": tags}, "seq": seq, "time": format_time(ts)})
+    suffix = f"  tags: {','.join(tags)}" if tags else ""
+    return f"fed seq={seq} at {format_time(ts)}{suffix}"
+
+
+@click.command("feed")
+@click.argument("pool")
+@click.argument("data", required=False)
+@click.option("--tag", "tags", multiple=True, help="Tag for every record (repeatable).")
+@click.option("-f", "--file", "file", help="Read records from PATH ('-' for stdin).")
+@click.option(
+    "-i", "--in", "mode", type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]), default="auto", show_default=True
+)
+@click.option("-e", "--errors", "errors", type=click.Choice(["stop", "skip"]), default="stop", show_default=True)
+@click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
+@click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
+@click.option("--create-size", help="Size for --create (default 1M).")
+@click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
+@click.option("--retry-delay", default="50ms", show_default=True)
+@remote_options
+def feed_command(
+    pool: str,
+    data: str | None,
+    tags: tuple[str, ...],
+    file: str | None,
+    mode: str,
+    errors: str,
+    durability: str,
+    create: bool,
+    create_size: str | None,
+    retry: int,
+    retry_delay: str,
+    token: str | None,
+    token_file: str | None,
+    tls_ca: str | None,
+    tls_skip_verify: bool,
+) -> None:
+    """Append JSON object records to POOL; print one receipt per record.
+
+    Input is DATA, --file, or stdin: JSONL (values may span lines), one JSON document
+    (an array feeds each element), JSON-seq, SSE `data:` events, or a jq output stream.
+    """
+    settings = get_settings()
+    if mode == "jq" and errors == "skip":
+        raise UsageError("--in jq does not support --errors skip", hint="use --errors stop")
+    if retry < 0:
+        raise UsageError("--retry must be >= 0")
+    delay = parse_duration(retry_delay)
+    tag_list = list(tags)
+    append_batch, closer = _appender(
+        pool,
+        settings,
+        tag_list,
+        durability,
+        create,
+        create_size,
+        retry,
+        delay,
+        (token, token_file, tls_ca, tls_skip_verify),
+    )
+    total = ok = failed = 0
+    try:
+        stdin = binary_stream("stdin")
+        for batch in _records(data, file, mode, stdin):
+            good: list[dict[str, Any]] = []
+            for rec in batch:
+                total += 1
+                if rec.error is not None:
+                    failed += 1
+                    if errors == "stop":
+                        _flush_good(append_batch, good, settings, tag_list)
+                        raise UsageError(
+                            f"record {rec.index + 1} rejected: {rec.error}",
+                            hint="fix the input, or pass --errors skip",
+                        )
+                    settings.notice(
+                        "ingest_skip",
+                        pool,
+                        f"skipped record {rec.index + 1}: {rec.error}",
+                        {
+                            "mode": mode,
+                            "index": rec.index,
+                            "error_kind": "Usage",
+                            "line": rec.line,
+                            "snippet": rec.snippet,
+                        },
+                    )
+                    continue
+                assert rec.data is not None
+                good.append(rec.data)
+            ok += _flush_good(append_batch, good, settings, tag_list)
+        if total == 0:
+            raise UsageError("no records in the input", hint="feed at least one JSON object")
+    finally:
+        closer()
+    if failed:
+        settings.notice(
+            "ingest_summary",
+            pool,
+            f"{ok} of {total} records fed, {failed} rejected",
+            {"total": total, "ok": ok, "failed": failed},
+        )
+        raise click.exceptions.Exit(1)
+
+
+def _appender(
+    pool: str,
+    settings: Settings,
+    tag_list: list[str],
+    durability: str,
+    create: bool,
+    create_size: str | None,
+    retry: int,
+    delay: float,
+    remote_flags: tuple[str | None, str | None, str | None, bool],
+) -> tuple[Callable[[list[dict[str, Any]]], list[tuple[int, int]]], Callable[[], None]]:
+    """Return (append a batch of objects -> [(seq, ts)], close) for a local or remote pool."""
+    remote = parse_remote_ref(pool)
+    if remote is not None:
+        from toolkit_plasmite.codec import parse_time
+        from toolkit_plasmite.remote import RemotePool
+
+        if create:
+            raise UsageError("--create works on local pools only")
+        rc = remote_client(remote.base_url, *remote_flags)
+        rpool = RemotePool(rc, remote.pool)
+        dur = 1 if durability == "flush" else 0
+
+        def append_remote(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+            out = []
+            for obj in objs:
+
+                def send(obj: dict[str, Any] = obj) -> dict[str, Any]:
+                    return rpool.append_value(obj, tag_list, dur)
+
+                env = _with_retry(send, retry, delay)
+                out.append((env["seq"], parse_time(env["time"])))
+            return out
+
+        return append_remote, rc.close
+    check_no_remote_flags(*remote_flags)
+    pf = open_local_pool(pool, settings, create, create_size)
+    flush = durability == "flush"
+
+    def append_local(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        payloads = [encode_payload(o, tag_list) for o in objs]
+        return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
+
+    return append_local, pf.close
+
+
+def _flush_good(
+    append_batch: Callable[[list[dict[str, Any]]], list[tuple[int, int]]],
+    good: list[dict[str, Any]],
+    settings: Settings,
+    tags: list[str],
+) -> int:
+    if not good:
+        return 0
+    results = append_batch(good)
+    machine = settings.machine
+    click.echo("\n".join([_receipt(machine, seq, ts, tags) for seq, ts in results]))  # one write per batch
+    sys.stdout.flush()
+    n = len(good)
+    good.clear()
+    return n
+
+
+@click.command("duplex")
+@click.argument("pool")
+@click.option("--me", help='Your name: terminal lines become {"from": ME, "msg": LINE}; your messages are hidden.')
+@click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
+@click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N messages.")
+@click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
+@click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default=None)
+@click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
+@click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339).")
+@click.option("--echo-self", is_flag=True, help="Also show messages whose data.from is ME.")
+def duplex_command(
+    pool: str,
+    me: str | None,
+    create: bool,
+    tail_n: int,
+    jsonl: bool,
+    fmt: str | None,
+    timeout: str | None,
+    since: str | None,
+    echo_self: bool,
+) -> None:
+    """Follow POOL while appending what you type (or pipe) into it."""
+    from toolkit_plasmite.cli_follow import FollowOptions, run_follow
+
+    settings = get_settings()
+    if parse_remote_ref(pool) is not None:
+        raise UsageError("`duplex` works on local pools only", hint="use `feed` and `follow` with remote refs")
+    stdin = binary_stream("stdin")
+    interactive = _isatty(stdin)
+    if interactive and not me:
+        raise UsageError("--me is required on a terminal", hint="plasmite duplex chat --me alice")
+    pf = open_local_pool(pool, settings, create, None)
+    error: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            if interactive:
+                for raw in iter(stdin.readline, b""):
+                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                    if line:
+                        pf.append(encode_payload({"from": me, "msg": line}))
+            else:
+                for batch in _records(None, None, "auto", stdin):
+                    good = [r.data for r in batch if r.data is not None]
+                    if good:
+                        pf.append_many([encode_payload(d) for d in good])
+        except BaseException as exc:  # reported by the follower loop
+            error.append(exc)
+
+    thread = threading.Thread(target=pump, daemon=True, name="duplex-stdin")
+    opts = FollowOptions(
+        tail=tail_n, since=since, jsonl=jsonl, fmt=fmt, timeout=timeout, hide_from=None if echo_self else me
+    )
+    live_edge = pf.last_seq() + 1  # before the pump starts, so our own first lines are not skipped
+    thread.start()
+    try:
+        run_follow(settings, pool, pf, opts, errors=error, start_seq=live_edge)
+    finally:
+        pf.close()

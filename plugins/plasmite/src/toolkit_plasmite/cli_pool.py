@@ -1,0 +1,147 @@
+"""`pool create/info/list/delete`, `fetch` and `doctor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.cliutil import json_option
+from toolkit_plasmite.client import LocalClient, pool_name
+from toolkit_plasmite.codec import decode_payload, envelope
+from toolkit_plasmite.errors import PlasmiteError, UsageError
+from toolkit_plasmite.ui import get_settings
+from toolkit_plasmite.values import parse_remote_ref, parse_size
+
+__all__ = ["doctor_command", "fetch_command", "pool_group"]
+
+
+def client() -> LocalClient:
+    """The LocalClient for this invocation's --dir."""
+    return LocalClient(get_settings().pool_dir)
+
+
+def local_ref(ref: str, command: str) -> str:
+    """Reject remote refs for local-only commands."""
+    if parse_remote_ref(ref) is not None:
+        raise UsageError(f"`{command}` works on local pools only", hint="run it on the server host")
+    return ref
+
+
+@click.group("pool")
+def pool_group() -> None:
+    """Create, inspect, list and delete pools."""
+
+
+@pool_group.command("create")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--size", default="1M", show_default=True, help="Pool file size (N, NK, NM, NG).")
+@click.option("--index-capacity", type=int, default=None, help="Index slots (default auto; 0 = no index).")
+@json_option
+def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None) -> None:
+    """Create pools NAMES (stops at the first that exists; earlier ones stay)."""
+    nbytes = parse_size(size)
+    c = client()
+    created: list[dict[str, Any]] = []
+    try:
+        for name in names:
+            created.append(c.create_pool(local_ref(name, "pool create"), nbytes, index_capacity))
+    finally:
+        if created:
+            get_settings().out({"created": created})
+
+
+@pool_group.command("info")
+@click.argument("name")
+@json_option
+def pool_info_command(name: str) -> None:
+    """Show a pool's geometry, bounds and metrics."""
+    get_settings().out(client().pool_info(local_ref(name, "pool info")))
+
+
+@pool_group.command("list")
+@json_option
+def pool_list() -> None:
+    """List the pools in the pool directory."""
+    settings = get_settings()
+    entries = client().list_entries()
+    if settings.machine:
+        settings.out({"pools": entries})
+        return
+    if not entries:
+        click.echo(f"no pools in {client().pool_dir}")
+        return
+    for e in entries:
+        if "error" in e:
+            click.echo(f"{e['name']:<24} ERROR {e['error']['message']}")
+            continue
+        b = e["bounds"]
+        span = f"{b['oldest']}..{b['newest']}" if b else "empty"
+        click.echo(f"{e['name']:<24} {e['file_size']:>12} bytes  seq {span:<20} {e['mtime']}")
+
+
+@pool_group.command("delete")
+@click.argument("names", nargs=-1, required=True)
+@json_option
+def pool_delete(names: tuple[str, ...]) -> None:
+    """Delete pools NAMES (readers that have them open keep working)."""
+    c = client()
+    deleted: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    first: PlasmiteError | None = None
+    for name in names:
+        try:
+            path = c.delete_pool(local_ref(name, "pool delete"))
+            deleted.append({"pool": name, "path": str(path)})
+        except PlasmiteError as exc:
+            failed.append({"pool": name, "error": exc.error_body()})
+            first = first or exc
+    get_settings().out({"deleted": deleted, "failed": failed})
+    if first is not None:
+        raise click.exceptions.Exit(int(first.kind))
+
+
+@click.command("fetch")
+@click.argument("pool")
+@click.argument("seq", type=int)
+def fetch_command(pool: str, seq: int) -> None:
+    """Print message SEQ of POOL."""
+    with client().open_pool(local_ref(pool, "fetch"), writable=False) as pf:
+        s, ts, payload, _ = pf.get(seq)
+        data, tags = decode_payload(payload, seq=s, path=str(pf.path))
+    get_settings().out(envelope(s, ts, data, tags))
+
+
+@click.command("doctor")
+@click.argument("pool", required=False)
+@click.option("--all", "check_all", is_flag=True, help="Check every pool in the pool directory.")
+@json_option
+def doctor_command(pool: str | None, check_all: bool) -> None:
+    """Validate a pool (every invariant) and say what to do about problems; exit 7 if corrupt."""
+    if bool(pool) == check_all:
+        raise UsageError("give a POOL or --all (not both)", hint="plasmite doctor mypool")
+    c = client()
+    if check_all:
+        from toolkit_plasmite.validate import validate_pool
+
+        paths = sorted(Path(e["path"]) for e in c.list_entries())
+        reports = [validate_pool(p, pool_name(p)) for p in paths]
+    else:
+        assert pool is not None
+        reports = [c.validate_pool(local_ref(pool, "doctor"))]
+    settings = get_settings()
+    if settings.machine:
+        settings.out({"reports": reports})
+    else:
+        for r in reports:
+            click.echo(
+                f"{r['pool_ref']}: {r['status']} ({r['issue_count']} issues, last good seq {r['last_good_seq']})"
+            )
+            for issue in r["issues"]:
+                where = "".join(f" {k}={issue[k]}" for k in ("seq", "offset") if k in issue)
+                click.echo(f"  - [{issue['code']}] {issue['message']}{where}")
+            for hint in r["remediation_hints"]:
+                click.echo(f"  hint: {hint}")
+    if any(r["status"] != "ok" for r in reports):
+        raise click.exceptions.Exit(7)

@@ -1,0 +1,427 @@
+# ruff: noqa: TID253 - imported only by `plasmite serve` (lazily), so FastAPI at module level is fine here
+"""The `/v0` HTTP API over local pools (FastAPI app; uvicorn runs it)."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from toolkit_plasmite import __version__
+from toolkit_plasmite.client import LocalClient
+from toolkit_plasmite.codec import dumps_compact, encode_payload, envelope
+from toolkit_plasmite.errors import (
+    BusyError,
+    ErrorKind,
+    InternalError,
+    PermissionDeniedError,
+    PlasmiteError,
+    UsageError,
+)
+from toolkit_plasmite.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.pool import PoolFile
+from toolkit_plasmite.tail import follow
+from toolkit_plasmite.values import check_pool_name
+
+__all__ = ["ServeConfig", "create_app"]
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class ServeConfig:
+    """What `plasmite serve` was told."""
+
+    pool_dir: Path
+    access: str = "read-write"
+    token: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_tail_timeout_ms: int = 30_000
+    max_tail_concurrency: int = 64
+    cors_origins: list[str] = field(default_factory=list)
+
+
+class Permits:
+    """Non-blocking counting permits shared by tails and storage requests (423 when exhausted)."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        """Take a permit if one is free."""
+        with self._lock:
+            if self._free <= 0:
+                return False
+            self._free -= 1
+            return True
+
+    def release(self) -> None:
+        """Give a permit back."""
+        with self._lock:
+            self._free += 1
+
+
+def _error_response(err: PlasmiteError, status: int | None = None) -> JSONResponse:
+    return JSONResponse({"error": err.error_body()}, status_code=status or err.kind.http_status)
+
+
+def _raw_error(status: int, kind: ErrorKind, message: str, hint: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": kind.label, "message": message}
+    if hint:
+        body["hint"] = hint
+    return {"error": body}
+
+
+class GuardMiddleware:
+    """Version header, bearer-token auth and body-size limit, before any route runs."""
+
+    def __init__(self, app: Any, config: ServeConfig) -> None:
+        self.app = app
+        self.config = config
+        self._token = config.token.encode() if config.token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"plasmite-version", b"0")]
+            await send(message)
+
+        path: str = scope.get("path", "")
+        if self._token is not None and path.startswith("/v0"):
+            headers = dict(scope.get("headers") or [])
+            got = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(got, b"Bearer " + self._token):
+                await self._reject(
+                    send_with_header,
+                    401,
+                    ErrorKind.PERMISSION,
+                    "missing or invalid bearer token",
+                    "send Authorization: Bearer <token>",
+                )
+                return
+        limit = self.config.max_body_bytes
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > limit
+            except ValueError:
+                await self._reject(send_with_header, 400, ErrorKind.USAGE, "invalid Content-Length")
+                return
+            if too_big:
+                await self._reject(
+                    send_with_header,
+                    413,
+                    ErrorKind.USAGE,
+                    f"request body exceeds {limit} bytes",
+                    "send smaller records",
+                )
+                return
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_header)
+        except _BodyTooLarge:
+            await self._reject(send_with_header, 413, ErrorKind.USAGE, f"request body exceeds {limit} bytes")
+
+    @staticmethod
+    async def _reject(send: Send, status: int, kind: ErrorKind, message: str, hint: str | None = None) -> None:
+        body = json.dumps(_raw_error(status, kind, message, hint), sort_keys=True, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise UsageError(f"malformed JSON body: {exc}", hint="send a JSON object") from None
+    if not isinstance(value, dict):
+        raise UsageError("request body must be a JSON object")
+    return value
+
+
+def _name_field(body: dict[str, Any]) -> str:
+    name = body.get("pool")
+    if not isinstance(name, str):
+        raise UsageError("field `pool` must be a string naming the pool")
+    return check_pool_name(name)
+
+
+class _Context:
+    """Shared state of one server: config, pool client, permits and the access check."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.client = LocalClient(config.pool_dir)
+        self.permits = Permits(config.max_tail_concurrency)
+
+    def check_access(self, kind: str) -> None:
+        """403 (Permission) when the access mode forbids a `read` or `write` route."""
+        if kind == "write" and self.config.access == "read-only":
+            raise PermissionDeniedError("this server is read-only", hint="start it with --access read-write")
+        if kind == "read" and self.config.access == "write-only":
+            raise PermissionDeniedError("this server is write-only", hint="start it with --access read-write")
+
+    async def guarded(self, kind: str, work: Callable[[], Any]) -> Any:
+        """Run storage work in a worker thread under a permit (423 when none is free)."""
+        self.check_access(kind)
+        if not self.permits.try_acquire():
+            raise BusyError("server is saturated", hint="retry shortly")
+        try:
+            return await run_in_threadpool(work)
+        finally:
+            self.permits.release()
+
+    def open_pool(self, name: str, writable: bool | None = None) -> PoolFile:
+        """Open a pool by bare name."""
+        return self.client.open_pool(check_pool_name(name), writable)
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    """Build the FastAPI app for `config`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # Every open tail holds a worker thread while it waits; keep room for storage requests too.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, config.max_tail_concurrency + 16)
+        yield
+
+    app = FastAPI(
+        title="plasmite",
+        version=__version__,
+        description="plasmite v0 HTTP API over local message pools",
+        lifespan=lifespan,
+    )
+    ctx = _Context(config)
+    _add_error_handlers(app)
+    _add_pool_routes(app, ctx)
+    _add_message_routes(app, ctx)
+    _add_tail_route(app, ctx)
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(GuardMiddleware, config=config)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PlasmiteError)
+    async def on_plasmite_error(_request: Request, exc: PlasmiteError) -> JSONResponse:
+        if isinstance(exc, PermissionDeniedError) and exc.message.startswith("this server is"):
+            return _error_response(exc, 403)
+        if isinstance(exc, PermissionDeniedError):
+            return _error_response(exc, 500)  # a filesystem EACCES is a server problem, not an auth one
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error_response(UsageError(f"invalid request: {where}: {first.get('msg', 'invalid')}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = ErrorKind.NOT_FOUND if exc.status_code == 404 else ErrorKind.USAGE
+        return JSONResponse(_raw_error(exc.status_code, kind, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_any(_request: Request, exc: Exception) -> JSONResponse:
+        return _error_response(InternalError(f"internal error: {type(exc).__name__}"))
+
+
+def _add_pool_routes(app: FastAPI, ctx: _Context) -> None:
+    @app.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/v0/pools")
+    async def create(request: Request) -> dict[str, Any]:
+        ctx.check_access("write")
+        body = await _json_body(request)
+        name = _name_field(body)
+        size = body.get("size_bytes", DEFAULT_POOL_SIZE)
+        if type(size) is not int or size <= 0:
+            raise UsageError("field `size_bytes` must be a positive integer")
+        return {"pool": await ctx.guarded("write", lambda: ctx.client.create_pool(name, size))}
+
+    @app.post("/v0/pools/open")
+    async def open_(request: Request) -> dict[str, Any]:
+        ctx.check_access("read")
+        name = _name_field(await _json_body(request))
+        return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(name))}
+
+    @app.get("/v0/pools")
+    async def list_() -> dict[str, Any]:
+        return {"pools": await ctx.guarded("read", ctx.client.list_pools)}
+
+    @app.get("/v0/pools/{pool}/info")
+    async def info(pool: str) -> dict[str, Any]:
+        check_pool_name(pool)
+        return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(pool))}
+
+    @app.delete("/v0/pools/{pool}")
+    async def delete(pool: str) -> dict[str, Any]:
+        check_pool_name(pool)
+        await ctx.guarded("write", lambda: ctx.client.delete_pool(pool))
+        return {"ok": True}
+
+
+def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
+    @app.post("/v0/pools/{pool}/append")
+    async def append(pool: str, request: Request) -> dict[str, Any]:
+        ctx.check_access("write")
+        check_pool_name(pool)
+        body = await _json_body(request)
+        data = body.get("data")
+        tags = body.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise UsageError("field `tags` must be a list of strings")
+        if not isinstance(data, dict):
+            raise UsageError("data must be object", hint='send {"data": {...}}')
+        payload = encode_payload(data, tags)
+        flush = body.get("durability") == "flush"
+
+        def work() -> dict[str, Any]:
+            with ctx.open_pool(pool, True) as pf:
+                seq, ts = pf.append(payload, flush)
+            return envelope(seq, ts, data, tags)
+
+        return {"message": await ctx.guarded("write", work)}
+
+    @app.get("/v0/pools/{pool}/messages/{seq}")
+    async def get(pool: str, seq: int) -> dict[str, Any]:
+        check_pool_name(pool)
+
+        def work() -> dict[str, Any]:
+            from toolkit_plasmite.codec import decode_payload
+
+            with ctx.open_pool(pool, False) as pf:
+                s, ts, payload, _ = pf.get(seq)
+                data, tags = decode_payload(payload, seq=s, path=str(pf.path))
+            return envelope(s, ts, data, tags)
+
+        return {"message": await ctx.guarded("read", work)}
+
+
+def _add_tail_route(app: FastAPI, ctx: _Context) -> None:
+    @app.get("/v0/pools/{pool}/tail")
+    async def tail(
+        pool: str,
+        request: Request,
+        since_seq: int | None = None,
+        max: int | None = None,
+        timeout_ms: int | None = None,
+        gap_policy: str = "continue",
+    ) -> Response:
+        ctx.check_access("read")
+        check_pool_name(pool)
+        tags = request.query_params.getlist("tag")
+        if timeout_ms is None:
+            timeout_ms = ctx.config.max_tail_timeout_ms
+        if timeout_ms < 0 or timeout_ms > ctx.config.max_tail_timeout_ms:
+            raise UsageError(f"timeout_ms must be between 0 and {ctx.config.max_tail_timeout_ms}")
+        if since_seq is not None and since_seq < 0:
+            raise UsageError("since_seq must be >= 0")
+        if max is not None and max < 0:
+            raise UsageError("max must be >= 0")
+        if gap_policy not in ("continue", "error"):
+            raise UsageError("gap_policy must be continue or error")
+        if not ctx.permits.try_acquire():
+            raise BusyError("server is saturated: too many tails", hint="retry shortly")
+        try:
+            pf = await run_in_threadpool(ctx.open_pool, pool, None)
+        except BaseException:
+            ctx.permits.release()
+            raise
+        start = since_seq if since_seq is not None else pf.last_seq() + 1
+        stop = threading.Event()
+        lines = _tail_lines(pf, ctx.permits, stop, start, max, timeout_ms / 1000, tags, gap_policy)
+
+        async def body() -> Any:
+            try:
+                while True:
+                    chunk = await run_in_threadpool(next, lines, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                stop.set()
+                # Still running in a worker raises ValueError: it sees `stop` within one poll and cleans up.
+                with contextlib.suppress(ValueError):
+                    lines.close()
+
+        return StreamingResponse(body(), media_type="application/jsonl", headers={"plasmite-start-seq": str(start)})
+
+
+def _tail_lines(
+    pf: PoolFile,
+    permits: Permits,
+    stop: threading.Event,
+    since_seq: int,
+    max_messages: int | None,
+    timeout: float,
+    tags: list[str],
+    gap_policy: str,
+) -> Generator[bytes, None, None]:
+    try:
+        stream = follow(
+            pf,
+            since_seq=since_seq,
+            max_messages=max_messages,
+            timeout=timeout,
+            tags=tags,
+            gap_policy="error" if gap_policy == "error" else "continue",
+            should_stop=stop.is_set,
+        )
+        try:
+            for seq, ts, data, mtags in stream:
+                yield (dumps_compact(envelope(seq, ts, data, mtags)) + "\n").encode()
+        except PlasmiteError as exc:
+            yield (dumps_compact({"error": exc.error_body()}) + "\n").encode()
+    finally:
+        pf.close()
+        permits.release()

@@ -1,0 +1,121 @@
+"""Terminal-vs-pipe output rules, notices and plasmite-style error rendering for the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from toolkit.cliutil import json_mode
+from toolkit_kernel.errors import ToolkitError
+from toolkit_plasmite.codec import dumps_compact, dumps_pretty, format_time
+from toolkit_plasmite.errors import PlasmiteError
+
+__all__ = ["PlasmiteClickError", "Settings", "get_settings"]
+
+_KEY = "plasmite.settings"
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class Settings:
+    """Global options and output decisions for one CLI invocation."""
+
+    pool_dir: Path | None = None
+    color: str = "auto"
+    cmd: str = ""
+    last_drop_notice: float = field(default=0.0)
+
+    @property
+    def machine(self) -> bool:
+        """True when output is for programs: `--json`, or stdout is not a terminal (and color is not forced)."""
+        if json_mode():
+            return True
+        if self.color == "always":
+            return False
+        return not _isatty(sys.stdout)
+
+    @property
+    def stderr_human(self) -> bool:
+        """True when notices and errors should be human lines."""
+        if json_mode():
+            return False
+        return self.color == "always" or _isatty(sys.stderr)
+
+    def out(self, value: Any, *, pretty: bool | None = None) -> None:
+        """Print one JSON document: pretty on a terminal, compact otherwise."""
+        use_pretty = (not self.machine) if pretty is None else pretty
+        click.echo(dumps_pretty(value) if use_pretty else dumps_compact(value))
+
+    def notice(self, kind: str, pool: str | None, message: str, details: dict[str, Any] | None = None) -> None:
+        """Print a notice on stderr (JSON off a terminal)."""
+        if self.stderr_human:
+            click.echo(f"notice: {message}", err=True)
+            return
+        body = {
+            "notice": {
+                "kind": kind,
+                "time": format_time(time.time_ns()),
+                "cmd": self.cmd,
+                "pool": pool,
+                "message": message,
+                "details": details or {},
+            }
+        }
+        click.echo(dumps_compact(body), err=True)
+
+
+def get_settings(ctx: click.Context | None = None) -> Settings:
+    """Return this invocation's Settings (created on first use)."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    settings = root.meta.get(_KEY)
+    if settings is None:
+        settings = Settings()
+        root.meta[_KEY] = settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+class PlasmiteClickError(click.ClickException):
+    """A ToolkitError rendered the plasmite way: human lines on a terminal, one JSON line otherwise."""
+
+    def __init__(self, error: ToolkitError, *, human: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.human = human
+        self.exit_code = error.exit_code if error.exit_code is not None else 1  # type: ignore[misc]  # click reads the instance value
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the error on stderr: human lines or one JSON line."""
+        err = self.error
+        if isinstance(err, PlasmiteError):
+            body = err.error_body()
+        else:
+            body = {"kind": err.kind, "message": err.message, **({"hint": err.hint} if err.hint else {})}
+        if not self.human:
+            click.echo(json.dumps({"error": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False), err=True)
+            return
+        click.echo(f"error: {body['message']}", err=True)
+        for key in ("hint", "path", "seq", "offset"):
+            if key in body:
+                click.echo(f"{key}: {body[key]}", err=True)
+        for cause in body.get("causes", []):
+            click.echo(f"caused by: {cause}", err=True)
+
+
+def binary_stream(name: str) -> Any:
+    """The binary side of sys.stdin/stdout/stderr (click's helper is deprecated)."""
+    stream = getattr(sys, name)
+    return getattr(stream, "buffer", stream)

@@ -1,0 +1,282 @@
+"""The CLI end to end: `toolkit plasmite ...` in-process and `plasmite` as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolkit_plasmite.format import FORMAT_VERSION
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_pool_lifecycle_json(cli, pool_dir: Path) -> None:
+    res = cli("plasmite", "pool", "create", "a", "b", "--size", "64K").assert_success()
+    created = res.json()["created"]
+    assert [p["name"] for p in created] == ["a", "b"]
+    assert created[0]["bounds"] == {}
+    assert list(created[0]) == sorted(created[0])  # sorted keys
+    dup = cli("plasmite", "pool", "create", "c", "a")
+    assert dup.exit_code == 4
+    assert json.loads(dup.stderr)["error"]["kind"] == "AlreadyExists"
+    assert (pool_dir / "c.plasmite").exists()  # pools created before the failure stay
+    info = cli("plasmite", "pool", "info", "a").assert_success().json()
+    assert info["ring_offset"] == 4096 + 16 * info["index_capacity"]
+    listed = cli("plasmite", "pool", "list").assert_success().json()["pools"]
+    assert [p["name"] for p in listed] == ["a", "b", "c"]
+    deleted = cli("plasmite", "pool", "delete", "a", "zzz")
+    assert deleted.exit_code == 3
+    body = deleted.json()
+    assert body["deleted"][0]["pool"] == "a"
+    assert body["failed"][0]["error"]["kind"] == "NotFound"
+
+
+def test_feed_formats_and_receipts(cli) -> None:
+    cli("plasmite", "pool", "create", "p", "--size", "64K").assert_success()
+    res = cli("plasmite", "feed", "p", '{"x":1}', "--tag", "a", "--tag", "b").assert_success()
+    receipt = res.json()
+    assert receipt["seq"] == 1
+    assert receipt["meta"] == {"tags": ["a", "b"]}
+    assert "data" not in receipt
+    assert receipt["time"].endswith("Z")
+    # JSONL with a value spanning lines
+    res = cli("plasmite", "feed", "p", input='{"n":2}\n{"n":\n 3}\n\n{"n":4}\n').assert_success()
+    assert [r["seq"] for r in lines(res.stdout)] == [2, 3, 4]
+    # JSON-seq
+    res = cli("plasmite", "feed", "p", input='\x1e{"n":5}\n\x1e{"n":6}\n').assert_success()
+    assert [r["seq"] for r in lines(res.stdout)] == [5, 6]
+    # SSE
+    res = cli("plasmite", "feed", "p", input='event: x\ndata: {"n":\ndata: 7}\n\n: comment\ndata: {"n":8}\n\n')
+    res.assert_success()
+    assert [r["seq"] for r in lines(res.stdout)] == [7, 8]
+    # one JSON document (array)
+    res = cli("plasmite", "feed", "p", "-i", "json", input='[{"n":9},{"n":10}]').assert_success()
+    assert [r["seq"] for r in lines(res.stdout)] == [9, 10]
+    # jq output stream
+    res = cli("plasmite", "feed", "p", "-i", "jq", input='{"n":11}{"n":12}\n{\n"n":13}').assert_success()
+    assert [r["seq"] for r in lines(res.stdout)] == [11, 12, 13]
+    got = [cli("plasmite", "fetch", "p", str(s)).json()["data"]["n"] for s in (3, 7, 13)]
+    assert got == [3, 7, 13]
+
+
+def test_feed_errors(cli) -> None:
+    cli("plasmite", "pool", "create", "p", "--size", "64K").assert_success()
+    res = cli("plasmite", "feed", "p", "[1,2]")
+    assert res.exit_code == 2
+    assert "data must be object" in json.loads(res.stderr)["error"]["message"]
+    res = cli("plasmite", "feed", "p", input='{"a":1}\n{bad\n{"a":2}\n')
+    assert res.exit_code == 2
+    assert [r["seq"] for r in lines(res.stdout)] == [1]  # stop: records before the bad one are kept
+    res = cli("plasmite", "feed", "p", "-e", "skip", input='{"a":1}\n{bad\n"str"\n{"a":2}\n')
+    assert res.exit_code == 1
+    assert len(lines(res.stdout)) == 2
+    notices = lines(res.stderr)
+    assert [n["notice"]["kind"] for n in notices] == ["ingest_skip", "ingest_skip", "ingest_summary"]
+    assert notices[-1]["notice"]["details"] == {"total": 4, "ok": 2, "failed": 2}
+    assert cli("plasmite", "feed", "p", "-i", "jq", "-e", "skip", input="{}").exit_code == 2
+    assert cli("plasmite", "feed", "p", input="").exit_code == 2  # zero records
+    assert cli("plasmite", "feed", "missing", "{}").exit_code == 3
+    res = cli("plasmite", "feed", "new", "{}", "--create", "--create-size", "64K").assert_success()
+    assert res.json()["seq"] == 1
+    assert cli("plasmite", "feed", "ftp://x/y", "{}").exit_code == 2
+    assert cli("plasmite", "feed", "http://127.0.0.1/p", "{}").exit_code == 2  # no port
+    assert cli("plasmite", "feed", "p", "{}", "--token", "x").exit_code == 2  # remote flag on a local pool
+
+
+def test_fetch_and_follow_tail_where(cli) -> None:
+    cli("plasmite", "pool", "create", "p", "--size", "64K").assert_success()
+    for i in range(6):
+        tag = ["--tag", "odd"] if i % 2 else []
+        cli("plasmite", "feed", "p", json.dumps({"i": i, "level": "error" if i > 3 else "info"}), *tag).assert_success()
+    env = cli("plasmite", "fetch", "p", "2").assert_success().json()
+    assert env["data"] == {"i": 1, "level": "info"}
+    assert list(env) == ["data", "meta", "seq", "time"]
+    assert cli("plasmite", "fetch", "p", "99").exit_code == 3
+    res = cli("plasmite", "follow", "p", "--tail", "2", "--jsonl", "--timeout", "100ms")
+    assert res.exit_code == 124
+    assert [e["seq"] for e in lines(res.stdout)] == [5, 6]
+    res = cli("plasmite", "follow", "p", "--tail", "9", "--tag", "odd", "--jsonl", "--timeout", "50ms")
+    assert [e["data"]["i"] for e in lines(res.stdout)] == [1, 3, 5]
+    res = cli(
+        "plasmite",
+        "follow",
+        "p",
+        "--tail",
+        "9",
+        "--where",
+        '.data.level == "error"',
+        "--where",
+        ".seq > 5",
+        "--data-only",
+        "--jsonl",
+        "--timeout",
+        "50ms",
+    )
+    assert lines(res.stdout) == [{"i": 5, "level": "error"}]
+    res = cli("plasmite", "follow", "p", "--tail", "2", "--one", "--jsonl")
+    assert res.exit_code == 0
+    assert [e["seq"] for e in lines(res.stdout)] == [6]
+    res = cli("plasmite", "follow", "p", "--tail", "1", "--timeout", "50ms")  # pretty by default, even piped
+    assert res.stdout.startswith("{\n  ")
+    res = cli("plasmite", "follow", "p", "--tail", "1", "--where", ".data")
+    assert res.exit_code == 2
+    assert cli("plasmite", "follow", "p", "--where", "(((").exit_code == 2
+    assert cli("plasmite", "follow", "p", "--jsonl", "--format", "jsonl").exit_code == 2
+    assert cli("plasmite", "follow", "p", "--replay", "1").exit_code == 2
+    assert cli("plasmite", "follow", "p", "--since", "1h", "--tail", "1").exit_code == 2
+    res = cli("plasmite", "follow", "p", "--since", "1h", "--jsonl", "--timeout", "50ms")
+    assert len(lines(res.stdout)) == 6
+    res = cli("plasmite", "follow", "p", "--since", "2999-01-01T00:00:00Z")
+    assert res.exit_code == 0
+    assert res.stdout == ""
+    start = time.monotonic()
+    res = cli("plasmite", "follow", "p", "--tail", "3", "--replay", "0", "--jsonl")
+    assert res.exit_code == 0
+    assert len(lines(res.stdout)) == 3
+    assert time.monotonic() - start < 5
+
+
+def test_follow_live_in_subprocess(sub_env, cli, plasmite_argv: list[str]) -> None:
+    cli("plasmite", "pool", "create", "live", "--size", "64K").assert_success()
+    proc = subprocess.Popen(
+        [*plasmite_argv, "follow", "live", "--jsonl", "--where", ".data.go == true", "--one", "--timeout", "20s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        out = None
+        while time.monotonic() < deadline:
+            cli("plasmite", "feed", "live", '{"go": false}').assert_success()
+            cli("plasmite", "feed", "live", '{"go": true}').assert_success()
+            try:
+                out, _err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        assert proc.returncode == 0, out
+        assert json.loads(out or "")["data"] == {"go": True}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_follow_reports_drops(cli, pool_dir: Path) -> None:
+    from toolkit_plasmite.codec import encode_payload
+    from toolkit_plasmite.pool import PoolFile
+    from toolkit_plasmite.tail import follow
+
+    cli("plasmite", "pool", "create", "small", "--size", "8K").assert_success()
+    with PoolFile(pool_dir / "small.plasmite") as pool:
+        pool.append(encode_payload({"i": 0}))
+        gaps: list[Any] = []
+        stream = follow(pool, since_seq=1, timeout=0.2, on_gap=gaps.append)
+        assert next(stream)[0] == 1
+        for i in range(200):
+            pool.append(encode_payload({"i": i}))
+        rest = [m[0] for m in stream]
+        assert gaps
+        assert gaps[0].expected == 2
+        assert rest[0] == gaps[0].resumed_at
+        assert rest == list(range(rest[0], 202))
+
+
+def test_unsupported_version_message(cli, pool_dir: Path) -> None:
+    cli("plasmite", "pool", "create", "old", "--size", "64K").assert_success()
+    path = pool_dir / "old.plasmite"
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = (3).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    res = cli("plasmite", "fetch", "old", "1")
+    assert res.exit_code == 2
+    err = json.loads(res.stderr)["error"]
+    assert err["message"] == f"unsupported pool format version 3 (supported: {FORMAT_VERSION})"
+    assert "plasmite" in err["hint"]
+    res = cli("plasmite", "doctor", "old")
+    assert res.exit_code == 7
+    assert res.json()["reports"][0]["issues"][0]["code"] == "format"
+
+
+def test_doctor_finds_damage(cli, pool_dir: Path) -> None:
+    cli("plasmite", "pool", "create", "d", "--size", "64K").assert_success()
+    for i in range(5):
+        cli("plasmite", "feed", "d", json.dumps({"i": i})).assert_success()
+    assert cli("plasmite", "doctor", "d").assert_success().json()["reports"][0]["status"] == "ok"
+    path = pool_dir / "d.plasmite"
+    info = cli("plasmite", "pool", "info", "d").json()
+    raw = bytearray(path.read_bytes())
+    raw[info["ring_offset"] + 3 * 80 + 70] ^= 0xFF  # inside the payload of a middle frame
+    path.write_bytes(bytes(raw))
+    res = cli("plasmite", "doctor", "d")
+    assert res.exit_code == 7
+    report = res.json()["reports"][0]
+    assert report["status"] == "corrupt"
+    assert report["issues"][0]["code"] == "frame"
+    assert report["remediation_hints"]
+    assert cli("plasmite", "doctor", "--all").exit_code == 7
+    assert cli("plasmite", "doctor").exit_code == 2
+
+
+def test_errors_on_terminal_are_human(cli) -> None:
+    res = cli("plasmite", "--color", "always", "fetch", "nope", "1")
+    assert res.exit_code == 3
+    assert res.stderr.startswith("error: pool not found")
+    assert "path: " in res.stderr
+
+
+def test_version_completion_and_script(plasmite_argv: list[str], sub_env, cli) -> None:
+    out = subprocess.run([*plasmite_argv, "version"], capture_output=True, text=True, check=True, env=sub_env)
+    assert json.loads(out.stdout)["name"] == "plasmite"
+    assert "_PLASMITE_COMPLETE" in cli("plasmite", "completion", "bash").assert_success().stdout
+    bad = subprocess.run([*plasmite_argv, "follow"], capture_output=True, text=True, env=sub_env, check=False)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_feed_stream_from_live_pipe(sub_env, cli, plasmite_argv: list[str]) -> None:
+    """A record is appended as soon as its line arrives, not at EOF."""
+    cli("plasmite", "pool", "create", "pipe", "--size", "64K").assert_success()
+    proc = subprocess.Popen(
+        [*plasmite_argv, "feed", "pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=sub_env
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write('{"first": true}\n')
+    proc.stdin.flush()
+    receipt = json.loads(proc.stdout.readline())
+    assert receipt["seq"] == 1
+    assert cli("plasmite", "fetch", "pipe", "1").json()["data"] == {"first": True}
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    proc.stdout.close()
+
+
+def test_plugin_registers_group_and_service(plugin_manager, cli) -> None:
+    from toolkit_plasmite import plugin
+
+    plugins = plugin_manager(plugin)
+    assert "plasmite" in plugins.commands()
+    services = plugins.services()
+    assert services[0].name == "plasmite"
+    assert services[0].readiness.target.endswith("/healthz")
+    assert cli("plasmite", "version").assert_success().json()["name"] == "plasmite"
+
+
+def test_create_size_and_index_rules(cli) -> None:
+    assert cli("plasmite", "pool", "create", "tiny", "--size", "1K").exit_code == 2
+    assert cli("plasmite", "pool", "create", "odd", "--size", "65537").exit_code == 2
+    assert cli("plasmite", "pool", "create", "idx", "--size", "64K", "--index-capacity", "4096").exit_code == 2
+    info = cli("plasmite", "pool", "create", "noidx", "--size", "64K", "--index-capacity", "0").assert_success().json()
+    assert info["created"][0]["index_capacity"] == 0
+    assert cli("plasmite", "pool", "create", "bad", "--size", "12Q").exit_code == 2

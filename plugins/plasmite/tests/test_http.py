@@ -1,0 +1,310 @@
+"""`plasmite serve` over real loopback sockets: routes, auth, limits, errors, TLS, remote refs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from toolkit_plasmite import ErrorKind, NotFoundError, RemoteClient, RetentionGapError
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen[str], base_url: str, banner: dict[str, Any]) -> None:
+        self.proc = proc
+        self.base_url = base_url
+        self.banner = banner
+
+
+@pytest.fixture
+def serve(plasmite_argv: list[str], sub_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> Server:
+        proc = subprocess.Popen(
+            [*plasmite_argv, "serve", "--bind", "127.0.0.1:0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=sub_env,
+        )
+        procs.append(proc)
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        banner = json.loads(line)["notice"]
+        assert banner["kind"] == "serve_ready", line
+        base = banner["details"]["base_url"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base + "/healthz", verify=False, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        return Server(proc, base, banner)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_routes_roundtrip(serve) -> None:
+    srv = serve("--cors-origin", "https://app.example")
+    with httpx.Client(base_url=srv.base_url, timeout=10) as http:
+        allowed = http.get("/v0/pools", headers={"Origin": "https://app.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        other = http.get("/v0/pools", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        r = http.post("/v0/pools", json={"pool": "a", "size_bytes": 65536})
+        assert r.status_code == 200
+        assert r.headers["plasmite-version"] == "0"
+        assert r.json()["pool"]["name"] == "a"
+        assert http.post("/v0/pools", json={"pool": "a"}).status_code == 409
+        assert http.post("/v0/pools/open", json={"pool": "a"}).json()["pool"]["file_size"] == 65536
+        assert http.post("/v0/pools/open", json={"pool": "zz"}).status_code == 404
+        env = http.post("/v0/pools/a/append", json={"data": {"x": 1}, "tags": ["t"], "durability": "flush"}).json()
+        assert env["message"]["seq"] == 1
+        assert env["message"]["meta"] == {"tags": ["t"]}
+        http.post("/v0/pools/a/append", json={"data": {"x": 2}, "durability": "weird"})  # unknown: fast
+        got = http.get("/v0/pools/a/messages/2").json()["message"]
+        assert got["data"] == {"x": 2}
+        missing = http.get("/v0/pools/a/messages/9")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["kind"] == "NotFound"
+        tail = http.get("/v0/pools/a/tail", params={"since_seq": 1, "max": 5, "timeout_ms": 200})
+        assert tail.headers["content-type"].startswith("application/jsonl")
+        assert [json.loads(x)["seq"] for x in tail.text.splitlines()] == [1, 2]
+        tagged = http.get("/v0/pools/a/tail", params={"since_seq": 1, "timeout_ms": 100, "tag": "t"})
+        assert [json.loads(x)["seq"] for x in tagged.text.splitlines()] == [1]
+        assert [p["name"] for p in http.get("/v0/pools").json()["pools"]] == ["a"]
+        assert http.get("/v0/pools/a/info").json()["pool"]["bounds"] == {"oldest": 1, "newest": 2}
+        assert http.delete("/v0/pools/a").json() == {"ok": True}
+        assert http.get("/v0/pools/a/info").status_code == 404
+        assert http.get("/healthz").json() == {"ok": True}
+        assert "/v0/pools/{pool}/tail" in http.get("/openapi.json").json()["paths"]
+
+
+def test_bad_requests_get_json_errors_and_server_survives(serve) -> None:
+    srv = serve("--max-body-bytes", "4K")
+    with httpx.Client(base_url=srv.base_url, timeout=10) as http:
+        http.post("/v0/pools", json={"pool": "p", "size_bytes": 65536})
+        cases = [
+            http.post("/v0/pools/p/append", content=b"{not json", headers={"content-type": "application/json"}),
+            http.post("/v0/pools/p/append", json=[1, 2]),
+            http.post("/v0/pools/p/append", json={"data": [1]}),
+            http.post("/v0/pools/p/append", json={"data": {}, "tags": "x"}),
+            http.post("/v0/pools", json={"pool": 5}),
+            http.post("/v0/pools", json={"pool": "../etc"}),
+            http.post("/v0/pools", json={"pool": "q", "size_bytes": "big"}),
+            http.get("/v0/pools/p/messages/abc"),
+            http.get("/v0/pools/p/tail", params={"timeout_ms": 999_999}),
+            http.get("/v0/pools/p/tail", params={"gap_policy": "maybe"}),
+            http.get("/v0/pools/bad%20name/info"),
+        ]
+        for r in cases:
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["kind"] == "Usage", r.text
+        big = http.post("/v0/pools/p/append", json={"data": {"x": "y" * 10_000}})
+        assert big.status_code == 413
+        assert big.json()["error"]["kind"] == "Usage"
+        chunked = http.post("/v0/pools/p/append", content=iter([b'{"data":{"x":"', b"y" * 9000, b'"}}']))
+        assert chunked.status_code == 413
+        assert http.get("/nope").status_code == 404
+        assert http.get("/nope").json()["error"]["kind"] == "NotFound"
+        assert http.put("/v0/pools").status_code == 405
+        assert http.post("/v0/pools/p/append", json={"data": {"ok": True}}).status_code == 200
+    assert srv.proc.poll() is None
+
+
+def test_token_and_access_modes(serve, tmp_path: Path) -> None:
+    token_file = tmp_path / "tok"
+    token_file.write_text("s3cret\n")
+    srv = serve("--token-file", str(token_file))
+    with httpx.Client(base_url=srv.base_url, timeout=10) as http:
+        assert http.get("/v0/pools").status_code == 401
+        bad = http.get("/v0/pools", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        assert bad.json()["error"]["kind"] == "Permission"
+        assert http.get("/v0/pools", headers={"Authorization": "bearer s3cret"}).status_code == 401
+        assert http.get("/v0/pools", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert http.get("/healthz").status_code == 200
+    client = RemoteClient(srv.base_url).with_token("s3cret")
+    pool = client.create_pool("tok", 65536)
+    assert pool.append({"a": 1}, ["x"]).seq == 1
+    client.close()
+    ro = serve("--access", "read-only")
+    with httpx.Client(base_url=ro.base_url, timeout=10) as http:
+        r = http.post("/v0/pools", json={"pool": "x"})
+        assert r.status_code == 403
+        assert r.json()["error"]["kind"] == "Permission"
+        assert http.get("/v0/pools").status_code == 200
+    wo = serve("--access", "write-only")
+    with httpx.Client(base_url=wo.base_url, timeout=10) as http:
+        assert http.post("/v0/pools", json={"pool": "w", "size_bytes": 65536}).status_code == 200
+        assert http.get("/v0/pools/w/info").status_code == 403
+
+
+def test_saturation_gives_423(serve) -> None:
+    srv = serve("--max-tail-concurrency", "1")
+    with httpx.Client(base_url=srv.base_url, timeout=30) as http:
+        http.post("/v0/pools", json={"pool": "s", "size_bytes": 65536})
+        opened = threading.Event()
+        done = threading.Event()
+
+        def hold() -> None:
+            with httpx.stream("GET", srv.base_url + "/v0/pools/s/tail", params={"timeout_ms": 3000}, timeout=30) as r:
+                assert r.status_code == 200
+                opened.set()
+                for _ in r.iter_lines():
+                    pass
+            done.set()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        assert opened.wait(20)
+        busy = http.get("/v0/pools/s/info")
+        assert busy.status_code == 423
+        assert busy.json()["error"]["kind"] == "Busy"
+        thread.join(30)
+        assert done.is_set()
+        deadline = time.monotonic() + 10
+        while http.get("/v0/pools/s/info").status_code == 423 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the permit comes back when the stream ends
+        assert http.get("/v0/pools/s/info").status_code == 200
+
+
+def test_remote_client_tail_and_gap(serve) -> None:
+    srv = serve()
+    client = RemoteClient(srv.base_url)
+    pool = client.create_pool("r", 8 * 1024)
+    pool.append({"i": 0})
+    got: list[int] = []
+
+    def reader() -> None:
+        got.extend(m.data["i"] for m in pool.tail(since_seq=2, max_messages=3, timeout_ms=20_000))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.2)
+    for i in range(1, 4):
+        pool.append({"i": i})
+    thread.join(30)
+    assert got == [1, 2, 3]
+    assert pool.get(1).data == {"i": 0}
+    for i in range(300):
+        pool.append({"i": i, "pad": "x" * 40})
+    with pytest.raises(RetentionGapError) as info:
+        list(pool.tail(since_seq=1, timeout_ms=300, error_on_gap=True))
+    assert info.value.kind == ErrorKind.RETENTION_GAP
+    with pytest.raises(NotFoundError):
+        client.open_pool("missing")
+    client.close()
+
+
+def test_remote_feed_and_follow_cli(serve, cli, plasmite_argv: list[str], sub_env) -> None:
+    srv = serve()
+    with RemoteClient(srv.base_url) as rc:
+        rc.create_pool("chat", 65536)
+    ref = f"{srv.base_url}/chat"
+    res = cli("plasmite", "feed", ref, '{"from":"a","msg":"hi"}', "--tag", "t").assert_success()
+    assert res.json()["seq"] == 1
+    proc = subprocess.Popen(
+        [*plasmite_argv, "follow", ref, "--jsonl", "--where", '.data.msg == "bye"', "--one", "--timeout", "20s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    try:
+        out = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cli("plasmite", "feed", ref, '{"msg":"bye"}').assert_success()
+            try:
+                out, _err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        assert proc.returncode == 0
+        assert json.loads(out.splitlines()[0])["data"] == {"msg": "bye"}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    res = cli("plasmite", "follow", ref, "--tail", "1", "--jsonl", "--timeout", "200ms")
+    assert res.exit_code == 124
+    assert lines_of(res.stdout)[-1]["data"]["msg"] == "bye"
+    assert cli("plasmite", "follow", ref, "--since", "1h").exit_code == 2
+    assert cli("plasmite", "follow", ref, "--create").exit_code == 2
+    assert cli("plasmite", "fetch", ref, "1").exit_code == 2
+
+
+def lines_of(text: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+
+def test_tls_with_trusted_ca(serve, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path, ca_path = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    srv = serve("--tls-cert", str(cert_path), "--tls-key", str(key_path))
+    assert srv.base_url.startswith("https://")
+    assert srv.banner["details"]["tls_fingerprint"].startswith("SHA256:")
+    client = RemoteClient(srv.base_url, tls_ca_file=str(ca_path))
+    assert client.create_pool("tls", 65536).append({"secure": True}).seq == 1
+    client.close()
+    with RemoteClient(srv.base_url) as unverified, pytest.raises(Exception):  # noqa: B017, PT011 - must not connect
+        unverified.list_pools()
+    selfsigned = serve("--tls-self-signed")
+    with RemoteClient(selfsigned.base_url).with_tls_skip_verify() as insecure:
+        assert [p["name"] for p in insecure.list_pools()] == ["tls"]
+
+
+def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
+    res = cli("plasmite", "serve", "--bind", "127.0.0.1:9999", "check").assert_success()
+    check = res.json()["check"]
+    assert check["listen"] == "127.0.0.1:9999"
+    assert check["auth"] == "none"
+    assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "check").exit_code == 2
+    assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "check").exit_code == 2
+    ok = cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "--access", "read-only", "check")
+    ok.assert_success()
+    assert cli("plasmite", "serve", "--cors-origin", "*", "check").exit_code == 2
+    res = cli("plasmite", "serve", "init", "--output-dir", str(tmp_path / "srv")).assert_success()
+    assert "tls_fingerprint: SHA256:" in res.stdout
+    assert (tmp_path / "srv" / "plasmite-auth-token.txt").stat().st_mode & 0o777 == 0o600
+    assert cli("plasmite", "serve", "init", "--output-dir", str(tmp_path / "srv")).exit_code == 2
+    d = tmp_path / "srv"
+    res = cli(
+        "plasmite",
+        "serve",
+        "--bind",
+        "0.0.0.0:9999",
+        "--allow-non-loopback",
+        "--token-file",
+        str(d / "plasmite-auth-token.txt"),
+        "--tls-cert",
+        str(d / "plasmite-tls-cert.pem"),
+        "--tls-key",
+        str(d / "plasmite-tls-key.pem"),
+        "check",
+    ).assert_success()
+    assert res.json()["check"]["auth"] == "bearer"
