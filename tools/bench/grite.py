@@ -1,0 +1,302 @@
+"""Benchmark grite (toolkit) against grite 0.5.3's published numbers and a raw-git floor.
+
+Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
+
+Measures in one run:
+- `issue create` latency through the CLI, without and with the daemon; raw git (blob+tree+commit+update-ref
+  per event with the git CLI) as the floor;
+- 10 parallel `issue create` processes (successes), without and with the daemon;
+- `issue list --json` over N issues (CLI, without and with the daemon);
+- rebuild throughput (events/s) on the one-commit-per-event WAL and on a chunked WAL;
+- sync of N new events (push to a bare hub, then pull into a fresh replica);
+- git bytes per event after `git gc`, for grite and for the raw-git baseline.
+grite 0.5.3 figures come from the third-party measurement quoted in reference/grite.md (section 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BIN = Path(sys.executable).with_name("grite")
+GRITE = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "toolkit_grite"]
+G053 = {"create_ms": 78.0, "bytes_per_event": 32 * 1024, "parallel_ok": 3}
+
+
+def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, inp: bytes | None = None) -> str:
+    res = subprocess.run(cmd, cwd=cwd, env=env, input=inp, capture_output=True, check=True)
+    return res.stdout.decode()
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def env_for(daemon: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env["GRITE_NO_DAEMON"] = "" if daemon else "1"
+    env.setdefault("TOOLKIT_LOAD_PLUGINS", "grite")
+    return env
+
+
+def init_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    sh(["git", "init", "-q", "."], path)
+    sh([*GRITE, "init", "--no-agents-md", "-q"], path, env_for(False))
+    return path
+
+
+def create_latency(repo: Path, runs: int, daemon: bool) -> list[float]:
+    env = env_for(daemon)
+    for _ in range(2):  # warm-up (and daemon spawn)
+        timed([*GRITE, "issue", "create", "--title", "warm", "-q"], repo, env)
+    return [timed([*GRITE, "issue", "create", "--title", f"t{i}", "-q"], repo, env) for i in range(runs)]
+
+
+def raw_git_latency(repo: Path, runs: int) -> list[float]:
+    out = []
+    parent = None
+    for i in range(runs):
+        start = time.perf_counter()
+        blob = sh(["git", "hash-object", "-w", "--stdin"], repo, inp=f"event {i}".encode()).strip()
+        tree = sh(["git", "mktree"], repo, inp=f"100644 blob {blob}\tevent.bin\n".encode()).strip()
+        args = ["git", "commit-tree", tree, "-m", f"event {i}"] + (["-p", parent] if parent else [])
+        parent = sh(args, repo).strip()
+        sh(["git", "update-ref", "refs/raw/wal", parent], repo)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def parallel(repo: Path, daemon: bool) -> int:
+    env = env_for(daemon)
+
+    def one(i: int) -> int:
+        cmd = [*GRITE, "issue", "create", "--title", f"par{i}", "-q"]
+        return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, check=False).returncode
+
+    with ThreadPoolExecutor(10) as pool:
+        return sum(1 for code in pool.map(one, range(10)) if code == 0)
+
+
+def populate(repo: Path, n: int) -> float:
+    code = (
+        "import sys,time\nfrom toolkit_grite import ops\nfrom toolkit_grite.core import Grite\n"
+        "g=Grite()\nt=time.perf_counter()\n"
+        f"for i in range({n}): ops.create_issue(g, f'issue {{i}}', 'body text', ['bench', 'l%d' % (i % 7)])\n"
+        "print(time.perf_counter()-t)\n"
+    )
+    return float(sh([sys.executable, "-c", code], repo, env_for(False)).strip())
+
+
+def chunked(repo: Path, issues: int, per_commit: int) -> None:
+    """A WAL as bulk writers leave it: 1000-event chunks, five events per issue."""
+    code = (
+        "from toolkit_grite.core import Grite\nfrom toolkit_grite.model import new_id\n"
+        "g=Grite()\nbatch=[]\n"
+        f"for i in range({issues}):\n"
+        "    iid = new_id()\n"
+        "    batch.append(g.new_event(iid, 1, [f'issue {i}', 'body', ['bench']]))\n"
+        "    batch.append(g.new_event(iid, 3, [f'comment on {i}']))\n"
+        "    batch.append(g.new_event(iid, 4, ['triaged']))\n"
+        "    batch.append(g.new_event(iid, 8, ['alice']))\n"
+        "    batch.append(g.new_event(iid, 6, ['closed']))\n"
+        f"    if len(batch) >= {per_commit}:\n        g.write(batch); batch=[]\n"
+        "if batch: g.write(batch)\n"
+    )
+    sh([sys.executable, "-c", code], repo, env_for(False))
+
+
+def rebuild_rate(repo: Path, *extra: str) -> tuple[float, int]:
+    out = json.loads(sh([*GRITE, "rebuild", *extra, "--json", "--no-daemon"], repo, env_for(False)))["data"]
+    return out["event_count"] / (out["elapsed_ms"] / 1000), out["event_count"]
+
+
+def pack_bytes(repo: Path) -> int:
+    # `git fetch/push` may have started a background `gc --auto` (grite's WAL is many loose objects):
+    # wait for it instead of failing with "gc is already running".
+    deadline = time.monotonic() + 300
+    while True:
+        res = subprocess.run(["git", "gc", "--prune=now", "-q"], cwd=repo, capture_output=True, text=True, check=False)
+        if res.returncode == 0:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"git gc failed: {res.stderr}")
+        time.sleep(1)
+    stats = dict(line.split(": ") for line in sh(["git", "count-objects", "-v"], repo).splitlines())
+    return (int(stats["size-pack"]) + int(stats["size"])) * 1024
+
+
+def disk_bytes(repo: Path) -> int:
+    """Loose plus packed object bytes as the writes left them (grite runs `git gc --auto` itself)."""
+    time.sleep(2)  # let a detached `gc --auto` finish
+    stats = dict(line.split(": ") for line in sh(["git", "count-objects", "-v"], repo).splitlines())
+    return (int(stats["size"]) + int(stats["size-pack"])) * 1024
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def bench_latency(tmp: Path, runs: int, r: dict[str, float]) -> Path:
+    """Create latency (local, daemon, raw git) and parallel creates; return the raw-git repo."""
+    lat = init_repo(tmp / "latency")
+    r["create_local_ms"] = med(create_latency(lat, runs, daemon=False))
+    r["create_daemon_ms"] = med(create_latency(lat, runs * 2, daemon=True))
+    sh([*GRITE, "daemon", "stop", "-q"], lat, env_for(False))
+    raw = tmp / "raw"
+    raw.mkdir()
+    sh(["git", "init", "-q", "."], raw)
+    r["create_rawgit_ms"] = med(raw_git_latency(raw, runs))
+    par = init_repo(tmp / "parallel")
+    r["parallel_local_ok"] = parallel(par, daemon=False)
+    r["parallel_daemon_ok"] = parallel(par, daemon=True)
+    sh([*GRITE, "daemon", "stop", "-q"], par, env_for(False))
+    return raw
+
+
+def bench_scale(tmp: Path, n: int, r: dict[str, float]) -> None:
+    """List, rebuild, sync and storage size over `n` issues created one commit each."""
+    big = init_repo(tmp / "big")
+    r["populate_creates_per_s"] = n / populate(big, n)
+    r["disk_bytes_per_event"] = disk_bytes(big) / n
+    list_cmd = [*GRITE, "issue", "list", "--json"]
+    r["list_local_ms"] = med([timed(list_cmd, big, env_for(False)) for _ in range(5)])
+    timed(list_cmd, big, env_for(True))
+    r["list_daemon_ms"] = med([timed(list_cmd, big, env_for(True)) for _ in range(5)])
+    sh([*GRITE, "daemon", "stop", "-q"], big, env_for(False))
+    r["rebuild_per_commit_loose_eps"], _ = rebuild_rate(big)
+
+    hub = tmp / "hub.git"
+    sh(["git", "init", "-q", "--bare", str(hub)], tmp)
+    sh(["git", "remote", "add", "origin", str(hub)], big)
+    start = time.perf_counter()
+    sh([*GRITE, "sync", "-q"], big, env_for(False))
+    r["sync_push_s"] = time.perf_counter() - start
+    clone = init_repo(tmp / "clone")
+    sh(["git", "remote", "add", "origin", str(hub)], clone)
+    start = time.perf_counter()
+    sh([*GRITE, "sync", "--pull", "-q"], clone, env_for(False))
+    r["sync_pull_s"] = time.perf_counter() - start
+    listed = json.loads(sh(list_cmd, clone, env_for(False)))["data"]["total"]
+    assert listed == n, f"clone sees {listed} of {n} issues"
+    r["bytes_per_event"] = pack_bytes(big) / n
+    r["rebuild_per_commit_packed_eps"], _ = rebuild_rate(big)
+    sh([*GRITE, "snapshot", "create", "-q"], big, env_for(False))
+    r["rebuild_snapshot_eps"], _ = rebuild_rate(big, "--from-snapshot")
+
+    chunk_repo = init_repo(tmp / "chunked")
+    chunked(chunk_repo, n, 1000)
+    r["rebuild_chunked_eps"], r["rebuild_chunked_events"] = rebuild_rate(chunk_repo)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
+    ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
+    ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    args = ap.parse_args()
+    n = args.issues or (1000 if args.quick else 10000)
+    runs = 10 if args.quick else 25
+    tmp = Path(tempfile.mkdtemp(prefix="grite-bench-"))
+    os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="gb-", dir="/tmp"))
+    r: dict[str, float] = {}
+    try:
+        raw = bench_latency(tmp, runs, r)
+        bench_scale(tmp, n, r)
+        r["rawgit_bytes_per_event"] = pack_bytes(raw) / runs
+    finally:
+        for repo in ("latency", "parallel", "big"):
+            if (tmp / repo).exists():
+                subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=tmp / repo, env=env_for(False), check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(r, n)
+    if args.json:
+        print(json.dumps(r, indent=2, sort_keys=True))
+
+
+def report(r: dict[str, float], n: int) -> None:
+    rows = [
+        (
+            "issue create, CLI, no daemon (median ms)",
+            f"{r['create_local_ms']:.1f}",
+            f"{G053['create_ms']:.0f} (0.5.3)",
+            f"{G053['create_ms'] / r['create_local_ms']:.2f}x faster",
+            "-",
+        ),
+        (
+            "issue create, CLI, daemon (median ms)",
+            f"{r['create_daemon_ms']:.1f}",
+            f"{G053['create_ms']:.0f} (0.5.3)",
+            f"{G053['create_ms'] / r['create_daemon_ms']:.2f}x faster",
+            "< 60",
+        ),
+        ("raw git blob+tree+commit+update-ref (median ms)", f"{r['create_rawgit_ms']:.1f}", "floor", "-", "-"),
+        (
+            "10 parallel creates OK, no daemon",
+            f"{r['parallel_local_ok']:.0f}/10",
+            f"{G053['parallel_ok']}/10 (0.5.3)",
+            "-",
+            "10/10",
+        ),
+        (
+            "10 parallel creates OK, daemon",
+            f"{r['parallel_daemon_ok']:.0f}/10",
+            f"{G053['parallel_ok']}/10 (0.5.3)",
+            "-",
+            "10/10",
+        ),
+        (f"issue list --json over {n} issues, no daemon (ms)", f"{r['list_local_ms']:.0f}", "-", "-", "< 200"),
+        (f"issue list --json over {n} issues, daemon (ms)", f"{r['list_daemon_ms']:.0f}", "-", "-", "< 200"),
+        (
+            "rebuild, WAL of one commit per create, loose objects (events/s)",
+            f"{r['rebuild_per_commit_loose_eps']:,.0f}",
+            "-",
+            "-",
+            "> 50k",
+        ),
+        ("rebuild, same WAL after git gc (events/s)", f"{r['rebuild_per_commit_packed_eps']:,.0f}", "-", "-", "> 50k"),
+        ("rebuild --from-snapshot, same repo (events/s)", f"{r['rebuild_snapshot_eps']:,.0f}", "-", "-", "> 50k"),
+        (
+            f"rebuild, 1000-event chunks, {r['rebuild_chunked_events']:.0f} events, 5 per issue (events/s)",
+            f"{r['rebuild_chunked_eps']:,.0f}",
+            "-",
+            "-",
+            "> 50k",
+        ),
+        (f"sync push of {n} new events (s)", f"{r['sync_push_s']:.2f}", "-", "-", "-"),
+        (f"sync pull of {n} events into a fresh replica (s)", f"{r['sync_pull_s']:.2f}", "-", "-", "-"),
+        (
+            "git bytes per event on disk, no manual gc",
+            f"{r['disk_bytes_per_event']:,.0f}",
+            f"{G053['bytes_per_event']:,} loose (0.5.3)",
+            f"{G053['bytes_per_event'] / r['disk_bytes_per_event']:.0f}x smaller",
+            "-",
+        ),
+        (
+            "git bytes per event after git gc",
+            f"{r['bytes_per_event']:,.0f}",
+            f"{r['rawgit_bytes_per_event']:,.0f} (raw git)",
+            f"{r['bytes_per_event'] / r['rawgit_bytes_per_event']:.1f}x raw git",
+            "< 2048",
+        ),
+        ("in-process creates per second (populate)", f"{r['populate_creates_per_s']:,.0f}", "-", "-", "-"),
+    ]
+    head = ("metric", "toolkit grite", "peer", "ratio", "target")
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
+    for row in [head, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
