@@ -1,4 +1,4 @@
-"""The README's main job: the example dev stack under pom, with graveyar as a toolkit service."""
+"""The README's main job: the example dev stack under pom, with graveyar and plasmite as toolkit services."""
 
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ def test_example_stack_runs_every_system_and_records_an_event(root, tmp_path):
         capture_output=True, text=True, check=False, timeout=180, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "all 7 processes ready" in out.stderr
+    assert "all 10 processes ready" in out.stderr
     assert "stopped cleanly" in out.stderr
     assert "migrate: schema at version 3" in out.stdout
     assert "db: shutting down" in out.stdout  # SIGINT reached the db: a graceful stop
+    # plasmite: `announce` fed the pool locally, `listen` read it back over the HTTP API.
+    assert '{"data":{"stack":"dev-stack","status":"up"}' in out.stdout
 
     # The audit process appended to graveyar, whose data outlived the stack: read it back.
     port = _free_port()

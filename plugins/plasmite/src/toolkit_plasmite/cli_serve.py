@@ -138,7 +138,12 @@ def _pool_dir() -> Path:
 
 @click.group("serve", invoke_without_command=True)
 @click.option(
-    "--bind", default="127.0.0.1:9700", show_default=True, help="HOST:PORT to listen on (port 0: any free port)."
+    "--bind",
+    default="127.0.0.1:9700",
+    show_default=True,
+    envvar="TOOLKIT_PLASMITE_BIND",
+    show_envvar=True,
+    help="HOST:PORT to listen on (port 0: any free port).",
 )
 @click.option(
     "--access", type=click.Choice(["read-only", "write-only", "read-write"]), default="read-write", show_default=True
