@@ -1,0 +1,38 @@
+"""Console entry point for `grite` and the group the toolkit host mounts.
+
+`main` first forwards the command line to the repository's daemon (`toolkit_grite.client`),
+which spares the short-lived process the import of click, pygit2 and LMDB; when there is no
+daemon (or `--no-daemon`/`GRITE_NO_DAEMON=1`), it runs `standalone_main(grite)`, exactly
+what `toolkit grite ...` runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: this module must not import typing (startup cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["grite", "main"]  # noqa: F822 - `grite` is served lazily by __getattr__
+
+
+def __getattr__(name: str) -> Any:
+    if name == "grite":
+        from toolkit_grite.commands import grite
+
+        return grite
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """Run `grite ...` (through the daemon when possible)."""
+    from toolkit_grite.client import route
+
+    code = route(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
+    from toolkit.cliutil import standalone_main
+    from toolkit_grite.commands import grite
+
+    standalone_main(grite)()

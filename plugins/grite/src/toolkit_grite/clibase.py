@@ -1,0 +1,140 @@
+"""Shared CLI plumbing: the grite group class, global options, output envelope."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from toolkit.cliutil import ToolkitClickError, ToolkitGroup, json_mode, json_option, write_json
+from toolkit_grite import errors as gerr
+from toolkit_kernel import errors as kerr
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["GriteGroup", "common_options", "get_grite", "output"]
+
+_CONVERT: dict[str, type[gerr.GriteError]] = {
+    "usage": gerr.InvalidArgs,
+    "config": gerr.InvalidArgs,
+    "not_found": gerr.GriteNotFound,
+    "conflict": gerr.GriteConflict,
+    "busy": gerr.DbBusy,
+    "lock_timeout": gerr.DbBusy,
+    "io": gerr.GriteIoError,
+    "corrupt": gerr.DbError,
+    "snapshot_corrupt": gerr.DbError,
+    "ipc": gerr.GriteIpcError,
+    "internal": gerr.GriteInternal,
+}
+
+
+def to_grite_error(err: kerr.ToolkitError) -> gerr.GriteError:
+    """Re-type any toolkit error as the grite error with the same kind (keeps message, hint, details)."""
+    if isinstance(err, gerr.GriteError):
+        return err
+    cls = _CONVERT.get(err.kind, gerr.GriteInternal)
+    return cls(err.message, hint=err.hint, details=err.details)
+
+
+class GriteGroup(ToolkitGroup):
+    """The host's group with grite's error codes, exit codes and JSON envelope."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; re-type kernel errors as grite errors (codes and exit codes)."""
+        try:
+            return super().invoke(ctx)
+        except ToolkitClickError as exc:
+            if isinstance(exc.error, gerr.GriteError):
+                raise
+            raise ToolkitClickError(to_grite_error(exc.error), as_json=exc.as_json) from None
+
+
+def _meta_setter(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value:
+            ctx.meta[key] = value
+
+    return callback
+
+
+def common_options(func: F) -> F:
+    """Add the global flags (`--json --quiet --data-dir --actor --no-daemon`) to a command."""
+    func = click.option(
+        "--no-daemon",
+        is_flag=True,
+        expose_value=False,
+        callback=_meta_setter("grite.no_daemon"),
+        help="Never route through the daemon (GRITE_NO_DAEMON=1).",
+    )(func)
+    func = click.option(
+        "--actor",
+        metavar="ID",
+        expose_value=False,
+        callback=_meta_setter("grite.actor"),
+        help="Act as this actor: 32 hex or a local actor's label (GRITE_ACTOR).",
+    )(func)
+    func = click.option(
+        "--data-dir",
+        metavar="PATH",
+        expose_value=False,
+        callback=_meta_setter("grite.data_dir"),
+        help="Use the actor stored in PATH (GRITE_HOME).",
+    )(func)
+    func = click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        expose_value=False,
+        callback=_meta_setter("grite.quiet"),
+        help="Print nothing on success (GRITE_QUIET=1).",
+    )(func)
+    return json_option(func)
+
+
+def meta(key: str) -> Any:
+    """A global flag's value from the current context."""
+    ctx = click.get_current_context()
+    return ctx.meta.get(key)
+
+
+def quiet() -> bool:
+    """True when `--quiet` or GRITE_QUIET is set."""
+    return bool(meta("grite.quiet")) or os.environ.get("GRITE_QUIET", "") not in ("", "0")
+
+
+def get_grite() -> Any:
+    """Open the repository of the current directory with the global actor options."""
+    from toolkit_grite.core import Grite
+
+    data_dir = meta("grite.data_dir") or os.environ.get("GRITE_HOME") or None
+    g = Grite(actor_flag=meta("grite.actor"), data_dir=data_dir)
+    ctx = click.get_current_context()
+    ctx.call_on_close(g.close)
+    return g
+
+
+def output(
+    data: dict[str, Any], human: Callable[[dict[str, Any]], str] | None = None, warnings: list[str] | None = None
+) -> None:
+    """Print a success: the envelope in JSON mode, else the human rendering; warnings on stderr."""
+    if warnings:
+        if json_mode():
+            data = dict(data, warnings=list(warnings))
+        else:
+            for warning in warnings:
+                click.echo(f"warning: {warning}", err=True)
+    if quiet():
+        return
+    if json_mode():
+        write_json({"schema_version": 1, "ok": True, "data": data})
+        return
+    if human is None:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    text = human(data)
+    if text:
+        click.echo(text)

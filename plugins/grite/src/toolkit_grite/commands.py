@@ -1,0 +1,297 @@
+"""The `grite` click group and its issue commands (adapters over `toolkit_grite.ops`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+
+__all__ = ["grite"]
+
+
+@click.group(cls=GriteGroup, name="grite")
+@common_options
+def grite() -> None:
+    """grite: issues stored as an event log in git refs (grite 0.5.3 compatible)."""
+
+
+@grite.group(cls=GriteGroup)
+@common_options
+def issue() -> None:
+    """Create, change and query issues."""
+
+
+def _ts(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+def _table(data: dict[str, Any]) -> str:
+    rows = data["issues"]
+    if not rows:
+        return "no issues"
+    lines = [f"{'ID':<8}  {'STATE':<6}  {'CREATED':<16}  TITLE"]
+    for s in rows:
+        labels = f"  [{', '.join(s['labels'])}]" if s["labels"] else ""
+        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {s['title']}{labels}")
+    if data.get("total", len(rows)) > len(rows):
+        lines.append(f"({len(rows)} of {data['total']} shown)")
+    return "\n".join(lines)
+
+
+def _show(data: dict[str, Any]) -> str:
+    i = data["issue"]
+    lines = [
+        f"{i['issue_id']}  [{i['state']}]  {i['title']}",
+        f"created {_ts(i['created_ts'])}  updated {_ts(i['updated_ts'])}",
+    ]
+    if i["labels"]:
+        lines.append(f"labels: {', '.join(i['labels'])}")
+    if i["assignees"]:
+        lines.append(f"assignees: {', '.join(i['assignees'])}")
+    for dep in i["dependencies"]:
+        lines.append(f"{dep['dep_type']}: {dep['target']}")
+    if i["body"]:
+        lines += ["", i["body"]]
+    for link in i["links"]:
+        lines.append(f"link: {link['url']}" + (f" ({link['note']})" if link["note"] else ""))
+    for att in i["attachments"]:
+        lines.append(f"attachment: {att['name']} {att['mime']} sha256:{att['sha256']}")
+    for c in i["comments"]:
+        lines += ["", f"--- {c['actor'][:8]} at {_ts(c['ts'])}", c["body"]]
+    return "\n".join(lines)
+
+
+def _done(verb: str) -> Any:
+    return lambda d: f"{verb} {d['issue_id']}"
+
+
+@issue.command("create")
+@click.option("--title", required=True, help="Issue title.")
+@click.option("--body", default="", help="Issue body.")
+@click.option("--label", "labels", multiple=True, help="Label (repeatable).")
+@click.option("--lock", is_flag=True, help="Fail (conflict) if another owner holds a repo: lock.")
+@common_options
+def issue_create(title: str, body: str, labels: tuple[str, ...], lock: bool) -> None:
+    """Create an issue."""
+    from toolkit_grite import ops
+
+    g = get_grite()
+    output(ops.create_issue(g, title, body, labels, lock=lock), _done("created"), g.warnings)
+
+
+@issue.command("list")
+@click.option("--state", default="all", help="open, closed or all (default).")
+@click.option("--label", "labels", multiple=True, help="Only issues with this label (repeatable: all must match).")
+@click.option("--assignee", help="Only issues assigned to this user.")
+@click.option("--search", help="Case-insensitive text in title or body.")
+@click.option("--sort", default="created", help="created (default), updated or title.")
+@click.option("--desc", is_flag=True, help="Reverse the order.")
+@click.option("--limit", type=int, help="Show at most N issues.")
+@common_options
+def issue_list(
+    state: str,
+    labels: tuple[str, ...],
+    assignee: str | None,
+    search: str | None,
+    sort: str,
+    desc: bool,
+    limit: int | None,
+) -> None:
+    """List issues."""
+    from toolkit.cliutil import json_mode
+    from toolkit_grite import ops
+    from toolkit_grite.clibase import quiet
+
+    g = get_grite()
+    data = ops.list_issues(
+        g, state=state, labels=labels, assignee=assignee, search=search, sort=sort, desc=desc, limit=limit
+    )
+    if json_mode() and not quiet():
+        click.echo(data.envelope_json())  # same bytes as output(), without re-encoding 10k summaries
+        return
+    output(data, _table)
+
+
+@issue.command("show")
+@click.argument("issue_id")
+@common_options
+def issue_show(issue_id: str) -> None:
+    """Show an issue with its events."""
+    from toolkit_grite import ops
+
+    output(ops.show_issue(get_grite(), issue_id), _show)
+
+
+@issue.command("update")
+@click.argument("issue_id")
+@click.option("--title", help="New title.")
+@click.option("--body", help="New body.")
+@click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+@common_options
+def issue_update(issue_id: str, title: str | None, body: str | None, lock: bool) -> None:
+    """Change an issue's title and/or body."""
+    from toolkit_grite import ops
+
+    g = get_grite()
+    output(ops.update_issue(g, issue_id, title, body, lock=lock), _done("updated"), g.warnings)
+
+
+@issue.command("comment")
+@click.argument("issue_id")
+@click.option("--body", required=True, help="Comment text.")
+@click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+@common_options
+def issue_comment(issue_id: str, body: str, lock: bool) -> None:
+    """Comment on an issue."""
+    from toolkit_grite import ops
+
+    g = get_grite()
+    output(ops.comment(g, issue_id, body, lock=lock), _done("commented on"), g.warnings)
+
+
+def _state_command(name: str, state: str, verb: str) -> None:
+    @issue.command(name, help=f"{name.capitalize()} an issue.")
+    @click.argument("issue_id")
+    @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+    @common_options
+    def command(issue_id: str, lock: bool) -> None:
+        from toolkit_grite import ops
+
+        g = get_grite()
+        output(ops.set_state(g, issue_id, state, lock=lock), _done(verb), g.warnings)
+
+
+_state_command("close", "closed", "closed")
+_state_command("reopen", "open", "reopened")
+
+
+def _members_group(name: str, option: str, add_kind: int, help_text: str) -> None:
+    @issue.group(name, cls=GriteGroup, help=help_text)
+    @common_options
+    def group() -> None:
+        pass
+
+    for action, kind in (("add", add_kind), ("remove", add_kind + 1)):
+
+        def make(kind: int = kind, action: str = action) -> None:
+            @group.command(action, help=f"{action.capitalize()} {option}s.")
+            @click.argument("issue_id")
+            @click.option(f"--{option}", "values", multiple=True, required=True, help=f"{option} (repeatable).")
+            @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+            @common_options
+            def command(issue_id: str, values: tuple[str, ...], lock: bool) -> None:
+                from toolkit_grite import ops
+
+                g = get_grite()
+                data = ops.set_members(g, issue_id, kind, values, lock=lock)
+                verb = "added" if action == "add" else "removed"
+                output(data, lambda d: f"{verb} {', '.join(values)} on {d['issue_id']}", g.warnings)
+
+        make()
+
+
+_members_group("label", "label", 4, "Add or remove labels.")
+_members_group("assignee", "user", 8, "Add or remove assignees.")
+
+
+@issue.group("link", cls=GriteGroup)
+@common_options
+def link() -> None:
+    """Attach URLs."""
+
+
+@link.command("add")
+@click.argument("issue_id")
+@click.option("--url", required=True, help="The URL.")
+@click.option("--note", help="A note about it.")
+@click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+@common_options
+def link_add(issue_id: str, url: str, note: str | None, lock: bool) -> None:
+    """Add a link."""
+    from toolkit_grite import ops
+
+    g = get_grite()
+    output(ops.add_link(g, issue_id, url, note, lock=lock), _done("linked"), g.warnings)
+
+
+@issue.group("attachment", cls=GriteGroup)
+@common_options
+def attachment() -> None:
+    """Record attachment metadata."""
+
+
+@attachment.command("add")
+@click.argument("issue_id")
+@click.option("--name", required=True, help="File name.")
+@click.option("--sha256", required=True, help="64-hex SHA-256 of the content.")
+@click.option("--mime", required=True, help="MIME type.")
+@click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+@common_options
+def attachment_add(issue_id: str, name: str, sha256: str, mime: str, lock: bool) -> None:
+    """Add attachment metadata."""
+    from toolkit_grite import ops
+
+    g = get_grite()
+    output(ops.add_attachment(g, issue_id, name, sha256, mime, lock=lock), _done("attached to"), g.warnings)
+
+
+@issue.group("dep", cls=GriteGroup)
+@common_options
+def dep() -> None:
+    """Dependencies between issues."""
+
+
+def _dep_command(action: str) -> None:
+    @dep.command(action, help=f"{action.capitalize()} a dependency.")
+    @click.argument("issue_id")
+    @click.option("--target", required=True, help="The other issue (id or unique prefix).")
+    @click.option("--type", "dep_type", default="depends_on", help="blocks, depends_on (default) or related_to.")
+    @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+    @common_options
+    def command(issue_id: str, target: str, dep_type: str, lock: bool) -> None:
+        from toolkit_grite import ops
+
+        g = get_grite()
+        data = ops.dep_change(g, issue_id, target, dep_type, add=action == "add", lock=lock)
+        output(data, lambda d: f"{d['action']} {d['dep_type']} {d['issue_id'][:8]} -> {d['target'][:8]}", g.warnings)
+
+
+_dep_command("add")
+_dep_command("remove")
+
+
+@dep.command("list")
+@click.argument("issue_id")
+@click.option("--reverse", is_flag=True, help="Issues that depend on this one.")
+@common_options
+def dep_list(issue_id: str, reverse: bool) -> None:
+    """List dependencies."""
+    from toolkit_grite import ops
+
+    def human(d: dict[str, Any]) -> str:
+        if not d["deps"]:
+            return "no dependencies"
+        return "\n".join(f"{r['dep_type']:<11} {r['issue_id'][:8]}  [{r['state']}]  {r['title']}" for r in d["deps"])
+
+    output(ops.dep_list(get_grite(), issue_id, reverse=reverse), human)
+
+
+@dep.command("topo")
+@click.option("--state", default="all", help="open, closed or all.")
+@click.option("--label", "labels", multiple=True, help="Only issues with this label.")
+@common_options
+def dep_topo(state: str, labels: tuple[str, ...]) -> None:
+    """Issues in dependency order (targets first)."""
+    from toolkit_grite import ops
+
+    output(ops.dep_topo(get_grite(), state=state, labels=labels), _table)
+
+
+from toolkit_grite import commands_admin  # noqa: E402  (registers the remaining commands on `grite`)
+
+commands_admin.register(grite)

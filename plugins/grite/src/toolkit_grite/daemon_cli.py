@@ -1,0 +1,73 @@
+"""`grite daemon start|status|stop`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from toolkit_grite.clibase import GriteGroup, common_options, output
+
+__all__ = ["register"]
+
+
+def _status_dict(spec: Any) -> dict[str, Any]:
+    from toolkit_kernel.ipc import daemon_status
+
+    st = daemon_status(spec)
+    data: dict[str, Any] = {"running": st.running, "state": st.state, "socket": st.socket}
+    if st.pid is not None:
+        data["pid"] = st.pid
+    if st.running:
+        data["idle_timeout"] = st.info.get("idle_timeout")
+        data["requests"] = st.info.get("requests")
+    return data
+
+
+def register(group: click.Group) -> None:
+    """Add the `daemon` group."""
+
+    @group.group("daemon", cls=GriteGroup)
+    @common_options
+    def daemon() -> None:
+        """The per-repository daemon (auto-started by the `grite` command)."""
+
+    @daemon.command("start")
+    @click.option(
+        "--idle-timeout", default=300.0, show_default=True, type=float, help="Seconds idle before exit; 0 never."
+    )
+    @common_options
+    def start(idle_timeout: float) -> None:
+        """Start the daemon (no-op when it runs)."""
+        from toolkit_grite.client import spec_for
+        from toolkit_grite.repo import discover
+        from toolkit_kernel.ipc import connect_or_spawn
+
+        paths = discover()
+        paths.grite_dir.mkdir(parents=True, exist_ok=True)
+        spec = spec_for(paths, idle_timeout=idle_timeout)
+        connect_or_spawn(spec).close()
+        output(_status_dict(spec), lambda d: f"daemon running (pid {d.get('pid')})")
+
+    @daemon.command("status")
+    @common_options
+    def status() -> None:
+        """Report whether the daemon runs."""
+        from toolkit_grite.client import spec_for
+        from toolkit_grite.repo import discover
+
+        output(
+            _status_dict(spec_for(discover())),
+            lambda d: f"daemon {d['state']}" + (f" (pid {d['pid']})" if "pid" in d else ""),
+        )
+
+    @daemon.command("stop")
+    @common_options
+    def stop() -> None:
+        """Stop the daemon."""
+        from toolkit_grite.client import spec_for
+        from toolkit_grite.repo import discover
+        from toolkit_kernel.ipc import stop_daemon
+
+        stopped = stop_daemon(spec_for(discover()))
+        output({"stopped": stopped}, lambda d: "daemon stopped" if d["stopped"] else "daemon was not running")

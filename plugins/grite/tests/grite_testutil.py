@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GRITE = [sys.executable, "-m", "toolkit_grite"]
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", ".")
+    git(path, "config", "user.email", "t@example.com")
+    git(path, "config", "user.name", "t")
+    return path
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.proc = proc
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    @property
+    def data(self) -> dict:
+        doc = json.loads(self.out)
+        assert doc["schema_version"] == 1, doc
+        assert doc["ok"] is True, doc
+        return doc["data"]
+
+    @property
+    def error(self) -> dict:
+        doc = json.loads(self.err.strip().splitlines()[-1])
+        assert doc["schema_version"] == 1, doc
+        assert doc["ok"] is False, doc
+        return doc["error"]
+
+
+def grite(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [*GRITE, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+    )
+    return Run(proc)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit_grite import projection
+from toolkit_grite.model import make_event
+
+ISSUE = bytes(range(16))
+ACTORS = [bytes([i]) * 16 for i in range(1, 4)]
+OTHER = bytes([9]) * 16
+
+
+@st.composite
+def histories(draw):
+    evs = [make_event(ISSUE, ACTORS[0], 1000, 1, ["t0", "b0", ["a"]])]
+    n = draw(st.integers(0, 25))
+    for _ in range(n):
+        kind = draw(st.sampled_from([2, 3, 4, 5, 6, 7, 8, 9, 11, 12]))
+        actor = draw(st.sampled_from(ACTORS))
+        ts = draw(st.integers(900, 1100))  # includes timestamps before the IssueCreated
+        word = draw(st.sampled_from(["a", "b", "c"]))
+        payload = {
+            2: [draw(st.none() | st.just(f"t{word}")), draw(st.none() | st.just(f"b{word}"))],
+            3: [word],
+            4: [word],
+            5: [word],
+            6: [draw(st.sampled_from(["open", "closed"]))],
+            7: [f"https://{word}", None],
+            8: [word],
+            9: [word],
+            11: [OTHER, "blocks"],
+            12: [OTHER, "blocks"],
+        }[kind]
+        evs.append(make_event(ISSUE, actor, ts, kind, payload))
+    return evs
+
+
+def project(evs):
+    state = projection.new_state(ISSUE.hex())
+    for ev in evs:
+        projection.apply(state, ev)
+    return json.loads(json.dumps(state))
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.randoms(use_true_random=False))
+def test_projection_is_order_independent(evs, rnd):
+    base = project(evs)
+    shuffled = list(evs)
+    rnd.shuffle(shuffled)
+    other = project(shuffled)
+    assert projection.full(other) == projection.full(base)
+    assert projection.visible(other)
+
+
+def test_lww_and_sets():
+    a, b = ACTORS[0], ACTORS[1]
+    evs = [
+        make_event(ISSUE, a, 1000, 1, ["title", "body", ["x"]]),
+        make_event(ISSUE, a, 2000, 5, ["x"]),
+        make_event(ISSUE, b, 1500, 4, ["x"]),  # older than the removal: removal wins
+        make_event(ISSUE, b, 3000, 4, ["y"]),
+        make_event(ISSUE, a, 2500, 2, ["new", None]),
+        make_event(ISSUE, b, 2400, 2, ["older", "b2"]),
+        make_event(ISSUE, a, 2600, 6, ["closed"]),
+        make_event(ISSUE, b, 1200, 3, ["first comment"]),
+        make_event(ISSUE, a, 1100, 3, ["earliest comment"]),
+    ]
+    full = projection.full(project(evs))
+    assert full["title"] == "new"
+    assert full["body"] == "b2"
+    assert full["state"] == "closed"
+    assert full["labels"] == ["y"]
+    assert [c["body"] for c in full["comments"]] == ["earliest comment", "first comment"]
+    assert full["updated_ts"] == 3000
+
+
+def test_event_before_created_is_kept():
+    comment = make_event(ISSUE, ACTORS[1], 500, 3, ["early"])
+    created = make_event(ISSUE, ACTORS[0], 1000, 1, ["t", "b", []])
+    state = projection.new_state(ISSUE.hex())
+    projection.apply(state, comment)
+    assert not projection.visible(state)
+    projection.apply(state, created)
+    assert projection.visible(state)
+    assert projection.full(state)["comments"][0]["body"] == "early"
