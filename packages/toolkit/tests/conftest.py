@@ -39,6 +39,11 @@ def make_plugin(name: str, command_name: str | None = None, *, service: bool = F
         raise Conflict("it changed")
 
     @group.command()
+    def interrupted() -> None:
+        """Be interrupted the way Ctrl-C does."""
+        raise KeyboardInterrupt
+
+    @group.command()
     def crash() -> None:
         """Fail the way a bug does."""
         raise RuntimeError("boom")

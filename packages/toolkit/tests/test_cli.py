@@ -70,6 +70,13 @@ def test_unexpected_exception_is_reported_as_internal(cli, plugin_manager, make_
     assert "TOOLKIT_DEBUG" in result.stderr
 
 
+def test_ctrl_c_exits_130_quietly(cli, plugin_manager, make_plugin):
+    plugin_manager(make_plugin("hello"))
+    result = cli("hello", "interrupted")
+    assert result.exit_code == 130
+    assert "Traceback" not in result.stderr
+
+
 def test_duplicate_command_names_are_refused(cli, plugin_manager, make_plugin):
     plugin_manager(make_plugin("one", "same"), make_plugin("two", "same"))
     result = cli("same", "greet")

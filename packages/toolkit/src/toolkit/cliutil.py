@@ -159,12 +159,25 @@ class ToolkitGroup(click.Group):
         except ToolkitError as err:
             raise ToolkitClickError(err, as_json="--json" in args) from None
 
+    def render_error(self, ctx: click.Context | None, err: ToolkitError) -> click.ClickException:
+        """Return how `err` leaves this group; a system with its own stderr format overrides it."""
+        return ToolkitClickError(err, as_json=json_mode(ctx))
+
+    def render_usage_error(self, ctx: click.Context, err: click.UsageError) -> click.ClickException | None:
+        """Return a replacement for click's own usage error, or None to let click print it."""
+        return None
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the chosen subcommand, turning errors into messages and exit codes."""
         try:
             return super().invoke(ctx)
         except ToolkitError as err:
-            raise ToolkitClickError(err, as_json=json_mode(ctx)) from None
+            raise self.render_error(ctx, err) from None
+        except click.UsageError as err:
+            replacement = self.render_usage_error(ctx, err)
+            if replacement is None:
+                raise
+            raise replacement from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
@@ -172,6 +185,8 @@ class ToolkitGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
         except Exception as exc:
             if os.environ.get("TOOLKIT_DEBUG"):
                 raise
@@ -179,7 +194,7 @@ class ToolkitGroup(click.Group):
                 f"internal error: {type(exc).__name__}: {exc}",
                 hint="this is a bug; rerun with TOOLKIT_DEBUG=1 for a traceback and report it",
             )
-            raise ToolkitClickError(bug, as_json=json_mode(ctx)) from None
+            raise self.render_error(ctx, bug) from None
 
 
 def standalone_main(group: click.Command, prog_name: str | None = None) -> Callable[[], None]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from toolkit.cliutil import json_option, standalone_main
-from toolkit_kernel.errors import Internal, ToolkitError
+from toolkit.cliutil import ToolkitGroup, json_option, standalone_main
+from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite import __version__
 from toolkit_plasmite.errors import UsageError
 from toolkit_plasmite.ui import PlasmiteClickError, get_settings
@@ -18,35 +16,20 @@ from toolkit_plasmite.ui import PlasmiteClickError, get_settings
 __all__ = ["main", "plasmite"]
 
 
-class PlasmiteGroup(click.Group):
-    """Turns every error into plasmite's rendering and exit code, never a traceback."""
+class PlasmiteGroup(ToolkitGroup):
+    """The host's error handling, rendered in plasmite's stderr format with its exit codes."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the subcommand, mapping errors to plasmite's exit codes and stderr format."""
-        try:
-            return super().invoke(ctx)
-        except ToolkitError as err:
-            raise PlasmiteClickError(err, human=get_settings(ctx).stderr_human) from None
-        except click.UsageError as err:
-            if get_settings(ctx).stderr_human:
-                raise
-            hint = f"run `{err.ctx.command_path if err.ctx else 'plasmite'} --help`"
-            raise PlasmiteClickError(UsageError(err.format_message(), hint=hint), human=False) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(0) from None
-        except KeyboardInterrupt:
-            raise click.exceptions.Exit(130) from None
-        except Exception as exc:
-            if os.environ.get("TOOLKIT_DEBUG"):
-                raise
-            internal = Internal(
-                f"internal error: {type(exc).__name__}: {exc}", hint="this is a bug; rerun with TOOLKIT_DEBUG=1"
-            )
-            raise PlasmiteClickError(internal, human=get_settings(ctx).stderr_human) from None
+    def render_error(self, ctx: click.Context | None, err: ToolkitError) -> click.ClickException:
+        """Render as plasmite does: JSON on stderr unless stderr is a terminal."""
+        human = get_settings(ctx).stderr_human if ctx is not None else sys.stderr.isatty()
+        return PlasmiteClickError(err, human=human)
+
+    def render_usage_error(self, ctx: click.Context, err: click.UsageError) -> click.ClickException | None:
+        """Off a terminal, click's usage errors become plasmite's Usage JSON too."""
+        if get_settings(ctx).stderr_human:
+            return None
+        hint = f"run `{err.ctx.command_path if err.ctx else 'plasmite'} --help`"
+        return PlasmiteClickError(UsageError(err.format_message(), hint=hint), human=False)
 
 
 @click.group(cls=PlasmiteGroup, context_settings={"help_option_names": ["-h", "--help"]})
