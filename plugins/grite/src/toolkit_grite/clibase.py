@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from toolkit.cliutil import ToolkitClickError, ToolkitGroup, json_mode, json_option, write_json
+from toolkit.cliutil import ToolkitGroup, json_mode, json_option, write_json
 from toolkit_grite import errors as gerr
 from toolkit_kernel import errors as kerr
 
@@ -43,14 +43,9 @@ def to_grite_error(err: kerr.ToolkitError) -> gerr.GriteError:
 class GriteGroup(ToolkitGroup):
     """The host's group with grite's error codes, exit codes and JSON envelope."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; re-type kernel errors as grite errors (codes and exit codes)."""
-        try:
-            return super().invoke(ctx)
-        except ToolkitClickError as exc:
-            if isinstance(exc.error, gerr.GriteError):
-                raise
-            raise ToolkitClickError(to_grite_error(exc.error), as_json=exc.as_json) from None
+    def render_error(self, ctx: click.Context | None, err: kerr.ToolkitError) -> click.ClickException:
+        """Re-type kernel errors as grite errors (grite's codes and exit codes), then render as the host does."""
+        return super().render_error(ctx, to_grite_error(err))
 
 
 def _meta_setter(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
