@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from toolkit_graveyar.core.errors import InvalidRequest
-from toolkit_graveyar.core.model import Expected, ProposedEvent
 
 if TYPE_CHECKING:
     from toolkit_graveyar.client import GraveyarClient
+    from toolkit_graveyar.core.model import Expected, ProposedEvent
 
 __all__ = ["ClientOptions", "client_from", "event_from_json", "parse_expected", "parse_meta"]
 
@@ -37,6 +37,8 @@ def client_from(ctx: click.Context) -> GraveyarClient:
 
 def parse_expected(value: str) -> Expected:
     """`any`, `no_stream`, `stream_exists` or a version number."""
+    from toolkit_graveyar.core.model import Expected
+
     v = value.strip().lower().replace("-", "_")
     if v == "any":
         return Expected.any()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -103,5 +102,7 @@ def serve(
 
             store = await LmdbStore.open(directory)
         return EventStoreService(store, limits=limits, schema_hard_fail=hard)
+
+    import asyncio  # here, not at the top: `graveyar --help` must stay fast
 
     asyncio.run(run_server(factory, config))
