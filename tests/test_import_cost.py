@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pygit2", "lmdb", "nacl", "fastapi", "uvicorn", "textual", "grpc", "psycopg", "starlette", "jq")
+# asyncio is stdlib but costs ~30 ms: only commands that serve or follow may load it.
+HEAVY = ("pygit2", "lmdb", "nacl", "fastapi", "uvicorn", "textual", "grpc", "psycopg", "starlette", "jq", "asyncio")
 
 PROBE = """
 import json, sys
