@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from grite_testutil import GRITE, grite
+
+from toolkit_grite.client import spec_for
+from toolkit_kernel.ipc import read_state
 
 DAEMON_ENV = {"GRITE_NO_DAEMON": ""}
 
@@ -22,7 +24,9 @@ def daemon_repo(repo):
 
 
 def _state(repo) -> dict:
-    return json.loads((repo / ".git" / "grite" / "daemon.lock.json").read_text())
+    state = read_state(spec_for(repo / ".git"))
+    assert state is not None
+    return state
 
 
 def _alive(pid: int) -> bool:
@@ -134,3 +138,66 @@ def test_no_daemon_flag_never_spawns(daemon_repo):
     repo = daemon_repo
     assert grite(repo, "issue", "create", "--title", "local", "--no-daemon", "--json", env=DAEMON_ENV).code == 0
     assert grite(repo, "daemon", "status", "--json").data["running"] is False
+
+
+def test_daemon_of_another_runtime_dir_is_reused_through_its_state_file(daemon_repo, tmp_path):
+    repo = daemon_repo
+    assert grite(repo, "daemon", "start", "--json").data["running"] is True
+    before = grite(repo, "daemon", "status", "--json").data["requests"]
+    other = tmp_path / "rt2"
+    res = grite(
+        repo, "issue", "create", "--title", "elsewhere", "--json", env={**DAEMON_ENV, "TOOLKIT_RUNTIME_DIR": str(other)}
+    )
+    assert res.code == 0, res.err
+    # the status request itself counts once: +2 means the create was served by the running daemon
+    assert grite(repo, "daemon", "status", "--json").data["requests"] >= before + 2
+    assert not list(other.glob("grite-*.sock"))  # no second daemon was started
+
+
+def test_unusable_runtime_dir_falls_back_to_local_execution(daemon_repo, tmp_path):
+    repo = daemon_repo
+    too_long = tmp_path / ("x" * 120)  # no Unix socket path fits: the daemon cannot run
+    env = {**DAEMON_ENV, "TOOLKIT_RUNTIME_DIR": str(too_long)}
+    via = grite(repo, "issue", "create", "--title", "local anyway", "-q", env=env)
+    assert (via.code, via.out, via.err) == (0, "", "")
+    assert grite(repo, "issue", "list", "--json", env=env).data["total"] == 1
+    assert grite(repo, "daemon", "status", "--json").data["running"] is False
+
+
+def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
+    import socket
+    import threading
+
+    from toolkit_kernel.ipc.frames import encode_frame, recv_frame
+
+    repo = daemon_repo
+    path = spec_for(os.path.realpath(repo / ".git")).socket_path
+    received = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(4)
+        server.settimeout(60)
+
+        def serve_once() -> None:  # a daemon that dies after reading the request
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(encode_frame({"hello": {"protocol": 1, "pid": os.getpid(), "name": "grite"}}))
+                received.append(recv_frame(conn))
+
+        for args in (("-q",), ("--json",)):
+            thread = threading.Thread(target=serve_once)
+            thread.start()
+            res = grite(repo, "issue", "create", "--title", "lost", *args, env=DAEMON_ENV)
+            thread.join(60)
+            assert res.code == 6, res.err
+            assert res.out == ""
+            if args == ("--json",):
+                assert res.error["code"] == "ipc_error"
+                assert "may or may not have been applied" in res.error["details"]["suggestions"][0]
+            else:
+                assert res.err.startswith("error: grite daemon failed during the request: connection to ")
+                assert "hint: the command may or may not have been applied" in res.err
+    path.unlink()
+    assert [r["op"] for r in received] == ["run", "run"]
+    assert received[0]["argv"] == ["issue", "create", "--title", "lost", "-q"]
+    assert grite(repo, "issue", "list", "--json").data["total"] == 0  # never re-run locally

@@ -18,8 +18,12 @@ def test_command_group_imports_nothing_heavy():
 
 
 def test_daemon_client_path_is_light():
-    code = "import toolkit_grite.cli, toolkit_grite.client, toolkit_grite.locate"
+    # everything the forwarding path imports (see toolkit_grite.client._connect_fast)
+    code = (
+        "import toolkit_grite.cli, toolkit_grite.client, toolkit_grite.locate, toolkit_kernel.errors,"
+        " toolkit_kernel.ipc.client, toolkit_kernel.paths"
+    )
     assert _loaded(code) == []
-    probe = code + "\nimport sys\nprint('click' in sys.modules, 'asyncio' in sys.modules)"
+    probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False"]
+    assert out == ["False", "False", "False"]

@@ -4,14 +4,20 @@ import os
 
 from grite_testutil import git
 
-from toolkit_grite.client import STATE_FILE, spec_for
+from toolkit_grite.client import spec_for
 from toolkit_grite.refsfs import read_refs
 from toolkit_grite.repo import discover
 
 
-def test_client_reads_the_kernel_state_file(repo):
+def test_daemon_spec_lives_in_the_grite_dir_and_uses_the_kernel_socket_path(repo):
+    from toolkit_kernel.paths import socket_path
+
     paths = discover()
-    assert spec_for(paths).state_path == paths.common_dir.joinpath(*STATE_FILE)
+    spec = spec_for(paths.common_dir)
+    assert spec.lock_path == paths.grite_dir / "daemon.lock"
+    assert spec.state_path.parent == paths.grite_dir
+    assert spec.socket_path == socket_path("grite", str(paths.common_dir))
+    assert spec_for(str(paths.common_dir)) == spec
 
 
 def test_refs_are_read_from_loose_and_packed_storage(repo, g):
@@ -30,27 +36,3 @@ def test_refs_are_read_from_loose_and_packed_storage(repo, g):
     g("issue", "create", "--title", "two")
     assert g("issue", "list")["total"] == 2
     assert read_refs(common, ("refs/grite/wal",))["refs/grite/wal"] != head
-
-
-def test_minicbor_matches_cbor2():
-    import cbor2
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from toolkit_grite import minicbor
-
-    leaves = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text() | st.binary()
-    values = st.recursive(
-        leaves, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    )
-
-    @settings(max_examples=200, deadline=None)
-    @given(values)
-    def check(value):
-        data = minicbor.dumps(value)
-        assert data == cbor2.dumps(value, canonical=True)
-        assert minicbor.loads(data) == value
-        assert minicbor.loads(cbor2.dumps(value)) == value
-
-    check()
-    assert minicbor.loads(cbor2.dumps({"f": 1.5, "g": 1e300})) == {"f": 1.5, "g": 1e300}

@@ -7,12 +7,16 @@ and daemon lock files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
 
 from toolkit_kernel.errors import IoFailure
+
+try:  # CPython's own BLAKE2: hashlib would load OpenSSL (~2.5 ms) on every CLI start
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import blake2b
 
 __all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_home"]
 
@@ -64,7 +68,7 @@ def socket_path(system: str, key: str) -> Path:
     Raises:
         IoFailure: even the hashed path is too long (move TOOLKIT_RUNTIME_DIR somewhere shorter).
     """
-    digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    digest = blake2b(key.encode(), digest_size=8).hexdigest()
     path = runtime_dir() / f"{system}-{digest}.sock"
     if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
         raise IoFailure(

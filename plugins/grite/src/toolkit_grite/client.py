@@ -1,16 +1,13 @@
-"""The thin daemon client used by the `grite` console script (no click, pygit2 or LMDB here)."""
+"""The thin daemon client used by the `grite` console script: the kernel's `IpcClient`, no click, pygit2 or LMDB."""
 
 from __future__ import annotations
 
 import os
-import struct
 import sys
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: this module must not import typing (startup cost)
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing this module must stay free of typing
 if TYPE_CHECKING:
     from typing import Any
-
-    from toolkit_grite.repo import RepoPaths
 
 __all__ = ["PASSED_ENV", "route", "spec_for"]
 
@@ -28,6 +25,8 @@ PASSED_ENV = (
 #: Commands that always run locally.
 LOCAL_ONLY = {"daemon", "export"}
 DEFAULT_IDLE = 300.0
+#: Seconds to wait for the daemon to accept and to answer a forwarded command.
+CALL_TIMEOUT = 300.0
 
 
 def idle_timeout() -> float:
@@ -38,25 +37,28 @@ def idle_timeout() -> float:
         return DEFAULT_IDLE
 
 
-def spec_for(paths: RepoPaths, *, idle_timeout: float = DEFAULT_IDLE) -> Any:
-    """The DaemonSpec of the daemon serving `paths`' repository."""
+def spec_for(common_dir: str | os.PathLike[str], *, idle_timeout: float = DEFAULT_IDLE) -> Any:
+    """The DaemonSpec of the daemon serving the repository whose shared git directory is `common_dir`."""
+    from pathlib import Path
+
     from toolkit_kernel.ipc.daemon import DaemonSpec
     from toolkit_kernel.paths import socket_path
 
+    common = os.fspath(common_dir)
     return DaemonSpec(
         name="grite",
-        socket_path=socket_path("grite", str(paths.common_dir)),
-        lock_path=paths.grite_dir / "daemon.lock",
+        socket_path=socket_path("grite", common),
+        lock_path=Path(common, "grite", "daemon.lock"),
         argv=(
             sys.executable,
             "-m",
             "toolkit_grite.daemon",
             "--git-dir",
-            str(paths.common_dir),
+            common,
             "--idle-timeout",
             str(idle_timeout),
         ),
-        cwd=paths.common_dir,
+        cwd=Path(common),
         ready_timeout=10.0,
     )
 
@@ -77,90 +79,46 @@ def _subcommand(argv: list[str]) -> str | None:
     return None
 
 
-class _Unavailable(Exception):
-    """Nobody answered on the socket: start the daemon or run locally."""
+def _connect_fast(common_dir: str) -> Any:
+    """A client connected to the daemon at the kernel's socket path for `common_dir`, or None.
 
-
-def _recv_exact(sock: Any, size: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = sock.recv(size - len(buf))
-        if not chunk:
-            raise ConnectionResetError("connection closed")
-        buf += chunk
-    return bytes(buf)
-
-
-def _recv_frame(sock: Any) -> Any:
-    from toolkit_grite import minicbor
-
-    (length,) = struct.unpack(">I", _recv_exact(sock, 4))
-    if not 0 < length <= 16 * 1024 * 1024:
-        raise ConnectionResetError("bad frame length")
-    return minicbor.loads(_recv_exact(sock, length))
-
-
-def fast_call(path: str, request: dict[str, Any], timeout: float = 300.0) -> Any:
-    """Speak the kernel IPC protocol (specs/kernel/ipc.md) with the C socket module and `minicbor`.
-
-    The kernel's `toolkit_kernel.ipc` package imports asyncio eagerly (and `socket`/`cbor2` pull in
-    enum, selectors, typing and re), which costs more than the whole request on this path; this
-    function is the minimal blocking client for one call.
-
-    Raises:
-        _Unavailable: nobody answered the connection (safe to start a daemon or run locally).
-        ConnectionError: the connection broke after the request was sent.
-        RuntimeError: the daemon answered with an error envelope.
+    Imports only `toolkit_kernel.ipc.client` and `toolkit_kernel.paths` (no asyncio, and not the
+    daemon-lifecycle module with its subprocess/dataclasses/locks imports): when the daemon runs,
+    this is all a forwarded command pays for on top of the interpreter's start-up.
     """
-    import _socket
+    from toolkit_kernel.errors import ToolkitError
+    from toolkit_kernel.ipc.client import IpcClient
+    from toolkit_kernel.paths import socket_path
 
-    from toolkit_grite import minicbor
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
     try:
-        try:
-            sock.connect(path)
-            hello = _recv_frame(sock)
-        except (OSError, ValueError) as exc:
-            raise _Unavailable(str(exc)) from None
-        if (
-            not isinstance(hello, dict)
-            or not isinstance(hello.get("hello"), dict)
-            or hello["hello"].get("protocol") != 1
-        ):
-            raise _Unavailable("no hello")
-        payload = minicbor.dumps(request)
-        sock.sendall(struct.pack(">I", len(payload)) + payload)
-        frame = _recv_frame(sock)
-    finally:
-        sock.close()
-    if isinstance(frame, dict) and frame.get("ok") is True and "result" in frame:
-        return frame["result"]
-    raise RuntimeError(str((frame or {}).get("error")))
+        client = IpcClient(socket_path("grite", common_dir), timeout=CALL_TIMEOUT, retries=0)
+        client.connect()
+    except (ToolkitError, OSError):
+        return None  # no socket, refused, stale, busy, or a bad runtime dir: the slow path decides
+    return client
 
 
-#: The kernel's `DaemonSpec.state_path` for `spec_for(...)` (checked by a test).
-STATE_FILE = ("grite", "daemon.lock.json")
+def _connect_slow(common_dir: str) -> Any:
+    """Find the daemon through its state file or start it; None when it cannot be had (run locally)."""
+    from toolkit_kernel.errors import ToolkitError
+    from toolkit_kernel.ipc.client import IpcClient
+    from toolkit_kernel.ipc.daemon import connect_or_spawn, read_state
 
-
-def _socket_from_state(common_dir: str) -> str:
-    """The running daemon's socket, read from its state file without importing json or pathlib.
-
-    Raises:
-        _Unavailable: no state file or no socket in it (the slow path then finds or starts the daemon).
-    """
     try:
-        with open(os.path.join(common_dir, *STATE_FILE), encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError:
-        raise _Unavailable("no daemon state") from None
-    key = '"socket": "'
-    start = text.find(key)
-    end = text.find('"', start + len(key)) if start >= 0 else -1
-    if start < 0 or end < 0 or "\\" in text[start:end]:
-        raise _Unavailable("no socket in the daemon state")
-    return text[start + len(key) : end]
+        spec = spec_for(common_dir, idle_timeout=idle_timeout())
+        # A daemon started under another TOOLKIT_RUNTIME_DIR/XDG_RUNTIME_DIR listens elsewhere;
+        # its state file says where, so it is reused rather than waited for.
+        recorded = (read_state(spec) or {}).get("socket")
+        if isinstance(recorded, str) and recorded and recorded != str(spec.socket_path):
+            client = IpcClient(recorded, timeout=CALL_TIMEOUT, retries=0)
+            try:
+                client.connect()
+                return client
+            except (ToolkitError, OSError):
+                client.close()
+        return connect_or_spawn(spec, client_timeout=CALL_TIMEOUT)
+    except (ToolkitError, OSError):
+        return None  # daemon unavailable: run locally (writers wait on the write lock)
 
 
 def route(argv: list[str]) -> int | None:
@@ -175,6 +133,11 @@ def route(argv: list[str]) -> int | None:
     if found is None or not os.path.isdir(os.path.join(found[2], "grite")):
         return None
     common_dir = found[2]
+    client = _connect_fast(common_dir) or _connect_slow(common_dir)
+    if client is None:
+        return None
+    from toolkit_kernel.errors import ToolkitError
+
     request = {
         "op": "run",
         "argv": argv,
@@ -182,24 +145,10 @@ def route(argv: list[str]) -> int | None:
         "env": {k: os.environ[k] for k in PASSED_ENV if k in os.environ},
     }
     try:
-        result = fast_call(_socket_from_state(common_dir), request)
-    except _Unavailable:
-        from toolkit_grite.repo import discover
-        from toolkit_kernel.errors import ToolkitError
-        from toolkit_kernel.ipc.daemon import connect_or_spawn
-
-        try:
-            spec = spec_for(discover(), idle_timeout=idle_timeout())
-            client = connect_or_spawn(spec, client_timeout=300.0)
-        except ToolkitError:
-            return None  # daemon unavailable: run locally (writers wait on the write lock)
-        try:
-            with client:
-                result = client.call(request)
-        except ToolkitError as exc:
-            return _ipc_failure(exc.message)
-    except (OSError, RuntimeError, ValueError) as exc:
-        return _ipc_failure(str(exc))
+        with client:
+            result = client.call(request)
+    except ToolkitError as exc:  # sent: the daemon failed, or the connection broke, mid-request
+        return _ipc_failure(exc.message)
     sys.stdout.write(result["stdout"])
     sys.stdout.flush()
     sys.stderr.write(result["stderr"])

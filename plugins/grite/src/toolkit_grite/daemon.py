@@ -78,7 +78,7 @@ def serve(paths: RepoPaths, idle_timeout: float | None) -> None:
     from toolkit_kernel.ipc import DaemonRuntime
 
     core.SHARED = True
-    spec = spec_for(paths, idle_timeout=idle_timeout or 0)
+    spec = spec_for(paths.common_dir, idle_timeout=idle_timeout or 0)
     asyncio.run(DaemonRuntime(spec, _handle, idle_timeout=idle_timeout).run())
 
 

@@ -45,7 +45,7 @@ def register(group: click.Group) -> None:
 
         paths = discover()
         paths.grite_dir.mkdir(parents=True, exist_ok=True)
-        spec = spec_for(paths, idle_timeout=idle_timeout)
+        spec = spec_for(paths.common_dir, idle_timeout=idle_timeout)
         connect_or_spawn(spec).close()
         output(_status_dict(spec), lambda d: f"daemon running (pid {d.get('pid')})")
 
@@ -57,7 +57,7 @@ def register(group: click.Group) -> None:
         from toolkit_grite.repo import discover
 
         output(
-            _status_dict(spec_for(discover())),
+            _status_dict(spec_for(discover().common_dir)),
             lambda d: f"daemon {d['state']}" + (f" (pid {d['pid']})" if "pid" in d else ""),
         )
 
@@ -69,5 +69,5 @@ def register(group: click.Group) -> None:
         from toolkit_grite.repo import discover
         from toolkit_kernel.ipc import stop_daemon
 
-        stopped = stop_daemon(spec_for(discover()))
+        stopped = stop_daemon(spec_for(discover().common_dir))
         output({"stopped": stopped}, lambda d: "daemon stopped" if d["stopped"] else "daemon was not running")

@@ -13,14 +13,14 @@ Envelopes a server sends:
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
 from toolkit_kernel.errors import IpcError
 from toolkit_kernel.hashing import canonical_cbor, decode_cbor
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a client must not pay for importing `socket` or asyncio
+    import _socket
     import asyncio
 
 __all__ = [
@@ -85,7 +85,7 @@ def _check_length(length: int) -> None:
         raise IpcError("malformed frame: empty payload")
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+def _recv_exact(sock: _socket.socket, size: int) -> bytes | None:
     buf = bytearray(size)
     view = memoryview(buf)
     got = 0
@@ -99,7 +99,7 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     return bytes(buf)
 
 
-def recv_frame(sock: socket.socket) -> dict[str, Any] | None:
+def recv_frame(sock: _socket.socket) -> dict[str, Any] | None:
     """Read one frame from a blocking socket; None on a clean EOF before the first byte.
 
     Socket timeouts and errors propagate as `OSError` (`TimeoutError`) for the caller to wrap.
