@@ -134,8 +134,7 @@ class View:
                 oids.append(oid)
                 batch.extend(events)
             added = self._apply(txn, batch, states)
-            for oid in oids:
-                txn.put(bytes.fromhex(oid), b"", db=self.commits)
+            txn.cursor(db=self.commits).putmulti([(bytes.fromhex(oid), b"") for oid in oids])
             self._flush(txn, states, added)
         return added
 
@@ -167,10 +166,10 @@ class View:
         return added
 
     def _flush(self, txn: Any, states: dict[bytes, dict[str, Any]], added: int) -> None:
-        for iid, state in states.items():
-            txn.put(iid, _encode_state(state), db=self.issues)
-            if projection.visible(state):
-                txn.put(iid, summary_record(state), db=self.summaries)
+        txn.cursor(db=self.issues).putmulti([(iid, _encode_state(state)) for iid, state in states.items()])
+        txn.cursor(db=self.summaries).putmulti(
+            [(iid, summary_record(state)) for iid, state in states.items() if projection.visible(state)]
+        )
         if added:
             self._put_meta(txn, "event_count", self._get_meta_txn(txn, "event_count", 0) + added)
             self._put_meta(txn, "events_since_rebuild", self._get_meta_txn(txn, "events_since_rebuild", 0) + added)
@@ -196,8 +195,7 @@ class View:
                 oids.append(oid)
                 batch.extend(events)
             added = self._apply(txn, batch, states, empty=True)
-            for oid in oids:
-                txn.put(bytes.fromhex(oid), b"", db=self.commits)
+            txn.cursor(db=self.commits).putmulti([(bytes.fromhex(oid), b"") for oid in oids])
             self._flush(txn, states, added)
             self._put_meta(txn, "events_since_rebuild", 0)
             self._put_meta(txn, "last_rebuild_ts", int(time.time() * 1000))

@@ -155,14 +155,41 @@ def read_commit(repo: Any, oid: str) -> tuple[str | None, list[Event]]:
     return prev, events
 
 
+#: Commits read one by one before `walk` switches to the bulk reader (`walbulk`), whose three git
+#: processes cost a few milliseconds: worth it only for long chains (rebuild, first sync).
+BULK_AFTER = 128
+
+
 def walk(repo: Any, head: str | None, stop: Callable[[str], bool] | None = None) -> list[tuple[str, list[Event]]]:
     """Follow `prev_wal` from `head`; return `[(oid, events)]` oldest first, stopping before `stop(oid)`."""
+    from toolkit_grite import walbulk
+
     out: list[tuple[str, list[Event]]] = []
     seen: set[str] = set()
+
+    def cut(oid: str) -> bool:
+        return oid in seen or bool(stop and stop(oid))
+
     oid = head
+    budget = BULK_AFTER
+    misses = 0
     while oid is not None and not (stop and stop(oid)):
         if oid in seen:
             raise DbError(f"WAL chain loops at {oid}")
+        if budget <= 0:
+            segment, after = walbulk.read_segment(repo, oid, cut)
+            for seg_oid, _events in segment:
+                seen.add(seg_oid)
+            out.extend(segment)
+            # a short segment means the chain left git's first parents (or hit something odd):
+            # go on one by one for a while (longer after each miss) before trying again
+            if len(segment) < BULK_AFTER:
+                misses += 1
+                budget = BULK_AFTER << misses
+            if segment:
+                oid = after
+                continue
+        budget -= 1
         seen.add(oid)
         prev, events = read_commit(repo, oid)
         out.append((oid, events))
