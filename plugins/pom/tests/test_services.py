@@ -123,3 +123,28 @@ def test_service_program_resolves_beside_the_interpreter(
     argv = config.processes["x"].argv
     assert argv[0] == str(Path(sys.executable).parent / "toolkit")
     assert argv[1:] == ("plugins",)
+
+
+@pytest.mark.asyncio
+async def test_log_readiness_sees_a_line_printed_at_once(tmp_path: Path) -> None:
+    """A child that prints its ready line immediately is never missed by the log probe."""
+    config = load_config(
+        write_project(
+            tmp_path,
+            """
+            [processes.quick]
+            command = "echo up-and-listening; exec sleep 60"
+            readiness = { log = "listening", period = 0.05 }
+            replicas = 20
+            """,
+        )
+    )
+    sup = Supervisor(config)
+    try:
+        sup.begin()
+        deadline = time.monotonic() + 60
+        while not all(inst.state == "ready" for inst in sup.instances.values()):
+            assert time.monotonic() < deadline, {n: i.state for n, i in sup.instances.items()}
+            await asyncio.sleep(0.05)
+    finally:
+        await sup.close()

@@ -259,6 +259,9 @@ class Instance:
         loop = asyncio.get_running_loop()
         self.sup.watchdog.register(proc.pid)
         self.note(f"started pid {proc.pid}: {self.spec.command}")
+        # Before the reader thread sees the pipes: a child that prints its ready line at once
+        # must land after this cursor, or a log readiness probe would never see it.
+        self._spawn_cursor = self.log.next_id - 1
         eofs: list[asyncio.Future[None]] = [loop.create_future(), loop.create_future()]
         for fd, stream, fut in ((out_r, STDOUT, eofs[0]), (err_r, STDERR, eofs[1])):
             self.sup.reader.add(fd, self.log, stream, functools.partial(_resolve, fut))
@@ -267,7 +270,6 @@ class Instance:
         self.spawn_count += 1
         self.started_at = time.time()
         self._started_mono = time.monotonic()
-        self._spawn_cursor = self.log.next_id - 1
         self.health = "not_ready" if self.spec.readiness or self.spec.liveness else None
         self.blocked_by = []
         self.message = None
