@@ -144,3 +144,16 @@ def test_uuid_forms(u: uuid.UUID) -> None:
 
     for form in (str(u), str(u).upper(), u.hex, "{" + str(u) + "}", f"urn:uuid:{u}"):
         assert uuid_of(form) == (str(u), u.bytes)
+
+
+def test_new_event_ids_are_random_canonical_uuid4s() -> None:
+    from toolkit_graveyar.client import new_event_id
+
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        u = uuid.UUID(value)
+        assert str(u) == value
+        assert (u.version, u.variant) == (4, uuid.RFC_4122)
+    # every variant digit (8, 9, a, b) shows up: the two random bits are really used
+    assert {value[19] for value in ids} == set("89ab")

@@ -75,11 +75,13 @@ async def test_prefix_distinct_streams_never_mix(service: EventStoreService) -> 
     await service.append("a:b", [ev(data=b"2")], Expected.any())
     await service.append("ab", [ev(data=b"3")], Expected.any())
     await service.append("a%", [ev(data=b"4")], Expected.any())
+    await service.append("a\\b é", [ev(data=b"5")], Expected.any())  # a backslash and non-ASCII
+    assert [(e.stream, e.data) for e in await read(service, "a\\b é")] == [("a\\b é", b"5")]
     assert [e.data for e in await read(service, "a")] == [b"1"]
     assert [e.data for e in await read(service, "a:b")] == [b"2"]
-    assert [s.stream for s in await service.list_streams("a")] == sorted(["a", "a%", "a:b", "ab"])
+    assert [s.stream for s in await service.list_streams("a")] == sorted(["a", "a%", "a:b", "ab", "a\\b é"])
     assert [s.stream for s in await service.list_streams("a:")] == ["a:b"]
-    assert [s.stream for s in await service.list_streams("a", after="a:b")] == ["ab"]
+    assert [s.stream for s in await service.list_streams("a", after="a:b")] == ["a\\b é", "ab"]
 
 
 async def test_idempotent_retry(service: EventStoreService) -> None:
@@ -100,6 +102,43 @@ async def test_idempotent_retry(service: EventStoreService) -> None:
     with pytest.raises(DuplicateEventId):
         await service.append("s", [batch[1], ev()], Expected.any())
     assert await service.store.head() == 2
+
+
+async def test_retry_wins_over_a_stale_expected_version(service: EventStoreService) -> None:
+    batch = [ev(), ev()]
+    first = await service.append("s", batch, Expected.exact(0))
+    await service.append("s", [ev()], Expected.exact(2))
+    again = await service.append("s", batch, Expected.exact(0))  # the stream moved on since
+    assert again.duplicate
+    assert (again.first_version, again.version, again.position) == (1, 2, first.position)
+    # a conflict without recorded ids is still a conflict, and writes nothing
+    with pytest.raises(WrongExpectedVersion):
+        await service.append("s", [ev()], Expected.exact(0))
+    assert await service.store.head() == 3
+
+
+async def test_refused_append_records_none_of_its_ids(service: EventStoreService) -> None:
+    old, new = ev(), ev()
+    await service.append("s", [old], Expected.any())
+    with pytest.raises(DuplicateEventId):
+        await service.append("s", [new, old], Expected.any())
+    with pytest.raises(DuplicateEventId):
+        await service.append("fresh", [new, old], Expected.any())
+    with pytest.raises(StreamNotFound):
+        await service.stream_info("fresh")
+    r = await service.append("s", [new], Expected.exact(1))
+    assert (r.version, r.position, r.duplicate) == (2, 2, False)
+    r = await service.append("fresh", [ev()], Expected.no_stream())
+    assert (r.version, r.position, r.duplicate) == (1, 3, False)
+
+
+async def test_concurrent_identical_appends_write_once(service: EventStoreService) -> None:
+    batch = [ev(), ev(), ev()]
+    results = await asyncio.gather(*(service.append("s", batch, Expected.any()) for _ in range(4)))
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert {(r.first_position, r.position) for r in results} == {(1, 3)}
+    assert len(await read(service, "s")) == 3
+    assert await service.store.head() == 3
 
 
 async def test_duplicate_ids_inside_one_append_are_invalid(service: EventStoreService) -> None:
@@ -354,6 +393,8 @@ async def test_invalid_names_and_sizes(service: EventStoreService) -> None:
         await service.append("s", [ProposedEvent("not-a-uuid", "T")], Expected.any())
     with pytest.raises(InvalidRequest):
         await service.append("s", [ev("")], Expected.any())
+    with pytest.raises(InvalidRequest):  # 128 characters, but 256 UTF-8 bytes
+        await service.append("s", [ev("é" * 128)], Expected.any())
     service.limits = type(service.limits)(max_event_size=10, max_append_size=15)
     with pytest.raises(InvalidRequest):
         await service.append("s", [ev(data=b"x" * 11)], Expected.any())

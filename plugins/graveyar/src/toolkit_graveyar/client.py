@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,7 @@ __all__ = [
     "SubscriptionMessage",
     "map_rpc_error",
     "new_event",
+    "new_event_id",
 ]
 
 ALL = "$all"
@@ -79,6 +80,19 @@ _BY_CODE: dict[str, type[ToolkitError]] = {
 }
 
 
+# The variant digit of a random UUID is 8, 9, a or b: the top two bits of its nibble are 10.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID in canonical form, like `str(uuid.uuid4())` at a third of the cost.
+
+    Building `uuid.UUID` objects dominated the client's cost of a 100-event append.
+    """
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
 def new_event(
     event_type: str,
     data: bytes | str | dict[str, Any] = b"",
@@ -92,14 +106,14 @@ def new_event(
         data = json.dumps(data, separators=(",", ":")).encode()
     elif isinstance(data, str):
         data = data.encode()
-    return ProposedEvent(event_id or str(uuid.uuid4()), event_type, data, dict(metadata or {}), 0, transition)
+    return ProposedEvent(event_id or new_event_id(), event_type, data, dict(metadata or {}), 0, transition)
 
 
 def _with_ids(events: Sequence[ProposedEvent]) -> list[ProposedEvent]:
     # Ids are fixed before the first attempt so that a retry is an idempotent repeat.
     from dataclasses import replace
 
-    return [ev if ev.event_id else replace(ev, event_id=str(uuid.uuid4())) for ev in events]
+    return [ev if ev.event_id else replace(ev, event_id=new_event_id()) for ev in events]
 
 
 def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
@@ -179,12 +193,15 @@ def _credentials(tls_ca: Path | bytes | None, tls: bool) -> grpc.ChannelCredenti
 
 def _append_request(stream: str, events: Sequence[ProposedEvent], expected: Expected) -> pb.AppendRequest:
     state, version = expected_to_pb(expected)
-    return pb.AppendRequest(
-        stream=stream,
-        expected_state=state,  # type: ignore[arg-type]
-        expected_version=version,
-        events=[event_to_pb(e) for e in events],
-    )
+    req = pb.AppendRequest(stream=stream, expected_state=state, expected_version=version)  # type: ignore[arg-type]
+    # Filled in place: building standalone Event messages and copying them into the request
+    # costs about twice as much per event.
+    add = req.events.add
+    for e in events:
+        msg = add(id=e.event_id, event_type=e.event_type, payload=e.data, timestamp=e.timestamp)
+        if e.metadata or e.transition is not None:
+            msg.CopyFrom(event_to_pb(e))
+    return req
 
 
 def _append_result(stream: str, r: pb.AppendResponse) -> AppendResult:

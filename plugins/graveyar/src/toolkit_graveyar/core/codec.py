@@ -11,6 +11,7 @@ unchanged: a page of events is the records framed as repeated field 1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -25,17 +26,28 @@ __all__ = [
     "frame_repeated",
     "from_pb",
     "record_position",
+    "simple_content_hash",
     "stream_field",
     "varint",
 ]
 
 _POSITION_TAG = 0x48  # field 9, varint
+# The keyed state of the content hash, copied per event: cheaper than a fresh blake2b(person=...).
+_HASH_BASE = hashlib.blake2b(digest_size=16, person=b"graveyar.event")
 
 
 def varint(value: int) -> bytes:
     """Encode an unsigned int as a protobuf base-128 varint."""
+    # Unrolled up to four bytes (values below 2**28: every version and position in practice);
+    # this runs for each stored event, and the loop below is about twice as slow.
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
+    if value < 0x200000:
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14))
+    if value < 0x10000000:
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14 & 0x7F | 0x80, value >> 21))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -84,24 +96,36 @@ def content_hash(msg: Any) -> bytes:
     `eventstore.Event` without `id`, `timestamp` and unknown fields: it covers type, payload,
     metadata and transition. Deterministic serialisation sorts the metadata map, so the digest
     does not depend on the sender's language. Events without metadata and transition (the
-    common case) are encoded by hand to the same bytes.
+    common case) take `simple_content_hash`, which produces the same bytes by hand.
     """
     if not msg.metadata and not msg.HasField("transition"):
-        et = msg.event_type.encode("utf-8")
-        body = b"\x12" + varint(len(et)) + et if et else b""
-        payload = msg.payload
-        if payload:
-            body += b"\x1a" + varint(len(payload)) + payload
-    else:
-        from toolkit_graveyar._proto import eventstore_pb2 as es
+        return simple_content_hash(msg.event_type, msg.payload)
+    from toolkit_graveyar._proto import eventstore_pb2 as es
 
-        copy = es.Event()
-        copy.CopyFrom(msg)
-        copy.ClearField("id")
-        copy.ClearField("timestamp")
-        copy.DiscardUnknownFields()
-        body = copy.SerializeToString(deterministic=True)
-    return hashlib.blake2b(body, digest_size=16, person=b"graveyar.event").digest()
+    copy = es.Event()
+    copy.CopyFrom(msg)
+    copy.ClearField("id")
+    copy.ClearField("timestamp")
+    copy.DiscardUnknownFields()
+    h = _HASH_BASE.copy()
+    h.update(copy.SerializeToString(deterministic=True))
+    return h.digest()
+
+
+def simple_content_hash(event_type: str, payload: bytes) -> bytes:
+    """`content_hash` of an event that has no metadata and no transition, from its two fields."""
+    h = _HASH_BASE.copy()
+    h.update(_type_field(event_type))
+    if payload:
+        h.update(b"\x1a" + varint(len(payload)) + payload)
+    return h.digest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_field(event_type: str) -> bytes:
+    # Field 2 (`event_type`) as serialised; cached because a batch repeats a handful of types.
+    et = event_type.encode("utf-8")
+    return b"\x12" + varint(len(et)) + et if et else b""
 
 
 def decode_record(record: bytes) -> RecordedEvent:

@@ -15,7 +15,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from toolkit_graveyar.core.codec import content_hash, decode_record, event_to_pb, record_position, string_field, varint
+from toolkit_graveyar.core.codec import (
+    content_hash,
+    decode_record,
+    event_to_pb,
+    record_position,
+    simple_content_hash,
+    string_field,
+    varint,
+)
 from toolkit_graveyar.core.errors import InvalidRequest, SchemaViolation, StreamNotFound, Unavailable
 from toolkit_graveyar.core.model import AppendResult, Expected, ProposedEvent, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.schema import check_schema, validate_payload
@@ -113,29 +121,38 @@ class EventStoreService:
         if len(msgs) > limits.max_append_events:
             raise InvalidRequest(f"{len(msgs)} events exceed the limit of {limits.max_append_events} per append")
         stamp = b"\x20" + varint(now_ms())
+        max_event_size = limits.max_event_size
         seen: set[str] = set()
+        types: set[str] = set()
         total = 0
         out: list[PreparedEvent] = []
+        # One pass, each field read once (every upb attribute read builds a new Python object);
+        # checks run in the same order per event as before, so a bad batch gets the same error.
         for i, m in enumerate(msgs):
             event_id, id_bytes, raw = _event_bytes(m, stamp)
             if event_id in seen:
                 raise InvalidRequest(f"event {i}: event id {event_id} appears twice in one append")
             seen.add(event_id)
-            check_event(m, i, limits, require_transition)
-            size = len(m.payload) + (_metadata_size(m.metadata) if m.metadata else 0)
-            if size > limits.max_event_size:
+            event_type, payload, metadata = m.event_type, m.payload, m.metadata
+            transition = m.transition if m.HasField("transition") else None
+            check_event(i, event_type, transition, require_transition)
+            size = len(payload) + (_metadata_size(metadata) if metadata else 0)
+            if size > max_event_size:
                 raise InvalidRequest(
-                    f"event {i}: {size} bytes exceed the per-event limit of {limits.max_event_size}",
-                    details={"size": size, "limit": limits.max_event_size},
+                    f"event {i}: {size} bytes exceed the per-event limit of {max_event_size}",
+                    details={"size": size, "limit": max_event_size},
                 )
             total += size
-            out.append(PreparedEvent(event_id, id_bytes, content_hash(m), raw))
+            types.add(event_type)
+            simple = not metadata and transition is None
+            digest = simple_content_hash(event_type, payload) if simple else content_hash(m)
+            out.append(PreparedEvent(event_id, id_bytes, digest, raw))
         if total > limits.max_append_size:
             raise InvalidRequest(
                 f"append of {total} bytes exceeds the limit of {limits.max_append_size}",
                 details={"size": total, "limit": limits.max_append_size},
             )
-        for event_type in {m.event_type for m in msgs}:
+        for event_type in types:
             schema = await self.schema(event_type)
             if schema is not None:
                 for m in msgs:

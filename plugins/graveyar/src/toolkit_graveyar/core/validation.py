@@ -78,15 +78,14 @@ def check_transition(name: str, from_state: str, to_state: str, *, where: str) -
         raise InvalidRequest(f"{where}: transition from_state equals to_state ({from_state!r})")
 
 
-def check_event(msg: Any, i: int, limits: Limits, require_transition: bool) -> None:
-    """Per-event checks on an `eventstore.Event` message: type and transition."""
-    et = msg.event_type
-    if not et:
+def check_event(i: int, event_type: str, transition: Any, require_transition: bool) -> None:
+    """Per-event checks of event `i`: its type, and its `eventstore.Transition` (None when unset)."""
+    if not event_type:
         raise InvalidRequest(f"event {i}: event_type is empty")
-    if len(et) > MAX_EVENT_TYPE and len(et.encode("utf-8")) > MAX_EVENT_TYPE:
+    # A UTF-8 character is at most 4 bytes, so only a type longer than 63 characters needs encoding.
+    if len(event_type) > MAX_EVENT_TYPE // 4 and len(event_type.encode("utf-8")) > MAX_EVENT_TYPE:
         raise InvalidRequest(f"event {i}: event_type is longer than {MAX_EVENT_TYPE} bytes")
-    if msg.HasField("transition"):
-        t = msg.transition
-        check_transition(t.name, t.from_state, t.to_state, where=f"event {i}")
+    if transition is not None:
+        check_transition(transition.name, transition.from_state, transition.to_state, where=f"event {i}")
     elif require_transition:
         raise InvalidRequest(f"event {i}: transition is required", hint="set name, from_state and to_state")

@@ -12,7 +12,7 @@ import abc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolkit_graveyar.core.codec import decode_record
 from toolkit_graveyar.core.errors import DuplicateEventId, SnapshotRejected, StreamNotFound, WrongExpectedVersion
@@ -37,9 +37,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """A validated event ready for a backend: id bytes, content hash and the encoded record tail."""
+class PreparedEvent(NamedTuple):
+    """A validated event ready for a backend: id bytes, content hash and the encoded record tail.
+
+    A NamedTuple rather than a frozen dataclass: one is built per appended event, and a tuple is
+    about three times cheaper to construct while staying immutable.
+    """
 
     event_id: str
     uuid: bytes
@@ -77,9 +80,8 @@ class StreamState:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class IdHit:
-    """Where an event id is already recorded."""
+class IdHit(NamedTuple):
+    """Where an event id is already recorded (a NamedTuple: PostgreSQL builds one per appended event)."""
 
     stream_key: str | int
     version: int

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -45,6 +44,16 @@ log = logging.getLogger("graveyar.pg")
 
 CHANNEL = "graveyar_append"
 _MIGRATION_LOCK = 0x6772617665796172  # "graveyar"
+# COPY text format escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
+_COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+)
+
+
+def _copy_text(value: str) -> str:
+    """A text value as a COPY text-format field."""
+    return value.translate(_COPY_ESCAPES)
+
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS graveyar_head (
@@ -273,13 +282,14 @@ class PgStore(Store):
         names = sorted({op.args[0] for op in ops})
         cur = await conn.execute(f"SELECT {_STATE_COLS} FROM graveyar_streams WHERE name = ANY(%s)", (names,))
         states: dict[str, StreamState] = {r[0]: _state(r) for r in await cur.fetchall()}
-        ids = [uuid.UUID(bytes=ev.uuid) for op in ops for ev in op.args[1]]
+        # Ids go as canonical text (cast by the server): building uuid.UUID objects cost ~1 us each.
         cur = await conn.execute(
-            "SELECT event_id, stream, version, position, content_hash FROM graveyar_events WHERE event_id = ANY(%s)",
-            (ids,),
+            "SELECT event_id, stream, version, position, content_hash FROM graveyar_events "
+            "WHERE event_id = ANY(%s::uuid[])",
+            ([ev.event_id for op in ops for ev in op.args[1]],),
         )
         known: dict[bytes, IdHit] = {r[0].bytes: IdHit(r[1], r[2], r[3], bytes(r[4])) for r in await cur.fetchall()}
-        rows: list[tuple[Any, ...]] = []
+        lines: list[str] = []  # rows in COPY text format
         touched: dict[str, StreamState] = {}
         for op in ops:
             stream, events, expected = op.args
@@ -296,30 +306,28 @@ class PgStore(Store):
             if state is None:
                 state = states[stream] = StreamState(stream, 0)
             sf = stream_field(stream)
+            name = _copy_text(stream)
             version, first_v, first_p = state.version, state.version + 1, head + 1
             for ev in events:
                 version += 1
                 head += 1
-                rows.append(
-                    (
-                        head,
-                        stream,
-                        version,
-                        uuid.UUID(bytes=ev.uuid),
-                        ev.content_hash,
-                        finish_record(ev.tail, sf, version, head),
-                    )
+                record = finish_record(ev.tail, sf, version, head)
+                # position, stream, version, event_id, content_hash, record; a bytea is `\x<hex>`, its
+                # backslash doubled because COPY text format treats backslash as its escape character
+                lines.append(
+                    f"{head}\t{name}\t{version}\t{ev.event_id}\t\\\\x{ev.content_hash.hex()}\t\\\\x{record.hex()}\n"
                 )
                 known[ev.uuid] = IdHit(stream, version, head, ev.content_hash)
             state.version, state.position, state.deleted = version, head, False
             touched[stream] = state
             op.result = AppendResult(stream, first_v, version, first_p, head)
-        if rows:
+        if lines:
+            # One write of preformatted text: psycopg's write_row formats and escapes every
+            # column in Python, about a quarter of the append path's CPU per event.
             async with conn.cursor().copy(
                 "COPY graveyar_events (position, stream, version, event_id, content_hash, record) FROM STDIN"
             ) as copy:
-                for row in rows:
-                    await copy.write_row(row)
+                await copy.write("".join(lines))
             await self._save_states(conn, touched.values())
             await conn.execute("UPDATE graveyar_head SET position = %s WHERE id = 1", (head,))
             await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(head)))
