@@ -20,7 +20,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build", "example"]
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build", "example", "peers", "interop"]
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
@@ -77,7 +77,7 @@ def tests(session: nox.Session, package: str) -> None:
     """One member's own tests, with only that member and its dependencies installed."""
     dist, path = MEMBERS[package]
     _sync(session, "--package", dist, "--group", "test")
-    _pytest(session, f"tests-{package}", str(path / "tests"))
+    _pytest(session, f"tests-{package}", "-m", "not interop", str(path / "tests"))
 
 
 @nox.session(python=PYTHON)
@@ -85,6 +85,20 @@ def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
     _sync(session, "--all-packages", "--group", "test")
     _pytest(session, "integration", str(ROOT / "tests"))
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def peers(session: nox.Session) -> None:
+    """Install every real anchor (grite, plasmite, process-compose, ...) into the peers cache."""
+    session.run("python3", str(ROOT / "tools" / "peers"), "install", *session.posargs, external=True)
+
+
+@nox.session(python=PYTHON)
+def interop(session: nox.Session) -> None:
+    """Every test marked `interop`: the real anchors from the peers cache against ours."""
+    _sync(session, "--all-packages", "--group", "test", "--group", "interop")
+    paths = [str(p) for p in sorted(ROOT.glob("plugins/*/tests/interop")) + sorted(ROOT.glob("tests/interop"))]
+    _pytest(session, "interop", "-m", "interop", *paths)
 
 
 def _build_wheels(session: nox.Session) -> Path:
