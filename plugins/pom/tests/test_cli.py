@@ -35,7 +35,7 @@ command = "sleep 300 & echo $! > tree.pid; sleep 300"
 
 PROCESS_KEYS = {
     "name", "group", "replica", "state", "health", "pid", "exit_code", "restarts", "uptime_s", "started_at",
-    "cpu_percent", "memory_rss", "command", "disabled", "service", "depends_on", "blocked_by", "message", "log",
+    "cpu_percent", "memory_rss", "command", "namespace", "disabled", "service", "depends_on", "blocked_by", "message", "log",
 }  # fmt: skip
 
 

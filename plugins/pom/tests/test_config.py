@@ -177,7 +177,7 @@ def test_discovery_walks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(sub)
     assert load_config().file == tmp_path / "pom.toml"
     monkeypatch.chdir("/")
-    with pytest.raises(PomConfigError, match=r"no pom\.toml or Procfile"):
+    with pytest.raises(PomConfigError, match=r"no pom\.toml, process-compose\.yaml or Procfile"):
         load_config()
 
 

@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +28,7 @@ __all__ = [
     "Probe",
     "ProcessSpec",
     "ProjectConfig",
+    "check_graph",
     "discover",
     "load_config",
     "parse_signal",
@@ -119,10 +120,34 @@ class ProcessSpec:
     port: int | None = None
     #: Instance names are `name.N` even for a single replica (Procfile formation).
     numbered: bool = False
+    #: Run instead of the signal on stop (process-compose `shutdown.command`).
+    shutdown_command: str | None = None
+    #: Signal only the leader, not its process group (process-compose `shutdown.parent_only`).
+    shutdown_parent_only: bool = False
+    namespace: str = "default"
+    #: The project shuts down when this process ends (process-compose `exit_on_end`).
+    exit_on_end: bool = False
+    #: The project shuts down (exit 1) when this process is skipped.
+    exit_on_skipped: bool = False
+    #: The command forks a daemon and exits; the daemon is stopped with `shutdown_command`.
+    is_daemon: bool = False
+    #: "pom": `name`, `name.2`..; "compose": `name` or `name-0`, `name-1`.. (zero-padded).
+    replica_style: str = "pom"
+    #: Renders this process for replica N (1-based) when fields differ per replica (templates).
+    variant: Callable[[int], ProcessSpec] | None = field(default=None, compare=False, repr=False)
+
+    def for_replica(self, replica: int) -> ProcessSpec:
+        """Return the spec replica `replica` (1-based) runs with."""
+        return self if self.variant is None or replica == 1 else self.variant(replica)
 
     def instance_names(self, replicas: int | None = None) -> list[str]:
         """Return the instance names for `replicas` (default: the configured count)."""
         count = self.replicas if replicas is None else replicas
+        if self.replica_style == "compose":
+            if count == 1 and not self.numbered:
+                return [self.name]
+            width = len(str(max(self.replicas, count)))
+            return [f"{self.name}-{i:0{width}d}" for i in range(count)]
         if count == 1 and not self.numbered:
             return [self.name]
         first = [self.name] if not self.numbered else []
@@ -140,6 +165,10 @@ class ProjectConfig:
     processes: Mapping[str, ProcessSpec]
     http: str = DEFAULT_HTTP
     error_patterns: tuple[str, ...] = ()
+    #: Every file read, in merge order (process-compose `-f` files and `extends`).
+    files: tuple[Path, ...] = ()
+    #: The files named by `-f` or discovered (what a detached `pom up` is given again).
+    inputs: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form printed by `pom check`."""
@@ -464,8 +493,14 @@ def _process(
     )
 
 
-def _check_graph(file: Path, processes: Mapping[str, ProcessSpec]) -> None:
+def check_graph(file: Path, processes: Mapping[str, ProcessSpec], origin: Mapping[str, Path] | None = None) -> None:
+    """Reject unknown dependencies, self-dependencies, unsatisfiable conditions and cycles.
+
+    `origin` maps a process name to the file that defined it (errors name that file).
+    """
+    origin = origin or {}
     for spec in processes.values():
+        file = origin.get(spec.name, file)
         for dep, cond in spec.depends_on.items():
             key = f"processes.{spec.name}.depends_on.{dep}"
             details = {"file": str(file), "key": key}
@@ -547,7 +582,7 @@ def _load_toml(file: Path) -> ProjectConfig:
     for name, body in procs_raw.items():
         table = _Table(file, f"processes.{name}", body, _PROCESS_KEYS)
         processes[name] = _process(table, name, project_dir, shell, base_env, log_max)
-    _check_graph(file, processes)
+    check_graph(file, processes)
     return ProjectConfig(
         name=project.string("name", project_dir.name) or project_dir.name,
         dir=project_dir,
@@ -626,29 +661,52 @@ def _load_procfile(file: Path, env_files: Sequence[Path], formation: str | None,
 
 
 def load_config(
-    file: Path | None = None,
+    file: Path | Sequence[Path] | None = None,
     *,
     env_files: Sequence[Path] = (),
     formation: str | None = None,
     port: int = 5000,
+    disable_dotenv: bool = False,
 ) -> ProjectConfig:
-    """Load a project from `file` (or discover it) and validate it fully.
+    """Load a project from `file` (several process-compose files merge in order) and validate it.
 
     Args:
-        file: `pom.toml` or a Procfile; discovered from the current directory when None.
-        env_files: Procfile only: dotenv files replacing `.env`.
+        file: `pom.toml`, a Procfile, or process-compose YAML file(s); discovered when None.
+        env_files: Procfile and process-compose: dotenv files replacing `.env`.
         formation: Procfile only: `name=N,...` instance counts (`all` sets the default).
         port: Procfile only: the base PORT.
+        disable_dotenv: process-compose only: do not read `.env`.
 
     Raises:
         PomConfigError: the file is missing, malformed or inconsistent.
     """
-    path = discover() if file is None else Path(file)
+    from toolkit_pom.core.compose_loader import find_override, is_compose_file, load_compose
+
+    if file is None:
+        found = discover()
+        paths = [found]
+        if is_compose_file(found):
+            override = find_override(found.parent)
+            paths += [override] if override else []
+    else:
+        paths = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
+    if not paths:
+        raise PomConfigError("no config file given", hint="pass -f FILE")
+    if any(is_compose_file(p) for p in paths):
+        if not all(is_compose_file(p) for p in paths):
+            raise PomConfigError("-f files must all be process-compose YAML", hint="pass only .yaml/.yml files")
+        if formation:
+            raise PomConfigError("-m applies to Procfiles only", hint="set replicas in the YAML file")
+        config = load_compose(paths, env_files=[Path(p).resolve() for p in env_files], disable_dotenv=disable_dotenv)
+        return replace(config, inputs=tuple(p.resolve() for p in paths))
+    if len(paths) > 1:
+        raise PomConfigError("several -f files need process-compose YAML", hint="pass one pom.toml or Procfile")
+    path = paths[0]
     if not path.is_file():
         raise PomConfigError(f"config file {path} does not exist", hint="pass -f FILE with an existing file")
     path = path.resolve()
     if path.suffix == ".toml":
         if env_files or formation:
             raise PomConfigError("-e and -m apply to Procfiles only", hint="set env_files / replicas in pom.toml")
-        return _load_toml(path)
-    return _load_procfile(path, [Path(p).resolve() for p in env_files], formation, port)
+        return replace(_load_toml(path), inputs=(path,))
+    return replace(_load_procfile(path, [Path(p).resolve() for p in env_files], formation, port), inputs=(path,))

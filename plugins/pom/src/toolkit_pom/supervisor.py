@@ -27,6 +27,25 @@ __all__ = ["Supervisor"]
 MAX_REPLICAS = 64
 
 
+def _idle_disabled(dep: Instance) -> bool:
+    return dep.spec.disabled and dep.spawn_count == 0 and (dep.task is None or dep.task.done())
+
+
+def _finished(dep: Instance) -> bool:
+    """The dependency's actor is over (no restart pending) after it ran or was skipped."""
+    return dep.task is not None and dep.task.done() and dep.state in ("exited", "crashed", "skipped")
+
+
+def _condition(dep: Instance, cond: str) -> bool:
+    if cond == "started":
+        return dep.spawn_count > 0 or dep.state == "skipped"
+    if cond in ("healthy", "log_ready"):
+        return dep.health == "ready"
+    if cond == "completed":
+        return _finished(dep)
+    return _finished(dep) and dep.state == "exited" and dep.exit_code in dep.spec.success_exit_codes
+
+
 class Supervisor:
     """Runs one project's processes.
 
@@ -66,7 +85,7 @@ class Supervisor:
         for replica, name in enumerate(names, start=1):
             if name in self.instances:
                 continue
-            inst = Instance(self, spec, name, replica)
+            inst = Instance(self, spec.for_replica(replica), name, replica)
             self.instances[name] = inst
             self.groups[spec.name].append(name)
             added.append(inst)
@@ -111,26 +130,39 @@ class Supervisor:
             )
         return inst
 
+    def _dependencies(self, inst: Instance) -> list[tuple[Instance, str]]:
+        """(dependency instance, condition) pairs, leaving out disabled ones never started."""
+        return [
+            (dep, cond)
+            for group, cond in inst.spec.depends_on.items()
+            for dep in (self.instances[n] for n in self.groups.get(group, []))
+            if not _idle_disabled(dep)
+        ]
+
+    def disabled_dependencies(self, inst: Instance) -> list[str]:
+        """Dependencies of `inst` that are disabled and were never started (not waited for)."""
+        return [
+            dep_name
+            for group in inst.spec.depends_on
+            for dep_name in self.groups.get(group, [])
+            if _idle_disabled(self.instances[dep_name])
+        ]
+
     def unsatisfied(self, inst: Instance) -> list[str]:
         """Return the dependencies of `inst` whose condition does not hold yet."""
-        blocked = []
-        for group, cond in inst.spec.depends_on.items():
-            for dep_name in self.groups.get(group, []):
-                dep = self.instances[dep_name]
-                if not self._condition(dep, cond):
-                    blocked.append(dep_name)
-        return blocked
+        return [dep.name for dep, cond in self._dependencies(inst) if not _condition(dep, cond)]
 
-    @staticmethod
-    def _condition(dep: Instance, cond: str) -> bool:
-        if cond == "started":
-            return dep.spawn_count > 0
-        if cond in ("healthy", "log_ready"):
-            return dep.health == "ready"
-        ended = dep.spawn_count > 0 and dep.state in ("exited", "crashed")
-        if cond == "completed":
-            return ended
-        return ended and dep.state == "exited" and dep.exit_code in dep.spec.success_exit_codes
+    def doomed(self, inst: Instance) -> list[tuple[str, str]]:
+        """Return (dependency, reason) for conditions that can no longer hold (the dependent is skipped)."""
+        out = []
+        for dep, cond in self._dependencies(inst):
+            if _condition(dep, cond) or not _finished(dep):
+                continue
+            if cond == "completed_successfully":
+                out.append((dep.name, f"{dep.name} did not complete successfully ({dep.state})"))
+            elif cond in ("healthy", "log_ready"):
+                out.append((dep.name, f"{dep.name} ended without becoming ready ({dep.state})"))
+        return out
 
     def closure(self, names: Iterable[str]) -> list[Instance]:
         """Return the named instances plus, transitively, their (non-disabled) dependencies."""
