@@ -388,3 +388,22 @@ async def test_stable_uptime_resets_the_restart_streak(supervise: Callable[..., 
     assert inst.state != "crashed"
     delays = [line.text for line in pom_lines(sup, "flaky") if line.text.startswith("restart")]
     assert all(text.startswith("restart 1 in 0.05") for text in delays)
+
+
+async def test_replicas_probe_their_own_expanded_targets(supervise: Callable[..., Supervisor]) -> None:
+    sup = supervise(
+        """
+        [processes.srv]
+        command = "exec python3 -c \\"import os,socket,time; s=socket.socket(socket.AF_UNIX); s.bind(os.environ['POM_PROJECT_DIR']+'/r'+os.environ['POM_REPLICA']+'.sock'); s.listen(); time.sleep(60)\\""
+        replicas = 2
+        readiness = { unix = "${POM_PROJECT_DIR}/r${POM_REPLICA}.sock", period = 0.1 }
+        [processes.oneshot]
+        command = "echo done"
+        readiness = { log = "done" }
+        """
+    )
+    sup.begin()
+    await until(lambda: all(sup.instances[n].state == "ready" for n in ("srv.1", "srv.2")), 20, "both replicas ready")
+    oneshot = sup.instances["oneshot"]
+    await until(lambda: oneshot.state == "exited", 10, "one-shot done")
+    assert oneshot.health == "completed"

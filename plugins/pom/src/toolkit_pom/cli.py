@@ -329,7 +329,8 @@ def _print_logs(data: dict[str, Any], multi: bool, timestamps: bool = False) -> 
         click.echo(f"pom: {gap['process']}: {gap['missed']} lines after id {gap['after_id']} were evicted", err=True)
     out = []
     for line in data["lines"]:
-        text = f"{line['process']} | {line['text']}" if multi else line["text"]
+        body = ("[pom] " if line["stream"] == "pom" else "") + line["text"]  # pom's own lines, as headless
+        text = f"{line['process']} | {body}" if multi else body
         if timestamps:
             stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"])) + f".{int(line['ts'] * 1000) % 1000:03d}"
             text = f"{stamp} {text}"

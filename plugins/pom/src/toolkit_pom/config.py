@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from toolkit_pom.core.regex import PatternError, compile_pattern
 from toolkit_pom.discovery import discover
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
@@ -43,7 +45,8 @@ DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_HTTP = "127.0.0.1:9876"
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
-_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http")
+_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http", "ports")
+_BRACED = re.compile(r"\$\{(\w+)\}")
 _PROCESS_KEYS = (
     "command",
     "argv",
@@ -340,10 +343,10 @@ def _probe(table: _Table, name: str, *, allow_log: bool) -> Probe | None:
         sub.fail(sub.key(kind), "must not be empty", "give the command, URL, address or pattern to check")
     if kind == "log":
         try:
-            re.compile(target)
-        except re.error as exc:
+            compile_pattern(target)
+        except PatternError as exc:
             sub.fail(sub.key(kind), f"bad regular expression: {exc}", "escape special characters with \\")
-    if kind == "tcp" and not re.match(r"^.+:\d+$", target):
+    if kind == "tcp" and not re.match(r"^.+:(\d+|\$\{?\w+\}?)$", target):
         sub.fail(sub.key(kind), f"expected host:port, got {target!r}", 'e.g. tcp = "127.0.0.1:5432"')
     if kind == "http" and not re.match(r"^https?://", target):
         sub.fail(
@@ -432,6 +435,16 @@ def _source(
     return (*shell, command), command, {}, None
 
 
+def _substitute(text: str, env: Mapping[str, str]) -> str:
+    return _BRACED.sub(lambda m: env.get(m.group(1), m.group(0)), text) if "${" in text else text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _process(
     table: _Table, name: str, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str], log_max: int
 ) -> ProcessSpec:
@@ -450,6 +463,9 @@ def _process(
     env.update(service_env)
     readiness = readiness or service_probe
     env.update(table.str_table("env"))
+    # `${NAME}` in env values and argv items: the project's variables (e.g. its allocated ports).
+    env = {k: _substitute(v, base_env) for k, v in env.items()}
+    argv = tuple(_substitute(a, env) for a in argv)
     restart = table.string("restart", "no")
     if restart not in RESTART_POLICIES:
         table.fail(table.key("restart"), f"unknown policy {restart!r}", f"use one of: {', '.join(RESTART_POLICIES)}")
@@ -466,6 +482,13 @@ def _process(
         table.fail(table.key("cwd"), f"directory {cwd} does not exist", "create it or fix the path")
     liveness = _probe(table, "liveness", allow_log=False)
     replicas = table.integer("replicas", 1, minimum=1, maximum=64)
+    for key, probe in (("readiness", readiness), ("liveness", liveness)):
+        if replicas > 1 and probe is not None and probe.kind in ("http", "tcp", "unix") and "$" not in probe.target:
+            table.fail(
+                table.key(key),
+                f"{replicas} replicas would all probe {probe.target!r}",
+                "give each replica its own target with a variable, e.g. http://127.0.0.1:${PORT}/ or ${POM_REPLICA}",
+            )
     return ProcessSpec(
         name=name,
         argv=argv,
@@ -565,12 +588,16 @@ def _load_toml(file: Path) -> ProjectConfig:
     else:
         base_env = _env_files(project, project_dir, "env_files")
     base_env.update(project.str_table("env"))
+    for port_name in project.str_list("ports") or []:
+        if not re.match(r"^[A-Za-z_]\w*$", port_name):
+            project.fail("project.ports", f"bad variable name {port_name!r}", 'e.g. ports = ["API_PORT"]')
+        base_env[port_name] = str(_free_port())
     log_max = _size(project, "log_max_bytes", DEFAULT_LOG_MAX_BYTES)
     patterns = tuple(project.str_list("error_patterns") or ())
     for i, pat in enumerate(patterns):
         try:
-            re.compile(pat)
-        except re.error as exc:
+            compile_pattern(pat)
+        except PatternError as exc:
             project.fail(f"project.error_patterns[{i}]", f"bad regular expression: {exc}", "fix the pattern")
     http = project.string("http", DEFAULT_HTTP) or DEFAULT_HTTP
     if not re.match(r"^.+:\d+$", http):

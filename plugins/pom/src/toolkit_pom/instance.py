@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import re
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from toolkit_pom import probes
 from toolkit_pom.config import Probe, ProcessSpec
+from toolkit_pom.core.regex import compile_pattern
 from toolkit_pom.logstore import POM, STDERR, STDOUT, ProcessLog
 from toolkit_pom.proc import group_alive, kill_group, spawn, wait_exit
 
@@ -31,11 +33,24 @@ __all__ = ["UP_STATES", "Instance"]
 UP_STATES = frozenset({"starting", "running", "ready"})
 FINAL_STATES = frozenset({"stopped", "exited", "crashed", "disabled", "skipped"})
 _EOF_GRACE = 2.0
+#: After readiness passed, non-log readiness probes run at most this often (seconds).
+READY_RECHECK_S = 5.0
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def _expand_target(probe: Probe, env: Mapping[str, str]) -> Probe:
+    """Expand `$NAME`/`${NAME}` in an http/tcp/unix target with the instance's environment (per replica)."""
+    if probe.kind not in ("http", "tcp", "unix") or "$" not in probe.target:
+        return probe
+    target = _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), probe.target)
+    return dataclasses.replace(probe, target=target)
 
 
 def exit_status(code: int) -> int:
@@ -69,6 +84,8 @@ class Instance:
         self.spec = spec
         self.name = name
         self.replica = replica
+        #: Inherited by every descendant as POM_INSTANCE: finds the ones that escape the group.
+        self.token = f"{os.getpid()}/{name}"
         self.log: ProcessLog = sup.store.log(name, spec.log_max_bytes)
         self.state = "disabled" if spec.disabled else "stopped"
         self.health: str | None = None
@@ -251,8 +268,10 @@ class Instance:
         self.note("daemon launched; running until stopped")
         self._set("running")
         await self._stop.wait()
+        self._set("stopping")
         if self.spec.shutdown_command:
             await self._run_shutdown_command(self._environment())
+        await self.sup.sweep_orphans(self)
         self._set("stopped", "stopped by request")
 
     def _environment(self) -> dict[str, str]:
@@ -262,6 +281,7 @@ class Instance:
         env["POM_PROCESS_NAME"] = self.name
         env["POM_REPLICA"] = str(self.replica)
         env["POM_PROJECT_DIR"] = str(self.sup.config.dir)
+        env["POM_INSTANCE"] = self.token
         if self.spec.port is not None:
             env["PORT"] = str(self.spec.port + self.replica - 1)
         return env
@@ -293,6 +313,8 @@ class Instance:
             if helpers:
                 await asyncio.wait(helpers, timeout=2.0)
         await self._reap_group(proc.pid)
+        if not (self.spec.is_daemon and code == 0 and not self._stop.is_set()):
+            await self.sup.sweep_orphans(self)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*eofs), _EOF_GRACE)
         self._ended(proc.pid, code)
@@ -323,9 +345,10 @@ class Instance:
     def _start_probes(self, env: dict[str, str]) -> list[asyncio.Task[None]]:
         helpers = []
         if self.spec.readiness is not None:
-            helpers.append(asyncio.create_task(self._readiness(self.spec.readiness, self._spawn_cursor, env)))
+            probe = _expand_target(self.spec.readiness, env)
+            helpers.append(asyncio.create_task(self._readiness(probe, self._spawn_cursor, env)))
         if self.spec.liveness is not None:
-            helpers.append(asyncio.create_task(self._liveness(self.spec.liveness, env)))
+            helpers.append(asyncio.create_task(self._liveness(_expand_target(self.spec.liveness, env), env)))
         return helpers
 
     def _ended(self, pgid: int, code: int) -> None:
@@ -336,7 +359,8 @@ class Instance:
         self.cpu_percent = None
         self.memory_rss = None
         if self.health is not None:
-            self.health = "not_ready"
+            clean = code in self.spec.success_exit_codes and self._kill_reason is None and not self._stop.is_set()
+            self.health = "completed" if clean else "not_ready"
         prefix = "stopped: " if self._stop.is_set() else ""
         self.note(prefix + _describe_exit(code) + (f" ({self._kill_reason})" if self._kill_reason else ""))
 
@@ -437,7 +461,7 @@ class Instance:
         if probe.initial_delay:
             await asyncio.sleep(probe.initial_delay)
         if probe.kind == "log":
-            pattern = re.compile(probe.target)
+            pattern = compile_pattern(probe.target)
             while token == self._run_token:
                 result = self.log.snapshot().query(after_id=cursor, regex=pattern)
                 if any(line.stream != "pom" for line in result.lines):
@@ -453,7 +477,8 @@ class Instance:
                 self._mark_ready(True)
             elif bad_streak >= probe.failure_threshold:
                 self._mark_ready(False)
-            await asyncio.sleep(probe.period)
+            # Once ready, a fast startup poll would only burn CPU: re-check at a calmer pace.
+            await asyncio.sleep(max(probe.period, READY_RECHECK_S) if self.health == "ready" else probe.period)
 
     async def _liveness(self, probe: Probe, env: dict[str, str]) -> None:
         token = self._run_token

@@ -22,6 +22,7 @@ from toolkit_pom.config import Probe, ProcessSpec, ProjectConfig, check_graph
 from toolkit_pom.core.compose_model import ComposeProcess, ComposeProject, ProbeModel
 from toolkit_pom.core.envsubst import expand
 from toolkit_pom.core.gotemplate import TemplateError, render
+from toolkit_pom.core.regex import escape
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
@@ -270,7 +271,7 @@ def _process(
             proc.readiness_probe, f"{key}.readiness_probe", file, lambda t: tpl(t, "readiness_probe", index)
         )
         if proc.ready_log_line:
-            readiness = Probe(kind="log", target=re.escape(proc.ready_log_line), period=0.1)
+            readiness = Probe(kind="log", target=escape(proc.ready_log_line), period=0.1)
         avail = proc.availability
         backoff = float(avail.backoff_seconds if avail.backoff_seconds > 0 else 1)
         return ProcessSpec(
