@@ -51,6 +51,7 @@ class Context:
             lines: list[str] = []
             for line in proc.stdout:
                 log.write(line)
+                log.flush()  # `tail -f` on the log shows a long build's progress
                 lines.append(line)
                 del lines[:-40]
                 if self.echo:
