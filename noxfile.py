@@ -86,7 +86,7 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
     _sync(session, "--all-packages", "--group", "test")
-    _pytest(session, "integration", str(ROOT / "tests"))
+    _pytest(session, "integration", "-m", "not interop", str(ROOT / "tests"))
 
 
 @nox.session(python=PYTHON, venv_backend="none")
