@@ -164,6 +164,8 @@ def example(session: nox.Session) -> None:
 def bench(session: nox.Session, system: str) -> None:
     """Side-by-side benchmark of one system against its peers (not part of CI: slow and noisy)."""
     _sync(session, "--all-packages", "--group", "bench", "--group", "test")
+    # The real anchors run beside ours in the same run: the same cached peers the interop tests use.
+    session.run("python3", str(ROOT / "tools" / "peers"), "install", external=True)
     # CLI latencies must not include compiling every module on every start, as they would
     # with PYTHONDONTWRITEBYTECODE set (some agent environments set it): compile once first.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
