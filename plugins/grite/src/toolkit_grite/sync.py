@@ -219,12 +219,42 @@ def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = Tr
             raise GriteConflict(f"push to {remote} was rejected {attempts} times", hint="retry `grite sync`")
     if push:
         _push_snapshots(g, remote, name)
-    return {
+    head = wal.ref_target(g.repo, wal.WAL_REF)
+    out: dict[str, Any] = {
         "remote": remote,
         "pulled_events": pulled,
         "pushed": pushed,
         "merged_events": merged,
-        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "wal_head": head,
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
+    }
+    out.update(_grite053_fields(remote, pulled, pushed, merged, head, pull=pull, push=push))
+    return out
+
+
+def _grite053_fields(
+    remote: str, pulled: int, pushed: bool, merged: int, head: str | None, *, pull: bool, push: bool
+) -> dict[str, Any]:
+    """The keys grite 0.5.3 prints for the same mode, so its consumers keep working (spec: sync.md)."""
+    pull_message = f"Pulled {pulled} new events" if pulled else "Already up to date"
+    push_message = f"Pushed to {remote}" if pushed else "Nothing to push"
+    if pull and not push:
+        return {"success": True, "events": pulled, "message": pull_message}
+    if push and not pull:
+        return {
+            "success": pushed,
+            "rebased": merged > 0,
+            "events_rebased": merged,
+            "backfilled": 0,
+            "message": push_message,
+        }
+    return {
+        "pulled": True,
+        "pull_events": pulled,
+        "pull_wal_head": head,
+        "push_success": pushed,
+        "push_rebased": merged > 0,
+        "push_events_rebased": merged,
+        "message": f"{pull_message} / {push_message}",
     }
