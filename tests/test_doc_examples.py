@@ -49,9 +49,7 @@ def _examples() -> list[Example]:
             continue
         text = page.read_text()
         for match in BLOCK.finditer(text):
-            directive = dict(
-                item.split("=", 1) for item in (match.group("directive") or "").split() if "=" in item
-            )
+            directive = dict(item.split("=", 1) for item in (match.group("directive") or "").split() if "=" in item)
             line = text[: match.start("code")].count("\n")
             found.append(Example(page, line, match.group("code"), directive.get("server")))
     return found
