@@ -85,8 +85,9 @@ class ServerConfig:
 def check_bind(bind: str, token: str | None) -> tuple[str, int]:
     """Parse `host:port`; refuse a non-loopback host without a token."""
     host, sep, port_s = bind.rpartition(":")
-    if not sep or not port_s.isdigit():
-        raise UsageError(f"bad --bind {bind!r}", hint="use host:port, e.g. 127.0.0.1:50051")
+    if not sep or not port_s.isdigit() or int(port_s) > 65535:
+        # A port beyond 65535 would otherwise be taken modulo 2**16 by the socket layer.
+        raise UsageError(f"bad --bind {bind!r}", hint="use host:port with a port 0..65535, e.g. 127.0.0.1:50051")
     host = host.strip("[]")
     loopback = host == "localhost"
     if not loopback:
