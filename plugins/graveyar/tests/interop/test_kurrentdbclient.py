@@ -71,6 +71,10 @@ def test_retried_append_is_idempotent(client: KurrentDBClient) -> None:
     again = client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=batch)
     assert first == again
     assert len(client.get_stream(s)) == 2
+    # Partly recorded (a retry plus a new event) is a wrong expected version, and writes nothing.
+    with pytest.raises(WrongCurrentVersionError):
+        client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=[*batch, *_events("C")])
+    assert len(client.get_stream(s)) == 2
 
 
 def test_read_all_forwards_backwards_and_filtered(client: KurrentDBClient) -> None:
@@ -147,6 +151,13 @@ def test_delete_revives_and_tombstone_is_permanent(client: KurrentDBClient) -> N
     client.delete_stream(s, current_version=1)
     with pytest.raises(NotFoundError):
         client.get_stream(s)
+    # Deleting again passes unless the expected state contradicts it.
+    client.delete_stream(s, current_version=1)
+    client.delete_stream(s, current_version=StreamState.ANY)
+    with pytest.raises(WrongCurrentVersionError):
+        client.delete_stream(s, current_version=0)
+    with pytest.raises(StreamIsDeletedError):
+        client.delete_stream(s, current_version=StreamState.EXISTS)
     client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("C"))
     assert [(e.type, e.stream_position) for e in client.get_stream(s)] == [("C", 2)]
     client.tombstone_stream(s, current_version=StreamState.ANY)

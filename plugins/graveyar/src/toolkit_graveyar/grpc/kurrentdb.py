@@ -208,7 +208,15 @@ class KurrentApi:
     async def _append(self, name: str, events: list[gpb.RecordedEvent], expected: Expected) -> AppendResult:
         if name.startswith("$") and not name.startswith("$$"):
             raise E.InvalidRequest(f"stream names starting with '$' are reserved: {name!r}")
-        return await self.svc.append_wire(name, events, expected, metastream_ok=True)
+        try:
+            return await self.svc.append_wire(name, events, expected, metastream_ok=True)
+        except E.DuplicateEventId as exc:
+            if "event_id" in exc.details:  # an id recorded in another stream or with other content
+                raise
+            # Some ids of this append are recorded in this stream, some are new: KurrentDB answers
+            # that as a wrong expected version (the earlier append moved the stream on).
+            info = await self.svc.store.stream_info(name)
+            raise E.WrongExpectedVersion(name, expected.describe(), info.version if info else 0) from None
 
     async def batch_append(self, requests: AsyncIterator[streams_pb2.BatchAppendReq]) -> AsyncIterator[Any]:
         """Streams.BatchAppend: one atomic append per correlation id, answered when is_final."""
@@ -267,6 +275,15 @@ class KurrentApi:
     async def _delete(self, options: Any, *, tombstone: bool) -> None:
         name = stream_name(options.stream_identifier)
         expected = expected_of(options, "expected_stream_revision")
+        state = await self.svc.store.stream_state(name)
+        if not tombstone and state is not None and state.deleted and not state.tombstoned:
+            # KurrentDB: deleting a soft-deleted stream again passes (nothing changes) unless the
+            # expected state says otherwise; "stream exists" is answered "stream is deleted".
+            if expected.kind is ExpectedKind.STREAM_EXISTS:
+                raise E.StreamDeleted(name)
+            if expected.kind is ExpectedKind.EXACT and expected.version != state.version:
+                raise KurrentWrongVersion(name, expected, state.version)
+            return
         try:
             await self.svc.delete_stream(name, expected, tombstone=tombstone)
         except E.WrongExpectedVersion as exc:
