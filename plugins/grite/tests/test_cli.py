@@ -223,9 +223,9 @@ def test_actors_and_env(repo, g, cli):
 def test_init_agents_md(repo, g):
     (repo / "AGENTS.md").write_text("# Rules\n")
     out = g("init")
-    assert out["agents_md_action"] == "appended"
+    assert out["agents_md_action"] == "updated"
     assert "## Grite" in (repo / "AGENTS.md").read_text()
-    assert g("init")["agents_md_action"] == "unchanged"
+    assert g("init")["agents_md_action"] == "skipped"
 
 
 def test_worktree_has_own_actor(repo, g, tmp_path):

@@ -186,8 +186,13 @@ def _push_snapshots(g: Grite, remote: str, name: str) -> None:
         _push(g, remote, *specs)
 
 
-def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True) -> dict[str, Any]:
-    """Synchronize `refs/grite/*` with `remote`; see the module docstring."""
+def sync(
+    g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True, push_only: bool = False
+) -> dict[str, Any]:
+    """Synchronize `refs/grite/*` with `remote`; see the module docstring.
+
+    `push_only` (`sync --push`) still fetches and merges first, but reports 0.5.3's push keys.
+    """
     name = tracking_name(g, remote)
     _ensure_refspec(g, remote, name)
     tracking = f"refs/remotes/{name}/grite/wal"
@@ -229,19 +234,20 @@ def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = Tr
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
     }
-    out.update(_grite053_fields(remote, pulled, pushed, merged, head, pull=pull, push=push))
+    mode = "push" if push_only else "sync" if push else "pull"
+    out.update(_grite053_fields(remote, pulled, pushed, merged, head, mode))
     return out
 
 
 def _grite053_fields(
-    remote: str, pulled: int, pushed: bool, merged: int, head: str | None, *, pull: bool, push: bool
+    remote: str, pulled: int, pushed: bool, merged: int, head: str | None, mode: str
 ) -> dict[str, Any]:
     """The keys grite 0.5.3 prints for the same mode, so its consumers keep working (spec: sync.md)."""
     pull_message = f"Pulled {pulled} new events" if pulled else "Already up to date"
     push_message = f"Pushed to {remote}" if pushed else "Nothing to push"
-    if pull and not push:
+    if mode == "pull":
         return {"success": True, "events": pulled, "message": pull_message}
-    if push and not pull:
+    if mode == "push":
         return {
             "success": pushed,
             "rebased": merged > 0,
