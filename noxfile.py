@@ -20,7 +20,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build", "example", "peers", "interop"]
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build", "example", "docs", "peers", "interop"]
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
@@ -68,7 +68,9 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over every member's src/ (generated protobuf modules excluded)."""
     _sync(session, "--all-packages", "--group", "typecheck")
     sources = [str(path / "src") for _, path in MEMBERS.values()]
-    session.run("mypy", *sources)
+    session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
+    with session.chdir(ROOT / "tools" / "peers"):  # a script folder: its modules import each other by name
+        session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), "catalog.py", "installers.py", "__main__.py")
 
 
 @nox.session(python=PYTHON)
@@ -84,7 +86,17 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
     _sync(session, "--all-packages", "--group", "test")
-    _pytest(session, "integration", str(ROOT / "tests"))
+    _pytest(session, "integration", "-m", "not interop", str(ROOT / "tests"))
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site, built --strict; the generated CLI reference must match the code."""
+    _sync(session, "--all-packages", "--group", "docs")
+    session.run("python", str(ROOT / "tools" / "gen_cli_docs.py"), "--check")
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--quiet", "--config-file", str(ROOT / "mkdocs.yml"),
+                "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})  # fmt: skip
 
 
 @nox.session(python=PYTHON, venv_backend="none")
@@ -162,6 +174,8 @@ def example(session: nox.Session) -> None:
 def bench(session: nox.Session, system: str) -> None:
     """Side-by-side benchmark of one system against its peers (not part of CI: slow and noisy)."""
     _sync(session, "--all-packages", "--group", "bench", "--group", "test")
+    # The real anchors run beside ours in the same run: the same cached peers the interop tests use.
+    session.run("python3", str(ROOT / "tools" / "peers"), "install", external=True)
     # CLI latencies must not include compiling every module on every start, as they would
     # with PYTHONDONTWRITEBYTECODE set (some agent environments set it): compile once first.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -70,6 +70,9 @@ def test_errors_and_exit_codes(cli: Any, srv: Any) -> None:
     assert r.exit_code == 3
     assert "not found" in r.stderr
     assert "Traceback" not in r.stderr
+    run(cli, srv, "append", "s", "--type", "T", "--expected", "-1").assert_success()  # graveyar_db's "any"
+    r = run(cli, srv, "append", "s", "--type", "T", "--expected", "-2")
+    assert r.exit_code == 2
     r = run(cli, srv, "append", "s", "--type", "T", "--expected", "maybe")
     assert r.exit_code == 2
     assert "hint:" in r.stderr
@@ -132,6 +135,9 @@ def test_serve_refuses_bad_config(cli: Any, tmp_path: Path) -> None:
     r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "0.0.0.0:0")
     assert r.exit_code == 2
     assert "token" in r.stderr
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "127.0.0.1:99999")
+    assert r.exit_code == 2
+    assert "65535" in r.stderr
     r = cli("graveyar", "serve", "--backend", "postgres")
     assert r.exit_code == 2
     assert "--dsn" in r.stderr

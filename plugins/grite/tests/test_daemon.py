@@ -131,7 +131,7 @@ def test_idle_timeout_and_stop(daemon_repo):
     assert grite(repo, "daemon", "status", "--json").data["running"] is False
     grite(repo, "daemon", "start", "--json")
     assert grite(repo, "daemon", "stop", "--json").data == {"stopped": True}
-    assert grite(repo, "daemon", "stop", "--json").data == {"stopped": False}
+    assert grite(repo, "daemon", "stop", "--json").data == {"stopped": False, "reason": "Daemon not running"}
 
 
 def test_no_daemon_flag_never_spawns(daemon_repo):

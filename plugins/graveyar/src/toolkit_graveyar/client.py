@@ -131,6 +131,8 @@ def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
     wire = trailers.get("exception", "")
     details = doc.get("details") or {}
     hint = doc.get("hint")
+    if wire == "stream-deleted":
+        return E.StreamDeleted(str(details.get("stream", "")))
     if wire == "wrong-expected-version" or (code == grpc.StatusCode.ABORTED and "actual" in details):
         return E.WrongExpectedVersion(
             str(details.get("stream", "")), str(details.get("expected", "")), int(details.get("actual", 0))

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import click
 
-from toolkit.cliutil import ToolkitGroup, json_mode, json_option, write_json
+from toolkit.cliutil import ToolkitClickError, ToolkitGroup, json_mode, json_option, write_json
 from toolkit_grite import errors as gerr
 from toolkit_kernel import errors as kerr
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["GriteGroup", "common_options", "get_grite", "output"]
+__all__ = ["GriteGroup", "common_options", "get_grite", "output", "wants_json"]
 
 _CONVERT: dict[str, type[gerr.GriteError]] = {
     "usage": gerr.InvalidArgs,
@@ -40,8 +41,54 @@ def to_grite_error(err: kerr.ToolkitError) -> gerr.GriteError:
     return cls(err.message, hint=err.hint, details=err.details)
 
 
+def wants_json(ctx: click.Context | None, line_has_json: bool = False) -> bool:
+    """JSON mode for a usage error, which can come before `--json` is parsed: the flag on the line, or env."""
+    if line_has_json or json_mode(ctx) or os.environ.get("TOOLKIT_JSON", "") not in ("", "0", "false"):
+        return True
+    if _PARSING_JSON_LINE.get():
+        return True
+    return ctx is not None and bool(ctx.meta.get(_JSON_ON_LINE))
+
+
+_JSON_ON_LINE = "grite.json_on_line"
+_PARSING_JSON_LINE: ContextVar[bool] = ContextVar("grite_parsing_json_line", default=False)
+
+
+def _usage_error(err: click.UsageError) -> ToolkitClickError:
+    """A click usage error as grite's `invalid_args` JSON error (exit 2)."""
+    detail = {"usage": err.ctx.get_usage()} if err.ctx is not None else None
+    return ToolkitClickError(gerr.InvalidArgs(err.format_message(), details=detail), as_json=True)
+
+
 class GriteGroup(ToolkitGroup):
-    """The host's group with grite's error codes, exit codes and JSON envelope."""
+    """The host's group with grite's error codes, exit codes and JSON envelope.
+
+    Under `--json` (or TOOLKIT_JSON) a usage error (unknown command or option, missing value)
+    is printed as the JSON error `invalid_args` on stderr with exit 2, like every other error;
+    0.5.3 printed clap's text there.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        """Parse arguments; a usage error under `--json` leaves as JSON."""
+        line_has_json = "--json" in args  # parsing consumes `args`
+        token = _PARSING_JSON_LINE.set(line_has_json)  # seen by eager callbacks (`--version --json`)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:
+            if wants_json(parent, line_has_json):
+                raise _usage_error(err) from None
+            raise
+        finally:
+            _PARSING_JSON_LINE.reset(token)
+        if line_has_json:
+            ctx.meta[_JSON_ON_LINE] = True  # a subcommand may still fail before its own `--json` is parsed
+        return ctx
+
+    def render_usage_error(self, ctx: click.Context, err: click.UsageError) -> click.ClickException | None:
+        """Usage errors under `--json` as JSON `invalid_args`; click's text otherwise."""
+        return _usage_error(err) if wants_json(ctx) else None
 
     def render_error(self, ctx: click.Context | None, err: kerr.ToolkitError) -> click.ClickException:
         """Re-type kernel errors as grite errors (grite's codes and exit codes), then render as the host does."""
@@ -97,7 +144,9 @@ def meta(key: str) -> Any:
 
 
 def quiet() -> bool:
-    """True when `--quiet` or GRITE_QUIET is set."""
+    """True when `--quiet` or GRITE_QUIET is set and `--json` is not (0.5.3 prints JSON even when quiet)."""
+    if json_mode():
+        return False
     return bool(meta("grite.quiet")) or os.environ.get("GRITE_QUIET", "") not in ("", "0")
 
 

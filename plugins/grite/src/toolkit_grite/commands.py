@@ -12,7 +12,41 @@ from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
 __all__ = ["grite"]
 
 
+#: The grite release whose formats, commands and JSON this implementation follows.
+COMPATIBLE_WITH = "0.5.3"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from toolkit.cliutil import write_json
+    from toolkit_grite.clibase import wants_json
+
+    ours = version("toolkit-grite")
+    if wants_json(ctx):
+        write_json(
+            {
+                "schema_version": 1,
+                "ok": True,
+                "data": {"name": "grite", "version": ours, "compatible_with": COMPATIBLE_WITH},
+            }
+        )
+    else:
+        click.echo(f"grite {ours} (toolkit-grite, compatible with grite {COMPATIBLE_WITH})")
+    ctx.exit(0)
+
+
 @click.group(cls=GriteGroup, name="grite")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version (JSON under --json) and exit.",
+)
 @common_options
 def grite() -> None:
     """grite: issues stored as an event log in git refs (grite 0.5.3 compatible)."""

@@ -58,10 +58,12 @@ def _init_cmd(group: click.Group) -> None:
             elif "## Grite" not in agents.read_text(encoding="utf-8"):
                 with agents.open("a", encoding="utf-8") as fh:
                     fh.write("\n" + AGENTS_SECTION)
-                data["agents_md_action"] = "appended"
+                data["agents_md_action"] = "updated"
             else:
-                data["agents_md_action"] = "unchanged"
+                data["agents_md_action"] = "skipped"
             data["agents_md_path"] = str(agents)
+        else:
+            data["agents_md_action"] = "disabled"
         output(data, lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})")
 
 
@@ -186,7 +188,7 @@ def _data_cmds(group: click.Group) -> None:
         from toolkit_grite.sync import sync as do
 
         do_push = push or not pull
-        data = do(get_grite(), remote, pull=True, push=do_push)
+        data = do(get_grite(), remote, pull=True, push=do_push, push_only=push and not pull)
         output(data, lambda d: f"synced with {d['remote']}: pulled {d['pulled_events']} events, pushed={d['pushed']}")
 
     @group.command("doctor")

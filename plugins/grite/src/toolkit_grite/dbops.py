@@ -29,11 +29,18 @@ def collect_all(g: Grite, stop_at: set[str] | None = None) -> list[tuple[str, li
 
 
 def rebuild(g: Grite, *, from_snapshot: bool = False) -> dict[str, Any]:
-    """Rebuild the view from the WAL (or from the newest snapshot plus the WAL above it)."""
+    """Rebuild the view from the WAL (or from the newest snapshot plus the WAL above it).
+
+    With `from_snapshot` and no snapshot at all, this is a full rebuild from the WAL (as 0.5.3
+    does): `source` says "wal" and `from_snapshot` is null.
+    """
     start = time.perf_counter()
+    name: str | None = None
+    snapshot_events: int | None = None
     with g.write_lock():
-        if from_snapshot:
+        if from_snapshot and snapshots.exists(g):
             name, meta, events = snapshots.load_latest(g)
+            snapshot_events = len(events)
             base = meta.get("wal_head")
             covered = {base} if isinstance(base, str) else set()
             commits = collect_all(g, covered)
@@ -46,10 +53,14 @@ def rebuild(g: Grite, *, from_snapshot: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "event_count": count,
         "issue_count": g.view.counts()["issue_count"],
-        "source": "snapshot" if from_snapshot else "wal",
+        "source": "wal" if name is None else "snapshot",
         "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
+        # 0.5.3's keys: the WAL head, and which snapshot (and how many of its events) fed the view.
+        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "from_snapshot": name,
+        "snapshot_events": snapshot_events,
     }
-    if from_snapshot:
+    if name is not None:
         out["snapshot"] = name
     return out
 

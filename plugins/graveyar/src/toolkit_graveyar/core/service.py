@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from toolkit_graveyar._proto.graveyar.v1.graveyar_pb2 import RecordedEvent as RecordedEventPb
 from toolkit_graveyar.core.codec import (
     content_hash,
     decode_record,
@@ -92,10 +93,20 @@ class EventStoreService:
         return await self.append_wire(stream, [event_to_pb(e) for e in events], expected, require_transition)
 
     async def append_wire(
-        self, stream: str, msgs: Sequence[Any], expected: Expected, require_transition: bool = False
+        self,
+        stream: str,
+        msgs: Sequence[Any],
+        expected: Expected,
+        require_transition: bool = False,
+        *,
+        metastream_ok: bool = False,
     ) -> AppendResult:
-        """Like `append`, for `eventstore.Event` messages straight off the wire."""
-        check_stream_name(stream)
+        """Like `append`, for `eventstore.Event` messages straight off the wire.
+
+        `metastream_ok` lets the KurrentDB service write `$$<stream>` metadata streams (other
+        `$` names stay reserved).
+        """
+        check_stream_name(stream, writable=not (metastream_ok and stream.startswith("$$") and len(stream) > 2))
         if expected.version < 0:
             raise InvalidRequest(f"expected version {expected.version} is negative")
         prepared = await self.prepare_wire(msgs, require_transition=require_transition)
@@ -144,7 +155,9 @@ class EventStoreService:
                 )
             total += size
             types.add(event_type)
-            simple = not metadata and transition is None
+            # graveyar.v1.RecordedEvent messages (KurrentDB appends) may carry custom metadata
+            # and a content type, which the simple hash would not cover.
+            simple = not metadata and transition is None and type(m) is not RecordedEventPb
             digest = simple_content_hash(event_type, payload) if simple else content_hash(m)
             out.append(PreparedEvent(event_id, id_bytes, digest, raw))
         if total > limits.max_append_size:
@@ -296,10 +309,10 @@ class EventStoreService:
             self._check_open()
 
     # -- streams --------------------------------------------------------------------------------
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft-delete a stream."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft-delete (or tombstone: delete permanently) a stream."""
         check_stream_name(stream)
-        return await self.store.delete_stream(stream, expected)
+        return await self.store.delete_stream(stream, expected, tombstone=tombstone)
 
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
         """Set a stream's retention rules."""

@@ -32,7 +32,7 @@ from typing import Any
 import lmdb
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound, WrongExpectedVersion
+from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, WrongExpectedVersion
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -315,15 +315,24 @@ class LmdbStore(Store):
         hits = [IdHit(*_ID.unpack(r)) if r is not None else None for r in raw_hits]
         return idempotent_result(stream, state.key if state else None, events, hits)
 
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft delete."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft delete, or tombstone."""
 
         def op(txn: Any) -> int:
             state = self._state(txn, stream)
-            if state is None or not state.exists:
-                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-            check_expected(stream, state, expected)
-            state.deleted, state.truncate_before = True, state.version + 1
+            if tombstone:
+                check_expected(stream, state, expected)
+                if state is None:
+                    state = StreamState(stream, self._next_key)
+                    self._next_key += 1
+                state.tombstone()
+            else:
+                if state is not None and state.tombstoned:
+                    raise StreamDeleted(stream)
+                if state is None or not state.exists:
+                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+                check_expected(stream, state, expected)
+                state.deleted, state.truncate_before = True, state.version + 1
             txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
             return state.version
 

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound, Unavailable
+from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, Unavailable
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -373,15 +373,22 @@ class PgStore(Store):
         result: AppendResult = await self._submit("append", (stream, events, expected))
         return result
 
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft delete."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft delete, or tombstone."""
 
         async def op(conn: psycopg.AsyncConnection[Any]) -> int:
             state = await self._load_state(conn, stream)
-            if state is None or not state.exists:
-                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-            check_expected(stream, state, expected)
-            state.deleted, state.truncate_before = True, state.version + 1
+            if tombstone:
+                check_expected(stream, state, expected)
+                state = state or StreamState(stream, 0)
+                state.tombstone()
+            else:
+                if state is not None and state.tombstoned:
+                    raise StreamDeleted(stream)
+                if state is None or not state.exists:
+                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+                check_expected(stream, state, expected)
+                state.deleted, state.truncate_before = True, state.version + 1
             await self._save_states(conn, [state])
             return state.version
 

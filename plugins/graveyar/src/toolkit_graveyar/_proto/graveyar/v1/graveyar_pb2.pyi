@@ -54,7 +54,7 @@ class AppendResponse(_message.Message):
     def __init__(self, first_version: _Optional[int] = ..., version: _Optional[int] = ..., first_position: _Optional[int] = ..., position: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class RecordedEvent(_message.Message):
-    __slots__ = ("id", "event_type", "payload", "timestamp", "metadata", "transition", "stream", "version", "position")
+    __slots__ = ("id", "event_type", "payload", "timestamp", "metadata", "transition", "stream", "version", "position", "custom_metadata", "content_type")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,8 @@ class RecordedEvent(_message.Message):
     STREAM_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_METADATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_type: str
     payload: bytes
@@ -80,7 +82,9 @@ class RecordedEvent(_message.Message):
     stream: str
     version: int
     position: int
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., transition: _Optional[_Union[_eventstore_pb2.Transition, _Mapping]] = ..., stream: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ...) -> None: ...
+    custom_metadata: bytes
+    content_type: str
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., transition: _Optional[_Union[_eventstore_pb2.Transition, _Mapping]] = ..., stream: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., custom_metadata: _Optional[bytes] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
     __slots__ = ("stream", "direction", "limit")
