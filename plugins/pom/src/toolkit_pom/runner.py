@@ -25,7 +25,7 @@ from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.config import ProjectConfig
 from toolkit_pom.control import Control, LogQuery, query_logs
-from toolkit_pom.errors import ProcessFailed, ReadyTimeout, UsageError
+from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 from toolkit_pom.supervisor import Supervisor
 
 __all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
@@ -181,14 +181,17 @@ async def _watch_end(sup: Supervisor, names: list[str]) -> None:
 async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -> Any:
     import uvicorn
 
-    from toolkit_pom.server import create_app
+    from toolkit_kernel.exposure import ExposurePolicy, uvicorn_options
+    from toolkit_pom.server import exposed_app
 
     class _Server(uvicorn.Server):
         def capture_signals(self) -> Any:  # pom owns signal handling
             return contextlib.nullcontext()
 
-    app = create_app(sup, token=token)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    host, port = sock.getsockname()[:2]
+    policy = ExposurePolicy.for_bind(host, port, token=token)
+    app = exposed_app(sup, policy)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **uvicorn_options(policy))
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="pom:http")
     return server, task
@@ -213,12 +216,11 @@ async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | 
     http_sock = None
     try:
         if options.http:
-            host = options.http.rpartition(":")[0].strip("[]")
-            if not is_loopback(host) and not options.token:
-                raise UsageError(
-                    f"refusing to serve HTTP on non-loopback {options.http} without a token",
-                    hint="pass --token (or set POM_TOKEN), or bind 127.0.0.1",
-                )
+            from toolkit_kernel.exposure import ExposurePolicy
+
+            host, _, port = options.http.rpartition(":")
+            # Refuses a non-loopback address without a token before anything listens.
+            ExposurePolicy.for_bind(host.strip("[]") or "127.0.0.1", int(port or 0), token=options.token)
             http_sock = bind_http(options.http)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(sock_path)  # we hold the lock: any socket file is stale
