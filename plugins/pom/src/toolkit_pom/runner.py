@@ -49,6 +49,10 @@ class UpOptions:
     exit_when_ready: bool = False
     timeout: float = 60.0
     settle: float = 1.0
+    #: Headless output: the `HH:MM:SS name | ` prefix (honcho's --no-prefix turns it off).
+    prefix: bool = True
+    #: Headless output: processes whose lines are not printed (honcho's -q).
+    silenced: frozenset[str] | set[str] = frozenset()
 
 
 def lock_path_for(config: ProjectConfig) -> Path:
@@ -110,8 +114,12 @@ def _url(sock: socket.socket) -> str:
 class Printer:
     """Headless output: `HH:MM:SS name | line`, written off-loop so a slow terminal stalls nothing."""
 
-    def __init__(self, sup: Supervisor, quiet: bool) -> None:
+    def __init__(
+        self, sup: Supervisor, quiet: bool, prefix: bool = True, silenced: frozenset[str] | set[str] = frozenset()
+    ) -> None:
         self.sup = sup
+        self.prefix = prefix
+        self.silenced = silenced
         self.query = LogQuery(stream="pom" if quiet else None, after_id=0, limit=5000)
         self.cursors: dict[str, int] = {}
 
@@ -130,9 +138,12 @@ class Printer:
             now = time.strftime("%H:%M:%S")
             chunks.append(f"{now} {gap['process']:<{width}} | [pom] {gap['missed']} lines not shown (evicted)\n")
         for line in frame["lines"]:
+            if line["process"] in self.silenced or line["process"].split(".")[0] in self.silenced:
+                continue
             stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"]))
-            prefix = "[pom] " if line["stream"] == "pom" else ""
-            chunks.append(f"{stamp} {line['process']:<{width}} | {prefix}{line['text']}\n")
+            mark = "[pom] " if line["stream"] == "pom" else ""
+            head = f"{stamp} {line['process']:<{width}} | " if self.prefix else ""
+            chunks.append(f"{head}{mark}{line['text']}\n")
         await asyncio.to_thread(_write, sys.stdout, "".join(chunks))
         return True
 
@@ -242,7 +253,7 @@ def _on_signal(sup: Supervisor, sig: int) -> None:
 def _start_frontends(sup: Supervisor, options: UpOptions, tasks: list[asyncio.Task[Any]]) -> tuple[Printer | None, Any]:
     """Start the headless printer or the TUI; their tasks are appended to `tasks` (printer first)."""
     if not options.tui:
-        printer = Printer(sup, options.quiet)
+        printer = Printer(sup, options.quiet, options.prefix, options.silenced)
         tasks.append(asyncio.create_task(printer.run(), name="pom:printer"))
         return printer, None
     from toolkit_pom.tui.app import PomApp
