@@ -105,6 +105,12 @@ def pom() -> None:
 )
 @click.option("--no-http", is_flag=True, help="Do not serve the HTTP API.")
 @click.option(
+    "--pc-api",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also serve process-compose's REST API (loopback; port 0: free).",
+)
+@click.option(
     "--token", envvar="POM_TOKEN", show_envvar=True, default=None, help="HTTP API token (needed off loopback)."
 )
 @click.option("--exit-when-ready", is_flag=True, help="Start, wait until every process is ready, stop cleanly, exit.")
@@ -131,6 +137,7 @@ def up(
     quiet: bool,
     http: str | None,
     no_http: bool,
+    pc_api: str | None,
     token: str | None,
     exit_when_ready: bool,
     timeout: float,
@@ -149,6 +156,7 @@ def up(
         child += [*names, "--disable-dotenv"] if disable_dotenv else list(names)
         child += ["--no-http"] if no_http else (["--http", http] if http else [])
         child += ["--quiet"] if quiet else []
+        child += ["--pc-api", pc_api] if pc_api else []
         child += [a for e in _env_paths(env_files) for a in ("-e", str(e.resolve()))]
         child += ["-m", formation] if formation else []
         child += ["-p", str(port)] if config.kind == "procfile" else []
@@ -164,6 +172,7 @@ def up(
     options = UpOptions(
         names=names,
         http=None if no_http else (http or config.http),
+        pc_api=pc_api,
         token=token,
         tui=bool(use_tui),
         quiet=quiet,

@@ -49,6 +49,8 @@ class UpOptions:
     exit_when_ready: bool = False
     timeout: float = 60.0
     settle: float = 1.0
+    #: process-compose's REST API on its own loopback listener (`--pc-api HOST:PORT`).
+    pc_api: str | None = None
     #: Headless output: the `HH:MM:SS name | ` prefix (honcho's --no-prefix turns it off).
     prefix: bool = True
     #: Headless output: processes whose lines are not printed (honcho's -q).
@@ -189,10 +191,10 @@ async def _watch_end(sup: Supervisor, names: list[str]) -> None:
         await sup.state_changed.wait(1.0)
 
 
-async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -> Any:
+async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *, pc_api: bool = False) -> Any:
     import uvicorn
 
-    from toolkit_kernel.exposure import ExposurePolicy, uvicorn_options
+    from toolkit_kernel.exposure import ExposurePolicy, guard_asgi, uvicorn_options
     from toolkit_pom.server import exposed_app
 
     class _Server(uvicorn.Server):
@@ -200,8 +202,15 @@ async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -
             return contextlib.nullcontext()
 
     host, port = sock.getsockname()[:2]
-    policy = ExposurePolicy.for_bind(host, port, token=token)
-    app = exposed_app(sup, policy)
+    # process-compose's client, given only --port, dials ":PORT" and sends that as its Host.
+    extra = (f":{port}",) if pc_api else ()
+    policy = ExposurePolicy.for_bind(host, port, token=token, extra_hosts=extra)
+    if pc_api:
+        from toolkit_pom.pc_api import create_pc_app
+
+        app = guard_asgi(create_pc_app(sup), policy, public_paths=("/live",))
+    else:
+        app = exposed_app(sup, policy)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **uvicorn_options(policy))
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="pom:http")
@@ -225,7 +234,15 @@ async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | 
             details={"dir": str(config.dir)},
         )
     http_sock = None
+    pc_sock = None
     try:
+        if options.pc_api:
+            from toolkit_kernel.exposure import ExposurePolicy
+
+            pc_host, _, pc_port = options.pc_api.rpartition(":")
+            # No token scheme of process-compose's is spoken: loopback only.
+            ExposurePolicy.for_bind(pc_host.strip("[]") or "127.0.0.1", int(pc_port or 0))
+            pc_sock = bind_http(options.pc_api)
         if options.http:
             from toolkit_kernel.exposure import ExposurePolicy
 
@@ -235,10 +252,11 @@ async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | 
             http_sock = bind_http(options.http)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(sock_path)  # we hold the lock: any socket file is stale
-        return await _supervise(config, options, sock_path, http_sock)
+        return await _supervise(config, options, sock_path, http_sock, pc_sock)
     finally:
-        if http_sock is not None:
-            http_sock.close()
+        for listener in (http_sock, pc_sock):
+            if listener is not None:
+                listener.close()
         lock.close()
 
 
@@ -274,19 +292,27 @@ def _start_watchers(sup: Supervisor, options: UpOptions, names: list[str], tasks
 
 
 async def _supervise(
-    config: ProjectConfig, options: UpOptions, sock_path: Path, http_sock: socket.socket | None
+    config: ProjectConfig,
+    options: UpOptions,
+    sock_path: Path,
+    http_sock: socket.socket | None,
+    pc_sock: socket.socket | None = None,
 ) -> tuple[int, str | None, dict[str, Any]]:
     loop = asyncio.get_running_loop()
     sup = Supervisor(config)
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")
     http = None
+    servers: list[Any] = []
     tasks: list[asyncio.Task[Any]] = []
     try:
         await server.start()
         if http_sock is not None:
             sup.http_url = _url(http_sock)
             http = await _serve_http(sup, http_sock, options.token)
+        if pc_sock is not None:
+            sup.pc_api_url = _url(pc_sock)
+            servers.append(await _serve_http(sup, pc_sock, None, pc_api=True))
         if not options.tui:
             api = f"HTTP API on {sup.http_url}" if sup.http_url else "HTTP API off"
             print(f"pom: {config.name} (pid {os.getpid()}); {api}; `pom ps` for status", file=sys.stderr, flush=True)
@@ -317,10 +343,10 @@ async def _supervise(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if http is not None:
-            http[0].should_exit = True
+        for server_task in [*([http] if http is not None else []), *servers]:
+            server_task[0].should_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(http[1], 5)
+                await asyncio.wait_for(server_task[1], 5)
         await server.close(grace=1.0)
         await sup.close()
 
