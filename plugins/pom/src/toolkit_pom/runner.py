@@ -108,7 +108,30 @@ def bind_http(address: str) -> socket.socket:
     return sock
 
 
+def bind_unix(path: Path) -> socket.socket:
+    """Listen on a Unix socket (owner-only), replacing a stale socket file.
+
+    Raises:
+        IoFailure: the path cannot be bound.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_socket():
+                path.unlink()
+        sock.bind(str(path))
+        path.chmod(0o600)
+    except OSError as exc:
+        sock.close()
+        raise IoFailure(f"cannot listen on {path}: {exc.strerror}", hint="pick another --pc-api path") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 def _url(sock: socket.socket) -> str:
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
 
@@ -201,9 +224,14 @@ async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *
         def capture_signals(self) -> Any:  # pom owns signal handling
             return contextlib.nullcontext()
 
-    host, port = sock.getsockname()[:2]
-    # process-compose's client, given only --port, dials ":PORT" and sends that as its Host.
-    extra = (f":{port}",) if pc_api else ()
+    extra: tuple[str, ...]
+    if sock.family == socket.AF_UNIX:
+        # process-compose's client over its Unix socket sends `Host: unix`; file permissions guard it.
+        host, port, extra = "127.0.0.1", 0, ("unix", "localhost")
+    else:
+        host, port = sock.getsockname()[:2]
+        # process-compose's client, given only --port, dials ":PORT" and sends that as its Host.
+        extra = (f":{port}",) if pc_api else ()
     policy = ExposurePolicy.for_bind(host, port, token=token, extra_hosts=extra)
     if pc_api:
         from toolkit_pom.pc_api import create_pc_app
@@ -239,10 +267,13 @@ async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | 
         if options.pc_api:
             from toolkit_kernel.exposure import ExposurePolicy
 
-            pc_host, _, pc_port = options.pc_api.rpartition(":")
-            # No token scheme of process-compose's is spoken: loopback only.
-            ExposurePolicy.for_bind(pc_host.strip("[]") or "127.0.0.1", int(pc_port or 0))
-            pc_sock = bind_http(options.pc_api)
+            if options.pc_api.startswith("unix:"):
+                pc_sock = bind_unix(Path(options.pc_api[5:]))
+            else:
+                pc_host, _, pc_port = options.pc_api.rpartition(":")
+                # No token scheme of process-compose's is spoken: loopback only.
+                ExposurePolicy.for_bind(pc_host.strip("[]") or "127.0.0.1", int(pc_port or 0))
+                pc_sock = bind_http(options.pc_api)
         if options.http:
             from toolkit_kernel.exposure import ExposurePolicy
 

@@ -69,3 +69,20 @@ def test_process_stop_start_restart(port: int) -> None:
     assert states["web"]["pid"] not in (0, old_pid)
     missing = client(port, "process", "stop", "nope")
     assert "no such process: nope" in missing.stdout + missing.stderr
+
+
+def test_unix_socket_mode(tmp_path: Path, start_pom: Any) -> None:
+    config = tmp_path / "process-compose.yaml"
+    config.write_text(textwrap.dedent(STACK))
+    sock = tmp_path / "pc.sock"
+    pom = start_pom(config, "--pc-api", f"unix:{sock}")
+    assert pom.call("info")["pc_api_url"] == f"unix:{sock}"
+    assert sock.stat().st_mode & 0o077 == 0
+    exe = str(require_peer("process-compose").path)
+
+    def over_socket(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [exe, *args, "-U", "-u", str(sock)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    assert over_socket("process", "list").stdout.split() == ["web", "worker"]
+    assert "Process worker restarted" in over_socket("process", "restart", "worker").stdout
