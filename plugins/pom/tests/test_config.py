@@ -74,6 +74,15 @@ def test_full_toml(tmp_path: Path) -> None:
         ('[processes.a]\nservice = "no-such-service"\n', "processes.a.service", "available services"),
         ('[processes.a]\ncommand = "x"\nshutdown_signal = "SIGNOPE"\n', "processes.a.shutdown_signal", "SIGINT"),
         ('[project]\nnmae = "x"\n[processes.a]\ncommand = "x"\n', "project.nmae", "did you mean 'name'"),
+        ('[processes.a]\ncommand = "x"\ndisabled = "yes"\n', "processes.a.disabled", "true or false"),
+        ('[processes.a]\ncommand = "x"\nreplicas = true\n', "processes.a.replicas", "number"),
+        ('[processes.a]\ncommand = "x"\nreadiness = { period = 1 }\n', "processes.a.readiness", "exactly one of"),
+        ('[processes.a]\ncommand = "x"\nliveness = { log = "up" }\n', "processes.a.liveness.log", "exec, http"),
+        (
+            '[processes.a]\ncommand = "x"\ndepends_on = { b = { when = "x" } }\n',
+            "processes.a.depends_on.b.when",
+            "condition",
+        ),
     ],
 )
 def test_bad_values_name_file_key_and_hint(tmp_path: Path, body: str, key: str, needle: str) -> None:
