@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -77,6 +79,7 @@ def create_pc_app(sup: Supervisor) -> FastAPI:
     """Build the compatibility app over a running supervisor."""
     app = FastAPI(title="pom (process-compose API)", docs_url=None, redoc_url=None)
     control = Control(sup)
+    _info_routes(app, sup)
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Any, exc: ToolkitError) -> JSONResponse:
@@ -182,3 +185,79 @@ async def _stop_many(sup: Supervisor, control: Control, body: bytes) -> Any:
         return stopped
     missing = ", ".join(n for n in names if n not in known)
     return JSONResponse(stopped, status_code=207) if stopped else _error(f"no such process: {missing}")
+
+
+def _project_state(sup: Supervisor) -> dict[str, Any]:
+    import getpass
+    from datetime import UTC, datetime
+
+    from toolkit_pom import __version__
+
+    running = sum(1 for i in sup.instances.values() if i.pid is not None)
+    return {
+        "fileNames": [str(f) for f in sup.config.files or (sup.config.file,)],
+        "upTime": int((time.time() - sup.started_at) * 1e9),
+        "startTime": datetime.fromtimestamp(sup.started_at, UTC).isoformat(),
+        "processNum": len(sup.instances),
+        "runningProcessNum": running,
+        "userName": getpass.getuser(),
+        "version": f"pom {__version__}",
+        "projectName": sup.config.name,
+    }
+
+
+def _process_config(inst: Instance) -> dict[str, Any]:
+    """process-compose's ProcessConfig (its JSON uses the Go field names)."""
+    spec = inst.spec
+    return {
+        "Name": spec.name,
+        "ReplicaName": inst.name,
+        "ReplicaNum": inst.replica - 1,
+        "Replicas": spec.replicas,
+        "Command": spec.command,
+        "Namespace": spec.namespace,
+        "Description": spec.description,
+        "WorkingDir": str(spec.cwd),
+        "Disabled": spec.disabled,
+        "IsDaemon": spec.is_daemon,
+        "Environment": [f"{k}={v}" for k, v in spec.env.items()],
+    }
+
+
+def _ports(inst: Instance) -> dict[str, Any]:
+    """TCP/UDP ports the process tree listens on (psutil)."""
+    import psutil
+
+    tcp: set[int] = set()
+    udp: set[int] = set()
+    if inst.pid is not None:
+        try:
+            root = psutil.Process(inst.pid)
+            for proc in (root, *root.children(recursive=True)):
+                for conn in proc.net_connections(kind="inet"):
+                    if conn.type == socket.SOCK_STREAM and conn.status == psutil.CONN_LISTEN:
+                        tcp.add(conn.laddr.port)
+                    elif conn.type == socket.SOCK_DGRAM and conn.laddr:
+                        udp.add(conn.laddr.port)
+        except psutil.Error:
+            pass
+    return {"name": inst.name, "tcp_ports": sorted(tcp), "udp_ports": sorted(udp)}
+
+
+def _info_routes(app: FastAPI, sup: Supervisor) -> None:
+    @app.get("/project/state")
+    async def project_state() -> dict[str, Any]:
+        return _project_state(sup)
+
+    @app.get("/process/info/{name}")
+    async def process_info(name: str) -> dict[str, Any]:
+        return _process_config(sup.get(name))
+
+    @app.get("/process/ports/{name}")
+    async def process_ports(name: str) -> dict[str, Any]:
+        return _ports(sup.get(name))
+
+    @app.patch("/process/scale/{name}/{count}")
+    async def scale(name: str, count: int) -> dict[str, str]:
+        await sup.scale(name, count)
+        return {"name": name}

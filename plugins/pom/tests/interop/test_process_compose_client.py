@@ -86,3 +86,22 @@ def test_unix_socket_mode(tmp_path: Path, start_pom: Any) -> None:
 
     assert over_socket("process", "list").stdout.split() == ["web", "worker"]
     assert "Process worker restarted" in over_socket("process", "restart", "worker").stdout
+
+
+def test_project_state_ports_and_attach_tui(port: int) -> None:
+    state = client(port, "project", "state")
+    assert state.returncode == 0
+    assert "Running Processes" in state.stdout
+    ports = client(port, "process", "ports", "web")
+    assert "Process web TCP ports" in ports.stdout + ports.stderr
+    # The real TUI, attached to pom through a pseudo-terminal for a few seconds.
+    exe = str(require_peer("process-compose").path)
+    screen = subprocess.run(
+        ["timeout", "6", "script", "-qfc", f"{exe} attach -p {port}", "/dev/null"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    ).stdout.decode(errors="replace")
+    assert "Project" in screen
+    assert screen.count("worker") >= 1
+    assert screen.count("Running") >= 2
