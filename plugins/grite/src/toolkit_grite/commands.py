@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output, terminal_safe
 
 __all__ = ["grite"]
 
@@ -71,7 +71,8 @@ def _table(data: dict[str, Any]) -> str:
     lines = [f"{'ID':<8}  {'STATE':<6}  {'CREATED':<16}  TITLE"]
     for s in rows:
         labels = f"  [{', '.join(s['labels'])}]" if s["labels"] else ""
-        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {s['title']}{labels}")
+        title = terminal_safe(s["title"] + labels, single_line=True)  # one row per issue, whatever the title holds
+        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {title}")
     if data.get("total", len(rows)) > len(rows):
         lines.append(f"({len(rows)} of {data['total']} shown)")
     return "\n".join(lines)
@@ -80,7 +81,7 @@ def _table(data: dict[str, Any]) -> str:
 def _show(data: dict[str, Any]) -> str:
     i = data["issue"]
     lines = [
-        f"{i['issue_id']}  [{i['state']}]  {i['title']}",
+        f"{i['issue_id']}  [{i['state']}]  {terminal_safe(i['title'], single_line=True)}",
         f"created {_ts(i['created_ts'])}  updated {_ts(i['updated_ts'])}",
     ]
     if i["labels"]:

@@ -233,6 +233,8 @@ def sync(
         "wal_head": head,
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
+        # What the WAL readers refused during this sync (malformed or forged commits/events).
+        "quarantined": g.quarantined,
     }
     mode = "push" if push_only else "sync" if push else "pull"
     out.update(_grite053_fields(remote, pulled, pushed, merged, head, mode))
