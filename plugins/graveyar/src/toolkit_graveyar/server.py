@@ -327,6 +327,22 @@ class V1Service:
             duplicate=r.duplicate,
         )
 
+    async def append_multi(self, req: pb.AppendMultiRequest) -> pb.AppendMultiResponse:
+        items = [(a.stream, a.events, expected_from_pb(a.expected_state, a.expected_version)) for a in req.appends]
+        results = await self.svc.append_multi_wire(items)
+        return pb.AppendMultiResponse(
+            results=[
+                pb.AppendResponse(
+                    first_version=r.first_version,
+                    version=r.version,
+                    first_position=r.first_position,
+                    position=r.position,
+                    duplicate=r.duplicate,
+                )
+                for r in results
+            ]
+        )
+
     async def read(self, req: pb.ReadRequest) -> AsyncIterator[bytes]:
         start = req.__getattribute__("from") if req.HasField("from") else None
         backward = req.direction == pb.DIRECTION_BACKWARD
@@ -388,6 +404,7 @@ class V1Service:
             V1_SERVICE,
             {
                 "Append": u(pb.AppendRequest, self.append),
+                "AppendMulti": u(pb.AppendMultiRequest, self.append_multi),
                 "Read": s(pb.ReadRequest, self.read),
                 "Subscribe": s(pb.SubscribeRequest, self.subscribe),
                 "DeleteStream": u(pb.DeleteStreamRequest, self.delete_stream),
