@@ -248,6 +248,11 @@ async def test_snapshots(service: EventStoreService) -> None:
     snap = await service.get_snapshot("s")
     assert snap is not None
     assert (snap.version, snap.payload, snap.timestamp) == (3, b"state3", 7)
+    # A delete takes the snapshot with it: the revived stream starts over from its new events.
+    await service.delete_stream("s", Expected.exact(3))
+    assert await service.get_snapshot("s") is None
+    await service.append("s", [ev()], Expected.no_stream())
+    assert await service.get_snapshot("s") is None
 
 
 SCHEMA = {

@@ -251,16 +251,14 @@ class CompatService:
         self.svc = svc
 
     async def append_event(self, req: es.AppendEventRequest) -> es.AppendEventResponse:
-        if len(req.events) != 1:
-            raise E.InvalidRequest(
-                f"AppendEvent takes exactly one event, got {len(req.events)}",
-                hint="use graveyar.v1.Graveyar/Append for atomic batches",
-            )
+        # graveyar_db 0.3 takes exactly one event; several are appended atomically here (the
+        # superset its first issue asked for breaks no client).
         if req.expected_version < -1:
             raise E.InvalidRequest(f"expected_version {req.expected_version} is invalid (-1 = any, >= 0 = exact)")
         expected = Expected.any() if req.expected_version == -1 else Expected.exact(req.expected_version)
-        if not req.events[0].id:
-            raise E.InvalidRequest("event id is empty", hint="graveyar_db events carry a UUID id")
+        for i, ev in enumerate(req.events):
+            if not ev.id:
+                raise E.InvalidRequest(f"event {i}: event id is empty", hint="graveyar_db events carry a UUID id")
         await self.svc.append_wire(req.stream_id, req.events, expected, require_transition=True)
         return es.AppendEventResponse(success=True)
 

@@ -353,6 +353,8 @@ class LmdbStore(Store):
                 check_expected(stream, state, expected)
                 state.deleted, state.truncate_before = True, state.version + 1
             txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            txn.delete(stream.encode("utf-8"), db=self._snapshots)
             return state.version
 
         version: int = await self._submit(op)

@@ -413,6 +413,8 @@ class PgStore(Store):
                 check_expected(stream, state, expected)
                 state.deleted, state.truncate_before = True, state.version + 1
             await self._save_states(conn, [state])
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            await conn.execute("DELETE FROM graveyar_snapshots WHERE stream = %s", (stream,))
             return state.version
 
         version: int = await self._submit("single", op)
