@@ -104,6 +104,12 @@ def test_subscribe_snapshot_schema_delete_metadata(cli: Any, srv: Any, tmp_path:
     assert run(cli, srv, "schema", "get", "nope").exit_code == 3
     info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "5").assert_success().json()
     assert info["metadata"] == {"max_age": None, "max_count": 5}
+    # A rule not given keeps its value; `none` removes one.
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-age", "60").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": 5}
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "none").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": None}
+    assert run(cli, srv, "metadata", "a-1", "--max-age", "-3").exit_code == 2
     assert run(cli, srv, "--json", "delete", "a-1").assert_success().json() == {"stream": "a-1", "version": 1}
     assert run(cli, srv, "read", "a-1").exit_code == 3
 

@@ -251,16 +251,14 @@ class CompatService:
         self.svc = svc
 
     async def append_event(self, req: es.AppendEventRequest) -> es.AppendEventResponse:
-        if len(req.events) != 1:
-            raise E.InvalidRequest(
-                f"AppendEvent takes exactly one event, got {len(req.events)}",
-                hint="use graveyar.v1.Graveyar/Append for atomic batches",
-            )
+        # graveyar_db 0.3 takes exactly one event; several are appended atomically here (the
+        # superset its first issue asked for breaks no client).
         if req.expected_version < -1:
             raise E.InvalidRequest(f"expected_version {req.expected_version} is invalid (-1 = any, >= 0 = exact)")
         expected = Expected.any() if req.expected_version == -1 else Expected.exact(req.expected_version)
-        if not req.events[0].id:
-            raise E.InvalidRequest("event id is empty", hint="graveyar_db events carry a UUID id")
+        for i, ev in enumerate(req.events):
+            if not ev.id:
+                raise E.InvalidRequest(f"event {i}: event id is empty", hint="graveyar_db events carry a UUID id")
         await self.svc.append_wire(req.stream_id, req.events, expected, require_transition=True)
         return es.AppendEventResponse(success=True)
 
@@ -327,6 +325,22 @@ class V1Service:
             duplicate=r.duplicate,
         )
 
+    async def append_multi(self, req: pb.AppendMultiRequest) -> pb.AppendMultiResponse:
+        items = [(a.stream, a.events, expected_from_pb(a.expected_state, a.expected_version)) for a in req.appends]
+        results = await self.svc.append_multi_wire(items)
+        return pb.AppendMultiResponse(
+            results=[
+                pb.AppendResponse(
+                    first_version=r.first_version,
+                    version=r.version,
+                    first_position=r.first_position,
+                    position=r.position,
+                    duplicate=r.duplicate,
+                )
+                for r in results
+            ]
+        )
+
     async def read(self, req: pb.ReadRequest) -> AsyncIterator[bytes]:
         start = req.__getattribute__("from") if req.HasField("from") else None
         backward = req.direction == pb.DIRECTION_BACKWARD
@@ -388,6 +402,7 @@ class V1Service:
             V1_SERVICE,
             {
                 "Append": u(pb.AppendRequest, self.append),
+                "AppendMulti": u(pb.AppendMultiRequest, self.append_multi),
                 "Read": s(pb.ReadRequest, self.read),
                 "Subscribe": s(pb.SubscribeRequest, self.subscribe),
                 "DeleteStream": u(pb.DeleteStreamRequest, self.delete_stream),

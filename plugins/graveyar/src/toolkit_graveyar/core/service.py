@@ -38,6 +38,8 @@ __all__ = ["EventStoreService", "SubscriptionItem"]
 log = logging.getLogger("graveyar")
 
 _SCHEMA_TTL = 1.0
+#: Appends in one multi-stream append.
+MAX_MULTI_APPENDS = 100
 
 
 def now_ms() -> int:
@@ -111,6 +113,39 @@ class EventStoreService:
             raise InvalidRequest(f"expected version {expected.version} is negative")
         prepared = await self.prepare_wire(msgs, require_transition=require_transition)
         return await self.store.append(stream, prepared, expected)
+
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        return await self.append_multi_wire([(s, [event_to_pb(e) for e in evs], exp) for s, evs, exp in items])
+
+    async def append_multi_wire(self, items: Sequence[tuple[str, Sequence[Any], Expected]]) -> list[AppendResult]:
+        """Like `append_multi`, for wire messages: 1..100 items, distinct streams, distinct event ids."""
+        if not items:
+            raise InvalidRequest("a multi-stream append needs at least one append")
+        if len(items) > MAX_MULTI_APPENDS:
+            raise InvalidRequest(
+                f"{len(items)} appends exceed the limit of {MAX_MULTI_APPENDS} per multi-stream append"
+            )
+        streams = [stream for stream, _, _ in items]
+        if len(set(streams)) != len(streams):
+            raise InvalidRequest("a multi-stream append names a stream twice", hint="merge the appends of one stream")
+        prepared = []
+        seen: set[str] = set()
+        total = 0
+        for stream, msgs, expected in items:
+            check_stream_name(stream)
+            if expected.version < 0:
+                raise InvalidRequest(f"expected version {expected.version} is negative")
+            events = await self.prepare_wire(msgs)
+            total += len(events)
+            for ev in events:
+                if ev.event_id in seen:
+                    raise InvalidRequest(f"event id {ev.event_id} appears twice in one multi-stream append")
+                seen.add(ev.event_id)
+            prepared.append((stream, events, expected))
+        if total > self.limits.max_append_events:
+            raise InvalidRequest(f"{total} events exceed the limit of {self.limits.max_append_events} per append")
+        return await self.store.append_multi(prepared)
 
     async def prepare(
         self, events: Sequence[ProposedEvent], *, require_transition: bool = False

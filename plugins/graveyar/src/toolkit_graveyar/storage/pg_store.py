@@ -33,6 +33,7 @@ from toolkit_graveyar.storage.base import (
     Store,
     StreamState,
     check_expected,
+    check_multi_results,
     check_snapshot,
     idempotent_result,
 )
@@ -234,7 +235,7 @@ class PgStore(Store):
                 if appends:
                     await self._run(self._append_batch, appends)
                     appends = []
-                await self._run(self._single, [op])
+                await self._run(self._multi if op.kind == "multi" else self._single, [op])
             if appends:
                 await self._run(self._append_batch, appends)
             if stop:
@@ -346,6 +347,23 @@ class PgStore(Store):
                 ],
             )
 
+    async def _multi(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
+        """A multi-stream append: the batch append's code inside a savepoint, rolled back on any failure."""
+        (op,) = ops
+        items = [_Op("append", item, op.future) for item in op.args]
+        try:
+            async with conn.transaction():
+                head = await self._append_batch(conn, items)
+                for item in items:
+                    if isinstance(item.result, BaseException):
+                        raise item.result
+                check_multi_results([item.result for item in items])
+        except ToolkitError as exc:
+            op.result = exc
+            return await self._lock_head(conn)
+        op.result = [item.result for item in items]
+        return head
+
     async def _single(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
         (op,) = ops
         head = await self._lock_head(conn)
@@ -373,6 +391,11 @@ class PgStore(Store):
         result: AppendResult = await self._submit("append", (stream, events, expected))
         return result
 
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several streams in one transaction (all or nothing)."""
+        results: list[AppendResult] = await self._submit("multi", list(items))
+        return results
+
     async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
         """Soft delete, or tombstone."""
 
@@ -390,6 +413,8 @@ class PgStore(Store):
                 check_expected(stream, state, expected)
                 state.deleted, state.truncate_before = True, state.version + 1
             await self._save_states(conn, [state])
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            await conn.execute("DELETE FROM graveyar_snapshots WHERE stream = %s", (stream,))
             return state.version
 
         version: int = await self._submit("single", op)

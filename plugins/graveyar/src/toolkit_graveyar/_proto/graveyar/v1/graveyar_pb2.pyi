@@ -39,6 +39,18 @@ class AppendRequest(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[_eventstore_pb2.Event]
     def __init__(self, stream: _Optional[str] = ..., expected_state: _Optional[_Union[ExpectedState, str]] = ..., expected_version: _Optional[int] = ..., events: _Optional[_Iterable[_Union[_eventstore_pb2.Event, _Mapping]]] = ...) -> None: ...
 
+class AppendMultiRequest(_message.Message):
+    __slots__ = ("appends",)
+    APPENDS_FIELD_NUMBER: _ClassVar[int]
+    appends: _containers.RepeatedCompositeFieldContainer[AppendRequest]
+    def __init__(self, appends: _Optional[_Iterable[_Union[AppendRequest, _Mapping]]] = ...) -> None: ...
+
+class AppendMultiResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AppendResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[AppendResponse, _Mapping]]] = ...) -> None: ...
+
 class AppendResponse(_message.Message):
     __slots__ = ("first_version", "version", "first_position", "position", "duplicate")
     FIRST_VERSION_FIELD_NUMBER: _ClassVar[int]
