@@ -23,7 +23,18 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "compat", "integration", "build", "example", "docs", "peers", "interop"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "compat",
+    "integration",
+    "build",
+    "example",
+    "docs",
+    "peers",
+    "interop",
+]
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
