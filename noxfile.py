@@ -113,7 +113,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every member's src/ (generated protobuf modules excluded)."""
-    _sync(session, "--all-packages", "--group", "typecheck")
+    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
     session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
     with session.chdir(ROOT / "tools" / "peers"):  # a script folder: its modules import each other by name
