@@ -39,6 +39,8 @@ nox.options.sessions = [
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
 PYTHON = "3.11"
+# Interop tests import the peers' Python packages, which only the interop venv has: never collect them elsewhere.
+NOT_INTEROP = ("-m", "not interop", "--ignore-glob=*/tests/interop/*")
 
 
 def _find_pythons() -> list[str]:
@@ -126,14 +128,14 @@ def tests(session: nox.Session, package: str) -> None:
     """One member's own tests, with only that member and its dependencies installed."""
     dist, path = MEMBERS[package]
     _sync(session, "--package", dist, "--group", "test")
-    _pytest(session, f"tests-{package}", "-m", "not interop", str(path / "tests"))
+    _pytest(session, f"tests-{package}", *NOT_INTEROP, str(path / "tests"))
 
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
     _sync(session, "--all-packages", "--group", "test")
-    _pytest(session, "integration", "-m", "not interop", str(ROOT / "tests"))
+    _pytest(session, "integration", *NOT_INTEROP, str(ROOT / "tests"))
 
 
 @nox.session(python=PYTHON)
@@ -232,7 +234,7 @@ def compat(session: nox.Session) -> None:
     """Every member's tests on each other CPython >= 3.11 this machine has (3.11 runs in `tests`)."""
     _sync(session, "--all-packages", "--group", "test")
     paths = [str(MEMBERS[short][1] / "tests") for short in TESTED]
-    _pytest(session, f"compat-{session.python}", "-m", "not interop and not slow", *paths)
+    _pytest(session, f"compat-{session.python}", *NOT_INTEROP, "-m", "not interop and not slow", *paths)
 
 
 @nox.session(python=PYTHON, default=False)
