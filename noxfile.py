@@ -93,18 +93,28 @@ def _pytest(session: nox.Session, report: str, *paths: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff: lint rules and formatting over the whole repository."""
-    _sync(session, "--only-group", "lint")
+    """Ruff (lint rules, formatting) and import-linter's layering contracts (.pre-commit-config.yaml runs the same)."""
+    _sync(session, "--all-packages", "--group", "lint")  # import-linter reads the members' import graph
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+
+
+#: Members whose tests do not pass mypy --strict yet (their owners type them; drop a name once clean).
+UNTYPED_TESTS = {"grite", "pom"}
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every member's src/ (generated protobuf modules excluded)."""
-    _sync(session, "--all-packages", "--group", "typecheck")
+    """mypy --strict over every member's src/ and tests/ and the root tests (generated protobuf modules excluded)."""
+    _sync(session, "--all-packages", "--group", "typecheck", "--group", "test")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
     session.run("mypy", *sources)
+    # One run per tests folder: each has its own conftest.py, which mypy would see as one module twice.
+    for short in TESTED:
+        if short not in UNTYPED_TESTS:
+            session.run("mypy", str(MEMBERS[short][1] / "tests"))
+    session.run("mypy", str(ROOT / "tests"))
 
 
 @nox.session(python=PYTHON)

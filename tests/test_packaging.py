@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ NAMES = {
 KERNEL_INIT = ROOT / "packages" / "kernel" / "src" / "toolkit_kernel" / "__init__.py"
 
 
-def _project(member: Path) -> dict:
+def _project(member: Path) -> dict[str, Any]:
     return tomllib.loads((member / "pyproject.toml").read_text())
 
 
