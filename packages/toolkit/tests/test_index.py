@@ -153,6 +153,6 @@ def test_hooks_are_called_through_pm_hook_for_every_plugin_and_the_host(make_plu
         calls.append((hook_name, sorted(plugins.pm.get_name(impl.plugin) or "?" for impl in impls)))
 
     plugins.pm.add_hookcall_monitoring(before, lambda *args: None)
-    assert set(plugins.commands()) == {"completion", "plugins", "services", "hello"}
+    assert set(plugins.commands()) == {"completion", "mcp", "plugins", "services", "hello"}
     assert calls == [("toolkit_commands", ["toolkit"]), ("toolkit_commands", ["fake_hello"])]
     assert "toolkit" not in plugins.infos  # the built-in plugin is the host, not an installed plugin

@@ -1,6 +1,6 @@
 """The toolkit command host: one click command, systems loaded as pluggy plugins.
 
-Plugin authors need only `hookimpl`, `ServiceSpec` and `Readiness` from here, plus
+Plugin authors need only `hookimpl`, `ServiceSpec`, `Readiness` and `McpTool` from here, plus
 `toolkit.cliutil` for the output and error conventions every command follows.
 
 The names are loaded on first use: a console script that imports `toolkit.cliutil`
@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
     from toolkit.hookspecs import hookimpl
     from toolkit.services import Readiness, ServiceSpec
+    from toolkit.tools import McpTool
 
-__all__ = ["Readiness", "ServiceSpec", "__version__", "hookimpl"]
+__all__ = ["McpTool", "Readiness", "ServiceSpec", "__version__", "hookimpl"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from toolkit.hookspecs import hookimpl
 
         return hookimpl
+    if name == "McpTool":
+        from toolkit.tools import McpTool
+
+        return McpTool
     if name in ("Readiness", "ServiceSpec"):
         from toolkit import services
 

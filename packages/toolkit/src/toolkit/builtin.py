@@ -1,4 +1,4 @@
-"""The host's own commands (`plugins`, `services`, `completion`), registered as a built-in plugin.
+"""The host's own commands (`plugins`, `services`, `completion`, `mcp`), registered as a built-in plugin.
 
 The host gets its commands the way every plugin does, through `pm.hook.toolkit_commands`,
 so a plugin that claims one of these names meets the same duplicate check as any other.
@@ -75,7 +75,32 @@ def completion_command(shell: str) -> None:
     click.echo(completion_class(root, {}, "toolkit", "_TOOLKIT_COMPLETE").source())
 
 
+@click.command("mcp")
+@json_option
+@click.option("--list", "list_only", is_flag=True, help="Print the tools as JSON and exit instead of serving.")
+def mcp_command(list_only: bool) -> None:
+    """Serve every installed plugin's tools to an agent: one MCP server over stdio.
+
+    Configure your MCP client to run `toolkit mcp` (no arguments). Tools are named
+    `<system>_<action>` (grite_create, pom_ps, plasmite_feed, graveyar_append, ...).
+    """
+    from toolkit.plugins import get_plugins
+
+    tools = get_plugins().mcp_tools()
+    if list_only:
+        rows = [
+            {"name": t.name, "description": (t.description or t.function.__doc__ or "").strip().split("\n")[0],
+             "read_only": t.read_only}
+            for t in sorted(tools, key=lambda t: t.name)
+        ]  # fmt: skip
+        emit({"tools": rows}, lambda d: "\n".join(f"{r['name']:<24} {r['description']}" for r in d["tools"]))
+        return
+    from toolkit.mcp_server import serve_stdio
+
+    serve_stdio(tools)
+
+
 @hookimpl
 def toolkit_commands() -> list[click.Command]:
     """Return the host's own commands."""
-    return [completion_command, plugins_command, services_command]
+    return [completion_command, mcp_command, plugins_command, services_command]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import click
 
     from toolkit.services import ServiceSpec
+    from toolkit.tools import McpTool
 
 __all__ = [
     "BrokenPlugin",
@@ -126,6 +127,7 @@ class ToolkitPlugins:
         self.broken: list[BrokenPlugin] = []
         self._commands: dict[str, click.Command] | None = None
         self._services: list[ServiceSpec] | None = None
+        self._tools: list[McpTool] | None = None
         #: True when every installed plugin was considered: only then may the index be written.
         self.complete = load_entry_points and entry_points is None
         blocked = env_names("TOOLKIT_DISABLE_PLUGINS") or set()
@@ -214,7 +216,8 @@ class ToolkitPlugins:
                             hint=f"uninstall one of them, or disable it with TOOLKIT_DISABLE_PLUGINS={plugin_name}",
                             details={"command": name, "plugins": [plugin_name, owners[name]]},
                         )
-                    add_version_option(command, name)  # `toolkit grite --version` as `grite --version`
+                    if plugin_name != BUILTIN:
+                        add_version_option(command, name)  # `toolkit grite --version` as `grite --version`
                     found[name] = command
                     owners[name] = plugin_name
                     if plugin_name in self.infos:
@@ -244,6 +247,23 @@ class ToolkitPlugins:
                         self.infos[plugin_name].services.append(spec.name)
             self._services = services
         return self._services
+
+    def mcp_tools(self) -> list[McpTool]:
+        """Return every tool every plugin offers to agents, refusing duplicate names."""
+        if self._tools is None:
+            owners: dict[str, str] = {}
+            tools: list[McpTool] = []
+            for plugin_name, offered in self._call_per_plugin("toolkit_mcp_tools"):
+                for tool in offered:
+                    if tool.name in owners:
+                        raise Conflict(
+                            f"plugins {owners[tool.name]!r} and {plugin_name!r} both offer the MCP tool {tool.name!r}",
+                            hint=f"disable one with TOOLKIT_DISABLE_PLUGINS={plugin_name}",
+                        )
+                    owners[tool.name] = plugin_name
+                    tools.append(tool)
+            self._tools = tools
+        return self._tools
 
 
 def _toolkit_entry_points() -> list[EntryPoint]:
