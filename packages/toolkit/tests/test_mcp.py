@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.types import TextContent
 
 TOOLS = '''
 from __future__ import annotations
@@ -55,6 +56,13 @@ def server(tmp_path: Path) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "toolkit", "mcp"], env=env)
 
 
+def _text(result: Any) -> str:
+    """The first content block's text (tool results and errors are text blocks)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
 def _payload(result: Any) -> Any:
     return result.structured_content if result.structured_content is not None else json.loads(result.content[0].text)
 
@@ -70,7 +78,9 @@ async def test_tools_of_a_plugin_are_served_and_called_over_stdio(server):
         schema = listed["notes_put"].input_schema
         assert set(schema["properties"]) == {"key", "text"}
         assert set(schema["required"]) == {"key", "text"}
-        assert listed["notes_get"].annotations.read_only_hint is True
+        annotations = listed["notes_get"].annotations
+        assert annotations is not None
+        assert annotations.read_only_hint is True
 
         put = await session.call_tool("notes_put", {"key": "a", "text": "hello"})
         assert not put.is_error
@@ -80,14 +90,14 @@ async def test_tools_of_a_plugin_are_served_and_called_over_stdio(server):
 
         missing = await session.call_tool("notes_get", {"key": "zz"})
         assert missing.is_error
-        text = missing.content[0].text
+        text = _text(missing)
         assert "not_found: no note 'zz'" in text
         assert "hint: store one with notes_put" in text
         bad = await session.call_tool("notes_put", {"key": "a"})  # `text` missing: refused by the schema
         assert bad.is_error
         crash = await session.call_tool("notes_crash", {})
         assert crash.is_error
-        assert "secret internal detail" not in crash.content[0].text
+        assert "secret internal detail" not in _text(crash)
 
 
 def test_mcp_list_prints_the_tools(cli, plugin_manager):
