@@ -23,7 +23,9 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "compat", "integration", "build", "example", "peers", "interop"]
+nox.options.sessions = [
+    "lint", "typecheck", "tests", "compat", "integration", "docs", "build", "example", "peers", "interop",
+]  # fmt: skip
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
@@ -131,6 +133,15 @@ def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
     _sync(session, "--all-packages", "--group", "test")
     _pytest(session, "integration", str(ROOT / "tests"))
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site: the CLI reference must match the commands, then mkdocs build --strict."""
+    _sync(session, "--all-packages", "--group", "docs")
+    env = {"TOOLKIT_STRICT_PLUGINS": "1", "NO_MKDOCS_2_WARNING": "1"}
+    session.run("python", str(ROOT / "tools" / "gen_cli_reference.py"), "--check", env=env)
+    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), env=env)
 
 
 @nox.session(python=PYTHON, venv_backend="none")

@@ -78,8 +78,8 @@ def is_loopback_host(host: str) -> bool:
     (`0.0.0.0`, `::`) are not loopback, since they listen on every interface.
 
     Example:
-        >>> [is_loopback_host(h) for h in ("127.0.0.2", "[::1]", "LOCALHOST", "0.0.0.0", "example.com")]
-        [True, True, True, False, False]
+        >>> tuple(is_loopback_host(h) for h in ("127.0.0.2", "[::1]", "LOCALHOST", "0.0.0.0", "example.com"))
+        (True, True, True, False, False)
     """
     name = host.strip().lower()
     if name.startswith("[") and name.endswith("]"):
