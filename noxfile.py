@@ -24,17 +24,8 @@ nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = [
-    "lint",
-    "typecheck",
-    "tests",
-    "compat",
-    "integration",
-    "build",
-    "example",
-    "docs",
-    "peers",
-    "interop",
-]
+    "lint", "typecheck", "tests", "compat", "integration", "docs", "build", "example", "peers", "interop",
+]  # fmt: skip
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
@@ -106,18 +97,28 @@ def _pytest(session: nox.Session, report: str, *paths: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff: lint rules and formatting over the whole repository."""
-    _sync(session, "--only-group", "lint")
+    """Ruff (lint rules, formatting) and import-linter's layering contracts (.pre-commit-config.yaml runs the same)."""
+    _sync(session, "--all-packages", "--group", "lint")  # import-linter reads the members' import graph
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+
+
+#: Members whose tests do not pass mypy --strict yet (their owners type them; drop a name once clean).
+UNTYPED_TESTS = {"grite", "pom"}
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every member's src/ (generated protobuf modules excluded)."""
-    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck")
+    """mypy --strict over every member's src/ and tests/ and the root tests (generated protobuf modules excluded)."""
+    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck", "--group", "test")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
-    session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
+    session.run("mypy", *sources)
+    # One run per tests folder: each has its own conftest.py, which mypy would see as one module twice.
+    for short in TESTED:
+        if short not in UNTYPED_TESTS:
+            session.run("mypy", str(MEMBERS[short][1] / "tests"))
+    session.run("mypy", str(ROOT / "tests"))
     with session.chdir(ROOT / "tools" / "peers"):  # a script folder: its modules import each other by name
         session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), "catalog.py", "installers.py", "__main__.py")
 
@@ -140,12 +141,11 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """The documentation site, built --strict; the generated CLI reference must match the code."""
+    """The documentation site: the CLI reference must match the commands, then mkdocs build --strict."""
     _sync(session, "--all-packages", "--group", "docs")
-    session.run("python", str(ROOT / "tools" / "gen_cli_docs.py"), "--check")
-    site = Path(session.create_tmp()) / "site"
-    session.run("mkdocs", "build", "--strict", "--quiet", "--config-file", str(ROOT / "mkdocs.yml"),
-                "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})  # fmt: skip
+    env = {"TOOLKIT_STRICT_PLUGINS": "1", "NO_MKDOCS_2_WARNING": "1"}
+    session.run("python", str(ROOT / "tools" / "gen_cli_reference.py"), "--check", env=env)
+    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), env=env)
 
 
 @nox.session(python=PYTHON, venv_backend="none")

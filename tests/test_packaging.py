@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ NAMES = {
 KERNEL_INIT = ROOT / "packages" / "kernel" / "src" / "toolkit_kernel" / "__init__.py"
 
 
-def _project(member: Path) -> dict:
+def _project(member: Path) -> dict[str, Any]:
     return tomllib.loads((member / "pyproject.toml").read_text())
 
 
@@ -87,9 +88,10 @@ def test_the_meta_distribution_pins_every_system_to_its_version(tmp_path):
     requires = sorted(re.findall(r"^Requires-Dist: (.*)$", metadata, re.M))
     pins = [f"toolkit-{s}=={__version__}; extra == '{e}'" for s in ("grite", "plasmite", "pom", "graveyar")
             for e in (s, "all")]  # fmt: skip
-    assert requires == sorted([f"toolkit-host=={__version__}", f"toolkit-kernel=={__version__}", *pins])
+    mcp = [f"toolkit-host[mcp]=={__version__}; extra == '{e}'" for e in ("mcp", "all")]
+    assert requires == sorted([f"toolkit-host=={__version__}", f"toolkit-kernel=={__version__}", *pins, *mcp])
     assert sorted(re.findall(r"^Provides-Extra: (.*)$", metadata, re.M)) == [
-        "all", "graveyar", "grite", "plasmite", "pom"
+        "all", "graveyar", "grite", "mcp", "plasmite", "pom"
     ]  # fmt: skip
 
 

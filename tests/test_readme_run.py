@@ -39,7 +39,7 @@ def _externally_managed_python(tmp_path: Path) -> Path:
 
 
 def _readme_run_command(root: Path) -> str:
-    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", (root / "README.md").read_text(), re.S)
+    blocks: list[str] = re.findall(r"```(?:sh|bash)\n(.*?)```", (root / "README.md").read_text(), re.S)
     return blocks[0].strip()
 
 

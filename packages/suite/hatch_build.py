@@ -17,5 +17,6 @@ class LockstepPins(MetadataHookInterface):
         version = metadata["version"]
         metadata["dependencies"] = [f"toolkit-host=={version}", f"toolkit-kernel=={version}"]
         extras = {system: [f"toolkit-{system}=={version}"] for system in SYSTEMS}
-        extras["all"] = [pin for system in SYSTEMS for pin in extras[system]]
+        extras["mcp"] = [f"toolkit-host[mcp]=={version}"]  # `toolkit mcp`: the MCP SDK
+        extras["all"] = [pin for extra in (*SYSTEMS, "mcp") for pin in extras[extra]]
         metadata["optional-dependencies"] = extras
