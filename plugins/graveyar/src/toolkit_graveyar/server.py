@@ -41,7 +41,7 @@ from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.codec import frame_repeated, varint
 from toolkit_graveyar.core.model import Expected
 from toolkit_graveyar.core.service import EventStoreService
-from toolkit_graveyar.core.validation import Limits
+from toolkit_graveyar.core.validation import ALL_STREAM, Limits
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
 
@@ -344,14 +344,24 @@ class V1Service:
     async def read(self, req: pb.ReadRequest) -> AsyncIterator[bytes]:
         start = req.__getattribute__("from") if req.HasField("from") else None
         backward = req.direction == pb.DIRECTION_BACKWARD
-        async for page in self.svc.read_pages(req.stream, start, backward, req.limit):
+        if req.exclude_stream_prefixes:
+            if req.stream != ALL_STREAM:
+                raise E.InvalidRequest("exclude_stream_prefixes only apply to '$all' reads")
+            pages = self.svc.read_all_excluding(start, backward, req.limit, list(req.exclude_stream_prefixes))
+        else:
+            pages = self.svc.read_pages(req.stream, start, backward, req.limit)
+        async for page in pages:
             for chunk in chunk_by_size(page):
                 yield frame_repeated(chunk)
 
     async def subscribe(self, req: pb.SubscribeRequest) -> AsyncIterator[bytes]:
         after = req.after if req.HasField("after") else None
         items = self.svc.subscribe(
-            req.stream, after, stream_prefixes=list(req.stream_prefixes), event_types=list(req.event_types)
+            req.stream,
+            after,
+            stream_prefixes=list(req.stream_prefixes),
+            event_types=list(req.event_types),
+            exclude_prefixes=list(req.exclude_stream_prefixes),
         )
         async for item in items:
             if item.kind == "events":
@@ -426,11 +436,14 @@ class RunningServer:
     port: int
     service: EventStoreService
     health: Any
+    watcher: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
         from grpc_health.v1 import health_pb2
 
+        if self.watcher is not None:
+            self.watcher.cancel()
         await self.health.enter_graceful_shutdown()
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -479,7 +492,25 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, bound, service, health_servicer)
+    running = RunningServer(server, bound, service, health_servicer)
+    running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
+    return running
+
+
+async def _watch_backend(service: EventStoreService, health_servicer: Any, interval: float = 0.5) -> None:
+    """Report NOT_SERVING while the backend is unreachable (PostgreSQL down), SERVING when it is back."""
+    from grpc_health.v1 import health_pb2
+
+    serving = True
+    while True:
+        await asyncio.sleep(interval)
+        ok = service.store.available
+        if ok != serving and not service.closed:
+            serving = ok
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            log.warning("backend %s", "is back: SERVING" if ok else "unreachable: NOT_SERVING")
+            for name in ("", *SERVICES):
+                await health_servicer.set(name, status)
 
 
 async def run_server(service_factory: Callable[[], Awaitable[EventStoreService]], config: ServerConfig) -> None:
