@@ -11,4 +11,4 @@ from toolkit.services import Readiness, ServiceSpec
 
 __all__ = ["Readiness", "ServiceSpec", "__version__", "hookimpl"]
 
-__version__ = "0.1.0"
+from toolkit_kernel import __version__  # one version for every toolkit distribution

@@ -175,6 +175,8 @@ class ToolkitPlugins:
             Conflict: two plugins (or a plugin and the host) claim the same command name.
         """
         if self._commands is None:
+            from toolkit.cliutil import add_version_option
+
             found: dict[str, click.Command] = {}
             owners: dict[str, str] = {}
             for plugin_name, commands in self._call_per_plugin("toolkit_commands"):
@@ -187,6 +189,7 @@ class ToolkitPlugins:
                             hint=f"uninstall one of them, or disable it with TOOLKIT_DISABLE_PLUGINS={plugin_name}",
                             details={"command": name, "plugins": [plugin_name, other]},
                         )
+                    add_version_option(command, name)  # `toolkit grite --version` as `grite --version`
                     found[name] = command
                     owners[name] = plugin_name
                     if plugin_name in self.infos:
