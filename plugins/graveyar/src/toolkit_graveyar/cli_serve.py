@@ -106,7 +106,7 @@ def serve(
         grace=grace,
         max_message=max(64 * 1024 * 1024, max_append_size * 2),
     )
-    check_bind(bind, token)
+    check_bind(bind, token, tls=bool(tls_cert or tls_key))
     directory = data_dir or default_data_dir()
 
     async def factory() -> EventStoreService:
