@@ -264,31 +264,52 @@ class EventStoreService:
             else:
                 cursor = key + 1
 
+    async def read_all_excluding(
+        self, start: int | None, backward: bool, limit: int, excludes: Sequence[str]
+    ) -> AsyncIterator[list[bytes]]:
+        """Pages of `$all` without the events of streams starting with `excludes`; `limit` counts what is returned."""
+        prefixes = tuple(excludes)
+        sent = 0
+        async for page in self.read_pages(ALL_STREAM, start, backward, 0):
+            keep = [r for r in page if not decode_record(r).stream.startswith(prefixes)]
+            if limit and sent + len(keep) >= limit:
+                yield keep[: limit - sent]
+                return
+            sent += len(keep)
+            if keep:
+                yield keep
+
     # -- subscriptions --------------------------------------------------------------------------
     async def subscribe(
-        self, stream: str, after: int | None, *, stream_prefixes: Sequence[str] = (), event_types: Sequence[str] = ()
+        self,
+        stream: str,
+        after: int | None,
+        *,
+        stream_prefixes: Sequence[str] = (),
+        event_types: Sequence[str] = (),
+        exclude_prefixes: Sequence[str] = (),
     ) -> AsyncIterator[SubscriptionItem]:
         """Catch-up subscription: history in order, one `caught_up`, then live events, each once.
 
         `after` is exclusive (a version for a stream, a position for `$all`); None = from the start.
         """
         check_stream_name(stream, allow_all=True, writable=False)
-        if stream_prefixes and stream != ALL_STREAM:
-            raise InvalidRequest("stream_prefixes only apply to '$all' subscriptions")
+        if (stream_prefixes or exclude_prefixes) and stream != ALL_STREAM:
+            raise InvalidRequest("stream prefix filters only apply to '$all' subscriptions")
         types = frozenset(event_types)
         if stream == ALL_STREAM:
-            gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types)
+            gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types, tuple(exclude_prefixes))
         else:
             gen = self._subscribe_stream(stream, after or 0, types)
         async for item in gen:
             yield item
 
     async def _subscribe_all(
-        self, pos: int, prefixes: tuple[str, ...], types: frozenset[str]
+        self, pos: int, prefixes: tuple[str, ...], types: frozenset[str], excludes: tuple[str, ...] = ()
     ) -> AsyncIterator[SubscriptionItem]:
         page = self.limits.max_read_page
         notifier = self.store.notifier
-        filtered = bool(prefixes or types)
+        filtered = bool(prefixes or types or excludes)
         caught_up = False
         while True:
             head = notifier.head
@@ -296,7 +317,7 @@ class EventStoreService:
             if recs:
                 last = record_position(recs[-1])
                 if filtered:
-                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types)]
+                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types, excludes)]
                     if keep:
                         yield SubscriptionItem("events", keep)
                     if not keep or record_position(keep[-1]) != last:
@@ -429,7 +450,9 @@ def _metadata_size(metadata: Any) -> int:
     return sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
 
 
-def _matches(ev: Any, prefixes: tuple[str, ...], types: frozenset[str]) -> bool:
+def _matches(ev: Any, prefixes: tuple[str, ...], types: frozenset[str], excludes: tuple[str, ...] = ()) -> bool:
     if prefixes and not ev.stream.startswith(prefixes):
+        return False
+    if excludes and ev.stream.startswith(excludes):
         return False
     return not types or ev.event_type in types

@@ -203,6 +203,8 @@ class Store(abc.ABC):
     """An event store backend. All methods are coroutines on the server's event loop."""
 
     notifier: PositionNotifier
+    #: False while the backend cannot be reached (health then reports NOT_SERVING).
+    available: bool = True
 
     # -- writes (atomic, serialised by the backend) -------------------------------------------
     @abc.abstractmethod

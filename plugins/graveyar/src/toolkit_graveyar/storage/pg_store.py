@@ -126,6 +126,7 @@ class PgStore(Store):
         self._closed = False
         self.notifier = PositionNotifier(0)
         self.commits = 0
+        self.available = True
 
     @classmethod
     async def open(cls, dsn: str, *, pool_size: int = 4, max_batch: int = 2048, poll_interval: float = 1.0) -> PgStore:
@@ -141,7 +142,8 @@ class PgStore(Store):
         return store
 
     async def _connect(self, *, autocommit: bool = True) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=autocommit)
+        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=autocommit, connect_timeout=5)
+        self._all_conns = [c for c in self._all_conns if not c.closed]
         self._all_conns.append(conn)
         return conn
 
@@ -167,24 +169,34 @@ class PgStore(Store):
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         conn = await self._pool.get()
         try:
-            if conn.closed:
-                conn = await self._connect()
+            if conn.closed or conn.broken:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                conn = await self._connect()  # if this fails, the closed one goes back and is replaced later
             yield conn
         except psycopg.OperationalError:
             with contextlib.suppress(Exception):
                 await conn.close()
-            conn = await self._connect()
             raise
         finally:
             self._pool.put_nowait(conn)
 
     async def _fetch(self, query: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Any]:
-        try:
-            async with self._conn() as conn:
-                cur = await conn.execute(query, params, binary=binary)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise StorageFailure(f"PostgreSQL read failed: {exc}") from None
+        for attempt in (0, 1):
+            try:
+                async with self._conn() as conn:
+                    cur = await conn.execute(query, params, binary=binary)
+                    rows = await cur.fetchall()
+                self.available = True
+                return rows
+            except psycopg.OperationalError as exc:
+                if attempt == 0:
+                    continue  # a pooled connection died (PostgreSQL restarted): once more on a fresh one
+                self.available = False
+                raise Unavailable(f"PostgreSQL is unavailable: {exc}", hint="retry when the database is back") from None
+            except psycopg.Error as exc:
+                raise StorageFailure(f"PostgreSQL read failed: {exc}") from None
+        raise AssertionError("unreachable")
 
     # -- background tasks -----------------------------------------------------------------------
     async def _listener(self) -> None:
@@ -245,22 +257,40 @@ class PgStore(Store):
         self, fn: Callable[[psycopg.AsyncConnection[Any], list[_Op]], Awaitable[int]], ops: list[_Op]
     ) -> None:
         results: dict[int, Any] = {}
-        conn = self._writer_conn
-        try:
-            if conn is None or conn.closed:
-                conn = self._writer_conn = await self._connect(autocommit=False)
-            async with conn.transaction():
-                head = await fn(conn, ops)
-                results = {id(op): op.result for op in ops}
-            self.commits += 1
-        except Exception as exc:
-            err = StorageFailure(f"PostgreSQL write failed: {exc}", hint="retry: appends with event ids are idempotent")
+        head = 0
+        for attempt in (0, 1):
+            conn = self._writer_conn
+            committing = False
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    self._writer_conn = None
+                    conn = self._writer_conn = await self._connect(autocommit=False)
+                async with conn.transaction():
+                    head = await fn(conn, ops)
+                    results = {id(op): op.result for op in ops}
+                    committing = True
+                self.commits += 1
+                self.available = True
+                break
+            except psycopg.OperationalError as exc:
+                # The connection is gone (PostgreSQL restarted or is down): the next batch reconnects.
+                self._writer_conn = None
+                if attempt == 0 and not committing:
+                    continue  # nothing was committed: safe to run the batch again on a fresh connection
+                self.available = False
+                err: ToolkitError = Unavailable(
+                    f"PostgreSQL is unavailable: {exc}", hint="retry: appends with event ids are idempotent"
+                )
+            except Exception as exc:
+                err = StorageFailure(
+                    f"PostgreSQL write failed: {exc}", hint="retry: appends with event ids are idempotent"
+                )
+                with contextlib.suppress(Exception):
+                    if conn is not None and conn.broken:
+                        self._writer_conn = None
             for op in ops:
                 if not op.future.done():
                     op.future.set_exception(err)
-            with contextlib.suppress(Exception):
-                if conn is not None and conn.broken:
-                    self._writer_conn = None
             return
         for op in ops:
             if op.future.done():
