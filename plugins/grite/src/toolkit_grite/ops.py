@@ -42,14 +42,17 @@ def _nonempty(value: str, what: str) -> str:
 
 
 @contextmanager
-def _guard(g: Grite, issue_hex: str | None, lock: bool) -> Iterator[None]:
-    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`."""
-    resource = f"issue:{issue_hex}" if issue_hex else "repo:global"
-    if lock and not issue_hex:
+def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> Iterator[None]:
+    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`.
+
+    `creating`: `--lock` only refuses (conflict) when another owner holds a repo: lock.
+    """
+    resource = f"issue:{issue_hex}"
+    if lock and creating:
         leases.check_policy(g, resource, strict=True)
         yield
         return
-    if lock and issue_hex:
+    if lock:
         leases.acquire(g, resource, leases.DEFAULT_TTL)
         try:
             yield
@@ -76,8 +79,9 @@ def create_issue(
     _nonempty(title, "--title")
     for label in labels:
         _nonempty(label, "--label")
-    with _guard(g, None, lock):
-        iid = new_id()
+    iid = new_id()
+    # A new issue conflicts only with repo: locks (issue:<new id> matches no other lock).
+    with _guard(g, iid.hex(), lock, creating=True):
         ev = g.new_event(iid, 1, [title, body, list(labels)])
         head = g.write([ev])
     return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
