@@ -34,3 +34,18 @@ def register(group: click.Group) -> None:
 
         data = import_bugs(get_grite(), Path(source), binary)
         output(data, lambda d: f"imported {d['bugs']} bugs ({d['events']} new events)")
+
+    _export(git_bug)
+
+
+def _export(git_bug: click.Group) -> None:
+    @git_bug.command("export")
+    @click.option("--repo", "target", default=".", show_default=True, help="Repository receiving the git-bug data.")
+    @click.option("--git-bug", "binary", metavar="PATH", help="The git-bug executable (default: git-bug on PATH).")
+    @common_options
+    def export_cmd(target: str, binary: str | None) -> None:
+        """Create or update a git-bug bug for every grite issue that did not come from git-bug."""
+        from toolkit_grite.bridge_gitbug import export_issues
+
+        data = export_issues(get_grite(), Path(target), binary)
+        output(data, lambda d: f"exported: {d['created']} created, {d['updated']} updated")

@@ -60,3 +60,38 @@ def test_import_is_faithful_idempotent_and_incremental(tmp_path: Path) -> None:
     issue = ours(repo, "issue", "show", crash[:8])["issue"]
     assert (issue["title"], issue["labels"], issue["state"]) == ("Crash on start (arm64)", ["bug"], "closed")
     assert [c["body"] for c in issue["comments"]] == ["seen on arm64", "fixed upstream"]
+
+
+def test_export_to_git_bug_and_back(tmp_path: Path) -> None:
+    gb = str(require_peer("git-bug").path)
+    ours = Ours()
+    repo = new_repo(tmp_path / "r")
+    ours(repo, "init", "--no-agents-md")
+    iid = ours(repo, "issue", "create", "--title", "From grite", "--body", "grite body", "--label", "infra")["issue_id"]
+    ours(repo, "issue", "comment", iid, "--body", "first note")
+    other = ours(repo, "issue", "create", "--title", "Closed in grite")["issue_id"]
+    ours(repo, "issue", "close", other)
+    out = ours(repo, "bridge", "git-bug", "export", "--git-bug", gb)
+    assert (out["created"], out["updated"]) == (2, 0)
+
+    def show(title: str) -> dict:
+        import json
+
+        listed = json.loads(subprocess.run([gb, "bug", "--format", "json"], cwd=repo, capture_output=True,
+                                           text=True, check=True).stdout)  # fmt: skip
+        (bug_id,) = [b["id"] for b in listed if b["title"] == title]
+        return json.loads(subprocess.run([gb, "bug", "show", bug_id, "--format", "json"], cwd=repo,
+                                         capture_output=True, text=True, check=True).stdout)  # fmt: skip
+
+    bug = show("From grite")
+    assert [c["message"] for c in bug["comments"]] == ["grite body", "first note"]
+    assert (bug["labels"], bug["status"]) == (["infra"], "open")
+    assert show("Closed in grite")["status"] == "closed"
+    # Incremental: only the change goes out; and importing back does not duplicate anything.
+    ours(repo, "issue", "comment", iid, "--body", "second note")
+    ours(repo, "issue", "label", "remove", iid, "--label", "infra")
+    assert ours(repo, "bridge", "git-bug", "export", "--git-bug", gb) == {"created": 0, "updated": 1, "issues": 2}
+    bug = show("From grite")
+    assert ([c["message"] for c in bug["comments"]][-1], bug["labels"]) == ("second note", [])
+    assert ours(repo, "bridge", "git-bug", "import", "--git-bug", gb)["events"] == 0
+    assert ours(repo, "issue", "list")["total"] == 2
