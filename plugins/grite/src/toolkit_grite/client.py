@@ -162,6 +162,8 @@ def route(argv: list[str]) -> int | None:
         return None
     if any(a in ("--help", "-h", "--version") for a in argv) or _subcommand(argv) in (None, *LOCAL_ONLY):
         return None
+    if "--body-file=-" in argv or any(argv[i : i + 2] == ["--body-file", "-"] for i in range(len(argv))):
+        return None  # the body comes from our standard input, which the daemon cannot read
     from toolkit_grite.locate import find_git_dirs
 
     found = find_git_dirs(os.getcwd())

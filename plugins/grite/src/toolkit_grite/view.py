@@ -25,7 +25,7 @@ __all__ = ["MAP_SIZE", "View"]
 MAP_SIZE = 4 << 30
 #: Values are `marshal`-encoded (the view is a cache of the WAL, private to this interpreter
 #: version); a view written under another schema is emptied and re-ingested from the WAL.
-SCHEMA = f"2-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA = f"3-py{sys.version_info[0]}.{sys.version_info[1]}"
 _MARSHAL_VERSION = 4
 
 
@@ -55,7 +55,8 @@ def summary_record(state: dict[str, Any]) -> bytes:
     """The `summaries` value: the summary, its canonical JSON text, and the lower-cased search text."""
     summary = projection.summary(state)
     text = _CANONICAL(summary)
-    search = (state["title"][0] + "\n" + state["body"][0]).lower()
+    # Free text matches titles, bodies and comments (git-bug's query language).
+    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"])]).lower()
     return marshal.dumps((summary, text, search), _MARSHAL_VERSION)
 
 
