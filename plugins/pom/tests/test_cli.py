@@ -56,7 +56,7 @@ def test_cli_against_running_pom(tmp_path: Path, start_pom: Any, cli: Any) -> No
     # The documented shapes (specs/pom/control-protocol.md), exactly.
     assert set(states["db"]) == PROCESS_KEYS
     assert set(states["db"]["log"]) == {"first_id", "last_id", "lines", "bytes", "evicted_lines"}
-    assert set(ps["project"]) == {"name", "dir", "config", "pid", "started_at", "http_url", "version"}
+    assert set(ps["project"]) == {"name", "dir", "config", "pid", "started_at", "http_url", "pc_api_url", "version"}
     human = cli("pom", "ps", *f).assert_success().output
     assert "NAME" in human
     assert "web.2" in human

@@ -271,3 +271,35 @@ def test_disabled_dependency_is_not_waited_for(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "dependency off is disabled; not waiting for it" in result.stdout
     assert re.search(r"web +\| web ran", result.stdout)
+
+
+def test_shutdown_command_daemon_and_ready_log_line(tmp_path: Path) -> None:
+    """is_daemon: the launcher exits 0, the daemon runs until pom stops it with shutdown.command."""
+    write(
+        tmp_path / "process-compose.yaml",
+        """
+        processes:
+          daemon:
+            command: "sh -c 'echo $$$$ > daemon.pid; exec sleep 300' > /dev/null 2>&1 & echo launched"
+            is_daemon: true
+            shutdown:
+              command: "kill $(cat daemon.pid) && echo shutdown ran"
+              timeout_seconds: 5
+          logger:
+            command: "echo warming; echo server is up now; exec sleep 300"
+            ready_log_line: "is up"
+          after:
+            command: "echo after ran"
+            depends_on:
+              logger: {condition: process_log_ready}
+            availability: {exit_on_end: true}
+        """,
+    )
+    result = pom_up(tmp_path, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"daemon +\| \[pom\] daemon launched", out)
+    assert re.search(r"after +\| after ran", out)
+    assert re.search(r"daemon +\| shutdown ran", out)
+    pid = int((tmp_path / "daemon.pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]

@@ -105,6 +105,12 @@ def pom() -> None:
 )
 @click.option("--no-http", is_flag=True, help="Do not serve the HTTP API.")
 @click.option(
+    "--pc-api",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also serve process-compose's REST API (loopback; port 0: free).",
+)
+@click.option(
     "--token", envvar="POM_TOKEN", show_envvar=True, default=None, help="HTTP API token (needed off loopback)."
 )
 @click.option("--exit-when-ready", is_flag=True, help="Start, wait until every process is ready, stop cleanly, exit.")
@@ -131,6 +137,7 @@ def up(
     quiet: bool,
     http: str | None,
     no_http: bool,
+    pc_api: str | None,
     token: str | None,
     exit_when_ready: bool,
     timeout: float,
@@ -149,6 +156,7 @@ def up(
         child += [*names, "--disable-dotenv"] if disable_dotenv else list(names)
         child += ["--no-http"] if no_http else (["--http", http] if http else [])
         child += ["--quiet"] if quiet else []
+        child += ["--pc-api", pc_api] if pc_api else []
         child += [a for e in _env_paths(env_files) for a in ("-e", str(e.resolve()))]
         child += ["-m", formation] if formation else []
         child += ["-p", str(port)] if config.kind == "procfile" else []
@@ -164,6 +172,7 @@ def up(
     options = UpOptions(
         names=names,
         http=None if no_http else (http or config.http),
+        pc_api=pc_api,
         token=token,
         tui=bool(use_tui),
         quiet=quiet,
@@ -171,7 +180,7 @@ def up(
         timeout=timeout,
         settle=settle,
     )
-    _run_foreground(config, options)
+    run_foreground(config, options)
 
 
 def _group_of(config: Any, name: str) -> str | None:
@@ -182,7 +191,8 @@ def _group_of(config: Any, name: str) -> str | None:
     return None
 
 
-def _run_foreground(config: Any, options: Any) -> None:
+def run_foreground(config: Any, options: Any) -> None:
+    """Run `pom up` in this process with `options`; exit with its status."""
     import asyncio
 
     from toolkit_pom.runner import readiness_error, run_up
@@ -404,12 +414,28 @@ def _control(op: str, names: tuple[str, ...], file: str | None, **extra: Any) ->
 
 
 @pom.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
 @file_option
+@click.option("-p", "--port", type=int, default=None, help="honcho: starting PORT (default 5000 or $PORT).")
+@click.option("-c", "--concurrency", default=None, metavar="process=num,...", help="honcho: instances per type.")
+@click.option("-q", "--quiet", default=None, metavar="process1,process2", help="honcho: suppress their output.")
 @json_option
-def start(names: tuple[str, ...], file: str | None) -> None:
-    """Start processes (names, groups or all)."""
-    _control("start", names, file)
+def start(
+    names: tuple[str, ...], file: str | None, port: int | None, concurrency: str | None, quiet: str | None
+) -> None:
+    """Start processes in the running pom; with none running, run the Procfile like honcho start."""
+    from toolkit_pom.cli_honcho import app_options, honcho_start
+    from toolkit_pom.errors import NotRunning
+
+    procfile = app_options().procfile_path()
+    try:
+        if names:
+            _control("start", names, file)
+            return
+    except NotRunning:
+        if not procfile.is_file():
+            raise
+    honcho_start(names, port, concurrency, quiet)
 
 
 @pom.command()
@@ -500,6 +526,8 @@ def check(
 ) -> None:
     """Validate the configuration and show the processes it defines."""
     config = _load(files, env_files, formation, port, disable_dotenv)
+    if config.kind == "procfile" and not json_mode():
+        click.echo(f"Valid procfile detected ({', '.join(config.processes)})", err=True)  # honcho's line
     data = config.to_dict()
     emit(
         data,
@@ -512,4 +540,11 @@ def check(
     )
 
 
+def _register_honcho() -> None:
+    from toolkit_pom.cli_honcho import register
+
+    register(pom)
+
+
+_register_honcho()
 main = standalone_main(pom)

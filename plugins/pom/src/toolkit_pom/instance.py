@@ -107,6 +107,7 @@ class Instance:
         self._kill_reason: str | None = None
         self._run_token = 0
         self._spawn_cursor = 0
+        self._daemon_group: int | None = None
 
     # ------------------------------------------------------------ public surface
 
@@ -271,6 +272,14 @@ class Instance:
         self._set("stopping")
         if self.spec.shutdown_command:
             await self._run_shutdown_command(self._environment())
+        elif self._daemon_group is not None:
+            kill_group(self._daemon_group, self.spec.shutdown_signal)
+        if self._daemon_group is not None:
+            deadline = time.monotonic() + self.spec.shutdown_timeout
+            while group_alive(self._daemon_group) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await self._reap_group(self._daemon_group)
+            self._daemon_group = None
         await self.sup.sweep_orphans(self)
         self._set("stopped", "stopped by request")
 
@@ -312,8 +321,10 @@ class Instance:
                 h.cancel()
             if helpers:
                 await asyncio.wait(helpers, timeout=2.0)
-        await self._reap_group(proc.pid)
-        if not (self.spec.is_daemon and code == 0 and not self._stop.is_set()):
+        if self.spec.is_daemon and code == 0 and not self._stop.is_set():
+            self._daemon_group = proc.pid  # the daemon it forked lives on in this group
+        else:
+            await self._reap_group(proc.pid)
             await self.sup.sweep_orphans(self)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*eofs), _EOF_GRACE)

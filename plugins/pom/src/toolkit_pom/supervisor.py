@@ -68,6 +68,8 @@ class Supervisor:
             self._add_instances(spec, spec.replicas)
         self.started_at = time.time()
         self.http_url: str | None = None
+        #: process-compose's REST API, when `pom up --pc-api` serves it.
+        self.pc_api_url: str | None = None
         self.shutdown_event = asyncio.Event()
         #: Set once every process is down and the last log lines are stored.
         self.closed = asyncio.Event()
@@ -282,6 +284,7 @@ class Supervisor:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "http_url": self.http_url,
+            "pc_api_url": self.pc_api_url,
             "version": __version__,
         }
 
