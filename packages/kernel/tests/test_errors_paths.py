@@ -27,7 +27,8 @@ def test_error_tree_kinds_and_payloads():
     assert issubclass(ConfigError, UsageError)
     assert issubclass(LockTimeout, Busy)
     assert issubclass(SnapshotCorrupt, Corrupt)
-    kinds = {cls.kind for cls in (getattr(errors, name) for name in errors.__all__) if isinstance(cls, type)}
+    classes = (getattr(errors, name) for name in errors.__all__)
+    kinds = {cls.kind for cls in classes if isinstance(cls, type) and issubclass(cls, ToolkitError)}
     assert kinds == {
         "internal", "usage", "config", "not_found", "conflict", "busy", "lock_timeout", "io", "corrupt",
         "snapshot_corrupt", "ipc",
@@ -116,4 +117,4 @@ def test_socket_path_too_long(monkeypatch, tmp_path):
     monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(tmp_path / ("x" * 90)))
     with pytest.raises(IoFailure, match="too long") as info:
         paths.socket_path("grite", "/repo")
-    assert "TOOLKIT_RUNTIME_DIR" in info.value.hint
+    assert "TOOLKIT_RUNTIME_DIR" in str(info.value.hint)

@@ -354,10 +354,14 @@ async def test_a_blocked_event_loop_never_freezes_a_chatty_child(supervise: Call
     deadline = time.monotonic() + 30
     finished = False
     while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            if fh.read().rpartition(b")")[2].split()[0] == b"Z":
-                finished = True
-                break
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rpartition(b")")[2].split()[0]
+        except FileNotFoundError:  # exited and already reaped (the child watcher runs in a thread)
+            state = b"Z"
+        if state == b"Z":
+            finished = True
+            break
         time.sleep(0.05)  # deliberately blocking
     assert finished, "child froze while the event loop was blocked"
     await until(lambda: inst.state == "exited", 20, "exit noticed")

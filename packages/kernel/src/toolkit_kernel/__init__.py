@@ -8,4 +8,4 @@ Modules: `errors` (the error tree), `hashing` (canonical CBOR, BLAKE2b-256, grit
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,8 +1,8 @@
 """Where toolkit keeps per-user state and runtime sockets.
 
-Tests and users redirect both with environment variables, so nothing ever has to
+Tests and users redirect them with environment variables, so nothing ever has to
 guess a home directory: `TOOLKIT_HOME` for state, `TOOLKIT_RUNTIME_DIR` for sockets
-and daemon lock files.
+and daemon lock files, `TOOLKIT_CACHE_DIR` for rebuildable caches.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ try:  # CPython's own BLAKE2: hashlib would load OpenSSL (~2.5 ms) on every CLI 
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b
 
-__all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_home"]
+__all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_cache", "toolkit_home"]
 
 _RUNTIME_HINT = "set TOOLKIT_RUNTIME_DIR to a directory of your own (it is created with mode 0700)"
 #: sun_path is 108 bytes on Linux; keep a margin for the file name.
@@ -29,6 +29,18 @@ def toolkit_home() -> Path:
     """Return the per-user state directory (`$TOOLKIT_HOME`, else `~/.local/share/toolkit`)."""
     env = os.environ.get("TOOLKIT_HOME")
     return Path(env) if env else Path.home() / ".local" / "share" / "toolkit"
+
+
+def toolkit_cache() -> Path:
+    """Return the per-user cache directory: `$TOOLKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/toolkit`, else ~/.cache/toolkit.
+
+    Only rebuildable data lives here (the host's entry-point index); deleting it is always safe.
+    """
+    env = os.environ.get("TOOLKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "toolkit"
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -16,7 +17,15 @@ from toolkit_kernel import errors as kerr
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["GriteGroup", "common_options", "get_grite", "output", "wants_json"]
+__all__ = [
+    "GriteGroup",
+    "common_options",
+    "fail_with_report",
+    "get_grite",
+    "output",
+    "terminal_safe",
+    "wants_json",
+]
 
 _CONVERT: dict[str, type[gerr.GriteError]] = {
     "usage": gerr.InvalidArgs,
@@ -161,6 +170,26 @@ def get_grite() -> Any:
     return g
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder a line.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, single_line: bool = False) -> str:
+    """`text` with terminal control characters (ANSI sequences, carriage returns, bidi) shown as escapes.
+
+    Titles, bodies and comments come from any replica, so a hostile one could otherwise clear the
+    screen, rewrite earlier lines or hide text. `single_line` also escapes newlines and tabs (for
+    fields printed on one line, such as titles in a table).
+    """
+    return (_LINE_CONTROLS if single_line else _CONTROLS).sub(_escape, text)
+
+
 def output(
     data: dict[str, Any], human: Callable[[dict[str, Any]], str] | None = None, warnings: list[str] | None = None
 ) -> None:
@@ -170,7 +199,7 @@ def output(
             data = dict(data, warnings=list(warnings))
         else:
             for warning in warnings:
-                click.echo(f"warning: {warning}", err=True)
+                click.echo(f"warning: {terminal_safe(warning)}", err=True)
     if quiet():
         return
     if json_mode():
@@ -181,4 +210,17 @@ def output(
         return
     text = human(data)
     if text:
-        click.echo(text)
+        click.echo(terminal_safe(text))
+
+
+def fail_with_report(
+    data: dict[str, Any], human: Callable[[dict[str, Any]], str] | None, message: str, hint: str
+) -> None:
+    """End a checking command that found problems: exit 5 (`db_error`) with the full report.
+
+    JSON: the error envelope on stderr with the report as `details.report`. Human: the report
+    on stdout, then the error line on stderr.
+    """
+    if not json_mode() and human is not None:
+        click.echo(terminal_safe(human(data)))
+    raise gerr.DbError(message, hint=hint, details={"report": data})

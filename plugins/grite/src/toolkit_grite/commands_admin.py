@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, fail_with_report, get_grite, output
 
 __all__ = ["register"]
 
@@ -203,7 +203,13 @@ def _data_cmds(group: click.Group) -> None:
             lines += [f"fixed: {a}" for a in d["applied"]]
             return "\n".join(lines)
 
-        output(do(get_grite(), fix=fix), human)
+        report = do(get_grite(), fix=fix)
+        failed = [c["id"] for c in report["checks"] if c["status"] == "error"]
+        if failed:
+            fail_with_report(
+                report, human, f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}", "see each check's plan"
+            )
+        output(report, human)
 
 
 def _snapshot_cmds(group: click.Group) -> None:
@@ -323,7 +329,15 @@ def _db_cmds(group: click.Group) -> None:
         """Recompute every event id."""
         from toolkit_grite import dbops
 
-        output(dbops.check(get_grite(), verify_parents=verify_parents))
+        report = dbops.check(get_grite(), verify_parents=verify_parents)
+        if report["corrupt_count"]:
+            fail_with_report(
+                report,
+                None,
+                f"db check: {report['corrupt_count']} event(s) do not match their id or lack their parent",
+                "forged or damaged events are never applied; `grite doctor` says which commits carry them",
+            )
+        output(report)
 
     @db.command("verify")
     @click.option("--verbose", is_flag=True, help="Also list signatures of unknown actors.")
@@ -343,6 +357,7 @@ def register(group: click.Group) -> None:
     _snapshot_cmds(group)
     _lock_cmds(group)
     _db_cmds(group)
-    from toolkit_grite import daemon_cli
+    from toolkit_grite import bridge_cli, daemon_cli
 
     daemon_cli.register(group)
+    bridge_cli.register(group)

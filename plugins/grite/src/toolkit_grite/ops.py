@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from toolkit_grite import leases, projection
+from toolkit_grite import leases, projection, query
 from toolkit_grite.core import Grite
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 from toolkit_grite.model import DEP_TYPES, Event, new_id
@@ -30,7 +30,7 @@ __all__ = [
     "update_issue",
 ]
 
-SORTS = ("created", "updated", "title")
+SORTS = ("created", "updated", "title", "id")
 STATES = ("open", "closed", "all")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -42,14 +42,17 @@ def _nonempty(value: str, what: str) -> str:
 
 
 @contextmanager
-def _guard(g: Grite, issue_hex: str | None, lock: bool) -> Iterator[None]:
-    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`."""
-    resource = f"issue:{issue_hex}" if issue_hex else "repo:global"
-    if lock and not issue_hex:
+def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> Iterator[None]:
+    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`.
+
+    `creating`: `--lock` only refuses (conflict) when another owner holds a repo: lock.
+    """
+    resource = f"issue:{issue_hex}"
+    if lock and creating:
         leases.check_policy(g, resource, strict=True)
         yield
         return
-    if lock and issue_hex:
+    if lock:
         leases.acquire(g, resource, leases.DEFAULT_TTL)
         try:
             yield
@@ -76,8 +79,9 @@ def create_issue(
     _nonempty(title, "--title")
     for label in labels:
         _nonempty(label, "--label")
-    with _guard(g, None, lock):
-        iid = new_id()
+    iid = new_id()
+    # A new issue conflicts only with repo: locks (issue:<new id> matches no other lock).
+    with _guard(g, iid.hex(), lock, creating=True):
         ev = g.new_event(iid, 1, [title, body, list(labels)])
         head = g.write([ev])
     return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
@@ -218,25 +222,58 @@ def dep_list(g: Grite, ident: str, *, reverse: bool = False) -> dict[str, Any]:
 
 
 def _filtered(
-    g: Grite, state: str, labels: Sequence[str], assignee: str | None, search: str | None
+    g: Grite,
+    state: str,
+    labels: Sequence[str],
+    assignee: str | None,
+    search: str | None,
+    q: query.Query | None = None,
 ) -> list[tuple[dict[str, Any], str]]:
-    """Return `(summary, summary JSON text)` of the issues matching the filters."""
+    """Return `(summary, summary JSON text)` of the issues matching the filters (and query `q`)."""
     if state not in STATES:
         raise InvalidArgs(f"--state must be one of {', '.join(STATES)}")
-    needle = search.lower() if search else None
-    wanted = set(labels)
+    q = q or query.Query()
+    state = q.state or state
+    needles = [search.lower()] if search else []
+    needles += q.words
+    wanted = set(labels) | set(q.labels)
+    assignees = ([assignee] if assignee else []) + q.assignees
+    authors = _author_ids(g, q.authors) if q.authors else None
+    view = g.ready()
     out = []
-    for summary, text, haystack in g.ready().summary_records():
+    for summary, text, haystack in view.summary_records():
         if state != "all" and summary["state"] != state:
             continue
         if wanted and not wanted <= set(summary["labels"]):
             continue
-        if assignee and assignee not in summary["assignees"]:
+        if q.no_label and summary["labels"]:
             continue
-        if needle and needle not in haystack:
+        if assignees and not all(a in summary["assignees"] for a in assignees):
+            continue
+        if any(n not in haystack for n in needles):
+            continue
+        if authors is not None and _creator(view, summary["issue_id"]) not in authors:
             continue
         out.append((summary, text))
     return out
+
+
+def _author_ids(g: Grite, names: Sequence[str]) -> set[str]:
+    """Actor ids an `author:` value names: a hex prefix of the id, or a local actor's label."""
+    from toolkit_grite.repo import list_actors
+
+    labels = {a["actor_id"]: str(a.get("label") or "").lower() for a in list_actors(g.paths)}
+    ids: set[str] = set()
+    creators = {_creator(g.view, s["issue_id"]) for s, _t, _h in g.view.summary_records()}
+    for name in names:
+        ids |= {c for c in creators if c and (c.startswith(name) or labels.get(c) == name)}
+    return ids
+
+
+def _creator(view: Any, issue_hex: str) -> str:
+    state = view.state(bytes.fromhex(issue_hex))
+    key = state.get("created_key") if state else None
+    return str(key[1]) if key else ""
 
 
 def list_issues(
@@ -249,19 +286,35 @@ def list_issues(
     sort: str = "created",
     desc: bool = False,
     limit: int | None = None,
+    text: str = "",
 ) -> ListResult:
-    """List issue summaries with filters and sorting."""
+    """List issue summaries with filters and sorting; `text` is a git-bug style query (see `query`)."""
+    q = query.parse(text) if text.strip() else None
+    if q is not None and q.sort:
+        sort = q.sort
+        desc = desc if q.desc is None else q.desc
     if sort not in SORTS:
         raise InvalidArgs(f"--sort must be one of {', '.join(SORTS)}")
     if limit is not None and limit < 0:
         raise InvalidArgs("--limit must be >= 0")
-    rows = _filtered(g, state, labels, assignee, search)
-    field = {"created": "created_ts", "updated": "updated_ts", "title": "title"}[sort]
+    rows = _filtered(g, state, labels, assignee, search, q)
+    field = {"created": "created_ts", "updated": "updated_ts", "title": "title", "id": "issue_id"}[sort]
     rows.sort(key=lambda row: (row[0][field], row[0]["issue_id"]), reverse=desc)
     total = len(rows)
     if limit is not None:
         rows = rows[:limit]
     return ListResult({"issues": [summary for summary, _text in rows], "total": total}, [text for _s, text in rows])
+
+
+def label_list(g: Grite) -> dict[str, Any]:
+    """Every label in use, with the number of issues (open and all) carrying it."""
+    counts: dict[str, list[int]] = {}
+    for summary, _text, _hay in g.ready().summary_records():
+        for label in summary["labels"]:
+            row = counts.setdefault(label, [0, 0])
+            row[1] += 1
+            row[0] += summary["state"] == "open"
+    return {"labels": [{"label": k, "open": v[0], "issues": v[1]} for k, v in sorted(counts.items())]}
 
 
 class ListResult(dict[str, Any]):

@@ -144,6 +144,11 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
     lease: list[str] = []
     remote_locks = {lk["ref"][len(prefix) :]: lk for lk in leases.list_locks(g.repo, prefix)}
     local_locks = {lk["ref"][len(leases.LOCK_PREFIX) :]: lk for lk in leases.list_locks(g.repo)}
+    seen = leases.observe(g, [*remote_locks.values(), *local_locks.values()])
+
+    def live(lock: dict[str, Any]) -> bool:  # another owner's lease, judged skew-safely
+        return leases.is_live(g, lock, seen, now)
+
     with g.write_lock():
         for key, rl in remote_locks.items():
             ll = local_locks.get(key)
@@ -152,10 +157,10 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
                 if rl["owner"] == mine:
                     specs.append(f":{ref}")
                     lease.append(f"--force-with-lease={ref}:{rl['oid']}")
-                elif rl["expires_unix_ms"] > now:
+                elif live(rl):
                     wal.set_ref(g.repo, ref, rl["oid"], expected=None, message="grite: adopt remote lock")
             elif ll["oid"] != rl["oid"]:
-                if rl["owner"] != mine and rl["expires_unix_ms"] > now:
+                if rl["owner"] != mine and live(rl):
                     if ll["owner"] == mine and ll["expires_unix_ms"] > now:
                         conflicts.append(rl["resource"])
                     wal.set_ref(g.repo, ref, rl["oid"], expected=ll["oid"], message="grite: remote lock wins")
@@ -173,7 +178,7 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
                 specs.append(f"{ref}:{ref}")
     if push and specs:
         _push(g, remote, *specs, lease=lease)
-    return conflicts
+    return sorted(set(conflicts) | set(leases.overlapping(g)))
 
 
 def _push_snapshots(g: Grite, remote: str, name: str) -> None:
@@ -233,6 +238,8 @@ def sync(
         "wal_head": head,
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
+        # What the WAL readers refused during this sync (malformed or forged commits/events).
+        "quarantined": g.quarantined,
     }
     mode = "push" if push_only else "sync" if push else "pull"
     out.update(_grite053_fields(remote, pulled, pushed, merged, head, mode))

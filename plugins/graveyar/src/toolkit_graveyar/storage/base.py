@@ -160,6 +160,17 @@ def idempotent_result(
     return AppendResult(stream, first.version, last.version, first.position, last.position, duplicate=True)
 
 
+def check_multi_results(results: Sequence[AppendResult]) -> None:
+    """A multi-stream append is a retry as a whole or not at all: a mixture is DuplicateEventId."""
+    dups = sum(1 for r in results if r.duplicate)
+    if 0 < dups < len(results):
+        raise DuplicateEventId(
+            f"{dups} of {len(results)} appends of this multi-stream append are recorded already",
+            hint="retry with exactly the original appends, or use fresh event ids",
+            details={"streams": [r.stream for r in results if r.duplicate]},
+        )
+
+
 def check_snapshot(stream: str, state: StreamState | None, snap: Snapshot, stored: int | None, *, exact: bool) -> None:
     """Snapshot rules: version <= the stream's version (== when `exact`), and >= the stored snapshot's."""
     current = state.version if state else 0
@@ -192,11 +203,17 @@ class Store(abc.ABC):
     """An event store backend. All methods are coroutines on the server's event loop."""
 
     notifier: PositionNotifier
+    #: False while the backend cannot be reached (health then reports NOT_SERVING).
+    available: bool = True
 
     # -- writes (atomic, serialised by the backend) -------------------------------------------
     @abc.abstractmethod
     async def append(self, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
         """Append all `events` to `stream` atomically, or none (raises WrongExpectedVersion, DuplicateEventId)."""
+
+    @abc.abstractmethod
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically: all items or none (see `check_multi_results`)."""
 
     @abc.abstractmethod
     async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
