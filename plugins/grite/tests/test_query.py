@@ -83,3 +83,24 @@ def test_body_from_file_and_stdin(repo: Path, tmp_path: Path) -> None:
     missing = grite(repo, "issue", "comment", iid, "--json")
     assert missing.code == 2
     grite(repo, "daemon", "stop", "--json")
+
+
+def test_identities_with_name_and_email_sync(tmp_path: Path) -> None:
+    from grite_testutil import two_replicas
+
+    alice, bob = two_replicas(tmp_path)
+    me = grite(alice, "actor", "set", "--name", "Alice Doe", "--email", "alice@example.com", "--json").data
+    grite(alice, "issue", "create", "--title", "by alice", "--json")
+    assert grite(alice, "sync", "--json").code == 0
+    assert grite(bob, "sync", "--json").code == 0
+    ids = grite(bob, "actor", "identities", "--json").data["identities"]
+    assert [(i["actor_id"], i["name"], i["email"]) for i in ids] == [(me["actor_id"], "Alice Doe", "alice@example.com")]
+    assert _titles(bob, "author:alice@example.com") == ["by alice"]
+    assert _titles(bob, "author:bob") == []
+    # A change of email travels too; the newest record wins.
+    grite(alice, "actor", "set", "--email", "alice@new.example", "--json")
+    assert grite(alice, "sync", "--json").code == 0
+    assert grite(bob, "sync", "--json").code == 0
+    (record,) = grite(bob, "actor", "identities", "--json").data["identities"]
+    assert (record["name"], record["email"]) == ("Alice Doe", "alice@new.example")
+    assert grite(bob, "actor", "set", "--json").code == 2  # nothing to set
