@@ -104,3 +104,20 @@ def test_identities_with_name_and_email_sync(tmp_path: Path) -> None:
     (record,) = grite(bob, "actor", "identities", "--json").data["identities"]
     assert (record["name"], record["email"]) == ("Alice Doe", "alice@new.example")
     assert grite(bob, "actor", "set", "--json").code == 2  # nothing to set
+
+
+def test_project_context(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    out = grite(repo, "context", "set", "owner", "alice", "--json").data
+    assert (out["key"], out["value"], out["action"]) == ("owner", "alice", "set")
+    grite(repo, "context", "set", "owner", "bob", "--json")
+    grite(repo, "context", "set", "lang", "python", "--json")
+    assert grite(repo, "context", "project", "--json").data == {
+        "entries": [{"key": "lang", "value": "python"}, {"key": "owner", "value": "bob"}],
+        "count": 2,
+    }
+    assert grite(repo, "context", "project", "owner", "--json").data == {"key": "owner", "value": "bob"}
+    assert grite(repo, "context", "project", "nope", "--json").code == 3
+    assert grite(repo, "context", "show", "src/x.py", "--json").code == 3
+    assert grite(repo, "context", "query", "any", "--json").data == {"query": "any", "matches": [], "count": 0}
+    assert grite(repo, "issue", "list", "--json").data["total"] == 0  # context is not an issue

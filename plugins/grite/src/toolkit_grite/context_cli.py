@@ -1,0 +1,56 @@
+"""`grite context show|query|project|set`: adapters over `toolkit_grite.context`."""
+
+from __future__ import annotations
+
+import click
+
+from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+
+__all__ = ["register"]
+
+
+def register(group: click.Group) -> None:
+    """Add the `context` group."""
+
+    @group.group("context", cls=GriteGroup)
+    @common_options
+    def context() -> None:
+        """File and project context shared through the WAL (grite 0.5.3's context store)."""
+
+    @context.command("show")
+    @click.argument("path")
+    @common_options
+    def show(path: str) -> None:
+        """Show a file's indexed context (symbols, summary)."""
+        from toolkit_grite import context as ctx
+
+        output(ctx.show(get_grite(), path))
+
+    @context.command("query")
+    @click.argument("text")
+    @common_options
+    def query(text: str) -> None:
+        """Find symbols whose name starts with TEXT."""
+        from toolkit_grite import context as ctx
+
+        output(ctx.query(get_grite(), text), lambda d: "\n".join(f"{m['symbol']}  {m['path']}" for m in d["matches"]))
+
+    @context.command("project")
+    @click.argument("key", required=False)
+    @common_options
+    def project(key: str | None) -> None:
+        """Show one project context key, or all of them."""
+        from toolkit_grite import context as ctx
+
+        output(ctx.project(get_grite(), key))
+
+    @context.command("set")
+    @click.argument("key")
+    @click.argument("value")
+    @common_options
+    def set_(key: str, value: str) -> None:
+        """Set a project context key."""
+        from toolkit_grite import context as ctx
+
+        g = get_grite()
+        output(ctx.set_project(g, key, value), lambda d: f"set {d['key']}", g.warnings)
