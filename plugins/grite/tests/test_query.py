@@ -121,3 +121,16 @@ def test_project_context(repo: Path) -> None:
     assert grite(repo, "context", "show", "src/x.py", "--json").code == 3
     assert grite(repo, "context", "query", "any", "--json").data == {"query": "any", "matches": [], "count": 0}
     assert grite(repo, "issue", "list", "--json").data["total"] == 0  # context is not an issue
+
+
+def test_install_skill(repo: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    made = grite(repo, "install-skill", "--json").data
+    assert made == {"path": str(repo / ".claude" / "skills" / "grite.md"), "action": "created"}
+    assert "grite issue list" in (repo / ".claude" / "skills" / "grite.md").read_text()
+    again = grite(repo, "install-skill", "--json")
+    assert again.code == 4  # exists: conflict, as 0.5.3
+    assert grite(repo, "install-skill", "--force", "--json").data["action"] == "updated"
+    glob = grite(repo, "install-skill", "--global", "--json", env={"HOME": str(home)}).data
+    assert glob["path"] == str(home / ".claude" / "skills" / "grite.md")

@@ -393,3 +393,4 @@ def register(group: click.Group) -> None:
     daemon_cli.register(group)
     bridge_cli.register(group)
     context_cli.register(group)
+    context_cli.register_skill(group)

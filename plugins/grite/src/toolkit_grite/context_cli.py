@@ -1,4 +1,4 @@
-"""`grite context show|query|project|set`: adapters over `toolkit_grite.context`."""
+"""`grite context show|query|project|set` and `grite install-skill`: adapters over core calls."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 
 from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
 
-__all__ = ["register"]
+__all__ = ["register", "register_skill"]
 
 
 def register(group: click.Group) -> None:
@@ -54,3 +54,18 @@ def register(group: click.Group) -> None:
 
         g = get_grite()
         output(ctx.set_project(g, key, value), lambda d: f"set {d['key']}", g.warnings)
+
+
+def register_skill(group: click.Group) -> None:
+    """Add `install-skill`."""
+
+    @group.command("install-skill")
+    @click.option("--global", "global_", is_flag=True, help="Install into ~/.claude/skills instead of the repository.")
+    @click.option("--force", is_flag=True, help="Overwrite an existing skill file.")
+    @common_options
+    def install_skill(global_: bool, force: bool) -> None:
+        """Write a Claude skill (.claude/skills/grite.md) that teaches agents to use grite."""
+        from toolkit_grite.repo import discover
+        from toolkit_grite.skill import install
+
+        output(install(discover(), global_=global_, force=force), lambda d: f"{d['action']} skill at {d['path']}")
