@@ -68,3 +68,15 @@ def write_tree(repo: Any, files: dict[str, bytes]) -> Any:
     for name, sub in subdirs.items():
         tb.insert(name, write_tree(repo, sub), pygit2.enums.FileMode.TREE)
     return tb.write()
+
+
+def two_replicas(tmp_path: Path) -> tuple[Path, Path]:
+    """Two initialised repositories (alice, bob) sharing the bare remote `origin`."""
+    hub = tmp_path / "hub.git"
+    hub.mkdir()
+    git(hub, "init", "-q", "--bare", ".")
+    alice, bob = make_repo(tmp_path / "alice"), make_repo(tmp_path / "bob")
+    for repo in (alice, bob):
+        git(repo, "remote", "add", "origin", str(hub))
+        assert grite(repo, "init", "--no-agents-md").code == 0
+    return alice, bob

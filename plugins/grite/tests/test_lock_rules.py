@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_testutil import git, grite, make_repo
+from grite_testutil import grite, two_replicas
 
 from toolkit_grite import leases
 
@@ -18,18 +18,6 @@ def _policy(repo: Path, policy: str) -> None:
     cfg.write_text(
         "\n".join(line for line in text.splitlines() if "lock_policy" not in line) + f'\nlock_policy = "{policy}"\n'
     )
-
-
-def _replicas(tmp_path: Path) -> tuple[Path, Path]:
-    """Two initialised repositories sharing the bare remote `origin`."""
-    hub = tmp_path / "hub.git"
-    hub.mkdir()
-    git(hub, "init", "-q", "--bare", ".")
-    alice, bob = make_repo(tmp_path / "alice"), make_repo(tmp_path / "bob")
-    for repo in (alice, bob):
-        git(repo, "remote", "add", "origin", str(hub))
-        assert grite(repo, "init", "--no-agents-md").code == 0
-    return alice, bob
 
 
 @pytest.fixture
@@ -69,7 +57,7 @@ def test_require_enforces_an_issue_prefix_lock(two_actors: tuple[Path, str, str]
 
 
 def test_overlapping_path_locks_taken_offline_are_reported_after_sync(tmp_path: Path) -> None:
-    alice, bob = _replicas(tmp_path)
+    alice, bob = two_replicas(tmp_path)
     assert grite(alice, "lock", "acquire", "path:src/", "--json").code == 0
     assert grite(bob, "lock", "acquire", "path:src/main.py", "--json").code == 0  # offline: no conflict seen
     assert grite(alice, "sync", "--json").data["lock_conflicts"] == []
@@ -80,7 +68,7 @@ def test_overlapping_path_locks_taken_offline_are_reported_after_sync(tmp_path: 
 def test_a_skewed_clock_cannot_take_over_a_live_lease(
     tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice, bob = _replicas(tmp_path)
+    alice, bob = two_replicas(tmp_path)
     assert grite(alice, "lock", "acquire", "path:db/", "--ttl", "60", "--json").code == 0
     assert grite(alice, "sync", "--json").code == 0
 

@@ -83,3 +83,54 @@ def test_body_from_file_and_stdin(repo: Path, tmp_path: Path) -> None:
     missing = grite(repo, "issue", "comment", iid, "--json")
     assert missing.code == 2
     grite(repo, "daemon", "stop", "--json")
+
+
+def test_identities_with_name_and_email_sync(tmp_path: Path) -> None:
+    from grite_testutil import two_replicas
+
+    alice, bob = two_replicas(tmp_path)
+    me = grite(alice, "actor", "set", "--name", "Alice Doe", "--email", "alice@example.com", "--json").data
+    grite(alice, "issue", "create", "--title", "by alice", "--json")
+    assert grite(alice, "sync", "--json").code == 0
+    assert grite(bob, "sync", "--json").code == 0
+    ids = grite(bob, "actor", "identities", "--json").data["identities"]
+    assert [(i["actor_id"], i["name"], i["email"]) for i in ids] == [(me["actor_id"], "Alice Doe", "alice@example.com")]
+    assert _titles(bob, "author:alice@example.com") == ["by alice"]
+    assert _titles(bob, "author:bob") == []
+    # A change of email travels too; the newest record wins.
+    grite(alice, "actor", "set", "--email", "alice@new.example", "--json")
+    assert grite(alice, "sync", "--json").code == 0
+    assert grite(bob, "sync", "--json").code == 0
+    (record,) = grite(bob, "actor", "identities", "--json").data["identities"]
+    assert (record["name"], record["email"]) == ("Alice Doe", "alice@new.example")
+    assert grite(bob, "actor", "set", "--json").code == 2  # nothing to set
+
+
+def test_project_context(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    out = grite(repo, "context", "set", "owner", "alice", "--json").data
+    assert (out["key"], out["value"], out["action"]) == ("owner", "alice", "set")
+    grite(repo, "context", "set", "owner", "bob", "--json")
+    grite(repo, "context", "set", "lang", "python", "--json")
+    assert grite(repo, "context", "project", "--json").data == {
+        "entries": [{"key": "lang", "value": "python"}, {"key": "owner", "value": "bob"}],
+        "count": 2,
+    }
+    assert grite(repo, "context", "project", "owner", "--json").data == {"key": "owner", "value": "bob"}
+    assert grite(repo, "context", "project", "nope", "--json").code == 3
+    assert grite(repo, "context", "show", "src/x.py", "--json").code == 3
+    assert grite(repo, "context", "query", "any", "--json").data == {"query": "any", "matches": [], "count": 0}
+    assert grite(repo, "issue", "list", "--json").data["total"] == 0  # context is not an issue
+
+
+def test_install_skill(repo: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    made = grite(repo, "install-skill", "--json").data
+    assert made == {"path": str(repo / ".claude" / "skills" / "grite.md"), "action": "created"}
+    assert "grite issue list" in (repo / ".claude" / "skills" / "grite.md").read_text()
+    again = grite(repo, "install-skill", "--json")
+    assert again.code == 4  # exists: conflict, as 0.5.3
+    assert grite(repo, "install-skill", "--force", "--json").data["action"] == "updated"
+    glob = grite(repo, "install-skill", "--global", "--json", env={"HOME": str(home)}).data
+    assert glob["path"] == str(home / ".claude" / "skills" / "grite.md")

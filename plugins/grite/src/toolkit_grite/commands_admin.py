@@ -67,6 +67,35 @@ def _init_cmd(group: click.Group) -> None:
         output(data, lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})")
 
 
+def _identity_cmds(actor: click.Group) -> None:
+    """`actor set` and `actor identities` (published names and emails)."""
+
+    @actor.command("set")
+    @click.option("--name", help="Your name, shown to every replica after sync.")
+    @click.option("--email", help="Your email, shown to every replica after sync.")
+    @common_options
+    def actor_set(name: str | None, email: str | None) -> None:
+        """Publish the acting actor's name and email (refs/grite/identities/<actor>)."""
+        from toolkit_grite.identities import publish
+
+        output(publish(get_grite(), name, email), lambda d: f"{d['actor_id']}: {d['name'] or ''} <{d['email'] or ''}>")
+
+    @actor.command("identities")
+    @common_options
+    def actor_identities() -> None:
+        """List every known identity (local and synced): actor id, name, email."""
+        from toolkit_grite.identities import known
+
+        rows = sorted(known(get_grite()).values(), key=lambda r: r["actor_id"])
+        output(
+            {"identities": rows},
+            lambda d: (
+                "\n".join(f"{r['actor_id']}  {r['name'] or ''} <{r['email'] or ''}>" for r in d["identities"])
+                or "no identities"
+            ),
+        )
+
+
 def _actor_cmds(group: click.Group) -> None:
     @group.group("actor", cls=GriteGroup)
     @common_options
@@ -119,6 +148,8 @@ def _actor_cmds(group: click.Group) -> None:
             raise GriteNotFound(f"actor {ident} has no local config", hint="see `grite actor list`")
         keys = ("actor_id", "label", "created_ts", "public_key", "key_scheme")
         output({"actor": {k: cfg.get(k) for k in keys if k in cfg or k in ("actor_id", "label")}})
+
+    _identity_cmds(actor)
 
     @actor.command("current")
     @common_options
@@ -357,7 +388,9 @@ def register(group: click.Group) -> None:
     _snapshot_cmds(group)
     _lock_cmds(group)
     _db_cmds(group)
-    from toolkit_grite import bridge_cli, daemon_cli
+    from toolkit_grite import bridge_cli, context_cli, daemon_cli
 
     daemon_cli.register(group)
     bridge_cli.register(group)
+    context_cli.register(group)
+    context_cli.register_skill(group)

@@ -260,13 +260,18 @@ def _filtered(
 
 def _author_ids(g: Grite, names: Sequence[str]) -> set[str]:
     """Actor ids an `author:` value names: a hex prefix of the id, or a local actor's label."""
+    from toolkit_grite.identities import known
     from toolkit_grite.repo import list_actors
 
-    labels = {a["actor_id"]: str(a.get("label") or "").lower() for a in list_actors(g.paths)}
+    aliases: dict[str, set[str]] = {}
+    for a in list_actors(g.paths):
+        aliases.setdefault(a["actor_id"], set()).add(str(a.get("label") or "").lower())
+    for actor, record in known(g).items():  # published names and emails (they sync)
+        aliases.setdefault(actor, set()).update(str(record.get(k) or "").lower() for k in ("name", "email"))
     ids: set[str] = set()
     creators = {_creator(g.view, s["issue_id"]) for s, _t, _h in g.view.summary_records()}
     for name in names:
-        ids |= {c for c in creators if c and (c.startswith(name) or labels.get(c) == name)}
+        ids |= {c for c in creators if c and (c.startswith(name) or name in aliases.get(c, set()))}
     return ids
 
 

@@ -181,6 +181,18 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
     return sorted(set(conflicts) | set(leases.overlapping(g)))
 
 
+def _push_identity(g: Grite, remote: str, name: str) -> None:
+    """Publish our own identity record when the remote's differs (only we rewrite our ref)."""
+    from toolkit_grite.identities import IDENT_PREFIX
+
+    ref = IDENT_PREFIX + g.actor.actor_id.hex()
+    ours = wal.ref_target(g.repo, ref)
+    if ours is not None and ours != wal.ref_target(
+        g.repo, f"refs/remotes/{name}/grite/identities/{ref[len(IDENT_PREFIX) :]}"
+    ):
+        _push(g, remote, f"+{ref}:{ref}")
+
+
 def _push_snapshots(g: Grite, remote: str, name: str) -> None:
     theirs = f"refs/remotes/{name}/grite/snapshots/"
     specs = []
@@ -229,6 +241,7 @@ def sync(
             raise GriteConflict(f"push to {remote} was rejected {attempts} times", hint="retry `grite sync`")
     if push:
         _push_snapshots(g, remote, name)
+        _push_identity(g, remote, name)
     head = wal.ref_target(g.repo, wal.WAL_REF)
     out: dict[str, Any] = {
         "remote": remote,

@@ -163,3 +163,29 @@ def test_alternating_writers(tmp_path: Path, real: Real, ours: Ours) -> None:
         ["carol"],
     )
     assert [c["body"] for c in final["comments"]] == ["real 1", "ours 1"]
+
+
+def test_context_store_both_ways(tmp_path: Path, real: Real, ours: Ours) -> None:
+    from grite_testutil import git
+
+    repo = new_repo(tmp_path / "r")
+    real(repo, "init", "--no-agents-md")
+    (repo / "mod.py").write_text("def handler():\n    return 1\n\nclass Thing:\n    def helper(self):\n        pass\n")
+    (repo / "lib.rs").write_text("pub fn handle_it() {}\nstruct Widget;\n")
+    git(repo, "add", "mod.py", "lib.rs")
+    assert real(repo, "context", "index")["indexed"] == 2
+    real(repo, "context", "set", "owner", "alice")
+    for args in (("context", "show", "mod.py"), ("context", "show", "lib.rs"), ("context", "query", "hand"),
+                 ("context", "project"), ("context", "project", "owner")):  # fmt: skip
+        assert ours(repo, *args) == real(repo, *args), args
+    missing = ours.run(repo, "--json", "context", "show", "nope.py")
+    assert missing.code == 3
+    # Ours writes project context the real grite reads (after its snapshot refresh).
+    ours(repo, "context", "set", "owner", "bob")
+    ours(repo, "context", "set", "team", "infra")
+    real.refresh(repo)
+    assert real(repo, "context", "project") == ours(repo, "context", "project")
+    assert ours(repo, "context", "project")["entries"] == [
+        {"key": "owner", "value": "bob"},
+        {"key": "team", "value": "infra"},
+    ]

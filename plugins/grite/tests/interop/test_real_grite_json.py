@@ -139,6 +139,9 @@ def test_same_keys_as_real_grite(tmp_path: Path) -> None:
         ("snapshot", "gc", "--keep", "1"),
         ("daemon", "status"),
         ("doctor",),
+        ("install-skill",),
+        ("context", "set", "owner", "a"),
+        ("context", "project"),
     ):
         if args[0] == "daemon":
             # 0.5.3 prints daemon JSON without the envelope; compare its object with our `data`.
