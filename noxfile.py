@@ -24,12 +24,23 @@ nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = [
-    "lint", "typecheck", "tests", "compat", "integration", "docs", "build", "example", "peers", "interop",
-]  # fmt: skip
+    "lint",
+    "typecheck",
+    "tests",
+    "compat",
+    "integration",
+    "build",
+    "example",
+    "docs",
+    "peers",
+    "interop",
+]
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
 PYTHON = "3.11"
+# Interop tests import the peers' Python packages, which only the interop venv has: never collect them elsewhere.
+NOT_INTEROP = ("-m", "not interop", "--ignore-glob=*/tests/interop/*")
 
 
 def _find_pythons() -> list[str]:
@@ -108,15 +119,17 @@ UNTYPED_TESTS = {"grite", "pom"}
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every member's src/ and tests/ and the root tests (generated protobuf modules excluded)."""
-    _sync(session, "--all-packages", "--group", "typecheck", "--group", "test")
+    """mypy --strict over every member's src/ and tests/, the root tests and tools (generated protobuf excluded)."""
+    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck", "--group", "test")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
-    session.run("mypy", *sources)
+    session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
     # One run per tests folder: each has its own conftest.py, which mypy would see as one module twice.
     for short in TESTED:
         if short not in UNTYPED_TESTS:
             session.run("mypy", str(MEMBERS[short][1] / "tests"))
     session.run("mypy", str(ROOT / "tests"))
+    with session.chdir(ROOT / "tools" / "peers"):  # a script folder: its modules import each other by name
+        session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), "catalog.py", "installers.py", "__main__.py")
 
 
 @nox.session(python=PYTHON)
@@ -125,29 +138,31 @@ def tests(session: nox.Session, package: str) -> None:
     """One member's own tests, with only that member and its dependencies installed."""
     dist, path = MEMBERS[package]
     _sync(session, "--package", dist, "--group", "test")
-    _pytest(session, f"tests-{package}", "-m", "not interop", str(path / "tests"))
+    _pytest(session, f"tests-{package}", *NOT_INTEROP, str(path / "tests"))
 
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
-    _sync(session, "--all-packages", "--group", "test")
-    _pytest(session, "integration", str(ROOT / "tests"))
+    _sync(session, "--all-packages", "--all-extras", "--group", "test")
+    _pytest(session, "integration", *NOT_INTEROP, str(ROOT / "tests"))
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """The documentation site: the CLI reference must match the commands, then mkdocs build --strict."""
+    """The documentation site, built --strict; the generated CLI reference must match the code."""
     _sync(session, "--all-packages", "--group", "docs")
-    env = {"TOOLKIT_STRICT_PLUGINS": "1", "NO_MKDOCS_2_WARNING": "1"}
-    session.run("python", str(ROOT / "tools" / "gen_cli_reference.py"), "--check", env=env)
-    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), env=env)
+    session.run("python", str(ROOT / "tools" / "gen_cli_docs.py"), "--check")
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--quiet", "--config-file", str(ROOT / "mkdocs.yml"),
+                "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})  # fmt: skip
 
 
 @nox.session(python=PYTHON, venv_backend="none")
 def peers(session: nox.Session) -> None:
     """Install every real anchor (grite, plasmite, process-compose, ...) into the peers cache."""
-    session.run("python3", str(ROOT / "tools" / "peers"), "install", *session.posargs, external=True)
+    # nox's own interpreter: the one the README's command gave uv, so the installers find it.
+    session.run(sys.executable, str(ROOT / "tools" / "peers"), "install", *session.posargs, external=True)
 
 
 @nox.session(python=PYTHON)
@@ -192,8 +207,9 @@ def build(session: nox.Session) -> None:
         env = {"TOOLKIT_STRICT_PLUGINS": "1"}
         for command in COMMANDS:
             out = session.run(str(venv / "bin" / command), "--version", env=env, external=True, silent=True)
-            if (out or "").strip() != f"{command} {_version()}":
-                session.error(f"{command} --version printed {out!r}, not '{command} {_version()}'")
+            # "<command> <version>" first; grite adds which grite it is compatible with after it.
+            if (out or "").split()[:2] != [command, _version()]:
+                session.error(f"{command} --version printed {out!r}, not '{command} {_version()} ...'")
             session.run(str(venv / "bin" / command), "--help", env=env, external=True, silent=True)
         session.run(str(venv / "bin" / "toolkit"), "plugins", env=env, external=True)
     finally:
@@ -229,7 +245,7 @@ def compat(session: nox.Session) -> None:
     """Every member's tests on each other CPython >= 3.11 this machine has (3.11 runs in `tests`)."""
     _sync(session, "--all-packages", "--group", "test")
     paths = [str(MEMBERS[short][1] / "tests") for short in TESTED]
-    _pytest(session, f"compat-{session.python}", "-m", "not interop and not slow", *paths)
+    _pytest(session, f"compat-{session.python}", *NOT_INTEROP, "-m", "not interop and not slow", *paths)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -237,6 +253,8 @@ def compat(session: nox.Session) -> None:
 def bench(session: nox.Session, system: str) -> None:
     """Side-by-side benchmark of one system against its peers (not part of CI: slow and noisy)."""
     _sync(session, "--all-packages", "--group", "bench", "--group", "test")
+    # The real anchors run beside ours in the same run: the same cached peers the interop tests use.
+    session.run(sys.executable, str(ROOT / "tools" / "peers"), "install", external=True)
     # CLI latencies must not include compiling every module on every start, as they would
     # with PYTHONDONTWRITEBYTECODE set (some agent environments set it): compile once first.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -219,6 +219,12 @@ class ProcServer:
         return self._reap()
 
 
+@pytest.fixture(scope="session")
+def proc_server_class() -> type[ProcServer]:
+    """The subprocess server class, for fixtures wider than one test."""
+    return ProcServer
+
+
 @pytest.fixture
 def proc_server(tmp_path: Path) -> Iterator[Any]:
     procs: list[ProcServer] = []

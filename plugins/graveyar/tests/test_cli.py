@@ -70,6 +70,9 @@ def test_errors_and_exit_codes(cli: Any, srv: Any) -> None:
     assert r.exit_code == 3
     assert "not found" in r.stderr
     assert "Traceback" not in r.stderr
+    run(cli, srv, "append", "s", "--type", "T", "--expected", "-1").assert_success()  # graveyar_db's "any"
+    r = run(cli, srv, "append", "s", "--type", "T", "--expected", "-2")
+    assert r.exit_code == 2
     r = run(cli, srv, "append", "s", "--type", "T", "--expected", "maybe")
     assert r.exit_code == 2
     assert "hint:" in r.stderr
@@ -101,6 +104,12 @@ def test_subscribe_snapshot_schema_delete_metadata(cli: Any, srv: Any, tmp_path:
     assert run(cli, srv, "schema", "get", "nope").exit_code == 3
     info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "5").assert_success().json()
     assert info["metadata"] == {"max_age": None, "max_count": 5}
+    # A rule not given keeps its value; `none` removes one.
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-age", "60").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": 5}
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "none").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": None}
+    assert run(cli, srv, "metadata", "a-1", "--max-age", "-3").exit_code == 2
     assert run(cli, srv, "--json", "delete", "a-1").assert_success().json() == {"stream": "a-1", "version": 1}
     assert run(cli, srv, "read", "a-1").exit_code == 3
 
@@ -132,6 +141,9 @@ def test_serve_refuses_bad_config(cli: Any, tmp_path: Path) -> None:
     r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "0.0.0.0:0")
     assert r.exit_code == 2
     assert "token" in r.stderr
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "127.0.0.1:99999")
+    assert r.exit_code == 2
+    assert "65535" in r.stderr
     r = cli("graveyar", "serve", "--backend", "postgres")
     assert r.exit_code == 2
     assert "--dsn" in r.stderr

@@ -260,6 +260,10 @@ def test_refuses_public_bind_without_token() -> None:
         check_bind("0.0.0.0:50051", None)
     assert check_bind("0.0.0.0:50051", "t") == ("0.0.0.0", 50051)
     assert check_bind("[::1]:1", None) == ("::1", 1)
+    for bad in ("127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1"):
+        with pytest.raises(UsageError):
+            check_bind(bad, None)
+    assert check_bind("127.0.0.1:65535", None) == ("127.0.0.1", 65535)
 
 
 @pytest.mark.asyncio

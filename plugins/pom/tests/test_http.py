@@ -132,3 +132,24 @@ def test_sse_reports_an_eviction_gap_first(tmp_path: Path, start_pom: Any) -> No
         assert next(lines) == ""
         assert next(lines) == "event: line"
         assert next(lines) == f"id: {first_id}"
+
+
+def test_catastrophic_regex_cannot_stall_pom(tmp_path: Path, start_pom: Any) -> None:
+    """`(a+)+$` against a long run of `a`s is exponential for a backtracking engine; pom answers at once."""
+    stack = """
+    [processes.evil]
+    command = "python3 -c \\"print('a' * 40 + '!')\\"; exec sleep 300"
+    """
+    pom = start_pom(write_project(tmp_path, stack), http=True)
+    url = pom.call("info")["http_url"]
+    wait_for(lambda: pom.call("logs", names=["evil"], stream="stdout")["lines"], 10)
+    with httpx.Client(base_url=url, timeout=5) as http:
+        for _ in range(3):
+            answer = http.get("/processes/evil/logs", params={"regex": "(a+)+$"})
+            assert answer.status_code == 200
+            assert answer.json()["lines"] == []
+        assert http.get("/processes/evil/logs", params={"regex": "(a+)+!"}).json()["lines"][0]["text"].endswith("!")
+        backref = http.get("/processes/evil/logs", params={"regex": r"(a)\1"})
+        assert backref.status_code == 400
+        assert "RE2" in backref.json()["error"]["message"]
+    assert pom.call("ps")["processes"][0]["state"] == "running"

@@ -131,6 +131,8 @@ def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
     wire = trailers.get("exception", "")
     details = doc.get("details") or {}
     hint = doc.get("hint")
+    if wire == "stream-deleted":
+        return E.StreamDeleted(str(details.get("stream", "")))
     if wire == "wrong-expected-version" or (code == grpc.StatusCode.ABORTED and "actual" in details):
         return E.WrongExpectedVersion(
             str(details.get("stream", "")), str(details.get("expected", "")), int(details.get("actual", 0))
@@ -206,6 +208,18 @@ def _append_request(stream: str, events: Sequence[ProposedEvent], expected: Expe
 
 def _append_result(stream: str, r: pb.AppendResponse) -> AppendResult:
     return AppendResult(stream, r.first_version, r.version, r.first_position, r.position, r.duplicate)
+
+
+def _multi_request(items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]) -> pb.AppendMultiRequest:
+    return pb.AppendMultiRequest(
+        appends=[_append_request(s, _with_ids(evs), exp or Expected.any()) for s, evs, exp in items]
+    )
+
+
+def _multi_result(
+    items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]], r: pb.AppendMultiResponse
+) -> list[AppendResult]:
+    return [_append_result(item[0], res) for item, res in zip(items, r.results, strict=True)]
 
 
 def _read_request(stream: str, start: int | None, backward: bool, limit: int) -> pb.ReadRequest:
@@ -297,6 +311,11 @@ class GraveyarClient:
         req = _append_request(stream, _with_ids(events), expected or Expected.any())
         return _append_result(stream, self._unary("Append", req))
 
+    def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        req = _multi_request(items)
+        return _multi_result(items, self._unary("AppendMulti", req))
+
     def read(
         self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
     ) -> list[RecordedEvent]:
@@ -359,6 +378,26 @@ class GraveyarClient:
                 time.sleep(0.1 * 2**failures)
             finally:
                 call.cancel()
+
+    def subscription(
+        self, stream: str = ALL, after: int | None = None, *, event_types: Sequence[str] = ()
+    ) -> tuple[Iterator[SubscriptionMessage], Callable[[], None]]:
+        """One catch-up subscription (no resume) and a function that cancels it from any thread.
+
+        After cancelling, the iterator ends (StopIteration) instead of raising.
+        """
+        call = self._stub.Subscribe(_sub_request(stream, after, (), event_types), metadata=self._metadata)
+
+        def messages() -> Iterator[SubscriptionMessage]:
+            try:
+                for resp in call:
+                    yield from _sub_messages(resp)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                raise map_rpc_error(exc, self.address) from None
+
+        return messages(), call.cancel
 
     # -- streams --------------------------------------------------------------------------------
     def delete_stream(self, stream: str, expected: Expected | None = None) -> int:
@@ -451,6 +490,13 @@ class AsyncGraveyarClient:
         """Append `events` atomically."""
         req = _append_request(stream, _with_ids(events), expected or Expected.any())
         return _append_result(stream, await self._unary("Append", req))
+
+    async def append_multi(
+        self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]
+    ) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        req = _multi_request(items)
+        return _multi_result(items, await self._unary("AppendMulti", req))
 
     async def iter_read(
         self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0

@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from toolkit_graveyar import __version__
 from toolkit_graveyar._proto import eventstore_pb2 as es
 from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as pb
 from toolkit_graveyar.convert import (
@@ -40,6 +42,7 @@ from toolkit_graveyar.core.codec import frame_repeated, varint
 from toolkit_graveyar.core.model import Expected
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.validation import Limits
+from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
 
 __all__ = ["ServerConfig", "build_server", "run_server"]
@@ -48,6 +51,8 @@ log = logging.getLogger("graveyar.server")
 
 COMPAT_SERVICE = "eventstore.EventStore"
 V1_SERVICE = "graveyar.v1.Graveyar"
+#: Every service on the port (health reports each by name).
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES)
 
 
 @dataclass
@@ -80,8 +85,9 @@ class ServerConfig:
 def check_bind(bind: str, token: str | None) -> tuple[str, int]:
     """Parse `host:port`; refuse a non-loopback host without a token."""
     host, sep, port_s = bind.rpartition(":")
-    if not sep or not port_s.isdigit():
-        raise UsageError(f"bad --bind {bind!r}", hint="use host:port, e.g. 127.0.0.1:50051")
+    if not sep or not port_s.isdigit() or int(port_s) > 65535:
+        # A port beyond 65535 would otherwise be taken modulo 2**16 by the socket layer.
+        raise UsageError(f"bad --bind {bind!r}", hint="use host:port with a port 0..65535, e.g. 127.0.0.1:50051")
     host = host.strip("[]")
     loopback = host == "localhost"
     if not loopback:
@@ -104,7 +110,7 @@ def status_for(err: ToolkitError, *, compat: bool = False) -> grpc.StatusCode:
         return grpc.StatusCode.ABORTED
     if isinstance(err, E.DuplicateEventId):
         return grpc.StatusCode.ALREADY_EXISTS
-    if isinstance(err, E.SchemaViolation):
+    if isinstance(err, E.SchemaViolation | E.StreamDeleted):
         return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(err, E.SnapshotRejected):
         return grpc.StatusCode.INVALID_ARGUMENT if compat else grpc.StatusCode.FAILED_PRECONDITION
@@ -245,16 +251,14 @@ class CompatService:
         self.svc = svc
 
     async def append_event(self, req: es.AppendEventRequest) -> es.AppendEventResponse:
-        if len(req.events) != 1:
-            raise E.InvalidRequest(
-                f"AppendEvent takes exactly one event, got {len(req.events)}",
-                hint="use graveyar.v1.Graveyar/Append for atomic batches",
-            )
+        # graveyar_db 0.3 takes exactly one event; several are appended atomically here (the
+        # superset its first issue asked for breaks no client).
         if req.expected_version < -1:
             raise E.InvalidRequest(f"expected_version {req.expected_version} is invalid (-1 = any, >= 0 = exact)")
         expected = Expected.any() if req.expected_version == -1 else Expected.exact(req.expected_version)
-        if not req.events[0].id:
-            raise E.InvalidRequest("event id is empty", hint="graveyar_db events carry a UUID id")
+        for i, ev in enumerate(req.events):
+            if not ev.id:
+                raise E.InvalidRequest(f"event {i}: event id is empty", hint="graveyar_db events carry a UUID id")
         await self.svc.append_wire(req.stream_id, req.events, expected, require_transition=True)
         return es.AppendEventResponse(success=True)
 
@@ -321,6 +325,22 @@ class V1Service:
             duplicate=r.duplicate,
         )
 
+    async def append_multi(self, req: pb.AppendMultiRequest) -> pb.AppendMultiResponse:
+        items = [(a.stream, a.events, expected_from_pb(a.expected_state, a.expected_version)) for a in req.appends]
+        results = await self.svc.append_multi_wire(items)
+        return pb.AppendMultiResponse(
+            results=[
+                pb.AppendResponse(
+                    first_version=r.first_version,
+                    version=r.version,
+                    first_position=r.first_position,
+                    position=r.position,
+                    duplicate=r.duplicate,
+                )
+                for r in results
+            ]
+        )
+
     async def read(self, req: pb.ReadRequest) -> AsyncIterator[bytes]:
         start = req.__getattribute__("from") if req.HasField("from") else None
         backward = req.direction == pb.DIRECTION_BACKWARD
@@ -382,6 +402,7 @@ class V1Service:
             V1_SERVICE,
             {
                 "Append": u(pb.AppendRequest, self.append),
+                "AppendMulti": u(pb.AppendMultiRequest, self.append_multi),
                 "Read": s(pb.ReadRequest, self.read),
                 "Subscribe": s(pb.SubscribeRequest, self.subscribe),
                 "DeleteStream": u(pb.DeleteStreamRequest, self.delete_stream),
@@ -411,7 +432,7 @@ class RunningServer:
         from grpc_health.v1 import health_pb2
 
         await self.health.enter_graceful_shutdown()
-        for name in ("", COMPAT_SERVICE, V1_SERVICE):
+        for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.service.shutdown()
         await self.server.stop(grace)
@@ -433,12 +454,14 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
     guard = _Guard(config.token)
-    server.add_generic_rpc_handlers((CompatService(service).handlers(guard), V1Service(service).handlers(guard)))
+    member = Member(uuid.uuid4(), host)
+    kurrent = KurrentApi(service, member, __version__)
+    server.add_generic_rpc_handlers(
+        (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (COMPAT_SERVICE, V1_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         if config.tls_cert or config.tls_key:
@@ -452,8 +475,9 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         bound = 0
     if bound == 0:
         raise Busy(f"cannot listen on {address}", hint="the port is in use or the address is not local; change --bind")
+    member.port = bound
     await server.start()
-    for name in ("", COMPAT_SERVICE, V1_SERVICE):
+    for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, bound, service, health_servicer)
 

@@ -7,12 +7,46 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output, terminal_safe
 
 __all__ = ["grite"]
 
 
+#: The grite release whose formats, commands and JSON this implementation follows.
+COMPATIBLE_WITH = "0.5.3"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from toolkit.cliutil import write_json
+    from toolkit_grite.clibase import wants_json
+
+    ours = version("toolkit-grite")
+    if wants_json(ctx):
+        write_json(
+            {
+                "schema_version": 1,
+                "ok": True,
+                "data": {"name": "grite", "version": ours, "compatible_with": COMPATIBLE_WITH},
+            }
+        )
+    else:
+        click.echo(f"grite {ours} (toolkit-grite, compatible with grite {COMPATIBLE_WITH})")
+    ctx.exit(0)
+
+
 @click.group(cls=GriteGroup, name="grite")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version (JSON under --json) and exit.",
+)
 @common_options
 def grite() -> None:
     """grite: issues stored as an event log in git refs (grite 0.5.3 compatible)."""
@@ -37,7 +71,8 @@ def _table(data: dict[str, Any]) -> str:
     lines = [f"{'ID':<8}  {'STATE':<6}  {'CREATED':<16}  TITLE"]
     for s in rows:
         labels = f"  [{', '.join(s['labels'])}]" if s["labels"] else ""
-        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {s['title']}{labels}")
+        title = terminal_safe(s["title"] + labels, single_line=True)  # one row per issue, whatever the title holds
+        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {title}")
     if data.get("total", len(rows)) > len(rows):
         lines.append(f"({len(rows)} of {data['total']} shown)")
     return "\n".join(lines)
@@ -46,7 +81,7 @@ def _table(data: dict[str, Any]) -> str:
 def _show(data: dict[str, Any]) -> str:
     i = data["issue"]
     lines = [
-        f"{i['issue_id']}  [{i['state']}]  {i['title']}",
+        f"{i['issue_id']}  [{i['state']}]  {terminal_safe(i['title'], single_line=True)}",
         f"created {_ts(i['created_ts'])}  updated {_ts(i['updated_ts'])}",
     ]
     if i["labels"]:

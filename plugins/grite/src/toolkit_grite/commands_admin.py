@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, fail_with_report, get_grite, output
 
 __all__ = ["register"]
 
@@ -58,10 +58,12 @@ def _init_cmd(group: click.Group) -> None:
             elif "## Grite" not in agents.read_text(encoding="utf-8"):
                 with agents.open("a", encoding="utf-8") as fh:
                     fh.write("\n" + AGENTS_SECTION)
-                data["agents_md_action"] = "appended"
+                data["agents_md_action"] = "updated"
             else:
-                data["agents_md_action"] = "unchanged"
+                data["agents_md_action"] = "skipped"
             data["agents_md_path"] = str(agents)
+        else:
+            data["agents_md_action"] = "disabled"
         output(data, lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})")
 
 
@@ -186,7 +188,7 @@ def _data_cmds(group: click.Group) -> None:
         from toolkit_grite.sync import sync as do
 
         do_push = push or not pull
-        data = do(get_grite(), remote, pull=True, push=do_push)
+        data = do(get_grite(), remote, pull=True, push=do_push, push_only=push and not pull)
         output(data, lambda d: f"synced with {d['remote']}: pulled {d['pulled_events']} events, pushed={d['pushed']}")
 
     @group.command("doctor")
@@ -201,7 +203,13 @@ def _data_cmds(group: click.Group) -> None:
             lines += [f"fixed: {a}" for a in d["applied"]]
             return "\n".join(lines)
 
-        output(do(get_grite(), fix=fix), human)
+        report = do(get_grite(), fix=fix)
+        failed = [c["id"] for c in report["checks"] if c["status"] == "error"]
+        if failed:
+            fail_with_report(
+                report, human, f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}", "see each check's plan"
+            )
+        output(report, human)
 
 
 def _snapshot_cmds(group: click.Group) -> None:
@@ -321,7 +329,15 @@ def _db_cmds(group: click.Group) -> None:
         """Recompute every event id."""
         from toolkit_grite import dbops
 
-        output(dbops.check(get_grite(), verify_parents=verify_parents))
+        report = dbops.check(get_grite(), verify_parents=verify_parents)
+        if report["corrupt_count"]:
+            fail_with_report(
+                report,
+                None,
+                f"db check: {report['corrupt_count']} event(s) do not match their id or lack their parent",
+                "forged or damaged events are never applied; `grite doctor` says which commits carry them",
+            )
+        output(report)
 
     @db.command("verify")
     @click.option("--verbose", is_flag=True, help="Also list signatures of unknown actors.")

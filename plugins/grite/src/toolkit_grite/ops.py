@@ -79,16 +79,16 @@ def create_issue(
     with _guard(g, None, lock):
         iid = new_id()
         ev = g.new_event(iid, 1, [title, body, list(labels)])
-        g.write([ev])
-    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex()}
+        head = g.write([ev])
+    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
 
 
 def _single(g: Grite, ident: str, kind: int, payload_of: Callable[[bytes], list[Any]], lock: bool) -> dict[str, Any]:
     iid, state = _issue(g, ident)
     with _guard(g, iid.hex(), lock):
         ev = g.new_event(iid, kind, payload_of(iid), after=state["updated_ts"])
-        g.write([ev])
-    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex()}
+        head = g.write([ev])
+    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
 
 
 def update_issue(g: Grite, ident: str, title: str | None, body: str | None, *, lock: bool = False) -> dict[str, Any]:
@@ -107,8 +107,8 @@ def comment(g: Grite, ident: str, body: str, *, lock: bool = False) -> dict[str,
 
 
 def set_state(g: Grite, ident: str, state: str, *, lock: bool = False) -> dict[str, Any]:
-    """Close or reopen."""
-    return _single(g, ident, 6, lambda _iid: [state], lock)
+    """Close or reopen; the result also names the new `state` (as 0.5.3 does)."""
+    return dict(_single(g, ident, 6, lambda _iid: [state], lock), state=state)
 
 
 def add_link(g: Grite, ident: str, url: str, note: str | None, *, lock: bool = False) -> dict[str, Any]:
@@ -141,8 +141,10 @@ def set_members(g: Grite, ident: str, kind: int, values: Sequence[str], *, lock:
             ev = g.new_event(iid, kind, [value], after=after)
             after = ev.ts
             events.append(ev)
-        g.write(events)
-    return {"issue_id": iid.hex(), "event_ids": [e.event_id.hex() for e in events]}
+        head = g.write(events)
+    ids = [e.event_id.hex() for e in events]
+    # `event_id` (the last one) keeps 0.5.3's single-value shape; `event_ids` lists them all.
+    return {"issue_id": iid.hex(), "event_id": ids[-1], "event_ids": ids, "wal_head": head}
 
 
 def _dep_graph(g: Grite, dep_type: str) -> dict[str, set[str]]:
@@ -182,8 +184,9 @@ def dep_change(g: Grite, ident: str, target: str, dep_type: str, *, add: bool, l
         )
     with _guard(g, iid.hex(), lock):
         ev = g.new_event(iid, 11 if add else 12, [tid, dep_type], after=state["updated_ts"])
-        g.write([ev])
+        head = g.write([ev])
     return {
+        "wal_head": head,
         "event_id": ev.event_id.hex(),
         "issue_id": iid.hex(),
         "target": tid.hex(),
@@ -211,7 +214,7 @@ def dep_list(g: Grite, ident: str, *, reverse: bool = False) -> dict[str, Any]:
         {"issue_id": s["issue_id"], "dep_type": t, "title": s["title"][0], "state": s["state"][0]}
         for s, t in sorted(deps, key=lambda item: (item[0]["issue_id"], item[1]))
     ]
-    return {"issue_id": me, "direction": "reverse" if reverse else "forward", "deps": rows}
+    return {"issue_id": me, "direction": "dependents" if reverse else "dependencies", "deps": rows}
 
 
 def _filtered(

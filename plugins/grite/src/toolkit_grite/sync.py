@@ -186,8 +186,13 @@ def _push_snapshots(g: Grite, remote: str, name: str) -> None:
         _push(g, remote, *specs)
 
 
-def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True) -> dict[str, Any]:
-    """Synchronize `refs/grite/*` with `remote`; see the module docstring."""
+def sync(
+    g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True, push_only: bool = False
+) -> dict[str, Any]:
+    """Synchronize `refs/grite/*` with `remote`; see the module docstring.
+
+    `push_only` (`sync --push`) still fetches and merges first, but reports 0.5.3's push keys.
+    """
     name = tracking_name(g, remote)
     _ensure_refspec(g, remote, name)
     tracking = f"refs/remotes/{name}/grite/wal"
@@ -219,12 +224,45 @@ def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = Tr
             raise GriteConflict(f"push to {remote} was rejected {attempts} times", hint="retry `grite sync`")
     if push:
         _push_snapshots(g, remote, name)
-    return {
+    head = wal.ref_target(g.repo, wal.WAL_REF)
+    out: dict[str, Any] = {
         "remote": remote,
         "pulled_events": pulled,
         "pushed": pushed,
         "merged_events": merged,
-        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "wal_head": head,
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
+        # What the WAL readers refused during this sync (malformed or forged commits/events).
+        "quarantined": g.quarantined,
+    }
+    mode = "push" if push_only else "sync" if push else "pull"
+    out.update(_grite053_fields(remote, pulled, pushed, merged, head, mode))
+    return out
+
+
+def _grite053_fields(
+    remote: str, pulled: int, pushed: bool, merged: int, head: str | None, mode: str
+) -> dict[str, Any]:
+    """The keys grite 0.5.3 prints for the same mode, so its consumers keep working (spec: sync.md)."""
+    pull_message = f"Pulled {pulled} new events" if pulled else "Already up to date"
+    push_message = f"Pushed to {remote}" if pushed else "Nothing to push"
+    if mode == "pull":
+        return {"success": True, "events": pulled, "message": pull_message}
+    if mode == "push":
+        return {
+            "success": pushed,
+            "rebased": merged > 0,
+            "events_rebased": merged,
+            "backfilled": 0,
+            "message": push_message,
+        }
+    return {
+        "pulled": True,
+        "pull_events": pulled,
+        "pull_wal_head": head,
+        "push_success": pushed,
+        "push_rebased": merged > 0,
+        "push_events_rebased": merged,
+        "message": f"{pull_message} / {push_message}",
     }

@@ -118,6 +118,21 @@ class View:
 
     # -- ingest -------------------------------------------------------------------------------
 
+    def add_quarantine(self, problems: list[dict[str, Any]]) -> None:
+        """Remember what the WAL readers refused (deduplicated), for doctor, db check and sync."""
+        with self.env.begin(write=True) as txn:
+            known = list(self._get_meta_txn(txn, "quarantine", []))
+            seen = {(p["commit"], p["event_id"], p["reason"]) for p in known}
+            for p in problems:
+                if (p["commit"], p["event_id"], p["reason"]) not in seen:
+                    seen.add((p["commit"], p["event_id"], p["reason"]))
+                    known.append(dict(p))
+            self._put_meta(txn, "quarantine", known)
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        """Everything the WAL readers refused so far (emptied by a rebuild, which re-reads everything)."""
+        return list(self.get_meta("quarantine", []))
+
     def has_commit(self, oid: str) -> bool:
         """True when WAL commit `oid` (and so its whole chain) has been ingested."""
         with self.env.begin(db=self.commits) as txn:

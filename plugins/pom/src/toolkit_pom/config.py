@@ -11,13 +11,15 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from toolkit_pom.core.regex import PatternError, compile_pattern
 from toolkit_pom.discovery import discover
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
@@ -28,6 +30,7 @@ __all__ = [
     "Probe",
     "ProcessSpec",
     "ProjectConfig",
+    "check_graph",
     "discover",
     "load_config",
     "parse_signal",
@@ -42,7 +45,8 @@ DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_HTTP = "127.0.0.1:9876"
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
-_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http")
+_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http", "ports")
+_BRACED = re.compile(r"\$\{(\w+)\}")
 _PROCESS_KEYS = (
     "command",
     "argv",
@@ -119,10 +123,34 @@ class ProcessSpec:
     port: int | None = None
     #: Instance names are `name.N` even for a single replica (Procfile formation).
     numbered: bool = False
+    #: Run instead of the signal on stop (process-compose `shutdown.command`).
+    shutdown_command: str | None = None
+    #: Signal only the leader, not its process group (process-compose `shutdown.parent_only`).
+    shutdown_parent_only: bool = False
+    namespace: str = "default"
+    #: The project shuts down when this process ends (process-compose `exit_on_end`).
+    exit_on_end: bool = False
+    #: The project shuts down (exit 1) when this process is skipped.
+    exit_on_skipped: bool = False
+    #: The command forks a daemon and exits; the daemon is stopped with `shutdown_command`.
+    is_daemon: bool = False
+    #: "pom": `name`, `name.2`..; "compose": `name` or `name-0`, `name-1`.. (zero-padded).
+    replica_style: str = "pom"
+    #: Renders this process for replica N (1-based) when fields differ per replica (templates).
+    variant: Callable[[int], ProcessSpec] | None = field(default=None, compare=False, repr=False)
+
+    def for_replica(self, replica: int) -> ProcessSpec:
+        """Return the spec replica `replica` (1-based) runs with."""
+        return self if self.variant is None or replica == 1 else self.variant(replica)
 
     def instance_names(self, replicas: int | None = None) -> list[str]:
         """Return the instance names for `replicas` (default: the configured count)."""
         count = self.replicas if replicas is None else replicas
+        if self.replica_style == "compose":
+            if count == 1 and not self.numbered:
+                return [self.name]
+            width = len(str(max(self.replicas, count)))
+            return [f"{self.name}-{i:0{width}d}" for i in range(count)]
         if count == 1 and not self.numbered:
             return [self.name]
         first = [self.name] if not self.numbered else []
@@ -140,6 +168,10 @@ class ProjectConfig:
     processes: Mapping[str, ProcessSpec]
     http: str = DEFAULT_HTTP
     error_patterns: tuple[str, ...] = ()
+    #: Every file read, in merge order (process-compose `-f` files and `extends`).
+    files: tuple[Path, ...] = ()
+    #: The files named by `-f` or discovered (what a detached `pom up` is given again).
+    inputs: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form printed by `pom check`."""
@@ -311,10 +343,10 @@ def _probe(table: _Table, name: str, *, allow_log: bool) -> Probe | None:
         sub.fail(sub.key(kind), "must not be empty", "give the command, URL, address or pattern to check")
     if kind == "log":
         try:
-            re.compile(target)
-        except re.error as exc:
+            compile_pattern(target)
+        except PatternError as exc:
             sub.fail(sub.key(kind), f"bad regular expression: {exc}", "escape special characters with \\")
-    if kind == "tcp" and not re.match(r"^.+:\d+$", target):
+    if kind == "tcp" and not re.match(r"^.+:(\d+|\$\{?\w+\}?)$", target):
         sub.fail(sub.key(kind), f"expected host:port, got {target!r}", 'e.g. tcp = "127.0.0.1:5432"')
     if kind == "http" and not re.match(r"^https?://", target):
         sub.fail(
@@ -403,6 +435,16 @@ def _source(
     return (*shell, command), command, {}, None
 
 
+def _substitute(text: str, env: Mapping[str, str]) -> str:
+    return _BRACED.sub(lambda m: env.get(m.group(1), m.group(0)), text) if "${" in text else text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _process(
     table: _Table, name: str, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str], log_max: int
 ) -> ProcessSpec:
@@ -421,6 +463,9 @@ def _process(
     env.update(service_env)
     readiness = readiness or service_probe
     env.update(table.str_table("env"))
+    # `${NAME}` in env values and argv items: the project's variables (e.g. its allocated ports).
+    env = {k: _substitute(v, base_env) for k, v in env.items()}
+    argv = tuple(_substitute(a, env) for a in argv)
     restart = table.string("restart", "no")
     if restart not in RESTART_POLICIES:
         table.fail(table.key("restart"), f"unknown policy {restart!r}", f"use one of: {', '.join(RESTART_POLICIES)}")
@@ -437,6 +482,13 @@ def _process(
         table.fail(table.key("cwd"), f"directory {cwd} does not exist", "create it or fix the path")
     liveness = _probe(table, "liveness", allow_log=False)
     replicas = table.integer("replicas", 1, minimum=1, maximum=64)
+    for key, probe in (("readiness", readiness), ("liveness", liveness)):
+        if replicas > 1 and probe is not None and probe.kind in ("http", "tcp", "unix") and "$" not in probe.target:
+            table.fail(
+                table.key(key),
+                f"{replicas} replicas would all probe {probe.target!r}",
+                "give each replica its own target with a variable, e.g. http://127.0.0.1:${PORT}/ or ${POM_REPLICA}",
+            )
     return ProcessSpec(
         name=name,
         argv=argv,
@@ -464,8 +516,14 @@ def _process(
     )
 
 
-def _check_graph(file: Path, processes: Mapping[str, ProcessSpec]) -> None:
+def check_graph(file: Path, processes: Mapping[str, ProcessSpec], origin: Mapping[str, Path] | None = None) -> None:
+    """Reject unknown dependencies, self-dependencies, unsatisfiable conditions and cycles.
+
+    `origin` maps a process name to the file that defined it (errors name that file).
+    """
+    origin = origin or {}
     for spec in processes.values():
+        file = origin.get(spec.name, file)
         for dep, cond in spec.depends_on.items():
             key = f"processes.{spec.name}.depends_on.{dep}"
             details = {"file": str(file), "key": key}
@@ -530,12 +588,16 @@ def _load_toml(file: Path) -> ProjectConfig:
     else:
         base_env = _env_files(project, project_dir, "env_files")
     base_env.update(project.str_table("env"))
+    for port_name in project.str_list("ports") or []:
+        if not re.match(r"^[A-Za-z_]\w*$", port_name):
+            project.fail("project.ports", f"bad variable name {port_name!r}", 'e.g. ports = ["API_PORT"]')
+        base_env[port_name] = str(_free_port())
     log_max = _size(project, "log_max_bytes", DEFAULT_LOG_MAX_BYTES)
     patterns = tuple(project.str_list("error_patterns") or ())
     for i, pat in enumerate(patterns):
         try:
-            re.compile(pat)
-        except re.error as exc:
+            compile_pattern(pat)
+        except PatternError as exc:
             project.fail(f"project.error_patterns[{i}]", f"bad regular expression: {exc}", "fix the pattern")
     http = project.string("http", DEFAULT_HTTP) or DEFAULT_HTTP
     if not re.match(r"^.+:\d+$", http):
@@ -547,7 +609,7 @@ def _load_toml(file: Path) -> ProjectConfig:
     for name, body in procs_raw.items():
         table = _Table(file, f"processes.{name}", body, _PROCESS_KEYS)
         processes[name] = _process(table, name, project_dir, shell, base_env, log_max)
-    _check_graph(file, processes)
+    check_graph(file, processes)
     return ProjectConfig(
         name=project.string("name", project_dir.name) or project_dir.name,
         dir=project_dir,
@@ -626,29 +688,52 @@ def _load_procfile(file: Path, env_files: Sequence[Path], formation: str | None,
 
 
 def load_config(
-    file: Path | None = None,
+    file: Path | Sequence[Path] | None = None,
     *,
     env_files: Sequence[Path] = (),
     formation: str | None = None,
     port: int = 5000,
+    disable_dotenv: bool = False,
 ) -> ProjectConfig:
-    """Load a project from `file` (or discover it) and validate it fully.
+    """Load a project from `file` (several process-compose files merge in order) and validate it.
 
     Args:
-        file: `pom.toml` or a Procfile; discovered from the current directory when None.
-        env_files: Procfile only: dotenv files replacing `.env`.
+        file: `pom.toml`, a Procfile, or process-compose YAML file(s); discovered when None.
+        env_files: Procfile and process-compose: dotenv files replacing `.env`.
         formation: Procfile only: `name=N,...` instance counts (`all` sets the default).
         port: Procfile only: the base PORT.
+        disable_dotenv: process-compose only: do not read `.env`.
 
     Raises:
         PomConfigError: the file is missing, malformed or inconsistent.
     """
-    path = discover() if file is None else Path(file)
+    from toolkit_pom.core.compose_loader import find_override, is_compose_file, load_compose
+
+    if file is None:
+        found = discover()
+        paths = [found]
+        if is_compose_file(found):
+            override = find_override(found.parent)
+            paths += [override] if override else []
+    else:
+        paths = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
+    if not paths:
+        raise PomConfigError("no config file given", hint="pass -f FILE")
+    if any(is_compose_file(p) for p in paths):
+        if not all(is_compose_file(p) for p in paths):
+            raise PomConfigError("-f files must all be process-compose YAML", hint="pass only .yaml/.yml files")
+        if formation:
+            raise PomConfigError("-m applies to Procfiles only", hint="set replicas in the YAML file")
+        config = load_compose(paths, env_files=[Path(p).resolve() for p in env_files], disable_dotenv=disable_dotenv)
+        return replace(config, inputs=tuple(p.resolve() for p in paths))
+    if len(paths) > 1:
+        raise PomConfigError("several -f files need process-compose YAML", hint="pass one pom.toml or Procfile")
+    path = paths[0]
     if not path.is_file():
         raise PomConfigError(f"config file {path} does not exist", hint="pass -f FILE with an existing file")
     path = path.resolve()
     if path.suffix == ".toml":
         if env_files or formation:
             raise PomConfigError("-e and -m apply to Procfiles only", hint="set env_files / replicas in pom.toml")
-        return _load_toml(path)
-    return _load_procfile(path, [Path(p).resolve() for p in env_files], formation, port)
+        return replace(_load_toml(path), inputs=(path,))
+    return replace(_load_procfile(path, [Path(p).resolve() for p in env_files], formation, port), inputs=(path,))

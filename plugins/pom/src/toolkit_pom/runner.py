@@ -168,6 +168,16 @@ async def _watch_ready(sup: Supervisor, names: list[str], timeout: float, settle
         await sup.state_changed.wait(0.1)
 
 
+async def _watch_end(sup: Supervisor, names: list[str]) -> None:
+    """process-compose files: the project ends once every started process has ended for good."""
+    while True:
+        instances = [sup.instances[n] for n in names if n in sup.instances]
+        if all(i.task is not None and i.task.done() for i in instances):
+            sup.request_shutdown(sup.exit_code, "all processes ended")
+            return
+        await sup.state_changed.wait(1.0)
+
+
 async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -> Any:
     import uvicorn
 
@@ -242,6 +252,14 @@ def _start_frontends(sup: Supervisor, options: UpOptions, tasks: list[asyncio.Ta
     return None, app
 
 
+def _start_watchers(sup: Supervisor, options: UpOptions, names: list[str], tasks: list[asyncio.Task[Any]]) -> None:
+    """`--exit-when-ready`, or (process-compose files, headless) the end of every process, stops pom."""
+    if options.exit_when_ready:
+        tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
+    elif sup.config.kind == "compose" and not options.tui:
+        tasks.append(asyncio.create_task(_watch_end(sup, names)))
+
+
 async def _supervise(
     config: ProjectConfig, options: UpOptions, sock_path: Path, http_sock: socket.socket | None
 ) -> tuple[int, str | None, dict[str, Any]]:
@@ -264,9 +282,7 @@ async def _supervise(
         for sig in handled:
             loop.add_signal_handler(sig, _on_signal, sup, sig)
         printer, app = _start_frontends(sup, options, tasks)
-        if options.exit_when_ready:
-            names = [i.name for i in chosen]
-            tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
+        _start_watchers(sup, options, [i.name for i in chosen], tasks)
         await sup.shutdown_event.wait()
         final = {"project": sup.info(), "processes": sup.processes()}
         if app is not None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from toolkit_graveyar._proto.graveyar.v1.graveyar_pb2 import RecordedEvent as RecordedEventPb
 from toolkit_graveyar.core.codec import (
     content_hash,
     decode_record,
@@ -37,6 +38,8 @@ __all__ = ["EventStoreService", "SubscriptionItem"]
 log = logging.getLogger("graveyar")
 
 _SCHEMA_TTL = 1.0
+#: Appends in one multi-stream append.
+MAX_MULTI_APPENDS = 100
 
 
 def now_ms() -> int:
@@ -92,14 +95,57 @@ class EventStoreService:
         return await self.append_wire(stream, [event_to_pb(e) for e in events], expected, require_transition)
 
     async def append_wire(
-        self, stream: str, msgs: Sequence[Any], expected: Expected, require_transition: bool = False
+        self,
+        stream: str,
+        msgs: Sequence[Any],
+        expected: Expected,
+        require_transition: bool = False,
+        *,
+        metastream_ok: bool = False,
     ) -> AppendResult:
-        """Like `append`, for `eventstore.Event` messages straight off the wire."""
-        check_stream_name(stream)
+        """Like `append`, for `eventstore.Event` messages straight off the wire.
+
+        `metastream_ok` lets the KurrentDB service write `$$<stream>` metadata streams (other
+        `$` names stay reserved).
+        """
+        check_stream_name(stream, writable=not (metastream_ok and stream.startswith("$$") and len(stream) > 2))
         if expected.version < 0:
             raise InvalidRequest(f"expected version {expected.version} is negative")
         prepared = await self.prepare_wire(msgs, require_transition=require_transition)
         return await self.store.append(stream, prepared, expected)
+
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        return await self.append_multi_wire([(s, [event_to_pb(e) for e in evs], exp) for s, evs, exp in items])
+
+    async def append_multi_wire(self, items: Sequence[tuple[str, Sequence[Any], Expected]]) -> list[AppendResult]:
+        """Like `append_multi`, for wire messages: 1..100 items, distinct streams, distinct event ids."""
+        if not items:
+            raise InvalidRequest("a multi-stream append needs at least one append")
+        if len(items) > MAX_MULTI_APPENDS:
+            raise InvalidRequest(
+                f"{len(items)} appends exceed the limit of {MAX_MULTI_APPENDS} per multi-stream append"
+            )
+        streams = [stream for stream, _, _ in items]
+        if len(set(streams)) != len(streams):
+            raise InvalidRequest("a multi-stream append names a stream twice", hint="merge the appends of one stream")
+        prepared = []
+        seen: set[str] = set()
+        total = 0
+        for stream, msgs, expected in items:
+            check_stream_name(stream)
+            if expected.version < 0:
+                raise InvalidRequest(f"expected version {expected.version} is negative")
+            events = await self.prepare_wire(msgs)
+            total += len(events)
+            for ev in events:
+                if ev.event_id in seen:
+                    raise InvalidRequest(f"event id {ev.event_id} appears twice in one multi-stream append")
+                seen.add(ev.event_id)
+            prepared.append((stream, events, expected))
+        if total > self.limits.max_append_events:
+            raise InvalidRequest(f"{total} events exceed the limit of {self.limits.max_append_events} per append")
+        return await self.store.append_multi(prepared)
 
     async def prepare(
         self, events: Sequence[ProposedEvent], *, require_transition: bool = False
@@ -144,7 +190,9 @@ class EventStoreService:
                 )
             total += size
             types.add(event_type)
-            simple = not metadata and transition is None
+            # graveyar.v1.RecordedEvent messages (KurrentDB appends) may carry custom metadata
+            # and a content type, which the simple hash would not cover.
+            simple = not metadata and transition is None and type(m) is not RecordedEventPb
             digest = simple_content_hash(event_type, payload) if simple else content_hash(m)
             out.append(PreparedEvent(event_id, id_bytes, digest, raw))
         if total > limits.max_append_size:
@@ -296,10 +344,10 @@ class EventStoreService:
             self._check_open()
 
     # -- streams --------------------------------------------------------------------------------
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft-delete a stream."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft-delete (or tombstone: delete permanently) a stream."""
         check_stream_name(stream)
-        return await self.store.delete_stream(stream, expected)
+        return await self.store.delete_stream(stream, expected, tombstone=tombstone)
 
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
         """Set a stream's retention rules."""

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound, Unavailable
+from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, Unavailable
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -33,6 +33,7 @@ from toolkit_graveyar.storage.base import (
     Store,
     StreamState,
     check_expected,
+    check_multi_results,
     check_snapshot,
     idempotent_result,
 )
@@ -234,7 +235,7 @@ class PgStore(Store):
                 if appends:
                     await self._run(self._append_batch, appends)
                     appends = []
-                await self._run(self._single, [op])
+                await self._run(self._multi if op.kind == "multi" else self._single, [op])
             if appends:
                 await self._run(self._append_batch, appends)
             if stop:
@@ -346,6 +347,23 @@ class PgStore(Store):
                 ],
             )
 
+    async def _multi(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
+        """A multi-stream append: the batch append's code inside a savepoint, rolled back on any failure."""
+        (op,) = ops
+        items = [_Op("append", item, op.future) for item in op.args]
+        try:
+            async with conn.transaction():
+                head = await self._append_batch(conn, items)
+                for item in items:
+                    if isinstance(item.result, BaseException):
+                        raise item.result
+                check_multi_results([item.result for item in items])
+        except ToolkitError as exc:
+            op.result = exc
+            return await self._lock_head(conn)
+        op.result = [item.result for item in items]
+        return head
+
     async def _single(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
         (op,) = ops
         head = await self._lock_head(conn)
@@ -373,16 +391,30 @@ class PgStore(Store):
         result: AppendResult = await self._submit("append", (stream, events, expected))
         return result
 
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft delete."""
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several streams in one transaction (all or nothing)."""
+        results: list[AppendResult] = await self._submit("multi", list(items))
+        return results
+
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft delete, or tombstone."""
 
         async def op(conn: psycopg.AsyncConnection[Any]) -> int:
             state = await self._load_state(conn, stream)
-            if state is None or not state.exists:
-                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-            check_expected(stream, state, expected)
-            state.deleted, state.truncate_before = True, state.version + 1
+            if tombstone:
+                check_expected(stream, state, expected)
+                state = state or StreamState(stream, 0)
+                state.tombstone()
+            else:
+                if state is not None and state.tombstoned:
+                    raise StreamDeleted(stream)
+                if state is None or not state.exists:
+                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+                check_expected(stream, state, expected)
+                state.deleted, state.truncate_before = True, state.version + 1
             await self._save_states(conn, [state])
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            await conn.execute("DELETE FROM graveyar_snapshots WHERE stream = %s", (stream,))
             return state.version
 
         version: int = await self._submit("single", op)
