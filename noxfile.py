@@ -120,7 +120,7 @@ UNTYPED_TESTS = {"grite", "pom"}
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every member's src/ and tests/, the root tests and tools (generated protobuf excluded)."""
-    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck", "--group", "test")
+    _sync(session, "--all-packages", "--all-extras", "--group", "typecheck", "--group", "test", "--group", "interop")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
     session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
     # One run per tests folder: each has its own conftest.py, which mypy would see as one module twice.
