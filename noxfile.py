@@ -24,8 +24,17 @@ nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = [
-    "lint", "typecheck", "tests", "compat", "integration", "docs", "build", "example", "peers", "interop",
-]  # fmt: skip
+    "lint",
+    "typecheck",
+    "tests",
+    "compat",
+    "integration",
+    "build",
+    "example",
+    "docs",
+    "peers",
+    "interop",
+]
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
@@ -110,10 +119,10 @@ UNTYPED_TESTS = {"grite", "pom"}
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every member's src/ and tests/ and the root tests (generated protobuf modules excluded)."""
+    """mypy --strict over every member's src/ and tests/, the root tests and tools (generated protobuf excluded)."""
     _sync(session, "--all-packages", "--all-extras", "--group", "typecheck", "--group", "test", "--group", "interop")
     sources = [str(path / "src") for _, path in MEMBERS.values() if (path / "src").is_dir()]
-    session.run("mypy", *sources)
+    session.run("mypy", *sources, str(ROOT / "tools" / "gen_cli_docs.py"))
     # One run per tests folder: each has its own conftest.py, which mypy would see as one module twice.
     for short in TESTED:
         if short not in UNTYPED_TESTS:
@@ -141,11 +150,12 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """The documentation site: the CLI reference must match the commands, then mkdocs build --strict."""
+    """The documentation site, built --strict; the generated CLI reference must match the code."""
     _sync(session, "--all-packages", "--group", "docs")
-    env = {"TOOLKIT_STRICT_PLUGINS": "1", "NO_MKDOCS_2_WARNING": "1"}
-    session.run("python", str(ROOT / "tools" / "gen_cli_reference.py"), "--check", env=env)
-    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), env=env)
+    session.run("python", str(ROOT / "tools" / "gen_cli_docs.py"), "--check")
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--quiet", "--config-file", str(ROOT / "mkdocs.yml"),
+                "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})  # fmt: skip
 
 
 @nox.session(python=PYTHON, venv_backend="none")

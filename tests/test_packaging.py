@@ -101,5 +101,5 @@ def test_every_console_script_prints_the_one_version(command):
         [str(Path(sys.executable).parent / command), "--version"], capture_output=True, text=True, timeout=60,
         check=False,
     )  # fmt: skip
-    # "<command> <version>" first; grite then says which grite it is compatible with.
+    # "<command> <version>" first; grite adds which grite it is compatible with after it
     assert (out.returncode, out.stdout.split()[:2]) == (0, [command, __version__]), out.stderr

@@ -17,6 +17,9 @@ def test_blank_name_is_a_usage_error(cli):
 
 def test_plugin_registered_alone(cli, plugin_manager):
     plugins = plugin_manager(toolkit_hello.plugin)
-    assert set(plugins.commands()) == {"hello"}
+    assert list(plugins.infos) == ["toolkit_hello"]  # the host's own commands come from its built-in plugin
+    assert plugins.infos["toolkit_hello"].commands == []  # filled in once commands are asked for
+    assert plugins.commands()["hello"].name == "hello"
+    assert plugins.infos["toolkit_hello"].commands == ["hello"]
     assert [s.name for s in plugins.services()] == ["hello"]
     assert "hello" in cli("services").assert_success().stdout

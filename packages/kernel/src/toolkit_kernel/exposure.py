@@ -77,9 +77,9 @@ def is_loopback_host(host: str) -> bool:
     Brackets around IPv6 literals are accepted; the empty string and wildcard addresses
     (`0.0.0.0`, `::`) are not loopback, since they listen on every interface.
 
-    Example:
-        >>> tuple(is_loopback_host(h) for h in ("127.0.0.2", "[::1]", "LOCALHOST", "0.0.0.0", "example.com"))
-        (True, True, True, False, False)
+    Examples:
+        >>> [is_loopback_host(h) for h in ("127.0.0.2", "[::1]", "LOCALHOST", "0.0.0.0", "example.com")]
+        [True, True, True, False, False]
     """
     name = host.strip().lower()
     if name.startswith("[") and name.endswith("]"):
