@@ -144,7 +144,8 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """Root contract tests: plugin discovery, import cost, docs, all systems together."""
-    _sync(session, "--all-packages", "--all-extras", "--group", "test")
+    # The interop group too: the docs show kurrentdbclient and eventsourcing against graveyar, and run.
+    _sync(session, "--all-packages", "--all-extras", "--group", "test", "--group", "interop")
     _pytest(session, "integration", *NOT_INTEROP, str(ROOT / "tests"))
 
 
