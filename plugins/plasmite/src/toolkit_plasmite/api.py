@@ -17,7 +17,7 @@ from typing import Any
 
 from toolkit_plasmite.client import LocalClient
 from toolkit_plasmite.client import pool_info as _pool_info
-from toolkit_plasmite.codec import decode_payload, dumps_compact, encode_payload, envelope, format_time
+from toolkit_plasmite.codec import decode_payload, dumps_compact, envelope, format_time
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
 from toolkit_plasmite.format import DEFAULT_POOL_SIZE as _DEFAULT_SIZE
 from toolkit_plasmite.pool import PoolFile
@@ -246,7 +246,7 @@ class Pool:
         except ValueError as exc:
             raise UsageError(f"invalid JSON: {exc}") from None
         tag_list = list(tags)
-        seq, ts = pool.append(encode_payload(data, tag_list), int(durability) == 1)
+        seq, ts = pool.append(pool.encode_payload(data, tag_list), int(durability) == 1)
         return dumps_compact(envelope(seq, ts, data, tag_list)).encode()
 
     def append(
@@ -255,7 +255,7 @@ class Pool:
         """Append `value` (a dict) and return the committed Message."""
         pool = self._p()
         tag_list = [] if tags is None else list(tags)
-        seq, ts = pool.append(encode_payload(value, tag_list), int(durability) == 1)
+        seq, ts = pool.append(pool.encode_payload(value, tag_list), int(durability) == 1)
         env = envelope(seq, ts, value, tag_list)
         return message_from_envelope(env)
 

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.codec import dumps_compact, encode_payload, format_time
+from toolkit_plasmite.codec import dumps_compact, format_time
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
 from toolkit_plasmite.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.ingest import Record, RecordParser, iter_chunks, sniff
@@ -284,7 +284,7 @@ def _appender(
     flush = durability == "flush"
 
     def append_local(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-        payloads = [encode_payload(o, tag_list) for o in objs]
+        payloads = [pf.encode_payload(o, tag_list) for o in objs]
         return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
 
     return append_local, pf.close
@@ -347,12 +347,12 @@ def duplex_command(
                 for raw in iter(stdin.readline, b""):
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if line:
-                        pf.append(encode_payload({"from": me, "msg": line}))
+                        pf.append(pf.encode_payload({"from": me, "msg": line}))
             else:
                 for batch in _records(None, None, "auto", stdin):
                     good = [r.data for r in batch if r.data is not None]
                     if good:
-                        pf.append_many([encode_payload(d) for d in good])
+                        pf.append_many([pf.encode_payload(d) for d in good])
         except BaseException as exc:  # reported by the follower loop
             error.append(exc)
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toolkit_plasmite import __version__
 from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.codec import dumps_compact, encode_payload, envelope
+from toolkit_plasmite.codec import dumps_compact, envelope
 from toolkit_plasmite.errors import (
     BusyError,
     ErrorKind,
@@ -322,12 +322,12 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
             raise UsageError("field `tags` must be a list of strings")
         if not isinstance(data, dict):
             raise UsageError("data must be object", hint='send {"data": {...}}')
-        payload = encode_payload(data, tags)
+        tags = list(tags)
         flush = body.get("durability") == "flush"
 
         def work() -> dict[str, Any]:
             with ctx.open_pool(pool, True) as pf:
-                seq, ts = pf.append(payload, flush)
+                seq, ts = pf.append(pf.encode_payload(data, tags), flush)
             return envelope(seq, ts, data, tags)
 
         return {"message": await ctx.guarded("write", work)}
