@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -176,15 +177,41 @@ def test_saturation_gives_423(serve) -> None:
         thread = threading.Thread(target=hold)
         thread.start()
         assert opened.wait(20)
-        busy = http.get("/v0/pools/s/info")
+        assert http.get("/v0/pools/s/info").status_code == 200  # storage has its own budget
+        busy = http.get("/v0/pools/s/tail", params={"timeout_ms": 100})
         assert busy.status_code == 423
         assert busy.json()["error"]["kind"] == "Busy"
         thread.join(30)
         assert done.is_set()
         deadline = time.monotonic() + 10
-        while http.get("/v0/pools/s/info").status_code == 423 and time.monotonic() < deadline:
+        while http.get("/v0/pools/s/tail", params={"timeout_ms": 1}).status_code == 423:
+            assert time.monotonic() < deadline
             time.sleep(0.05)  # the permit comes back when the stream ends
-        assert http.get("/v0/pools/s/info").status_code == 200
+
+
+def test_aborted_tails_give_their_permits_back(serve) -> None:
+    srv = serve("--max-tail-concurrency", "2")
+    with httpx.Client(base_url=srv.base_url, timeout=30) as http:
+        http.post("/v0/pools", json={"pool": "ab", "size_bytes": 65536})
+        for _ in range(10):  # far more aborted 20-second tails than permits
+            deadline = time.monotonic() + 10
+            while True:
+                with httpx.stream("GET", srv.base_url + "/v0/pools/ab/tail", params={"timeout_ms": 20000}) as r:
+                    if r.status_code == 200:
+                        break  # leaving the block disconnects mid-tail
+                assert time.monotonic() < deadline, "aborted tails kept their permits"
+                time.sleep(0.05)
+
+
+def test_tail_without_since_seq_starts_at_the_oldest_retained(serve) -> None:
+    srv = serve()
+    with httpx.Client(base_url=srv.base_url, timeout=30) as http:
+        http.post("/v0/pools", json={"pool": "old", "size_bytes": 65536})
+        for i in range(3):
+            http.post("/v0/pools/old/append", json={"data": {"i": i}})
+        tail = http.get("/v0/pools/old/tail", params={"max": 3, "timeout_ms": 500})
+        assert [json.loads(x)["seq"] for x in tail.text.splitlines()] == [1, 2, 3]
+        assert tail.headers["plasmite-start-seq"] == "1"
 
 
 def test_remote_client_tail_and_gap(serve) -> None:
@@ -308,3 +335,27 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
         "check",
     ).assert_success()
     assert res.json()["check"]["auth"] == "bearer"
+
+
+def test_serve_ready_means_listening_and_sigterm_exits_0(plasmite_argv: list[str], sub_env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*plasmite_argv, "serve", "--bind", "127.0.0.1:0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = json.loads(proc.stderr.readline())["notice"]
+        assert banner["kind"] == "serve_ready"
+        # The very first request after the banner succeeds: no retry loop.
+        assert httpx.get(banner["details"]["base_url"] + "/healthz", timeout=30).json() == {"ok": True}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import signal
 import socket
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +214,9 @@ def _run(opts: ServeOptions) -> None:
         sock.close()
         raise UsageError(f"cannot bind {opts.bind}: {exc.strerror}", hint="pick another --bind port") from None
     port = sock.getsockname()[1]
+    # Listen before announcing serve_ready: connections made right after the banner wait in
+    # the backlog until uvicorn accepts them instead of being refused.
+    sock.listen(2048)
     certdir: tempfile.TemporaryDirectory[str] | None = None
     cert, key = opts.tls_cert, opts.tls_key
     fp = None
@@ -237,11 +244,35 @@ def _run(opts: ServeOptions) -> None:
         timeout_graceful_shutdown=2,
     )
     try:
-        uvicorn.Server(uv_config).run(sockets=[sock])
+        _draining_server(uv_config).run(sockets=[sock])
     finally:
         sock.close()
         if certdir is not None:
             certdir.cleanup()
+
+
+def _draining_server(config: Any) -> Any:
+    """Uvicorn's Server, except that SIGTERM/SIGINT end in exit status 0 after draining.
+
+    uvicorn re-raises the captured signal once it has shut down, so the process would die
+    by that signal; plasmite's server exits 0, and supervisors read that as a clean stop.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return DrainingServer(config)
 
 
 @serve_group.command("check")
