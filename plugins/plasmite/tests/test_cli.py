@@ -278,3 +278,11 @@ def test_create_size_and_index_rules(cli) -> None:
     info = cli("plasmite", "pool", "create", "noidx", "--size", "64K", "--index-capacity", "0").assert_success().json()
     assert info["created"][0]["index_capacity"] == 0
     assert cli("plasmite", "pool", "create", "bad", "--size", "12Q").exit_code == 2
+
+
+def test_retry_delay_without_retry_is_a_usage_error(cli) -> None:
+    cli("plasmite", "pool", "create", "r", "--size", "64K").assert_success()
+    res = cli("plasmite", "feed", "r", '{"a": 1}', "--retry-delay", "10ms")
+    assert res.exit_code == 2
+    assert json.loads(res.stderr)["error"]["message"] == "--retry-delay requires --retry"
+    assert cli("plasmite", "feed", "r", '{"a": 1}', "--retry", "2", "--retry-delay", "10ms").exit_code == 0

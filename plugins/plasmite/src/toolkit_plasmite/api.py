@@ -135,6 +135,9 @@ def _closed(target: str) -> PlasmiteError:
     return UsageError(f"plasmite: {target} is closed")
 
 
+_U64_MAX = (1 << 64) - 1
+
+
 def _non_negative(value: int | None, name: str) -> int | None:
     if value is None:
         return None
@@ -142,6 +145,8 @@ def _non_negative(value: int | None, name: str) -> int | None:
         raise TypeError(f"{name} must be an int")
     if value < 0:
         raise ValueError(f"{name} must be >= 0")
+    if value > _U64_MAX:
+        raise ValueError(f"{name} must fit in an unsigned 64-bit integer")
     return value
 
 

@@ -157,7 +157,7 @@ def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
 @click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
 @click.option("--create-size", help="Size for --create (default 1M).")
 @click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
-@click.option("--retry-delay", default="50ms", show_default=True)
+@click.option("--retry-delay", default=None, help="Delay between retries (default 50ms; needs --retry).")
 @remote_options
 def feed_command(
     pool: str,
@@ -170,7 +170,7 @@ def feed_command(
     create: bool,
     create_size: str | None,
     retry: int,
-    retry_delay: str,
+    retry_delay: str | None,
     token: str | None,
     token_file: str | None,
     tls_ca: str | None,
@@ -186,7 +186,9 @@ def feed_command(
         raise UsageError("--in jq does not support --errors skip", hint="use --errors stop")
     if retry < 0:
         raise UsageError("--retry must be >= 0")
-    delay = parse_duration(retry_delay)
+    if retry_delay is not None and retry == 0:
+        raise UsageError("--retry-delay requires --retry", hint="add --retry N")
+    delay = parse_duration(retry_delay or "50ms")
     tag_list = list(tags)
     append_batch, closer = _appender(
         pool,
