@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolkit_plasmite.codec import decode_payload, encode_payload
-from toolkit_plasmite.errors import PlasmiteError
+from toolkit_plasmite.errors import CorruptError, PlasmiteError
 from toolkit_plasmite.pool import Gap, PoolFile, create_pool_file
 from toolkit_plasmite.validate import validate_pool
 
@@ -167,8 +167,10 @@ def test_corrupted_files_give_errors_never_garbage(tmp_path: Path, edits: list[t
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(st.integers(0, 16 * 1024 - 1), st.integers(0, 255)), min_size=1, max_size=12))
 def test_damaged_format3_files_give_errors_never_crashes(tmp_path: Path, edits: list[tuple[int, int]]) -> None:
-    """Format 3 has no checksums, so damage inside a payload may read as other data; but
-    every read ends in a value or a PlasmiteError, quickly (no hang, no raw exception)."""
+    """Format 3 has no checksums: damage inside a payload may read as other data.
+
+    But every read ends in a value or a PlasmiteError, quickly (no hang, no raw exception).
+    """
     target = _damaged_sample(tmp_path, 3, edits)
     started = time.monotonic()
     try:
@@ -215,3 +217,33 @@ def test_lockfree_reader_never_sees_torn_frames_while_ring_wraps(tmp_path: Path)
     assert last_seq == 8000
     assert delivered > 100
     assert validate_pool(path)["status"] == "ok"
+
+
+def test_pool_truncated_while_open_is_an_error_not_a_signal(tmp_path: Path) -> None:
+    path = tmp_path / "t.plasmite"
+    create_pool_file(path, 64 * 1024)
+    with PoolFile(path) as pool:
+        for i in range(20):
+            pool.append(pool.encode_payload({"i": i}))
+        os.truncate(path, 8 * 1024)  # another process shrinks the file under our mapping
+        for action in (lambda: pool.get(20), lambda: pool.append(pool.encode_payload({"i": 99})), pool.state):
+            with pytest.raises(CorruptError, match="truncated"):
+                action()
+        with pytest.raises(CorruptError, match="truncated"):
+            pool.cursor(1).poll()
+
+
+def test_sparse_pool_gets_its_blocks_when_opened_for_writing(tmp_path: Path) -> None:
+    path = tmp_path / "s.plasmite"
+    create_pool_file(path, 1024 * 1024)
+    assert os.stat(path).st_blocks * 512 >= 1024 * 1024  # created fully allocated
+    # plasmite creates pools sparse: punch the file back to a hole-y one and reopen.
+    raw = path.read_bytes()
+    path.unlink()
+    with open(path, "wb") as fh:
+        fh.write(raw[:4096])
+        fh.truncate(len(raw))
+    assert os.stat(path).st_blocks * 512 < 1024 * 1024
+    with PoolFile(path) as pool:
+        pool.append(pool.encode_payload({"ok": True}))
+    assert os.stat(path).st_blocks * 512 >= 1024 * 1024

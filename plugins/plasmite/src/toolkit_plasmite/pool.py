@@ -108,6 +108,23 @@ def _open_file(spath: str, writable: bool | None) -> tuple[int, bool, int, bytes
         raise from_os_error(exc, spath, what="open pool") from None
 
 
+def _allocate(fd: int, size: int) -> None:
+    """Give the file real blocks for all `size` bytes.
+
+    A hole written through the mapping on a full disk is a SIGBUS; ENOSPC here is an
+    ordinary error instead.
+    """
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.ftruncate(fd, size)
+        zeros = bytes(1 << 20)
+        for off in range(0, size, len(zeros)):
+            os.pwrite(fd, zeros[: min(len(zeros), size - off)], off)
+
+
 def _plausible(ring: int, head: int, tail: int, tnext: int, oldest: int, newest: int) -> bool:
     """True when a state could have been published (offsets in range and aligned, bounds possible)."""
     return (
@@ -145,12 +162,7 @@ def create_pool_file(
     except OSError as exc:
         raise from_os_error(exc, spath, what="create pool") from None
     try:
-        try:
-            os.posix_fallocate(fd, 0, size)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            os.ftruncate(fd, size)
+        _allocate(fd, size)
         os.pwrite(fd, encode_header(geo, State(1, 0, 0, 0, 0, 0, 0)), 0)
         os.fsync(fd)
         os.link(tmp, path)
@@ -180,6 +192,12 @@ class PoolFile:
         fd, writable, size, header = _open_file(spath, writable)
         try:
             geo = parse_geometry(header, size, spath)
+            if writable:
+                try:
+                    os.posix_fallocate(fd, 0, size)  # keeps the bytes; fills holes of sparse pools
+                except OSError as exc:
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                        raise from_os_error(exc, spath, what="allocate pool space") from None
             access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
             self._mm = mmap.mmap(fd, size, access=access)
         except BaseException:
@@ -254,8 +272,22 @@ class PoolFile:
             raise UsageError("pool is closed", path=self._spath)
 
     # ------------------------------------------------------------------ state
+    def _check_size(self) -> None:
+        """A file shrunk under the mapping would SIGBUS on the next touch: refuse instead."""
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            raise from_os_error(exc, self._spath, what="stat pool") from None
+        if size < self.geo.file_size:
+            raise CorruptError(
+                f"pool file was truncated to {size} bytes (expected {self.geo.file_size})",
+                path=self._spath,
+                hint="restore it from a backup or recreate the pool",
+            )
+
     def _state_tuple(self) -> tuple[int, int, int, int, int, int, int]:
         """Return the active state slot as a tuple, validated; Corrupt if none verifies."""
+        self._check_size()
         mm = self._mm
         if self._v3:
             return self._state3()
@@ -470,6 +502,7 @@ class PoolFile:
     def _append_locked(self, payload: bytes, keep_ts: int | None = None) -> tuple[int, int]:
         if not self.writable:
             raise PermissionDeniedError("pool is opened read-only", path=self._spath, hint="check the file's mode")
+        self._check_size()
         n = len(payload)
         if n > self._max_payload:
             raise UsageError(
