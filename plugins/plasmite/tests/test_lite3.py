@@ -94,3 +94,23 @@ def test_pool_migrate_keeps_seqs_times_and_data(cli, pool_dir: Path) -> None:
     assert again["migrated"] is False
     cli("plasmite", "feed", "old", '{"i": 5}').assert_success()
     assert cli("plasmite", "fetch", "old", "6").assert_success().json()["data"] == {"i": 5}
+
+
+def test_a_tail_skips_an_undecodable_message_and_goes_on(tmp_path: Path) -> None:
+    from toolkit_plasmite.tail import follow
+
+    path = tmp_path / "bad.plasmite"
+    create_pool_file(path, 64 * 1024)
+    with PoolFile(path) as pool:
+        pool.append(pool.encode_payload({"i": 1}))
+        pool.append(b"\x06" + bytes(40))  # a frame whose payload no reader can decode
+        pool.append(pool.encode_payload({"i": 3}))
+        skipped: list[int | None] = []
+        got = [
+            (seq, data)
+            for seq, _ts, data, _tags in follow(
+                pool, since_seq=1, timeout=0.2, on_corrupt=lambda exc: skipped.append(exc.seq)
+            )
+        ]
+    assert got == [(1, {"i": 1}), (3, {"i": 3})]
+    assert skipped == [2]

@@ -315,14 +315,21 @@ class PoolFile:
     def _state3(self) -> tuple[int, int, int, int, int, int, int]:
         """Format 3: the single in-place state; re-read while it looks torn (a writer mid-publish)."""
         st: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
-        for attempt in range(_READ_RETRIES):
+        # A writer rewrites the state in place, field by field: a read can catch it half
+        # done. Retry for up to 100 ms (a descheduled writer), then call it corrupt.
+        give_up = 0.0
+        for attempt in range(1 << 20):
             st = STATE3.unpack_from(self._mm, STATE3_OFFSET)
             head, tail, tnext, oldest, newest = st
             if _plausible(self._ring_size, head, tail, tnext, oldest, newest):
                 # No generation counter in format 3: the state itself identifies a publication.
                 return (hash(st), head, tail, tnext, oldest, newest, 0)
-            if attempt > 2:
-                time.sleep(0.0005)
+            if attempt == 2:
+                give_up = time.monotonic() + 0.1
+            elif attempt > 2:
+                if time.monotonic() > give_up:
+                    break
+                time.sleep(0.0002)
         check_state(State(0, *st, 0), self.geo, self._spath)
         raise CorruptError("corrupt pool header state", path=self._spath, offset=64)
 
