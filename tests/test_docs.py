@@ -47,3 +47,12 @@ def test_ci_runs_the_readme_test_command_exactly(root):
 def test_readme_run_command_installs_from_the_lock(root):
     run, _test = _readme_commands(root)
     assert "--frozen" in run
+
+
+def test_pre_commit_runs_what_the_lint_session_runs(root):
+    config = (root / ".pre-commit-config.yaml").read_text()
+    noxfile = (root / "noxfile.py").read_text()
+    lint = noxfile[noxfile.index("def lint(") : noxfile.index("\n\n\n", noxfile.index("def lint("))]
+    for tool in re.findall(r'session\.run\(((?:"[^"]+",? ?)+)\)', lint):
+        command = " ".join(part.strip('" ') for part in tool.split(",") if part.strip('" ') != ".")
+        assert command in config, f"pre-commit does not run `{command}` as `nox -s lint` does"

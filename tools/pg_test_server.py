@@ -69,6 +69,7 @@ class PgServer:
     root: Path
     port: int
     bin_dir: Path
+    opts: str = ""
 
     @property
     def dsn(self) -> str:
@@ -78,6 +79,23 @@ class PgServer:
     def dsn_for(self, dbname: str) -> str:
         """DSN of another database on this server."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def pause(self) -> None:
+        """Stop the server (fast mode) but keep its data, to start it again with `resume` (fault tests)."""
+        subprocess.run(
+            _as_db_user([str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def resume(self) -> None:
+        """Start a paused server again on the same port."""
+        data, log = str(self.root / "data"), str(self.root / "log")
+        subprocess.run(
+            _as_db_user([str(self.bin_dir / "pg_ctl"), "-D", data, "-o", self.opts, "-l", log, "-w", "start"]),
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
         """Stop the server (fast mode) and delete its directory."""
@@ -137,7 +155,7 @@ def start_server(*, fsync: bool = True, bin_dir: Path | None = None) -> PgServer
             check=False,
         )
         if run.returncode == 0:
-            return PgServer(root, port, bin_dir)
+            return PgServer(root, port, bin_dir, opts)
         last_err = (
             run.stdout + run.stderr + (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
         )

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def db_get(key: str) -> str:
     """Read one key from the example db."""
-    with socket.create_connection(("127.0.0.1", int(os.environ.get("DB_PORT", "47432"))), timeout=2) as conn:
+    with socket.create_connection(("127.0.0.1", int(os.environ["DB_PORT"])), timeout=2) as conn:
         conn.sendall(f"GET {key}\n".encode())
         return conn.makefile().readline().strip()
 
@@ -40,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(os.environ.get("API_PORT", "47080"))
+    port = int(os.environ["API_PORT"])
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(f"api: serving on http://127.0.0.1:{port} (schema {db_get('schema_version')})", flush=True)
     server.serve_forever()

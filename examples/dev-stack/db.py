@@ -25,7 +25,7 @@ class Handler(socketserver.StreamRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(os.environ.get("DB_PORT", "47432"))
+    port = int(os.environ["DB_PORT"])
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     with socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler) as server:
         print(f"db: listening on 127.0.0.1:{port}", flush=True)

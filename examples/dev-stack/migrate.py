@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-port = int(os.environ.get("DB_PORT", "47432"))
+port = int(os.environ["DB_PORT"])
 with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
     conn.sendall(b"SET schema_version 3\n")
     reply = conn.makefile().readline().strip()

@@ -7,7 +7,7 @@ import os
 import time
 import urllib.request
 
-url = f"http://127.0.0.1:{os.environ.get('API_PORT', '47080')}/version"
+url = f"http://127.0.0.1:{os.environ['API_PORT']}/version"
 name = os.environ.get("POM_PROCESS_NAME", "worker")
 print(f"{name}: worker ready", flush=True)
 while True:

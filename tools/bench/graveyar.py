@@ -15,6 +15,11 @@ Workloads (graveyar runs as a separate `graveyar serve` process; the driver is t
       unary calls cost on this machine (the limiter of w1).
 Peers, in process (no network, so their numbers exclude RPC cost): the `eventsourcing` library's
 SQLite and POPO (in-memory) application recorders on the same append/read workloads.
+KurrentDB clients against graveyar (LMDB), same run: kurrentdbclient (the real KurrentDB Python
+client, blocking) with w1 = single-event Append calls from 8 threads, w2 = BatchAppend of 100
+events from 8 threads, w3 = read_all of the whole log, plus a catch-up subscription to $all
+from the start until it has every event (ev/s); and eventsourcing's application recorder on
+graveyar (PERSISTENCE_MODULE=toolkit_graveyar.eventsourcing) on the peers' workloads.
 """
 
 from __future__ import annotations
@@ -234,6 +239,85 @@ def eventsourcing_runs(kind: str, tasks: int, per_task: int, batched_total: int,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def kurrent_runs(address: str, sizes: dict[str, int]) -> dict[str, float]:
+    """kurrentdbclient against a graveyar server (see the module docstring)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+
+    client = KurrentDBClient(f"kurrentdb://{address}?Tls=false")
+    try:
+        threads, singles = 8, sizes["tasks"] * sizes["per_task"] // 8
+
+        def single(t: int) -> None:
+            stream = f"k1-{t}-{uuid.uuid4()}"
+            for j in range(singles):
+                client.append_to_stream(stream, current_version=StreamState.ANY, events=NewEvent("E", b'{"n":%d}' % j))
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(single, range(threads)))
+        k1 = threads * singles / (time.perf_counter() - t0)
+
+        def batched(t: int) -> None:
+            stream = f"k2-{t}-{uuid.uuid4()}"
+            for _ in range(sizes["batched_calls"]):
+                events = [NewEvent("E", b'{"n":%d}' % k) for k in range(100)]
+                client.append_to_stream(stream, current_version=StreamState.ANY, events=events)
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(batched, range(threads)))
+        k2 = threads * sizes["batched_calls"] * 100 / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        total = sum(1 for _ in client.read_all(filter_exclude=()))
+        k3 = total / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        seen = 0
+        with client.subscribe_to_all(filter_exclude=()) as sub:
+            for _ in sub:
+                seen += 1
+                if seen >= total:
+                    break
+        k4 = seen / (time.perf_counter() - t0)
+        return {"w1": k1, "w2": k2, "w3": k3, "sub_catch_up": k4}
+    finally:
+        client.close()
+
+
+def eventsourcing_on_graveyar(
+    address: str, tasks: int, per_task: int, batched_total: int, batch: int
+) -> dict[str, float]:
+    """eventsourcing's application recorder on graveyar, on the peers' workloads."""
+    from eventsourcing.persistence import StoredEvent
+
+    from toolkit_graveyar.client import GraveyarClient
+    from toolkit_graveyar.eventsourcing import GraveyarApplicationRecorder
+
+    with GraveyarClient(address) as client:
+        rec = GraveyarApplicationRecorder(client, f"bench-{uuid.uuid4().hex[:8]}")
+        ids = [uuid.uuid4() for _ in range(tasks)]
+        t0 = time.perf_counter()
+        for j in range(per_task):
+            for oid in ids:
+                rec.insert_events([StoredEvent(oid, j + 1, "bench:Event", b'{"n":%d}' % j)])
+        w1 = tasks * per_task / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(batched_total // batch):
+            oid = uuid.uuid4()
+            rec.insert_events([StoredEvent(oid, k + 1, "bench:Event", b'{"n":%d}' % k) for k in range(batch)])
+        w2 = (batched_total // batch) * batch / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        n, start = 0, 1
+        while True:
+            page = rec.select_notifications(start, 1000)
+            if not page:
+                break
+            n += len(page)
+            start = page[-1].id + 1
+        return {"w1": w1, "w2": w2, "w3": n / (time.perf_counter() - t0)}
+
+
 def graveyar_runs(args: list[str], sizes: dict[str, int], log: Path) -> dict[str, float]:
     srv = Server(args, log)
     try:
@@ -283,6 +367,17 @@ def main() -> int:
     if "lmdb" in backends:
         results["graveyar-lmdb"] = graveyar_runs(["--data-dir", str(out / "lmdb")], sizes, out / "lmdb.log")
         print("lmdb done", flush=True)
+        srv = Server(["--data-dir", str(out / "lmdb-kurrent")], out / "lmdb-kurrent.log")
+        try:
+            results["kurrentdbclient->graveyar-lmdb"] = kurrent_runs(srv.address, sizes)
+            print("kurrentdbclient done", flush=True)
+            es_total = 8 * sizes["batched_calls"] * 100
+            results["eventsourcing->graveyar-lmdb"] = eventsourcing_on_graveyar(
+                srv.address, sizes["tasks"], sizes["per_task"] // 5, es_total // 5, 100
+            )
+            print("eventsourcing on graveyar done", flush=True)
+        finally:
+            srv.stop()
     if "postgres" in backends:
         helper = _pg_helper()
         helper.ensure_installed()
@@ -325,6 +420,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
             w2 += f", server {r['w2_server_cpu_us']:.1f} us CPU/event"
         w3 = f"{r['w3']:,.0f}" if "w3" in r else "-"
         w4 = f"{r['lag_median_ms']:.2f} / {r['lag_p99_ms']:.2f}" if "lag_median_ms" in r else "-"
+        if "sub_catch_up" in r:
+            w4 = f"catch-up {r['sub_catch_up']:,.0f} ev/s"
         print(f"| {name} | {w1} | {w2} | {w3} | {w4} |")
     g = results.get("graveyar-lmdb")
     for peer in ("eventsourcing-sqlite", "eventsourcing-popo"):

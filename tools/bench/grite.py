@@ -1,4 +1,4 @@
-"""Benchmark grite (toolkit) against grite 0.5.3's published numbers and a raw-git floor.
+"""Benchmark grite (toolkit) against the real grite 0.5.3 and git-bug (same run), 0.5.3's published numbers and raw git.
 
 Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
 
@@ -10,7 +10,9 @@ Measures in one run:
 - rebuild throughput (events/s) on the one-commit-per-event WAL and on a chunked WAL;
 - sync of N new events (push to a bare hub, then pull into a fresh replica);
 - git bytes per event after `git gc`, for grite and for the raw-git baseline.
-grite 0.5.3 figures come from the third-party measurement quoted in reference/grite.md (section 6).
+- the real grite 0.5.3 and git-bug v0.10.1 (installed by `python tools/peers install grite git-bug`):
+  create (no daemon; grite's daemon), list and show, and grite's rebuild over our WAL (second table).
+The first table's "peer" column quotes the third-party measurement in reference/grite.md (section 6).
 """
 
 from __future__ import annotations
@@ -200,6 +202,99 @@ def bench_scale(tmp: Path, n: int, r: dict[str, float]) -> None:
     r["rebuild_chunked_eps"], r["rebuild_chunked_events"] = rebuild_rate(chunk_repo)
 
 
+def _peer(name: str) -> Path | None:
+    """The real anchor `name` installed by tools/peers, or None (its columns then say "-")."""
+    try:
+        from toolkit.testing_peers import find_peer
+    except ImportError:
+        return None
+    found = find_peer(name)
+    return found.path if found is not None else None
+
+
+def bench_peers(tmp: Path, runs: int, big: Path, n: int, r: dict[str, float]) -> None:
+    """The same operations with the real grite 0.5.3 and git-bug v0.10.1, in this run.
+
+    The real grite lists and rebuilds the `big` repository our populate wrote: its own
+    `snapshot create` + `rebuild --from-snapshot` load our WAL into its store (its only path
+    from a WAL to its view), so both tools answer over the same n issues.
+    """
+    real, gitbug = _peer("grite"), _peer("git-bug")
+    env = dict(env_for(False), XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="gx-", dir="/tmp"))
+    ours_show = [*GRITE, "issue", "show"]
+    first = json.loads(sh([*GRITE, "issue", "list", "--json", "--limit", "1"], big, env_for(False)))
+    iid = first["data"]["issues"][0]["issue_id"]
+    r["show_ours_ms"] = med([timed([*ours_show, iid, "--json"], big, env_for(False)) for _ in range(5)])
+    if real is not None:
+        g = str(real)
+        rg = tmp / "real-grite"
+        rg.mkdir()
+        sh(["git", "init", "-q", "."], rg)
+        sh([g, "--no-daemon", "init", "--no-agents-md"], rg, env)
+        r["create_real_ms"] = med(
+            [timed([g, "--no-daemon", "issue", "create", "--title", f"t{i}"], rg, env) for i in range(runs)]
+        )
+        timed([g, "issue", "create", "--title", "warm"], rg, env)  # spawns its daemon
+        r["create_real_daemon_ms"] = med(
+            [timed([g, "issue", "create", "--title", f"d{i}"], rg, env) for i in range(runs)]
+        )
+        subprocess.run([g, "daemon", "stop"], cwd=rg, env=env, capture_output=True, check=False)
+        sh([g, "--no-daemon", "snapshot", "create"], big, env)
+        start = time.perf_counter()
+        sh([g, "--no-daemon", "rebuild", "--from-snapshot"], big, env)
+        r["rebuild_real_eps"] = n / (time.perf_counter() - start)
+        r["list_real_ms"] = med([timed([g, "--no-daemon", "--json", "issue", "list"], big, env) for _ in range(5)])
+        r["show_real_ms"] = med([timed([g, "--no-daemon", "--json", "issue", "show", iid], big, env) for _ in range(5)])
+    if gitbug is not None:
+        gb = str(gitbug)
+        repo = tmp / "git-bug"
+        repo.mkdir()
+        sh(["git", "init", "-q", "."], repo)
+        sh([gb, "user", "new", "--name", "bench", "--email", "b@x", "--non-interactive"], repo, env)
+        new = [gb, "bug", "new", "--message", "body", "--non-interactive", "--title"]
+        r["create_gitbug_ms"] = med([timed([*new, f"t{i}"], repo, env) for i in range(runs)])
+        r["gitbug_issues"] = runs
+        r["list_gitbug_ms"] = med([timed([gb, "bug", "--format", "json"], repo, env) for _ in range(5)])
+        bug_id = sh([gb, "bug", "--format", "id"], repo, env).split()[0]
+        r["show_gitbug_ms"] = med([timed([gb, "bug", "show", bug_id, "--format", "json"], repo, env) for _ in range(5)])
+
+
+def peer_report(r: dict[str, float], n: int) -> None:
+    """The table with the real anchors' columns (same machine, same run)."""
+
+    def cell(key: str, fmt: str = "{:.1f}") -> str:
+        return fmt.format(r[key]) if key in r else "-"
+
+    gb_n = int(r.get("gitbug_issues", 0))
+    rows = [
+        (
+            "issue create, no daemon (median ms)",
+            cell("create_local_ms"),
+            cell("create_real_ms"),
+            cell("create_gitbug_ms"),
+        ),
+        ("issue create, daemon (median ms)", cell("create_daemon_ms"), cell("create_real_daemon_ms"), "-"),
+        (
+            f"list --json (ms; ours/grite over {n} issues, git-bug over {gb_n})",
+            cell("list_local_ms", "{:.0f}"),
+            cell("list_real_ms", "{:.0f}"),
+            cell("list_gitbug_ms", "{:.0f}"),
+        ),
+        ("show one issue --json (ms)", cell("show_ours_ms"), cell("show_real_ms"), cell("show_gitbug_ms")),
+        (
+            f"rebuild of {n} one-commit-per-event issues (events/s)",
+            cell("rebuild_per_commit_packed_eps", "{:,.0f}"),
+            cell("rebuild_real_eps", "{:,.0f}") + " (from snapshot)",
+            "-",
+        ),
+    ]
+    head = ("same run, same machine", "toolkit grite", "grite 0.5.3", "git-bug 0.10.1")
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(4)]
+    print()
+    for row in [head, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
@@ -215,12 +310,14 @@ def main() -> None:
         raw = bench_latency(tmp, runs, r)
         bench_scale(tmp, n, r)
         r["rawgit_bytes_per_event"] = pack_bytes(raw) / runs
+        bench_peers(tmp, runs, tmp / "big", n, r)
     finally:
         for repo in ("latency", "parallel", "big"):
             if (tmp / repo).exists():
                 subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=tmp / repo, env=env_for(False), check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     report(r, n)
+    peer_report(r, n)
     if args.json:
         print(json.dumps(r, indent=2, sort_keys=True))
 

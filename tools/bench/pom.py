@@ -1,4 +1,4 @@
-"""Benchmark pom against honcho and supervisord, side by side in one run.
+"""Benchmark pom against process-compose, honcho and supervisord, side by side in one run.
 
 Each tool first starts its N writers, which wait for a go file; the clock starts when the file
 appears, so start-up costs are excluded for every tool alike.
@@ -8,8 +8,9 @@ Measures, for N processes each writing M lines as fast as they can:
     file; supervisord: in its per-program log files), and lines/s;
   * CPU seconds used by the supervisor's own processes (workload excluded);
   * memory per stored line (pom: RSS growth / lines, and the store's own accounting);
-plus `pom logs --lines 1000` latency (socket round trip and whole CLI process) and the time from
-`up` to all ready for 10 processes.
+plus `pom logs --lines 1000` latency (socket round trip and whole CLI process, against
+`process-compose process logs -n 1000` over its REST API) and the time from `up` to all ready for
+10 processes. process-compose v1.85.0 is the real binary from the peers cache (`tools/peers`).
 
     uv run python tools/bench/pom.py            # default (~2-3 minutes)
     uv run python tools/bench/pom.py --quick    # smaller workload, one repeat
@@ -196,6 +197,117 @@ def run_honcho(work: Path, n: int, m: int) -> dict[str, float]:
         _kill_tree(proc)
 
 
+def _pc_exe() -> str:
+    from toolkit.testing_peers import require_peer
+
+    return str(require_peer("process-compose").path)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pc_states(port: int) -> list[dict[str, Any]]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/processes", timeout=5) as answer:
+        data: list[dict[str, Any]] = json.load(answer)["data"]
+    return data
+
+
+def _pc_start(work: Path, yaml: str, env: dict[str, str], out: Any) -> tuple[subprocess.Popen[bytes], int]:
+    (work / "process-compose.yaml").write_text(yaml)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [_pc_exe(), "-f", str(work / "process-compose.yaml"), "-t=false", "--port", str(port)],
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+        cwd=work,
+        env=env,
+    )
+    return proc, port
+
+
+def run_process_compose(work: Path, n: int, m: int) -> dict[str, float]:
+    """process-compose headless: every line printed (like `pom (prints lines)`), log buffer sized to keep all."""
+    procs = "".join(f'  w{i}:\n    command: "exec {_writer_cmd(m)}"\n' for i in range(n))
+    yaml = f"log_length: {m + 10}\nprocesses:\n{procs}"
+    out = work / "pc.out"
+    go = work / "go"
+    env = {**os.environ, "POM_BENCH_GO": str(go)}
+    with open(out, "wb") as fh:
+        proc, _port = _pc_start(work, yaml, env, fh)
+    counter = LineCounter([out])
+    try:
+        _wait(lambda: _writers_running(proc.pid, n), 30, "process-compose's writers")
+        time.sleep(0.5)
+        rss0 = psutil.Process(proc.pid).memory_info().rss
+        start = time.perf_counter()
+        go.touch()
+        _wait(lambda: counter.update() >= n * m, 600, "process-compose to print every line")
+        wall = time.perf_counter() - start
+        cpu = _tree_cpu(proc.pid, str(WRITER))
+        rss = psutil.Process(proc.pid).memory_info().rss
+        return {"wall": wall, "cpu": cpu, "bytes_per_line": (rss - rss0) / (n * m), "store_per_line": float("nan")}
+    finally:
+        _kill_tree(proc)
+
+
+def pc_latency(work: Path, runs: int) -> float:
+    """Whole `process-compose process logs w0 -n 1000` command against a running process-compose."""
+    yaml = f'log_length: 30000\nprocesses:\n  w0:\n    command: "exec {_writer_cmd(20_000)}"\n'
+    proc, port = _pc_start(work, yaml, dict(os.environ), subprocess.DEVNULL)
+    try:
+        _wait(lambda: _pc_answers(port), 30, "process-compose to answer")
+        time.sleep(2.0)  # 20,000 lines are written in well under a second
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            got = subprocess.run(
+                [_pc_exe(), "process", "logs", "w0", "-n", "1000", "-p", str(port)],
+                capture_output=True,
+                check=True,
+            )
+            times.append(time.perf_counter() - t)
+            assert got.stdout.count(b"\n") >= 1000
+        return statistics.median(times)
+    finally:
+        _kill_tree(proc)
+
+
+def _pc_answers(port: int) -> bool:
+    try:
+        _pc_states(port)
+    except OSError:
+        return False
+    return True
+
+
+def ready_process_compose(work: Path, n: int) -> float:
+    procs = "".join(
+        f'  r{i}:\n    command: "exec {_writer_cmd(0, ready=True)}"\n    ready_log_line: ready\n' for i in range(n)
+    )
+    start = time.perf_counter()
+    proc, port = _pc_start(work, f"processes:\n{procs}", dict(os.environ), subprocess.DEVNULL)
+
+    def ready() -> bool:
+        try:
+            return all(s["is_ready"] == "Ready" for s in _pc_states(port))
+        except OSError:
+            return False
+
+    try:
+        _wait(ready, 60, "process-compose all ready")
+        return time.perf_counter() - start
+    finally:
+        _kill_tree(proc)
+
+
 def run_supervisord(work: Path, n: int, m: int) -> dict[str, float]:
     programs = "".join(
         f"[program:w{i}]\ncommand={_writer_cmd(m)}\nstdout_logfile={work}/w{i}.log\nstdout_logfile_maxbytes=0\n"
@@ -371,6 +483,7 @@ def main() -> None:
     tools: dict[str, Callable[[Path], dict[str, float]]] = {
         "pom (--quiet)": lambda w: run_pom(w, n, m, quiet=True),
         "pom (prints lines)": lambda w: run_pom(w, n, m, quiet=False),
+        "process-compose 1.85": lambda w: run_process_compose(w, n, m),
         "honcho 2.0": lambda w: run_honcho(w, n, m),
         "supervisord 4.3": lambda w: run_supervisord(w, n, m),
     }
@@ -386,17 +499,24 @@ def main() -> None:
                 )
         overhead, append_rate = store_overhead(1_000_000)
         latency = pom_latency(_fresh(tmp, "lat"), 10 if args.quick else 20)
+        pc_logs = pc_latency(_fresh(tmp, "pclat"), 10 if args.quick else 20)
         ready = {
             "pom": statistics.median(ready_pom(_fresh(tmp, "rp"), 10) for _ in range(repeats)),
+            "process-compose 1.85": statistics.median(
+                ready_process_compose(_fresh(tmp, "rpc"), 10) for _ in range(repeats)
+            ),
             "honcho 2.0": statistics.median(ready_honcho(_fresh(tmp, "rh"), 10) for _ in range(repeats)),
             "supervisord 4.3": statistics.median(ready_supervisord(_fresh(tmp, "rs"), 10) for _ in range(repeats)),
         }
 
     total = n * m
     honcho_rate = total / statistics.median(r["wall"] for r in results["honcho 2.0"])
+    pc = results["process-compose 1.85"]
+    pc_rate = total / statistics.median(r["wall"] for r in pc)
     print(f"\npom benchmark: {n} processes x {m:,} lines ({total:,} lines), median of {repeats}")
-    header = ("tool", "wall s", "lines/s", "vs honcho", "cpu s", "RSS B/line", "store B/line")
-    print(f"{header[0]:<20} " + " ".join(f"{h:>12}" for h in header[1:]))
+    header = ("tool", "wall s", "lines/s", "vs honcho", "vs p-c", "cpu s", "cpu vs p-c", "RSS B/line", "store B/line")
+    print(f"{header[0]:<22} " + " ".join(f"{h:>12}" for h in header[1:]))
+    print("(vs p-c: lines/s relative to process-compose; cpu vs p-c: process-compose's CPU / this tool's, >1 is less)")
     for name, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
         rate = total / wall
@@ -404,16 +524,22 @@ def main() -> None:
             f"{wall:.2f}",
             f"{rate:,.0f}",
             f"{rate / honcho_rate:.2f}x",
+            f"{rate / pc_rate:.2f}x",
             f"{statistics.median(r['cpu'] for r in runs):.2f}",
+            f"{statistics.median(r['cpu'] for r in pc) / max(statistics.median(r['cpu'] for r in runs), 1e-9):.2f}x",
             _num(statistics.median(r["bytes_per_line"] for r in runs)),
             _num(statistics.median(r["store_per_line"] for r in runs)),
         ]
-        print(f"{name:<20} " + " ".join(f"{c:>12}" for c in cells))
+        print(f"{name:<22} " + " ".join(f"{c:>12}" for c in cells))
     text = len(b"line 123456 of the benchmark workload")
     print(f"(RSS B/line: growth of pom's RSS per stored line; store B/line: {text} text bytes + 13 metadata)")
     print(f"block store, in process: {overhead:.1f} B/line beyond the text, appends at {append_rate:,.0f} lines/s")
     rtt, cli = latency["rtt"] * 1000, latency["cli"] * 1000
     print(f"\npom logs --lines 1000: socket round trip {rtt:.1f} ms, whole CLI process {cli:.1f} ms (median)")
+    print(
+        f"process-compose process logs -n 1000 (whole command, REST API): {pc_logs * 1000:.1f} ms;"
+        f" pom is {pc_logs / latency['cli']:.2f}x as fast"
+    )
     print(
         "\nup -> all 10 processes ready (honcho/supervisord: all 10 'ready' lines seen; they have no readiness checks)"
     )

@@ -147,7 +147,8 @@ def install_go(ctx: Context) -> dict[str, Any]:
 
 
 def _uv() -> str:
-    found = shutil.which("uv")
+    beside = Path(sys.executable).with_name("uv")  # a venv that has uv (the README installs it so)
+    found = str(beside) if beside.exists() else shutil.which("uv")
     if found:
         return found
     probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,8 @@ def test_error_tree_kinds_and_payloads():
     assert issubclass(ConfigError, UsageError)
     assert issubclass(LockTimeout, Busy)
     assert issubclass(SnapshotCorrupt, Corrupt)
-    kinds = {cls.kind for cls in (getattr(errors, name) for name in errors.__all__) if isinstance(cls, type)}
+    classes = (getattr(errors, name) for name in errors.__all__)
+    kinds = {cls.kind for cls in classes if isinstance(cls, type) and issubclass(cls, ToolkitError)}
     assert kinds == {
         "internal", "usage", "config", "not_found", "conflict", "busy", "lock_timeout", "io", "corrupt",
         "snapshot_corrupt", "ipc",
@@ -64,16 +66,55 @@ def test_runtime_dir_sources_and_privacy(monkeypatch, rundir):
     monkeypatch.delenv("TOOLKIT_RUNTIME_DIR")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(rundir / "xdg"))
     assert paths.runtime_dir() == rundir / "xdg" / "toolkit"
-    loose = rundir / "loose"
-    loose.mkdir(mode=0o755)
-    os.chmod(loose, 0o755)
-    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(loose))
-    assert paths.runtime_dir() == loose
-    assert stat.S_IMODE(loose.stat().st_mode) == 0o700  # tightened
+    assert stat.S_IMODE((rundir / "xdg" / "toolkit").stat().st_mode) == 0o700  # created private
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(rundir / "new" / "deeper"))
+    assert paths.runtime_dir() == rundir / "new" / "deeper"
+    assert stat.S_IMODE((rundir / "new" / "deeper").stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o1777, 0o701])
+def test_runtime_dir_never_changes_a_directory_it_did_not_create(monkeypatch, rundir, mode):
+    shared = rundir / "shared"
+    shared.mkdir()
+    os.chmod(shared, mode)
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(shared))
+    with pytest.raises(IoFailure, match=f"mode {mode:04o}") as info:
+        paths.runtime_dir()
+    assert stat.S_IMODE(shared.stat().st_mode) == mode  # untouched
+    assert "TOOLKIT_RUNTIME_DIR" in str(info.value.hint)
+    assert info.value.details == {"path": str(shared), "mode": f"{mode:04o}"}
+    with pytest.raises(IoFailure):
+        paths.socket_path("grite", "/repo")  # servers refuse too, before creating anything
+    assert list(shared.iterdir()) == []
+
+
+def test_runtime_dir_accepts_an_existing_private_directory_and_refuses_a_file(monkeypatch, rundir):
+    mine = rundir / "mine"
+    mine.mkdir(mode=0o700)
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(mine))
+    assert paths.runtime_dir() == mine
+    afile = rundir / "file"
+    afile.write_text("")
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(afile))
+    with pytest.raises(IoFailure, match=r"not a directory|cannot create"):
+        paths.runtime_dir()
+
+
+def test_runtime_dir_refuses_a_directory_of_another_user(monkeypatch, rundir):
+    if os.getuid() == 0:  # root can hand a private directory to somebody else
+        theirs = rundir / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, 65534, 65534)
+        owner = 65534
+    else:  # anyone else finds one owned by root
+        theirs, owner = Path("/"), 0
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(theirs))
+    with pytest.raises(IoFailure, match=f"owned by uid {owner}, not by you"):
+        paths.runtime_dir()
 
 
 def test_socket_path_too_long(monkeypatch, tmp_path):
     monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(tmp_path / ("x" * 90)))
     with pytest.raises(IoFailure, match="too long") as info:
         paths.socket_path("grite", "/repo")
-    assert "TOOLKIT_RUNTIME_DIR" in info.value.hint
+    assert "TOOLKIT_RUNTIME_DIR" in str(info.value.hint)

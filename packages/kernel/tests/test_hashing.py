@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import cbor2
 import pytest
 from hypothesis import given, settings
@@ -94,7 +96,7 @@ values = st.recursive(
 )
 
 
-def _reorder(value, rnd):
+def _reorder(value: object, rnd: random.Random) -> object:
     if isinstance(value, dict):
         items = [(k, _reorder(v, rnd)) for k, v in value.items()]
         rnd.shuffle(items)

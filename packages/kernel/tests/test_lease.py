@@ -160,4 +160,6 @@ def test_crashed_holder_lease_expires_for_the_next_process(tmp_path):
             continue
         assert after_ms >= expires_at_ms, "acquired before the crashed holder's lease expired"
         break
-    assert leases.get("job").owner == "next"
+    lease = leases.get("job")
+    assert lease is not None
+    assert lease.owner == "next"

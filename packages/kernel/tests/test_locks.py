@@ -27,7 +27,7 @@ def read_intervals(log: Path) -> list[tuple[str, int, int, int]]:
 
 
 def overlapping(a, b) -> bool:
-    return a[2] < b[3] and b[2] < a[3]
+    return bool(a[2] < b[3] and b[2] < a[3])
 
 
 def run_workers(commands: list[list[str]]) -> None:
@@ -39,7 +39,7 @@ def run_workers(commands: list[list[str]]) -> None:
         assert proc.returncode == 0, err
 
 
-def start_holder(tmp_path: Path, path: Path, seconds: float, mode: str, wait_until) -> subprocess.Popen:
+def start_holder(tmp_path: Path, path: Path, seconds: float, mode: str, wait_until) -> subprocess.Popen[bytes]:
     ready = tmp_path / f"ready-{time.monotonic_ns()}"
     proc = subprocess.Popen([sys.executable, str(WORKER), "hold", str(path), str(ready), str(seconds), mode])
     wait_until(ready.exists, what="holder to take the lock")

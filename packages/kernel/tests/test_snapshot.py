@@ -71,7 +71,7 @@ def test_clear_messages_for_kind_version_and_damage():
     assert info.value.hint
     with pytest.raises(SnapshotCorrupt, match="version 3 is not supported") as info:
         unpack_snapshot(blob, kind="pom.logs", versions={1, 2})
-    assert "upgrade" in info.value.hint
+    assert "upgrade" in str(info.value.hint)
     assert info.value.details == {"kind": "pom.logs", "version": 3}
     with pytest.raises(SnapshotCorrupt, match="bad magic"):
         unpack_snapshot(b"PK\x03\x04" + blob[4:], kind="pom.logs", versions={3})
@@ -159,6 +159,7 @@ def test_kill9_mid_write_never_leaves_a_partial_target(tmp_path):
         proc = subprocess.Popen(
             [sys.executable, str(WRITER), str(target), str(size)], stdout=subprocess.PIPE, text=True
         )
+        assert proc.stdout is not None
         try:
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(0.05 + 0.037 * round_no)

@@ -37,6 +37,12 @@ def _load_pg_helper() -> Any:
 
 
 @pytest.fixture(scope="session")
+def pg_helper() -> Any:
+    """tools/pg_test_server.py, for tests that need a PostgreSQL server of their own."""
+    return _load_pg_helper()
+
+
+@pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
     helper = _load_pg_helper()
     try:
@@ -217,6 +223,12 @@ class ProcServer:
         assert self.proc is not None
         self.proc.terminate()
         return self._reap()
+
+
+@pytest.fixture(scope="session")
+def proc_server_class() -> type[ProcServer]:
+    """The subprocess server class, for fixtures wider than one test."""
+    return ProcServer
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from toolkit_graveyar.client import GraveyarClient
+from toolkit_graveyar.core.errors import Unauthenticated
+
 
 @pytest.fixture
 def srv(proc_server: Any, tmp_path: Path) -> Any:
@@ -70,6 +73,9 @@ def test_errors_and_exit_codes(cli: Any, srv: Any) -> None:
     assert r.exit_code == 3
     assert "not found" in r.stderr
     assert "Traceback" not in r.stderr
+    run(cli, srv, "append", "s", "--type", "T", "--expected", "-1").assert_success()  # graveyar_db's "any"
+    r = run(cli, srv, "append", "s", "--type", "T", "--expected", "-2")
+    assert r.exit_code == 2
     r = run(cli, srv, "append", "s", "--type", "T", "--expected", "maybe")
     assert r.exit_code == 2
     assert "hint:" in r.stderr
@@ -99,8 +105,30 @@ def test_subscribe_snapshot_schema_delete_metadata(cli: Any, srv: Any, tmp_path:
     got = run(cli, srv, "--json", "schema", "get", "T").assert_success().json()
     assert got["fields"]["x"]["field_type"] == {"primitive": "STRING"}
     assert run(cli, srv, "schema", "get", "nope").exit_code == 3
+    # The schema's history ($schema:T) is in $all; --exclude-prefix '$' hides it, in reads and subscriptions.
+    every = run(cli, srv, "--json", "read-all").assert_success().json()
+    assert [e["stream"] for e in every] == ["a-0", "a-1", "a-2", "$schema:T"]
+    run(cli, srv, "append", "a-3", "--type", "T", "--data", '{"x": "3"}').assert_success()
+    mine = run(cli, srv, "--json", "read-all", "--exclude-prefix", "$").assert_success().json()
+    assert [e["stream"] for e in mine] == ["a-0", "a-1", "a-2", "a-3"]
+    mine = run(cli, srv, "--json", "read-all", "--exclude-prefix", "$", "--backward", "--limit", "2").assert_success()
+    assert [e["stream"] for e in mine.json()] == ["a-3", "a-2"]
+    r = run(cli, srv, "--json", "subscribe", "--exclude-prefix", "$", "--count", "4").assert_success()
+    assert [json.loads(x)["event"]["stream"] for x in r.stdout.splitlines() if '"event"' in x] == [
+        "a-0",
+        "a-1",
+        "a-2",
+        "a-3",
+    ]
+    assert run(cli, srv, "read-all", "--exclude-prefix", "$").exit_code == 0
     info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "5").assert_success().json()
     assert info["metadata"] == {"max_age": None, "max_count": 5}
+    # A rule not given keeps its value; `none` removes one.
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-age", "60").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": 5}
+    info = run(cli, srv, "--json", "metadata", "a-1", "--max-count", "none").assert_success().json()
+    assert info["metadata"] == {"max_age": 60, "max_count": None}
+    assert run(cli, srv, "metadata", "a-1", "--max-age", "-3").exit_code == 2
     assert run(cli, srv, "--json", "delete", "a-1").assert_success().json() == {"stream": "a-1", "version": 1}
     assert run(cli, srv, "read", "a-1").exit_code == 3
 
@@ -132,9 +160,33 @@ def test_serve_refuses_bad_config(cli: Any, tmp_path: Path) -> None:
     r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "0.0.0.0:0")
     assert r.exit_code == 2
     assert "token" in r.stderr
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), "--bind", "127.0.0.1:99999")
+    assert r.exit_code == 2
+    assert "65535" in r.stderr
+    # graveyar_db's operator environment: REQUIRE_TLS / REQUIRE_AUTH refuse an insecure start.
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), env={"REQUIRE_TLS": "true"})
+    assert r.exit_code == 2
+    assert "REQUIRE_TLS" in r.stderr
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), env={"REQUIRE_AUTH": "true"})
+    assert r.exit_code == 2
+    assert "REQUIRE_AUTH" in r.stderr
+    r = cli("graveyar", "serve", "--data-dir", str(tmp_path), env={"PORT": "99999"})
+    assert r.exit_code == 2
+    assert "99999" in r.stderr
     r = cli("graveyar", "serve", "--backend", "postgres")
     assert r.exit_code == 2
     assert "--dsn" in r.stderr
+
+
+def test_serve_honours_graveyar_db_environment(proc_server: Any, tmp_path: Path) -> None:
+    env = {"PORT": "0", "DB_PATH": str(tmp_path / "db"), "AUTH_TOKEN": "s3cret"}
+    srv = proc_server(env=env)
+    assert srv.address.startswith("127.0.0.1:")
+    assert (tmp_path / "db").is_dir()
+    with GraveyarClient(srv.address, token="s3cret") as c:
+        assert c.list_streams() == []
+    with GraveyarClient(srv.address, retries=0) as c, pytest.raises(Unauthenticated):
+        c.list_streams()
 
 
 def test_second_server_on_same_data_dir_is_refused(proc_server: Any, tmp_path: Path) -> None:

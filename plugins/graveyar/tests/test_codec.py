@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,3 +158,42 @@ def test_new_event_ids_are_random_canonical_uuid4s() -> None:
         assert (u.version, u.variant) == (4, uuid.RFC_4122)
     # every variant digit (8, 9, a, b) shows up: the two random bits are really used
     assert {value[19] for value in ids} == set("89ab")
+
+
+def _one_field(field: dict[str, object]) -> dict[str, object]:
+    return {"name": "S", "fields": {"f": field}}
+
+
+NUMBER: dict[str, object] = {"primitive": "NUMBER"}
+STRING: dict[str, object] = {"primitive": "STRING"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "why"),
+    [
+        ({"name": "S", "fields": {}}, "at least one field"),
+        (_one_field({"field_type": STRING, "nullable": True, "constraints": {"required": True}}), "required and null"),
+        (_one_field({"field_type": STRING, "overrides_on_null": True}), "needs nullable"),
+        (_one_field({"field_type": STRING, "constraints": {"min_value": 1}}), "NUMBER fields only"),
+        (_one_field({"field_type": NUMBER, "constraints": {"regex": "x"}}), "STRING fields only"),
+        (_one_field({"field_type": STRING, "constraints": {"min_length": -1}}), "negative"),
+        (_one_field({"field_type": {"enum_def": {"variants": ["a", "a"]}}}), "repeat"),
+        (_one_field({"field_type": STRING, "constraints": {"regex": "(?=a)b"}}), "lookaround"),
+        (_one_field({"field_type": STRING, "constraints": {"regex": r"(a)\1"}}), "backreference"),
+        (_one_field({"field_type": STRING, "constraints": {"regex": "a++"}}), "possessive"),
+        (_one_field({"field_type": {"sub_schema": {"name": "In", "fields": {}}}}), "at least one field"),
+    ],
+)
+def test_schemas_graveyar_db_rejects_are_rejected(schema: dict[str, object], why: str) -> None:
+    from toolkit_graveyar.core.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=why):
+        check_schema(schema)
+
+
+def test_schemas_graveyar_db_accepts_still_pass() -> None:
+    nullable_override = {"field_type": STRING, "nullable": True, "overrides_on_null": True}
+    ranged = {"field_type": NUMBER, "constraints": {"min_value": 0, "max_value": 9, "required": True}}
+    pattern = {"field_type": STRING, "constraints": {"regex": r"^[a-z]+\d{2,3}$", "min_length": 0}}
+    schema = {"name": "S", "fields": {"a": nullable_override, "b": ranged, "c": pattern}}
+    assert check_schema(schema) == "S"

@@ -166,3 +166,95 @@ def test_two_postgres_servers_share_one_database(make_server: Any, pg_dsn: str) 
     assert received == list(range(1, 162))
     with GraveyarClient(a.address) as c:
         assert [e.position for e in c.read_all()] == list(range(1, 162))
+
+
+@pytest.mark.parametrize("use_cli", [False, True], ids=["client", "cli"])
+def test_subscription_resumes_across_a_restart_delivering_each_event_once(
+    proc_server: Any, tmp_path: Path, use_cli: bool
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    data = str(tmp_path / "d")
+    first = proc_server("--data-dir", data, "--bind", "127.0.0.1:0")
+    address = first.address
+    with GraveyarClient(address) as c:
+        c.append("r", [new_event("T", str(i)) for i in range(3)])
+    got: list[str] = []
+    if use_cli:
+        cmd = [sys.executable, "-c", "from toolkit_graveyar.cli import main; main()"]
+        sub = subprocess.Popen(
+            [*cmd, "--server", address, "--json", "subscribe", "r", "--count", "6"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    else:
+        client = GraveyarClient(address)
+
+        def follow() -> None:
+            for msg in client.subscribe("r"):
+                if msg.event is not None:
+                    got.append(msg.event.data.decode())
+                    if len(got) == 6:
+                        return
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+    time.sleep(1.0)
+    first.terminate()
+    time.sleep(3.0)  # twice as long as the old client held on
+    second = proc_server("--data-dir", data, "--bind", address)
+    with GraveyarClient(second.address) as c:
+        c.append("r", [new_event("T", str(i)) for i in range(3, 6)])
+    if use_cli:
+        out, err = sub.communicate(timeout=60)
+        assert sub.returncode == 0, err
+        got = [json.loads(line)["event"]["data"] for line in out.splitlines() if '"event"' in line]
+    else:
+        reader.join(60)
+        client.close()
+    assert got == [str(i) for i in range(6)]
+
+
+def test_postgres_outage_is_unavailable_then_recovers(proc_server: Any, pg_helper: Any) -> None:
+    """PostgreSQL down: appends answer UNAVAILABLE, health says NOT_SERVING; back up: every append works."""
+    import grpc
+    import psycopg
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from toolkit_graveyar.core.errors import Unavailable
+
+    pg = pg_helper.start_server(fsync=False)
+    try:
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE outage")
+        srv = proc_server("--backend", "postgres", "--dsn", pg.dsn_for("outage"), "--bind", "127.0.0.1:0")
+        channel = grpc.insecure_channel(srv.address)
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status() -> int:
+            return int(health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status)
+
+        def wait_for(expected: int) -> None:
+            deadline = time.monotonic() + 20
+            while status() != expected:
+                assert time.monotonic() < deadline, f"health never became {expected}"
+                time.sleep(0.2)
+
+        with GraveyarClient(srv.address, retries=0, timeout=10) as c:
+            c.append("o", [new_event("Before")])
+            assert status() == health_pb2.HealthCheckResponse.SERVING
+            pg.pause()
+            with pytest.raises(Unavailable):
+                c.append("o", [new_event("During")])
+            wait_for(health_pb2.HealthCheckResponse.NOT_SERVING)
+            pg.resume()
+            wait_for(health_pb2.HealthCheckResponse.SERVING)
+            for i in range(8):  # every append after the outage succeeds (no retries allowed)
+                c.append("o", [new_event("After", str(i))])
+            assert [e.event_type for e in c.read("o")] == ["Before"] + ["After"] * 8
+        channel.close()
+    finally:
+        pg.stop()

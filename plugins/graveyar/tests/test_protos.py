@@ -89,6 +89,7 @@ def test_v1_service_surface() -> None:
     assert pb.DESCRIPTOR.package == "graveyar.v1"
     assert {m.name for m in svc.methods} == {
         "Append",
+        "AppendMulti",
         "Read",
         "Subscribe",
         "DeleteStream",

@@ -64,7 +64,8 @@ def test_conflict_is_aborted_with_details(stub: Any) -> None:
     ("events", "expected"),
     [
         ([], -1),
-        (["two"], -1),
+        (["ok", {"id": ""}], -1),
+        (["ok", {"transition": None}], -1),
         (["ok"], -2),
         ([{"id": "not-a-uuid"}], -1),
         ([{"id": ""}], -1),
@@ -93,6 +94,15 @@ def test_invalid_appends(stub: Any, events: list[Any], expected: int) -> None:
         append(stub, "s", built, expected)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert list(stub.GetEvents(es.GetEventsRequest(stream_id="s"))) == []
+
+
+def test_several_events_append_atomically(stub: Any) -> None:
+    assert append(stub, "batch", [event(), event(), event()], 0).success
+    assert len(list(stub.GetEvents(es.GetEventsRequest(stream_id="batch")))) == 3
+    with pytest.raises(grpc.RpcError) as exc:
+        append(stub, "batch", [event(), event()], 2)  # a conflict writes none of them
+    assert exc.value.code() == grpc.StatusCode.ABORTED
+    assert len(list(stub.GetEvents(es.GetEventsRequest(stream_id="batch")))) == 3
 
 
 def test_prefix_streams_do_not_mix(stub: Any) -> None:

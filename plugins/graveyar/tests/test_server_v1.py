@@ -224,6 +224,33 @@ def test_bearer_token(make_server: Any) -> None:
         bad.list_streams()
     with GraveyarClient(srv.address, token="s3cret") as ok:
         assert ok.append("s", [new_event("T")]).version == 1
+    # The KurrentDB services follow the same token rule (toolkit_kernel.exposure).
+    import grpc
+
+    from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, shared_pb2
+
+    with grpc.insecure_channel(srv.address) as channel:
+        read = channel.unary_unary(
+            "/event_store.client.gossip.Gossip/Read",
+            request_serializer=shared_pb2.Empty.SerializeToString,
+            response_deserializer=gossip_pb2.ClusterInfo.FromString,
+        )
+        with pytest.raises(grpc.RpcError) as exc:
+            read(shared_pb2.Empty(), timeout=5)
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        info = read(shared_pb2.Empty(), timeout=5, metadata=(("authorization", "Bearer s3cret"),))
+        assert len(info.members) == 1
+
+
+def test_exposure_rule_refuses_unusable_tokens() -> None:
+    from toolkit_graveyar.server import check_bind
+    from toolkit_kernel.errors import UsageError
+
+    for bad in ("", "two words"):
+        with pytest.raises(UsageError):
+            check_bind("0.0.0.0:1", bad)
+    with pytest.raises(UsageError):
+        check_bind("0.0.0.0:1", None, tls=True)  # TLS does not replace the token
 
 
 def test_health_and_reflection(server: Any) -> None:
@@ -260,6 +287,10 @@ def test_refuses_public_bind_without_token() -> None:
         check_bind("0.0.0.0:50051", None)
     assert check_bind("0.0.0.0:50051", "t") == ("0.0.0.0", 50051)
     assert check_bind("[::1]:1", None) == ("::1", 1)
+    for bad in ("127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1"):
+        with pytest.raises(UsageError):
+            check_bind(bad, None)
+    assert check_bind("127.0.0.1:65535", None) == ("127.0.0.1", 65535)
 
 
 @pytest.mark.asyncio

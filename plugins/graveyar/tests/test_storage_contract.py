@@ -248,6 +248,11 @@ async def test_snapshots(service: EventStoreService) -> None:
     snap = await service.get_snapshot("s")
     assert snap is not None
     assert (snap.version, snap.payload, snap.timestamp) == (3, b"state3", 7)
+    # A delete takes the snapshot with it: the revived stream starts over from its new events.
+    await service.delete_stream("s", Expected.exact(3))
+    assert await service.get_snapshot("s") is None
+    await service.append("s", [ev()], Expected.no_stream())
+    assert await service.get_snapshot("s") is None
 
 
 SCHEMA = {
@@ -428,3 +433,68 @@ async def test_reopen_keeps_everything(store_opener: Any) -> None:
         assert r.position == 4
     finally:
         await store.close()
+
+
+async def test_multi_stream_append_is_all_or_nothing(service: EventStoreService) -> None:
+    await service.append("b", [ev()], Expected.any())
+    r = await service.append_multi(
+        [("a", [ev("A1"), ev("A2")], Expected.no_stream()), ("b", [ev("B2")], Expected.exact(1))]
+    )
+    assert [(x.stream, x.first_version, x.version, x.first_position, x.position) for x in r] == [
+        ("a", 1, 2, 2, 3),
+        ("b", 2, 2, 4, 4),
+    ]
+    head = await service.store.head()
+    # The second item's conflict takes the first item's events back.
+    with pytest.raises(WrongExpectedVersion):
+        await service.append_multi([("c", [ev()], Expected.any()), ("b", [ev()], Expected.exact(1))])
+    assert await service.store.head() == head
+    assert await service.store.stream_info("c") is None
+    # A whole retry is acknowledged again without writing; a partial one writes nothing.
+    first, second = [ev("X")], [ev("Y")]
+    done = await service.append_multi([("d", first, Expected.any()), ("e", second, Expected.any())])
+    again = await service.append_multi([("d", first, Expected.any()), ("e", second, Expected.any())])
+    assert [x.duplicate for x in again] == [True, True]
+    assert [x.position for x in again] == [x.position for x in done]
+    with pytest.raises(DuplicateEventId):
+        await service.append_multi([("d", first, Expected.any()), ("f", [ev()], Expected.any())])
+    assert await service.store.stream_info("f") is None
+    for bad in ([], [("g", [ev()], Expected.any()), ("g", [ev()], Expected.any())]):
+        with pytest.raises(InvalidRequest):
+            await service.append_multi(bad)
+    shared = ev()
+    with pytest.raises(InvalidRequest):
+        await service.append_multi([("h", [shared], Expected.any()), ("i", [shared], Expected.any())])
+    assert [decode_record(r).position for r in await service.read("$all", None, False, 0)] == list(range(1, 7))
+
+
+async def test_concurrent_multi_appends_keep_positions_contiguous(service: EventStoreService) -> None:
+    async def writer(n: int) -> list[Any]:
+        return await service.append_multi(
+            [(f"log-{n}", [ev(), ev()], Expected.any()), ("shared-log", [ev()], Expected.any())]
+        )
+
+    results = await asyncio.gather(*(writer(n) for n in range(20)))
+    for own, shared in results:
+        assert own.first_position + 2 == shared.position  # one commit, consecutive positions
+    assert sorted(shared.version for _, shared in results) == list(range(1, 21))
+
+
+async def test_tombstone_is_permanent(service: EventStoreService) -> None:
+    from toolkit_graveyar.core.errors import StreamDeleted
+
+    await service.append("t", [ev()], Expected.any())
+    await service.delete_stream("t", Expected.exact(1), tombstone=True)
+    with pytest.raises(StreamDeleted):
+        await service.read("t", None, False, 0)
+    with pytest.raises(StreamDeleted):
+        await service.append("t", [ev()], Expected.any())
+    with pytest.raises(StreamDeleted):
+        await service.delete_stream("t", Expected.any())
+    with pytest.raises(StreamDeleted):
+        await service.delete_stream("t", Expected.any(), tombstone=True)
+    await service.delete_stream("never", Expected.no_stream(), tombstone=True)
+    with pytest.raises(StreamDeleted):
+        await service.append("never", [ev()], Expected.no_stream())
+    with pytest.raises(WrongExpectedVersion):
+        await service.delete_stream("other", Expected.stream_exists(), tombstone=True)

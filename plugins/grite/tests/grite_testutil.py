@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 GRITE = [sys.executable, "-m", "toolkit_grite"]
 
@@ -50,3 +51,32 @@ def grite(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: flo
         [*GRITE, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
     )
     return Run(proc)
+
+
+def write_tree(repo: Any, files: dict[str, bytes]) -> Any:
+    """Write nested trees holding `files` ({path: content}) with pygit2; return the root tree oid."""
+    import pygit2
+
+    tb = repo.TreeBuilder()
+    subdirs: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, _sep, rest = path.partition("/")
+        if rest:
+            subdirs.setdefault(head, {})[rest] = data
+        else:
+            tb.insert(head, repo.create_blob(data), pygit2.enums.FileMode.BLOB)
+    for name, sub in subdirs.items():
+        tb.insert(name, write_tree(repo, sub), pygit2.enums.FileMode.TREE)
+    return tb.write()
+
+
+def two_replicas(tmp_path: Path) -> tuple[Path, Path]:
+    """Two initialised repositories (alice, bob) sharing the bare remote `origin`."""
+    hub = tmp_path / "hub.git"
+    hub.mkdir()
+    git(hub, "init", "-q", "--bare", ".")
+    alice, bob = make_repo(tmp_path / "alice"), make_repo(tmp_path / "bob")
+    for repo in (alice, bob):
+        git(repo, "remote", "add", "origin", str(hub))
+        assert grite(repo, "init", "--no-agents-md").code == 0
+    return alice, bob

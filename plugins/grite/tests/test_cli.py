@@ -81,14 +81,26 @@ def test_dependencies(repo, g, cli):
     b = g("issue", "create", "--title", "B")["issue_id"]
     c = g("issue", "create", "--title", "C")["issue_id"]
     out = g("issue", "dep", "add", a, "--target", b[:8])
-    assert out == {"event_id": out["event_id"], "issue_id": a, "target": b, "dep_type": "depends_on", "action": "added"}
+    assert out == {
+        "event_id": out["event_id"],
+        "issue_id": a,
+        "target": b,
+        "dep_type": "depends_on",
+        "action": "added",
+        "wal_head": out["wal_head"],
+    }
+    assert len(out["wal_head"]) == 40
+    listed = g("issue", "dep", "list", a)
+    assert listed["direction"] == "dependencies"
     g("issue", "dep", "add", b, "--target", c)
     res = cli("grite", "issue", "dep", "add", c, "--target", a, "--json")
     assert res.exit_code == 2
     assert json.loads(res.stderr.strip().splitlines()[-1])["error"]["code"] == "invalid_args"
     g("issue", "dep", "add", c, "--target", a, "--type", "related_to")  # other type: no cycle
     assert [d["issue_id"] for d in g("issue", "dep", "list", a)["deps"]] == [b]
-    assert [d["issue_id"] for d in g("issue", "dep", "list", b, "--reverse")["deps"]] == [a]
+    reverse = g("issue", "dep", "list", b, "--reverse")
+    assert [d["issue_id"] for d in reverse["deps"]] == [a]
+    assert reverse["direction"] == "dependents"
     topo = g("issue", "dep", "topo")
     assert [s["issue_id"] for s in topo["issues"]] == [c, b, a]
     g("issue", "dep", "remove", a, "--target", b)
@@ -106,7 +118,9 @@ def test_dependencies(repo, g, cli):
         (("issue", "attachment", "add", "ffff", "--name", "a", "--sha256", "xyz", "--mime", "m"), "invalid_args", 2),
         (("lock", "acquire", "nonsense"), "invalid_args", 2),
         (("export", "--format", "csv"), "invalid_args", 2),
-        (("snapshot", "list", "--bogus"), None, 2),
+        (("snapshot", "list", "--bogus"), "invalid_args", 2),
+        (("issue", "bogus"), "invalid_args", 2),
+        (("issue", "create"), "invalid_args", 2),
     ],
 )
 def test_error_envelope_and_exit_codes(repo, cli, args, code, exit_code):
@@ -209,9 +223,9 @@ def test_actors_and_env(repo, g, cli):
 def test_init_agents_md(repo, g):
     (repo / "AGENTS.md").write_text("# Rules\n")
     out = g("init")
-    assert out["agents_md_action"] == "appended"
+    assert out["agents_md_action"] == "updated"
     assert "## Grite" in (repo / "AGENTS.md").read_text()
-    assert g("init")["agents_md_action"] == "unchanged"
+    assert g("init")["agents_md_action"] == "skipped"
 
 
 def test_worktree_has_own_actor(repo, g, tmp_path):

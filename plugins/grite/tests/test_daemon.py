@@ -131,7 +131,7 @@ def test_idle_timeout_and_stop(daemon_repo):
     assert grite(repo, "daemon", "status", "--json").data["running"] is False
     grite(repo, "daemon", "start", "--json")
     assert grite(repo, "daemon", "stop", "--json").data == {"stopped": True}
-    assert grite(repo, "daemon", "stop", "--json").data == {"stopped": False}
+    assert grite(repo, "daemon", "stop", "--json").data == {"stopped": False, "reason": "Daemon not running"}
 
 
 def test_no_daemon_flag_never_spawns(daemon_repo):
@@ -201,3 +201,89 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
     assert [r["op"] for r in received] == ["run", "run"]
     assert received[0]["argv"] == ["issue", "create", "--title", "lost", "-q"]
     assert grite(repo, "issue", "list", "--json").data["total"] == 0  # never re-run locally
+
+
+def test_repository_deleted_and_recreated_is_not_served_by_the_old_daemon(daemon_repo):
+    import shutil
+
+    from grite_testutil import make_repo
+
+    repo = daemon_repo
+    grite(repo, "issue", "create", "--title", "old repo", "--json", env=DAEMON_ENV)
+    old_pid = _state(repo)["pid"]
+    shutil.rmtree(repo)
+    make_repo(repo)
+    assert grite(repo, "init", "--no-agents-md", "--json").code == 0
+    made = grite(repo, "issue", "create", "--title", "new repo", "--json", env=DAEMON_ENV)
+    assert made.code == 0, made.err
+    listed = grite(repo, "issue", "list", "--json", env=DAEMON_ENV).data
+    assert [i["title"] for i in listed["issues"]] == ["new repo"]
+    deadline = time.monotonic() + 10
+    while _alive(old_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(old_pid)  # the stale daemon left on its own
+
+
+def test_frozen_daemon_times_out_and_the_command_runs_locally(daemon_repo):
+    repo = daemon_repo
+    grite(repo, "issue", "create", "--title", "one", "--json", env=DAEMON_ENV)
+    pid = _state(repo)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        res = grite(
+            repo, "issue", "create", "--title", "two", "--json", env={**DAEMON_ENV, "GRITE_DAEMON_TIMEOUT": "1"}
+        )
+        elapsed = time.monotonic() - start
+        assert res.code == 0, res.err
+        assert elapsed < 8, elapsed  # one liveness timeout, then local (never 300 s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    titles = [i["title"] for i in grite(repo, "issue", "list", "--json").data["issues"]]
+    assert titles == ["one", "two"]
+
+
+def test_a_state_file_pointing_at_a_foreign_socket_is_ignored(daemon_repo, tmp_path):
+    import json
+    import socket
+
+    from toolkit_grite.client import owned_by_me
+
+    repo = daemon_repo
+    grite(repo, "daemon", "stop", "--json")
+    evil_dir = tmp_path / "evil"
+    evil_dir.mkdir()
+    evil = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    evil.bind(str(evil_dir / "s.sock"))
+    evil.listen(4)
+    evil.setblocking(False)
+    os.chown(evil_dir / "s.sock", 65534, 65534)  # as another user would own it
+    os.chown(evil_dir, 65534, 65534)
+    assert not owned_by_me(evil_dir / "s.sock")
+    spec = spec_for(repo / ".git")
+    spec.state_path.write_text(json.dumps({"socket": str(evil_dir / "s.sock"), "pid": 1}))
+    try:
+        res = grite(repo, "issue", "create", "--title", "safe", "--json", env=DAEMON_ENV)
+        assert res.code == 0, res.err
+        with pytest.raises(BlockingIOError):
+            evil.accept()  # nobody connected to her socket
+    finally:
+        evil.close()
+
+
+def test_sync_runs_in_the_client_with_its_environment(daemon_repo, tmp_path):
+    repo = daemon_repo
+    grite(repo, "issue", "create", "--title", "x", "--json", env=DAEMON_ENV)
+    first = grite(repo, "daemon", "status", "--json").data["requests"]
+    before = grite(repo, "daemon", "status", "--json").data["requests"]
+    per_status = before - first  # what asking for the status itself counts
+    hub = tmp_path / "hub.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(hub)], check=True)
+    # A remote reachable only through the caller's environment (a git config given by env).
+    env = {**DAEMON_ENV, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "url." + str(hub) + ".insteadOf",
+           "GIT_CONFIG_VALUE_0": "only-the-caller-knows:"}  # fmt: skip
+    res = grite(repo, "sync", "--remote", "only-the-caller-knows:", "--json", env=env)
+    assert res.code == 0, res.err
+    assert res.data["pushed"] is True
+    after = grite(repo, "daemon", "status", "--json").data["requests"]
+    assert after - before == per_status  # the sync itself was not forwarded

@@ -116,7 +116,7 @@ def test_db_stats_check_verify_tampered(repo, g):
     assert bad["errors"] == [{"event_id": victim.event_id.hex(), "issue_id": iid, "error": "invalid signature"}]
 
 
-def test_db_check_reports_a_tampered_event(repo, g):
+def test_db_check_reports_a_tampered_event(repo, g, cli):
     iid = g("issue", "create", "--title", "original")["issue_id"]
     from toolkit_grite.core import Grite
     from toolkit_grite.view import _encode_event
@@ -128,7 +128,9 @@ def test_db_check_reports_a_tampered_event(repo, g):
     with view.env.begin(write=True) as txn:
         txn.put(ev.event_id, _encode_event(forged), db=view.events)
     ctx.close()
-    report = g("db", "check")
+    res = cli("grite", "db", "check", "--json")
+    assert res.exit_code == 5, (res.stdout, res.stderr)
+    report = json.loads(res.stderr.strip().splitlines()[-1])["error"]["details"]["report"]
     assert report["corrupt_count"] == 1
     assert report["errors"] == [{"event_id": ev.event_id.hex(), "issue_id": iid, "error": "event_id mismatch"}]
 

@@ -80,7 +80,9 @@ def test_stale_ref_lock_left_by_a_killed_writer(repo):
     res = grite(repo, "issue", "create", "--title", "blocked", "--json")
     assert res.code == 5
     assert "doctor --fix" in " ".join(res.error["details"]["suggestions"])
-    assert grite(repo, "doctor", "--json").data["checks"][1]["status"] == "error"
+    failed = grite(repo, "doctor", "--json")
+    assert failed.code == 5  # a failed check: db_error with the report
+    assert failed.error["details"]["report"]["checks"][1]["status"] == "error"
     fixed = grite(repo, "doctor", "--fix", "--json").data
     assert any("stale ref lock" in a for a in fixed["applied"])
     assert not lock.exists()

@@ -13,6 +13,7 @@ import time
 
 import pygit2
 import pytest
+from grite_testutil import write_tree
 
 from toolkit_grite import wal, walbulk
 from toolkit_grite.chunk import encode_chunk
@@ -22,21 +23,6 @@ from toolkit_grite.model import make_event
 ACTOR = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 BLOB = pygit2.enums.FileMode.BLOB
 TREE = pygit2.enums.FileMode.TREE
-
-
-def _tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
-    """Write nested trees holding `files` ({path: content}); return the root tree oid."""
-    tb = repo.TreeBuilder()
-    subdirs: dict[str, dict[str, bytes]] = {}
-    for path, data in files.items():
-        head, _sep, rest = path.partition("/")
-        if rest:
-            subdirs.setdefault(head, {})[rest] = data
-        else:
-            tb.insert(head, repo.create_blob(data), BLOB)
-    for name, sub in subdirs.items():
-        tb.insert(name, _tree(repo, sub), TREE)
-    return tb.write()
 
 
 def _events(n: int, seed: int) -> list:
@@ -73,7 +59,7 @@ def commit(
     if meta:
         files["meta.json"] = (meta_text if meta_text is not None else json.dumps(doc, indent=2)).encode()
     sig = pygit2.Signature("grite", "grit@local", 1_700_000_000 + seed, 0)
-    return str(repo.create_commit(None, sig, sig, "WAL", _tree(repo, files), [pygit2.Oid(hex=p) for p in parents]))
+    return str(repo.create_commit(None, sig, sig, "WAL", write_tree(repo, files), [pygit2.Oid(hex=p) for p in parents]))
 
 
 def chain(repo: pygit2.Repository, n: int, start: int, base: str | None = None) -> list[str]:
@@ -152,7 +138,7 @@ def test_non_canonical_meta_and_several_chunks(pyrepo, monkeypatch):
 
 
 @pytest.mark.parametrize("defect", ["bad_chunk", "no_meta", "meta_not_json", "prev_not_str"])
-def test_defects_deep_in_the_chain_fail_the_same_way(pyrepo, monkeypatch, defect):
+def test_defects_deep_in_the_chain_are_skipped_the_same_way(pyrepo, monkeypatch, defect):
     base = chain(pyrepo, 6, 1)
     kwargs: dict = {
         "bad_chunk": {"chunk_bytes": b"GRITECNX" + bytes(20)},
@@ -162,9 +148,18 @@ def test_defects_deep_in_the_chain_fail_the_same_way(pyrepo, monkeypatch, defect
     }[defect]
     bad = commit(pyrepo, [base[-1]], base[-1], seed=70, **kwargs)
     top = chain(pyrepo, 6, 80, base=bad)
-    kind, message = both(pyrepo, top[-1], monkeypatch)
-    assert kind == "error"
-    assert isinstance(message, str)
+    walks = []
+    for after in (10**9, 0, 3):
+        monkeypatch.setattr(wal, "BULK_AFTER", after)
+        screen = wal.Screen()
+        walks.append((wal.walk(pyrepo, top[-1], screen=screen), screen.problems))
+    assert walks[1] == walks[0]
+    assert walks[2] == walks[0]
+    got, problems = walks[0]
+    # the defect is reported; every good event below, in and above the bad commit is read
+    with_events = [*base, *top] if defect == "bad_chunk" else [*base, bad, *top]
+    assert [oid for oid, evs in got if evs] == with_events
+    assert [p["commit"] for p in problems] == [bad]
 
 
 def test_stop_is_honoured(pyrepo, monkeypatch):

@@ -8,6 +8,7 @@ import signal
 import socket as socketlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ command = "sleep 300 & echo $! > tree.pid; sleep 300"
 
 PROCESS_KEYS = {
     "name", "group", "replica", "state", "health", "pid", "exit_code", "restarts", "uptime_s", "started_at",
-    "cpu_percent", "memory_rss", "command", "disabled", "service", "depends_on", "blocked_by", "message", "log",
+    "cpu_percent", "memory_rss", "command", "namespace", "disabled", "service", "depends_on", "blocked_by", "message", "log",
 }  # fmt: skip
 
 
@@ -55,7 +56,7 @@ def test_cli_against_running_pom(tmp_path: Path, start_pom: Any, cli: Any) -> No
     # The documented shapes (specs/pom/control-protocol.md), exactly.
     assert set(states["db"]) == PROCESS_KEYS
     assert set(states["db"]["log"]) == {"first_id", "last_id", "lines", "bytes", "evicted_lines"}
-    assert set(ps["project"]) == {"name", "dir", "config", "pid", "started_at", "http_url", "version"}
+    assert set(ps["project"]) == {"name", "dir", "config", "pid", "started_at", "http_url", "pc_api_url", "version"}
     human = cli("pom", "ps", *f).assert_success().output
     assert "NAME" in human
     assert "web.2" in human
@@ -170,6 +171,38 @@ def test_sigkill_of_pom_leaves_no_orphans(tmp_path: Path, start_pom: Any) -> Non
     pom.proc.send_signal(signal.SIGKILL)
     pom.proc.wait(10)
     wait_for(lambda: not any(pid_alive(p) for p in pids), 15, what="children and grandchildren to die")
+
+
+SETSID_STACK = """
+[processes.a]
+command = "setsid sleep 300 & echo $! > gc.pid; exec sleep 300"
+[processes.b]
+command = "setsid sh -c 'sleep 300' & echo $! > orphan.pid; exit 0"
+"""
+
+
+def test_setsid_descendants_do_not_survive_stop(tmp_path: Path, start_pom: Any) -> None:
+    """A grandchild that left the process group (setsid) is still found and stopped (child subreaper)."""
+    pom = start_pom(write_project(tmp_path, SETSID_STACK))
+    wait_for(lambda: (tmp_path / "gc.pid").exists() and (tmp_path / "orphan.pid").exists(), 10, what="grandchildren")
+    gc = int((tmp_path / "gc.pid").read_text())
+    orphan = int((tmp_path / "orphan.pid").read_text())
+    assert os.getsid(gc) == gc
+    # b's leader exited: its setsid'ed child is an orphan of b, stopped because b is no longer up.
+    wait_for(lambda: not pid_alive(orphan), 15, what="the orphan of an exited process to be stopped")
+    assert pid_alive(gc)
+    pom.call("stop", names=["a"])
+    wait_for(lambda: not pid_alive(gc), 15, what="the setsid grandchild to stop with its process")
+
+
+def test_sigkill_of_pom_stops_setsid_descendants(tmp_path: Path, start_pom: Any) -> None:
+    pom = start_pom(write_project(tmp_path, SETSID_STACK.split("[processes.b]", maxsplit=1)[0]))
+    wait_for((tmp_path / "gc.pid").exists, 10, what="grandchild")
+    gc = int((tmp_path / "gc.pid").read_text())
+    time.sleep(2.5)  # the supervisor tells the watchdog about escaped groups once a second
+    pom.proc.send_signal(signal.SIGKILL)
+    pom.proc.wait(10)
+    wait_for(lambda: not pid_alive(gc), 15, what="the setsid grandchild to die with pom")
 
 
 def test_sigterm_of_pom_stops_cleanly(tmp_path: Path, start_pom: Any) -> None:

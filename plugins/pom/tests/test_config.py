@@ -30,7 +30,7 @@ def test_full_toml(tmp_path: Path) -> None:
         cwd = "web"
         env = { PORT = "8000" }
         depends_on = { db = "healthy" }
-        liveness = { http = "http://127.0.0.1:8000/", failure_threshold = 2 }
+        liveness = { http = "http://127.0.0.1:800${POM_REPLICA}/", failure_threshold = 2 }
         restart = "on_failure"
         max_restarts = 3
         shutdown_signal = "INT"
@@ -74,6 +74,15 @@ def test_full_toml(tmp_path: Path) -> None:
         ('[processes.a]\nservice = "no-such-service"\n', "processes.a.service", "available services"),
         ('[processes.a]\ncommand = "x"\nshutdown_signal = "SIGNOPE"\n', "processes.a.shutdown_signal", "SIGINT"),
         ('[project]\nnmae = "x"\n[processes.a]\ncommand = "x"\n', "project.nmae", "did you mean 'name'"),
+        ('[processes.a]\ncommand = "x"\ndisabled = "yes"\n', "processes.a.disabled", "true or false"),
+        ('[processes.a]\ncommand = "x"\nreplicas = true\n', "processes.a.replicas", "number"),
+        ('[processes.a]\ncommand = "x"\nreadiness = { period = 1 }\n', "processes.a.readiness", "exactly one of"),
+        ('[processes.a]\ncommand = "x"\nliveness = { log = "up" }\n', "processes.a.liveness.log", "exec, http"),
+        (
+            '[processes.a]\ncommand = "x"\ndepends_on = { b = { when = "x" } }\n',
+            "processes.a.depends_on.b.when",
+            "condition",
+        ),
     ],
 )
 def test_bad_values_name_file_key_and_hint(tmp_path: Path, body: str, key: str, needle: str) -> None:
@@ -177,7 +186,7 @@ def test_discovery_walks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(sub)
     assert load_config().file == tmp_path / "pom.toml"
     monkeypatch.chdir("/")
-    with pytest.raises(PomConfigError, match=r"no pom\.toml or Procfile"):
+    with pytest.raises(PomConfigError, match=r"no pom\.toml, process-compose\.yaml or Procfile"):
         load_config()
 
 
@@ -195,3 +204,10 @@ def test_check_accepts_honcho_style_env_lists(tmp_path: Path, cli: Any) -> None:
         "A": "1",
         "B": "2",
     }
+
+
+def test_replicas_sharing_one_probe_target_is_a_config_error(tmp_path: Path) -> None:
+    toml = '[processes.web]\ncommand = "x"\nreplicas = 2\nreadiness = { tcp = "127.0.0.1:8000" }\n'
+    with pytest.raises(PomConfigError, match="2 replicas would all probe") as info:
+        load_config(write_project(tmp_path, toml))
+    assert info.value.details["key"] == "processes.web.readiness"

@@ -91,10 +91,24 @@ def test_token_is_enforced(tmp_path: Path, start_pom: Any) -> None:
     with httpx.Client(base_url=url, timeout=10) as http:
         denied = http.get("/processes")
         assert denied.status_code == 401
-        assert denied.json()["error"]["kind"] == "unauthorized"
+        assert denied.json()["error"]["code"] == "unauthorized"
         assert http.get("/processes", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert http.get("/processes", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
         assert http.get("/processes", headers={"X-Pom-Token": "s3cret-token"}).status_code == 200
+        assert http.get("/health").status_code == 200  # public: no token, still Host-checked
+
+
+def test_exposure_policy_refuses_foreign_host_and_cross_site_posts(tmp_path: Path, start_pom: Any) -> None:
+    pom = start_pom(write_project(tmp_path, '[processes.a]\ncommand = "sleep 300"\n'), http=True)
+    url = pom.call("info")["http_url"]
+    with httpx.Client(base_url=url, timeout=10) as http:
+        rebound = http.get("/processes", headers={"Host": "evil.example:80"})
+        assert rebound.status_code == 403
+        assert rebound.json()["error"]["code"] == "forbidden_host"
+        foreign = http.post("/processes/a/signal/HUP", headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "forbidden_origin"
+        assert http.post("/processes/a/signal/HUP", headers={"Origin": url}).status_code == 200
 
 
 def test_non_loopback_without_token_is_refused(tmp_path: Path) -> None:
@@ -132,3 +146,24 @@ def test_sse_reports_an_eviction_gap_first(tmp_path: Path, start_pom: Any) -> No
         assert next(lines) == ""
         assert next(lines) == "event: line"
         assert next(lines) == f"id: {first_id}"
+
+
+def test_catastrophic_regex_cannot_stall_pom(tmp_path: Path, start_pom: Any) -> None:
+    """`(a+)+$` against a long run of `a`s is exponential for a backtracking engine; pom answers at once."""
+    stack = """
+    [processes.evil]
+    command = "python3 -c \\"print('a' * 40 + '!')\\"; exec sleep 300"
+    """
+    pom = start_pom(write_project(tmp_path, stack), http=True)
+    url = pom.call("info")["http_url"]
+    wait_for(lambda: pom.call("logs", names=["evil"], stream="stdout")["lines"], 10)
+    with httpx.Client(base_url=url, timeout=5) as http:
+        for _ in range(3):
+            answer = http.get("/processes/evil/logs", params={"regex": "(a+)+$"})
+            assert answer.status_code == 200
+            assert answer.json()["lines"] == []
+        assert http.get("/processes/evil/logs", params={"regex": "(a+)+!"}).json()["lines"][0]["text"].endswith("!")
+        backref = http.get("/processes/evil/logs", params={"regex": r"(a)\1"})
+        assert backref.status_code == 400
+        assert "RE2" in backref.json()["error"]["message"]
+    assert pom.call("ps")["processes"][0]["state"] == "running"

@@ -120,7 +120,29 @@ async def test_dependencies_wait_for_readiness(supervise: Callable[..., Supervis
     assert sup.instances["migrate"].state == "exited"
 
 
-async def test_failed_dependency_keeps_dependent_pending(supervise: Callable[..., Supervisor]) -> None:
+async def test_always_with_max_restarts_and_clean_exits_ends_exited(supervise: Callable[..., Supervisor]) -> None:
+    sup = supervise(
+        """
+        [processes.job]
+        command = "echo run"
+        restart = "always"
+        max_restarts = 2
+        backoff_initial = 0.05
+        [processes.after]
+        command = "echo after"
+        depends_on = { job = "completed_successfully" }
+        """
+    )
+    sup.begin()
+    after = sup.instances["after"]
+    await until(lambda: after.state == "exited", 20, "dependent ran")
+    job = sup.instances["job"]
+    assert job.state == "exited"
+    assert job.restarts == 2
+    assert job.exit_code == 0
+
+
+async def test_failed_dependency_skips_dependent(supervise: Callable[..., Supervisor]) -> None:
     sup = supervise(
         """
         [processes.migrate]
@@ -131,12 +153,12 @@ async def test_failed_dependency_keeps_dependent_pending(supervise: Callable[...
         """
     )
     sup.begin()
-    await until(lambda: sup.instances["migrate"].state == "crashed", 10, "migrate crashed")
-    await asyncio.sleep(0.3)
     web = sup.instances["web"]
-    assert web.state == "pending"
+    await until(lambda: web.state == "skipped", 10, "web skipped")
+    assert sup.instances["migrate"].state == "crashed"
     assert web.blocked_by == ["migrate"]
     assert web.spawn_count == 0
+    assert "migrate did not complete successfully" in (web.message or "")
 
 
 def free_port() -> int:
@@ -188,7 +210,7 @@ async def test_exit_on_failure_requests_shutdown(supervise: Callable[..., Superv
     )
     sup.begin()
     await asyncio.wait_for(sup.shutdown_event.wait(), 20)
-    assert sup.exit_code == 1
+    assert sup.exit_code == 2
     assert "bad" in (sup.shutdown_reason or "")
 
 
@@ -332,10 +354,14 @@ async def test_a_blocked_event_loop_never_freezes_a_chatty_child(supervise: Call
     deadline = time.monotonic() + 30
     finished = False
     while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            if fh.read().rpartition(b")")[2].split()[0] == b"Z":
-                finished = True
-                break
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rpartition(b")")[2].split()[0]
+        except FileNotFoundError:  # exited and already reaped (the child watcher runs in a thread)
+            state = b"Z"
+        if state == b"Z":
+            finished = True
+            break
         time.sleep(0.05)  # deliberately blocking
     assert finished, "child froze while the event loop was blocked"
     await until(lambda: inst.state == "exited", 20, "exit noticed")
@@ -366,3 +392,22 @@ async def test_stable_uptime_resets_the_restart_streak(supervise: Callable[..., 
     assert inst.state != "crashed"
     delays = [line.text for line in pom_lines(sup, "flaky") if line.text.startswith("restart")]
     assert all(text.startswith("restart 1 in 0.05") for text in delays)
+
+
+async def test_replicas_probe_their_own_expanded_targets(supervise: Callable[..., Supervisor]) -> None:
+    sup = supervise(
+        """
+        [processes.srv]
+        command = "exec python3 -c \\"import os,socket,time; s=socket.socket(socket.AF_UNIX); s.bind(os.environ['POM_PROJECT_DIR']+'/r'+os.environ['POM_REPLICA']+'.sock'); s.listen(); time.sleep(60)\\""
+        replicas = 2
+        readiness = { unix = "${POM_PROJECT_DIR}/r${POM_REPLICA}.sock", period = 0.1 }
+        [processes.oneshot]
+        command = "echo done"
+        readiness = { log = "done" }
+        """
+    )
+    sup.begin()
+    await until(lambda: all(sup.instances[n].state == "ready" for n in ("srv.1", "srv.2")), 20, "both replicas ready")
+    oneshot = sup.instances["oneshot"]
+    await until(lambda: oneshot.state == "exited", 10, "one-shot done")
+    assert oneshot.health == "completed"

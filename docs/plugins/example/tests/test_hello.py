@@ -1,4 +1,4 @@
-"""Tests written with the fixtures `toolkit.testing` provides (loaded by pytest automatically)."""
+"""Tests written with the fixtures `toolkit.testing` provides (opted in with `-p toolkit.testing` in pyproject.toml)."""
 
 from __future__ import annotations
 

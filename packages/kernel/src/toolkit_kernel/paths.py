@@ -1,8 +1,8 @@
 """Where toolkit keeps per-user state and runtime sockets.
 
-Tests and users redirect both with environment variables, so nothing ever has to
+Tests and users redirect them with environment variables, so nothing ever has to
 guess a home directory: `TOOLKIT_HOME` for state, `TOOLKIT_RUNTIME_DIR` for sockets
-and daemon lock files.
+and daemon lock files, `TOOLKIT_CACHE_DIR` for rebuildable caches.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ try:  # CPython's own BLAKE2: hashlib would load OpenSSL (~2.5 ms) on every CLI 
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b
 
-__all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_home"]
+__all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_cache", "toolkit_home"]
 
+_RUNTIME_HINT = "set TOOLKIT_RUNTIME_DIR to a directory of your own (it is created with mode 0700)"
 #: sun_path is 108 bytes on Linux; keep a margin for the file name.
 _MAX_SOCKET_PATH = 100
 
@@ -30,18 +31,48 @@ def toolkit_home() -> Path:
     return Path(env) if env else Path.home() / ".local" / "share" / "toolkit"
 
 
+def toolkit_cache() -> Path:
+    """Return the per-user cache directory: `$TOOLKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/toolkit`, else ~/.cache/toolkit.
+
+    Only rebuildable data lives here (the host's entry-point index); deleting it is always safe.
+    """
+    env = os.environ.get("TOOLKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "toolkit"
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 and check nobody else owns or can read it.
+    """Create `path` (and parents) with mode 0700, or check that the existing one is private.
+
+    A directory this call did not create is never changed: if it belongs to another user or
+    is open to group or others, this refuses instead of tightening it (it may be a directory
+    other people or programs share on purpose).
 
     Raises:
-        IoFailure: the directory is owned by another user or open to group/others.
+        IoFailure: the directory is owned by another user, open to group/others, or not a directory.
     """
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise IoFailure(f"cannot create runtime directory {path}: {exc.strerror}", hint=_RUNTIME_HINT) from exc
     st = path.stat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise IoFailure(f"runtime directory {path} is not a directory", hint=_RUNTIME_HINT)
     if st.st_uid != os.getuid():
-        raise IoFailure(f"runtime directory {path} is owned by uid {st.st_uid}", hint="set TOOLKIT_RUNTIME_DIR")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+        raise IoFailure(f"runtime directory {path} is owned by uid {st.st_uid}, not by you", hint=_RUNTIME_HINT)
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise IoFailure(
+            f"runtime directory {path} has mode {mode:04o}; toolkit needs one only you can use (0700)"
+            " and does not change the mode of a directory it did not create",
+            hint=f"run `chmod 700 {path}` if it is yours alone, or point TOOLKIT_RUNTIME_DIR at a new directory",
+            details={"path": str(path), "mode": f"{mode:04o}"},
+        )
     return path
 
 

@@ -1,30 +1,98 @@
-"""The `toolkit` command: the host's own commands plus one group per plugin."""
+"""The `toolkit` command: every command comes from a plugin, the host's own included.
+
+`toolkit --help` lists commands from the entry-point index (`toolkit.index`) when it can,
+so it imports neither pluggy, nor `importlib.metadata`, nor any plugin; `toolkit <cmd> ...`
+then loads only the plugin that owns `<cmd>`.
+"""
 
 from __future__ import annotations
 
-import click
-from click.shell_completion import get_completion_class
+import os
+import sys
+from typing import TYPE_CHECKING
 
-from toolkit import __version__
-from toolkit.cliutil import HELP_OPTIONS, ToolkitGroup, emit, json_option, standalone_main
-from toolkit.plugins import get_plugins
+import click
+
+from toolkit.cliutil import HELP_OPTIONS, ToolkitGroup, json_option, standalone_main
+from toolkit_kernel import __version__
+
+if TYPE_CHECKING:
+    from toolkit.index import Index
+    from toolkit.plugins import ToolkitPlugins
 
 __all__ = ["cli", "main"]
 
 
+def _usable_index() -> Index | None:
+    """Return the index when it may stand in for loading plugins, else None."""
+    from toolkit.plugins import plugins_overridden
+
+    if plugins_overridden() or os.environ.get("TOOLKIT_STRICT_PLUGINS", "") not in ("", "0", "false", "no"):
+        return None
+    from toolkit.index import load_index
+
+    return load_index()
+
+
+def _enabled(plugin: str) -> bool:
+    """Apply TOOLKIT_DISABLE_PLUGINS / TOOLKIT_LOAD_PLUGINS to an indexed plugin (never the host's own)."""
+    from toolkit.plugins import BUILTIN, env_names
+
+    if plugin == BUILTIN:
+        return True
+    allow = env_names("TOOLKIT_LOAD_PLUGINS")
+    return plugin not in (env_names("TOOLKIT_DISABLE_PLUGINS") or set()) and (allow is None or plugin in allow)
+
+
 class RootGroup(ToolkitGroup):
-    """The root group: plugin commands are looked up lazily, so `--version` loads no plugin."""
+    """The root group: commands are looked up lazily, so `--version` loads no plugin."""
+
+    _single: dict[str, ToolkitPlugins]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Return the host's commands and every plugin's, sorted."""
-        return sorted([*super().list_commands(ctx), *get_plugins().commands()])
+        """Return every command's name, from the index when it is usable."""
+        index = _usable_index()
+        if index is not None:
+            return sorted(name for name, c in index.commands.items() if _enabled(c.plugin))
+        from toolkit.plugins import get_plugins
+
+        return sorted(get_plugins().commands())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Return a host command, else the plugin command of that name."""
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            return command
-        return get_plugins().commands().get(cmd_name)
+        """Return the command, loading only its plugin when the index says which one owns it."""
+        from toolkit.plugins import ToolkitPlugins, get_plugins
+
+        index = _usable_index()
+        owner = index.commands.get(cmd_name) if index is not None else None
+        if index is None or owner is None or not _enabled(owner.plugin) or owner.plugin not in index.plugins:
+            return get_plugins().commands().get(cmd_name)
+        from importlib.metadata import EntryPoint
+
+        from toolkit.plugins import ENTRY_POINT_GROUP
+
+        entry_point = EntryPoint(owner.plugin, index.plugins[owner.plugin], ENTRY_POINT_GROUP)
+        return ToolkitPlugins(entry_points=[entry_point]).commands().get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands with their short help, from the index when usable (no plugin is imported)."""
+        index = _usable_index()
+        if index is None:
+            super().format_commands(ctx, formatter)
+            return
+        for broken in index.broken:
+            if _enabled(broken["name"]):
+                print(f"warning: plugin {broken['name']!r} skipped: {broken['error']}", file=sys.stderr)
+        shown = [c for name, c in sorted(index.commands.items()) if _enabled(c.plugin) and not c.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(c.name) for c in shown)
+        rows = []
+        for entry in shown:
+            stand_in = click.Command(entry.name, help=entry.help, short_help=entry.short_help)
+            stand_in.deprecated = entry.deprecated
+            rows.append((entry.name, stand_in.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": HELP_OPTIONS})
@@ -36,60 +104,6 @@ def cli() -> None:
     Each system is a plugin: `toolkit plugins` lists them, `toolkit <system> --help` shows
     its commands. Every command accepts --json for scripts and agents.
     """
-
-
-def _plugins_text(data: dict[str, list[dict[str, object]]]) -> str:
-    lines = []
-    for info in data["plugins"]:
-        commands = ", ".join(str(c) for c in info["commands"]) or "-"  # type: ignore[attr-defined]
-        version = info["version"] or "?"
-        dist = info["distribution"] or "(registered)"
-        lines.append(f"{info['name']:<12} {dist} {version}  commands: {commands}")
-    for broken in data["broken"]:
-        lines.append(f"{broken['name']:<12} BROKEN: {broken['error']}")
-    return "\n".join(lines) if lines else "no plugins installed"
-
-
-@cli.command("plugins")
-@json_option
-def plugins_command() -> None:
-    """List installed plugins with their distribution, version, commands and services."""
-    plugins = get_plugins()
-    plugins.commands()
-    plugins.services()
-    data = {
-        "plugins": [info.to_dict() for _, info in sorted(plugins.infos.items())],
-        "broken": [broken.to_dict() for broken in plugins.broken],
-    }
-    emit(data, _plugins_text)
-
-
-@cli.command("services")
-@json_option
-def services_command() -> None:
-    """List the servers plugins offer (a supervisor can run them by name)."""
-    specs = [spec.to_dict() for spec in get_plugins().services()]
-
-    def text(data: dict[str, list[dict[str, object]]]) -> str:
-        rows = [f"{s['name']:<12} {s['default_address']:<28} {s['description']}" for s in data["services"]]
-        return "\n".join(rows) if rows else "no services offered"
-
-    emit({"services": specs}, text)
-
-
-@cli.command("completion")
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion_command(shell: str) -> None:
-    """Print the shell completion script.
-
-    Enable it with `eval "$(toolkit completion bash)"` (or zsh, fish).
-    """
-    completion_class = get_completion_class(shell)
-    if completion_class is None:  # click knows the three choices above; guard anyway
-        raise click.BadParameter(f"unsupported shell {shell}")
-    ctx = click.get_current_context()
-    root = ctx.find_root().command
-    click.echo(completion_class(root, {}, "toolkit", "_TOOLKIT_COMPLETE").source())
 
 
 main = standalone_main(cli, "toolkit")

@@ -22,6 +22,7 @@ from toolkit_kernel.errors import Internal, ToolkitError
 __all__ = [
     "ExitCode",
     "ToolkitGroup",
+    "add_version_option",
     "emit",
     "exit_code_for",
     "json_mode",
@@ -197,12 +198,25 @@ class ToolkitGroup(click.Group):
             raise self.render_error(ctx, bug) from None
 
 
+def add_version_option(command: click.Command, prog_name: str) -> None:
+    """Give `command` a `--version` printing `<prog_name> <the toolkit version>`, unless it has one."""
+    if not any("--version" in param.opts for param in command.params):
+        from toolkit_kernel import __version__
+
+        click.version_option(__version__, "--version", prog_name=prog_name, message="%(prog)s %(version)s")(command)
+
+
 def standalone_main(group: click.Command, prog_name: str | None = None) -> Callable[[], None]:
-    """Return a console-script `main()` that runs `group` exactly as `toolkit <group>` would."""
+    """Return a console-script `main()` that runs `group` exactly as `toolkit <group>` would.
+
+    The group gains a `--version` option (unless it has one) printing the one toolkit version.
+    """
+    name = prog_name or group.name or "toolkit"
+    add_version_option(group, name)
 
     def main() -> None:
         # The same help options as under `toolkit`, so both entry points behave alike.
-        group.main(prog_name=prog_name or group.name, standalone_mode=True, help_option_names=HELP_OPTIONS)
+        group.main(prog_name=name, standalone_mode=True, help_option_names=HELP_OPTIONS)
 
-    main.__doc__ = f"Run the `{prog_name or group.name}` command."
+    main.__doc__ = f"Run the `{name}` command."
     return main

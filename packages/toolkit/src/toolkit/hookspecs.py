@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import click
 
     from toolkit.services import ServiceSpec
+    from toolkit.tools import McpTool
 
 PROJECT = "toolkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -63,5 +64,28 @@ def toolkit_services() -> Sequence[ServiceSpec]:  # type: ignore[empty-body]
                 default_address="127.0.0.1:8765",
                 readiness=Readiness(kind="http", target="http://127.0.0.1:8765/healthz"),
             )]
+        ```
+    """
+
+
+@hookspec
+def toolkit_mcp_tools() -> Sequence[McpTool]:  # type: ignore[empty-body]
+    """Return the tools this plugin offers to agents through `toolkit mcp` (one MCP server for all).
+
+    Each tool is a fully annotated function calling the plugin's core (never its CLI); the
+    host derives the JSON Schema from the signature, runs it off the event loop, and turns a
+    `ToolkitError` into a tool error with its message and hint. Names are unique across plugins.
+
+    Example:
+        ```python
+        from toolkit import McpTool, hookimpl
+
+        def hello_greet(name: str) -> dict[str, str]:
+            '''Greet someone by name.'''
+            return {"greeting": f"hello, {name}"}
+
+        @hookimpl
+        def toolkit_mcp_tools():
+            return [McpTool("hello_greet", hello_greet, read_only=True)]
         ```
     """

@@ -1,10 +1,16 @@
 """Finding, loading and asking plugins.
 
 The manager is built on first use, never at import, so `import toolkit` stays free.
-Order: hookspecs, then each entry point of the `toolkit` group (skipping the names in
+Order: hookspecs, the host's built-in plugin (`toolkit.builtin`: `plugins`, `services`,
+`completion`), then each entry point of the `toolkit` group (skipping the names in
 `TOOLKIT_DISABLE_PLUGINS`, and all names not in `TOOLKIT_LOAD_PLUGINS` when that is
-set), then `check_pending()`. A plugin that fails to import or to answer a hook is
-reported on stderr and skipped; with `TOOLKIT_STRICT_PLUGINS=1` it is an error.
+set), then `check_pending()`. Hooks are always called through `pm.hook` (one plugin at a
+time, with `subset_hook_caller`, so a failure is attributed to its plugin). A plugin that
+fails to import or to answer a hook is reported on stderr and skipped; with
+`TOOLKIT_STRICT_PLUGINS=1` it is an error.
+
+A full load also writes the entry-point index (`toolkit.index`), which lets `toolkit --help`
+list every command without importing any plugin.
 """
 
 from __future__ import annotations
@@ -13,20 +19,18 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from toolkit import hookspecs
-from toolkit.hookspecs import PROJECT
 from toolkit_kernel.errors import Conflict, ToolkitError
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     import click
 
     from toolkit.services import ServiceSpec
+    from toolkit.tools import McpTool
 
 __all__ = [
     "BrokenPlugin",
@@ -35,12 +39,12 @@ __all__ = [
     "ToolkitPlugins",
     "get_plugins",
     "iter_services",
+    "plugins_overridden",
     "reset_plugins",
 ]
 
-ENTRY_POINT_GROUP = PROJECT
-#: Names the host's own commands use; a plugin may not take them.
-RESERVED_COMMANDS = frozenset({"plugins", "services", "completion"})
+#: pluggy's project name, the entry-point group plugins register in, and the built-in plugin's name.
+PROJECT = ENTRY_POINT_GROUP = BUILTIN = "toolkit"
 
 
 class PluginError(ToolkitError):
@@ -85,7 +89,7 @@ class BrokenPlugin:
         return {"name": self.name, "error": self.error}
 
 
-def _env_names(var: str) -> set[str] | None:
+def env_names(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None:
         return None
@@ -105,18 +109,36 @@ class ToolkitPlugins:
         load_entry_points: Read the `toolkit` entry-point group.
     """
 
-    def __init__(self, modules: Sequence[ModuleType] = (), *, load_entry_points: bool = True) -> None:
+    def __init__(
+        self,
+        modules: Sequence[ModuleType] = (),
+        *,
+        load_entry_points: bool = True,
+        entry_points: Sequence[EntryPoint] | None = None,
+    ) -> None:
+        import pluggy  # here, not at import: `toolkit --help` from the index never needs it
+
+        from toolkit import builtin, hookspecs
+
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        self.pm.register(builtin, name=builtin.NAME)
         self.infos: dict[str, PluginInfo] = {}
         self.broken: list[BrokenPlugin] = []
         self._commands: dict[str, click.Command] | None = None
         self._services: list[ServiceSpec] | None = None
-        blocked = _env_names("TOOLKIT_DISABLE_PLUGINS") or set()
+        self._tools: list[McpTool] | None = None
+        #: True when every installed plugin was considered: only then may the index be written.
+        self.complete = load_entry_points and entry_points is None
+        blocked = env_names("TOOLKIT_DISABLE_PLUGINS") or set()
         for name in blocked:
             self.pm.set_blocked(name)
-        if load_entry_points:
-            self._load_entry_points(blocked, _env_names("TOOLKIT_LOAD_PLUGINS"))
+        allow = env_names("TOOLKIT_LOAD_PLUGINS")
+        self.complete = self.complete and not blocked and allow is None
+        if entry_points is not None:
+            self._load_entry_points(blocked, allow, entry_points)
+        elif load_entry_points:
+            self._load_entry_points(blocked, allow, _toolkit_entry_points())
         for module in modules:
             name = module.__name__.split(".")[0]
             self.pm.register(module, name=name)
@@ -133,8 +155,8 @@ class ToolkitPlugins:
         self.broken.append(BrokenPlugin(name, message))
         print(f"warning: plugin {name!r} skipped: {message}", file=sys.stderr)
 
-    def _load_entry_points(self, blocked: set[str], allow: set[str] | None) -> None:
-        for ep in _toolkit_entry_points():
+    def _load_entry_points(self, blocked: set[str], allow: set[str] | None, eps: Sequence[EntryPoint]) -> None:
+        for ep in eps:
             if ep.name in blocked or (allow is not None and ep.name not in allow):
                 continue
             if self.pm.get_plugin(ep.name) is not None:
@@ -154,19 +176,24 @@ class ToolkitPlugins:
             )
 
     def _call_per_plugin(self, hook_name: str) -> Iterable[tuple[str, Sequence[Any]]]:
-        """Call a hook plugin by plugin, so one failing plugin is attributed and skipped."""
+        """Call a hook through `pm.hook`, one plugin at a time, so a failing plugin is attributed and skipped."""
         for name, plugin in list(self.pm.list_name_plugin()):
-            impl = getattr(plugin, hook_name, None)
-            if impl is None:
+            if plugin is None or not any(
+                impl.plugin is plugin for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+            ):
                 continue
+            others = [other for other in self.pm.get_plugins() if other is not plugin]
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
             try:
-                result = impl()
+                results = caller()
             except Exception as exc:
+                if name == BUILTIN:
+                    raise  # the host's own hook failing is a bug, never a plugin to skip
                 self._report(name, exc)
                 self.pm.unregister(plugin)
                 self.infos.pop(name, None)
                 continue
-            yield name, list(result or ())
+            yield name, [item for result in results for item in (result or ())]
 
     def commands(self) -> dict[str, click.Command]:
         """Return every plugin command by name.
@@ -175,23 +202,31 @@ class ToolkitPlugins:
             Conflict: two plugins (or a plugin and the host) claim the same command name.
         """
         if self._commands is None:
+            from toolkit.cliutil import add_version_option
+
             found: dict[str, click.Command] = {}
             owners: dict[str, str] = {}
             for plugin_name, commands in self._call_per_plugin("toolkit_commands"):
                 for command in commands:
                     name = command.name or ""
-                    if name in RESERVED_COMMANDS or name in found:
-                        other = owners.get(name, "the toolkit host")
+                    if name in found:
+                        other = "the toolkit host" if owners[name] == BUILTIN else repr(owners[name])
                         raise Conflict(
                             f"plugin {plugin_name!r} and {other} both provide the command {name!r}",
                             hint=f"uninstall one of them, or disable it with TOOLKIT_DISABLE_PLUGINS={plugin_name}",
-                            details={"command": name, "plugins": [plugin_name, other]},
+                            details={"command": name, "plugins": [plugin_name, owners[name]]},
                         )
+                    if plugin_name != BUILTIN:
+                        add_version_option(command, name)  # `toolkit grite --version` as `grite --version`
                     found[name] = command
                     owners[name] = plugin_name
                     if plugin_name in self.infos:
                         self.infos[plugin_name].commands.append(name)
             self._commands = found
+            if self.complete:
+                from toolkit import index
+
+                index.write_index(self, found, owners)
         return self._commands
 
     def services(self) -> list[ServiceSpec]:
@@ -213,8 +248,27 @@ class ToolkitPlugins:
             self._services = services
         return self._services
 
+    def mcp_tools(self) -> list[McpTool]:
+        """Return every tool every plugin offers to agents, refusing duplicate names."""
+        if self._tools is None:
+            owners: dict[str, str] = {}
+            tools: list[McpTool] = []
+            for plugin_name, offered in self._call_per_plugin("toolkit_mcp_tools"):
+                for tool in offered:
+                    if tool.name in owners:
+                        raise Conflict(
+                            f"plugins {owners[tool.name]!r} and {plugin_name!r} both offer the MCP tool {tool.name!r}",
+                            hint=f"disable one with TOOLKIT_DISABLE_PLUGINS={plugin_name}",
+                        )
+                    owners[tool.name] = plugin_name
+                    tools.append(tool)
+            self._tools = tools
+        return self._tools
+
 
 def _toolkit_entry_points() -> list[EntryPoint]:
+    from importlib.metadata import entry_points
+
     # Several copies of one distribution on sys.path yield duplicates; keep the first.
     seen: set[str] = set()
     out: list[EntryPoint] = []
@@ -234,6 +288,11 @@ def get_plugins() -> ToolkitPlugins:
     if _PLUGINS is None:
         _PLUGINS = ToolkitPlugins()
     return _PLUGINS
+
+
+def plugins_overridden() -> bool:
+    """Return True when the process-wide plugins were already built or set (tests, embedders)."""
+    return _PLUGINS is not None
 
 
 def reset_plugins(plugins: ToolkitPlugins | None = None) -> None:

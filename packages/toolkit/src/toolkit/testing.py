@@ -1,4 +1,9 @@
-"""pytest fixtures for plugin authors (loaded automatically through the `pytest11` entry point).
+"""pytest fixtures for plugin authors; opt in with `-p toolkit.testing` (or `pytest_plugins`).
+
+The plugin is not registered through a `pytest11` entry point: installing toolkit-host must not
+change anybody else's test sessions. A project opts in from its pytest configuration,
+`addopts = ["-p", "toolkit.testing"]`, or its top-level conftest.py,
+`pytest_plugins = ["toolkit.testing"]`.
 
 - `toolkit_home` (autouse): a private `TOOLKIT_HOME` under `tmp_path` and a short private
   `TOOLKIT_RUNTIME_DIR` under /tmp (Unix socket paths must stay short), plus a fresh
@@ -56,13 +61,14 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def toolkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Give every test its own TOOLKIT_HOME, runtime dir and plugin manager."""
+    """Give every test its own TOOLKIT_HOME, runtime dir, cache dir and plugin manager."""
     home = tmp_path / "toolkit-home"
     home.mkdir()
     runtime = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))  # short: sun_path is 108 bytes
     runtime.chmod(0o700)
     monkeypatch.setenv("TOOLKIT_HOME", str(home))
     monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "toolkit-cache"))  # a fresh entry-point index
     for var in ("TOOLKIT_JSON", "TOOLKIT_DEBUG", "TOOLKIT_DISABLE_PLUGINS", "TOOLKIT_LOAD_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
     reset_plugins()

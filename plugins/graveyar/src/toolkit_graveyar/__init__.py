@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["ALL_STREAM", "__version__"]
 
-__version__ = "0.1.0"
+from toolkit_kernel import __version__  # one version for every toolkit distribution
 
 #: Name of the global log in reads and subscriptions.
 ALL_STREAM = "$all"

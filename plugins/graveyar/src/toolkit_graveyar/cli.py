@@ -104,9 +104,11 @@ def append(
     )
 
 
-def _read(ctx: click.Context, stream: str, start: int | None, backward: bool, limit: int) -> None:
+def _read(
+    ctx: click.Context, stream: str, start: int | None, backward: bool, limit: int, excludes: tuple[str, ...] = ()
+) -> None:
     with client_from(ctx) as client:
-        events = client.read(stream, start, backward=backward, limit=limit)
+        events = client.read(stream, start, backward=backward, limit=limit, exclude_stream_prefixes=excludes)
     if json_mode():
         write_json([e.to_dict() for e in events])
     else:
@@ -129,10 +131,13 @@ def read(ctx: click.Context, stream: str, start: int | None, backward: bool, lim
 @click.option("--from", "start", type=click.IntRange(min=0), help="First global position (inclusive).")
 @click.option("--backward", is_flag=True, help="Newest first.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many events (0 = all).")
+@click.option(
+    "--exclude-prefix", "excludes", multiple=True, help="Skip streams starting with this ('$' hides $schema:)."
+)
 @click.pass_context
-def read_all(ctx: click.Context, start: int | None, backward: bool, limit: int) -> None:
+def read_all(ctx: click.Context, start: int | None, backward: bool, limit: int, excludes: tuple[str, ...]) -> None:
     """Read the global log ($all) in commit order."""
-    _read(ctx, "$all", start, backward, limit)
+    _read(ctx, "$all", start, backward, limit, excludes)
 
 
 @graveyar.command()
@@ -140,8 +145,16 @@ def read_all(ctx: click.Context, start: int | None, backward: bool, limit: int) 
 @click.option("--after", type=click.IntRange(min=0), help="Deliver events after this version/position.")
 @click.option("--prefix", "prefixes", multiple=True, help="Only streams starting with this ($all; repeatable).")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option(
+    "--exclude-prefix", "excludes", multiple=True, help="Skip streams starting with this ($all; '$' hides $schema:)."
+)
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many events.")
 @click.option("--until-caught-up", is_flag=True, help="Exit when history is delivered.")
+@click.option(
+    "--resume-timeout",
+    type=click.FloatRange(min=0),
+    help="Give up after the server is unreachable this many seconds (default: keep trying).",
+)
 @click.pass_context
 def subscribe(
     ctx: click.Context,
@@ -149,13 +162,23 @@ def subscribe(
     after: int | None,
     prefixes: tuple[str, ...],
     types: tuple[str, ...],
+    excludes: tuple[str, ...],
     count: int | None,
     until_caught_up: bool,
+    resume_timeout: float | None,
 ) -> None:
     """Follow STREAM (default $all): history, a caught-up marker, then live events (JSON lines)."""
     seen = 0
     with client_from(ctx) as client:
-        for msg in client.subscribe(stream, after, stream_prefixes=prefixes, event_types=types):
+        messages = client.subscribe(
+            stream,
+            after,
+            stream_prefixes=prefixes,
+            event_types=types,
+            resume_timeout=resume_timeout,
+            exclude_stream_prefixes=excludes,
+        )
+        for msg in messages:
             if msg.kind == "event":
                 assert msg.event is not None
                 if json_mode():

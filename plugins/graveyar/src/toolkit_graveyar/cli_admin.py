@@ -13,6 +13,7 @@ from toolkit.cliutil import emit
 from toolkit_graveyar.cli_common import client_from, parse_expected
 from toolkit_graveyar.core.errors import InvalidRequest
 from toolkit_graveyar.core.model import StreamMetadata
+from toolkit_kernel.errors import NotFound
 
 __all__ = ["delete", "metadata", "schema", "snapshot", "streams"]
 
@@ -45,19 +46,52 @@ def delete(ctx: click.Context, stream: str, expected: str) -> None:
     emit({"stream": stream, "version": version}, f"deleted {stream} at version {version}")
 
 
+class _Clear:
+    """The `none` value of a retention option: remove the rule."""
+
+
+class _RuleType(click.ParamType[int | _Clear]):
+    name = "N|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | _Clear:
+        if isinstance(value, int | _Clear):
+            return value
+        if str(value).lower() == "none":
+            return _Clear()
+        if str(value).isdigit():
+            return int(value)
+        self.fail(f"{value!r} is not a non-negative integer or 'none'", param, ctx)
+
+
+_RULE = _RuleType()
+
+
+def _rule(given: int | _Clear | None, current: int | None) -> int | None:
+    if given is None:
+        return current
+    return None if isinstance(given, _Clear) else given
+
+
 @click.command()
 @click.argument("stream")
-@click.option("--max-count", type=click.IntRange(min=0), help="Keep only the newest N events visible.")
-@click.option("--max-age", type=click.IntRange(min=0), help="Hide events older than N seconds.")
+@click.option("--max-count", type=_RULE, help="Keep only the newest N events visible (`none` removes the rule).")
+@click.option("--max-age", type=_RULE, help="Hide events older than N seconds (`none` removes the rule).")
 @click.option("--show", is_flag=True, help="Print the stream's state instead of changing it.")
 @click.pass_context
-def metadata(ctx: click.Context, stream: str, max_count: int | None, max_age: int | None, show: bool) -> None:
-    """Set (or --show) STREAM's retention rules; omitted rules are cleared."""
+def metadata(
+    ctx: click.Context, stream: str, max_count: int | _Clear | None, max_age: int | _Clear | None, show: bool
+) -> None:
+    """Set (or --show) STREAM's retention rules; a rule not given keeps its current value."""
     with client_from(ctx) as client:
-        if show:
+        if show or (max_count is None and max_age is None):
             info = client.stream_info(stream)
         else:
-            info = client.set_stream_metadata(stream, StreamMetadata(max_count, max_age))
+            try:
+                current = client.stream_info(stream).metadata
+            except NotFound:
+                current = StreamMetadata()
+            new = StreamMetadata(_rule(max_count, current.max_count), _rule(max_age, current.max_age))
+            info = client.set_stream_metadata(stream, new)
     d = info.to_dict()
     emit(d, lambda i: f"{_info_line(i)}\tmax_count={i['metadata']['max_count']} max_age={i['metadata']['max_age']}")
 

@@ -36,11 +36,11 @@ def client_from(ctx: click.Context) -> GraveyarClient:
 
 
 def parse_expected(value: str) -> Expected:
-    """`any`, `no_stream`, `stream_exists` or a version number."""
+    """`any` (or graveyar_db's `-1`), `no_stream`, `stream_exists` or a version number."""
     from toolkit_graveyar.core.model import Expected
 
     v = value.strip().lower().replace("-", "_")
-    if v == "any":
+    if v in ("any", "_1"):
         return Expected.any()
     if v == "no_stream":
         return Expected.no_stream()
@@ -48,7 +48,9 @@ def parse_expected(value: str) -> Expected:
         return Expected.stream_exists()
     if v.isdigit():
         return Expected.exact(int(v))
-    raise InvalidRequest(f"bad --expected {value!r}", hint="use any, no_stream, stream_exists or a version number")
+    raise InvalidRequest(
+        f"bad --expected {value!r}", hint="use any (or -1), no_stream, stream_exists or a version number"
+    )
 
 
 def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:

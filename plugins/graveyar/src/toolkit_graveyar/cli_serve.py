@@ -22,9 +22,9 @@ def default_data_dir() -> Path:
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="GRAVEYAR_DATA_DIR",
+    envvar=["GRAVEYAR_DATA_DIR", "DB_PATH"],
     show_envvar=True,
-    help="LMDB directory (default: $TOOLKIT_HOME/graveyar).",
+    help="LMDB directory (default: $TOOLKIT_HOME/graveyar; graveyar_db's DB_PATH too).",
 )
 @click.option(
     "--backend", type=click.Choice(["lmdb", "postgres"]), default="lmdb", show_default=True, envvar="GRAVEYAR_BACKEND"
@@ -32,12 +32,19 @@ def default_data_dir() -> Path:
 @click.option(
     "--dsn", envvar="GRAVEYAR_DSN", show_envvar=True, help="PostgreSQL connection string (--backend postgres)."
 )
-@click.option("--bind", default="127.0.0.1:50051", show_default=True, envvar="GRAVEYAR_BIND", show_envvar=True)
+@click.option(
+    "--bind",
+    envvar="GRAVEYAR_BIND",
+    show_envvar=True,
+    help="host:port (default 127.0.0.1:50051; graveyar_db's PORT sets 127.0.0.1:$PORT).",
+)
 @click.option(
     "--token", envvar=["GRAVEYAR_TOKEN", "AUTH_TOKEN"], help="Require this bearer token (env AUTH_TOKEN too)."
 )
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="TLS_CERT_PATH")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="TLS_KEY_PATH")
+@click.option("--require-tls", is_flag=True, envvar="REQUIRE_TLS", help="Refuse to start without --tls-cert/--tls-key.")
+@click.option("--require-auth", is_flag=True, envvar="REQUIRE_AUTH", help="Refuse to start without --token.")
 @click.option(
     "--schema-validation",
     type=click.Choice(["soft", "hard"]),
@@ -53,10 +60,12 @@ def serve(
     data_dir: Path | None,
     backend: str,
     dsn: str | None,
-    bind: str,
+    bind: str | None,
     token: str | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    require_tls: bool,
+    require_auth: bool,
     schema_validation: str,
     max_inflight: int,
     max_event_size: int,
@@ -73,6 +82,15 @@ def serve(
     from toolkit_graveyar.storage.base import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if bind is None:
+        port = os.environ.get("PORT", "")
+        bind = f"127.0.0.1:{port}" if port else "127.0.0.1:50051"
+    if require_tls and not (tls_cert and tls_key):
+        raise InvalidRequest(
+            "TLS is required (REQUIRE_TLS) but no certificate is set", hint="pass --tls-cert and --tls-key"
+        )
+    if require_auth and not token:
+        raise InvalidRequest("a token is required (REQUIRE_AUTH) but none is set", hint="pass --token or AUTH_TOKEN")
     if backend == "postgres" and not dsn:
         raise InvalidRequest("--backend postgres needs --dsn", hint="e.g. --dsn postgresql://user@127.0.0.1/db")
     hard = schema_validation == "hard" or os.environ.get("SCHEMA_VALIDATION_HARD_FAIL", "").lower() == "true"
@@ -88,7 +106,7 @@ def serve(
         grace=grace,
         max_message=max(64 * 1024 * 1024, max_append_size * 2),
     )
-    check_bind(bind, token)
+    check_bind(bind, token, tls=bool(tls_cert or tls_key))
     directory = data_dir or default_data_dir()
 
     async def factory() -> EventStoreService:

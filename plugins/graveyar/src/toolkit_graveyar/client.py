@@ -131,6 +131,8 @@ def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
     wire = trailers.get("exception", "")
     details = doc.get("details") or {}
     hint = doc.get("hint")
+    if wire == "stream-deleted":
+        return E.StreamDeleted(str(details.get("stream", "")))
     if wire == "wrong-expected-version" or (code == grpc.StatusCode.ABORTED and "actual" in details):
         return E.WrongExpectedVersion(
             str(details.get("stream", "")), str(details.get("expected", "")), int(details.get("actual", 0))
@@ -168,6 +170,13 @@ def _channel_args(max_message: int) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", max_message),
         ("grpc.max_send_message_length", max_message),
+        # gRPC's reconnect backoff grows to 120 s by default: after a server restart a client
+        # (and every channel sharing its subchannel) would fail fast for minutes. Cap it at 2 s.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+        # A new client must not inherit another channel's connection failure and its backoff.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
 
 
@@ -208,8 +217,22 @@ def _append_result(stream: str, r: pb.AppendResponse) -> AppendResult:
     return AppendResult(stream, r.first_version, r.version, r.first_position, r.position, r.duplicate)
 
 
-def _read_request(stream: str, start: int | None, backward: bool, limit: int) -> pb.ReadRequest:
-    req = pb.ReadRequest(stream=stream, limit=limit)
+def _multi_request(items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]) -> pb.AppendMultiRequest:
+    return pb.AppendMultiRequest(
+        appends=[_append_request(s, _with_ids(evs), exp or Expected.any()) for s, evs, exp in items]
+    )
+
+
+def _multi_result(
+    items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]], r: pb.AppendMultiResponse
+) -> list[AppendResult]:
+    return [_append_result(item[0], res) for item, res in zip(items, r.results, strict=True)]
+
+
+def _read_request(
+    stream: str, start: int | None, backward: bool, limit: int, excludes: Sequence[str] = ()
+) -> pb.ReadRequest:
+    req = pb.ReadRequest(stream=stream, limit=limit, exclude_stream_prefixes=list(excludes))
     if backward:
         req.direction = pb.DIRECTION_BACKWARD
     if start is not None:
@@ -217,8 +240,12 @@ def _read_request(stream: str, start: int | None, backward: bool, limit: int) ->
     return req
 
 
-def _sub_request(stream: str, after: int | None, prefixes: Sequence[str], types: Sequence[str]) -> pb.SubscribeRequest:
-    req = pb.SubscribeRequest(stream=stream, stream_prefixes=list(prefixes), event_types=list(types))
+def _sub_request(
+    stream: str, after: int | None, prefixes: Sequence[str], types: Sequence[str], excludes: Sequence[str] = ()
+) -> pb.SubscribeRequest:
+    req = pb.SubscribeRequest(
+        stream=stream, stream_prefixes=list(prefixes), event_types=list(types), exclude_stream_prefixes=list(excludes)
+    )
     if after is not None:
         req.after = after
     return req
@@ -233,6 +260,31 @@ def _sub_messages(resp: pb.SubscribeResponse) -> list[SubscriptionMessage]:
     if kind == "checkpoint":
         return [SubscriptionMessage("checkpoint", at=resp.checkpoint.position)]
     return []
+
+
+class _Backoff:
+    """Delays between subscription resumes: 0.1 s doubling to 2 s (jittered), until `timeout` runs out."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.reset()
+
+    def reset(self) -> None:
+        """A response arrived: start over."""
+        self.failures = 0
+        self.since: float | None = None
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        remaining = None if self.timeout is None else self.timeout - (now - self.since)
+        if remaining is not None and remaining <= 0:
+            return None
+        self.failures += 1
+        delay: float = min(2.0, 0.1 * 2 ** min(self.failures, 5)) * (0.5 + random.random() / 2)
+        return delay if remaining is None else min(delay, remaining)
 
 
 class GraveyarClient:
@@ -297,21 +349,39 @@ class GraveyarClient:
         req = _append_request(stream, _with_ids(events), expected or Expected.any())
         return _append_result(stream, self._unary("Append", req))
 
+    def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        req = _multi_request(items)
+        return _multi_result(items, self._unary("AppendMulti", req))
+
     def read(
-        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+        self,
+        stream: str,
+        start: int | None = None,
+        *,
+        backward: bool = False,
+        limit: int = 0,
+        exclude_stream_prefixes: Sequence[str] = (),
     ) -> list[RecordedEvent]:
-        """Read a stream (or `$all`) from `start` (inclusive)."""
-        return list(self.iter_read(stream, start, backward=backward, limit=limit))
+        """Read a stream (or `$all`, optionally without some streams) from `start` (inclusive)."""
+        excludes = exclude_stream_prefixes
+        return list(self.iter_read(stream, start, backward=backward, limit=limit, exclude_stream_prefixes=excludes))
 
     def read_all(self, start: int | None = None, *, backward: bool = False, limit: int = 0) -> list[RecordedEvent]:
         """Read the global log from position `start` (inclusive)."""
         return self.read(ALL, start, backward=backward, limit=limit)
 
     def iter_read(
-        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+        self,
+        stream: str,
+        start: int | None = None,
+        *,
+        backward: bool = False,
+        limit: int = 0,
+        exclude_stream_prefixes: Sequence[str] = (),
     ) -> Iterator[RecordedEvent]:
         """Stream a read page by page."""
-        req = _read_request(stream, start, backward, limit)
+        req = _read_request(stream, start, backward, limit, exclude_stream_prefixes)
         try:
             for resp in self._stub.Read(req, metadata=self._metadata):
                 for e in resp.events:
@@ -335,16 +405,22 @@ class GraveyarClient:
         stream_prefixes: Sequence[str] = (),
         event_types: Sequence[str] = (),
         resume: bool = True,
+        resume_timeout: float | None = None,
+        exclude_stream_prefixes: Sequence[str] = (),
     ) -> Generator[SubscriptionMessage, None, None]:
-        """Catch-up subscription; on UNAVAILABLE it resubscribes after the last event or checkpoint seen."""
-        failures = 0
+        """Catch-up subscription; on UNAVAILABLE it resubscribes after the last event or checkpoint seen.
+
+        Resumes back off from 0.1 s to 2 s and go on until `resume_timeout` seconds pass without
+        a response (None = keep trying), so each event is delivered once across restarts.
+        """
+        backoff = _Backoff(resume_timeout)
         last = after
         while True:
-            req = _sub_request(stream, last, stream_prefixes, event_types)
+            req = _sub_request(stream, last, stream_prefixes, event_types, exclude_stream_prefixes)
             call = self._stub.Subscribe(req, metadata=self._metadata)
             try:
                 for resp in call:
-                    failures = 0
+                    backoff.reset()
                     for msg in _sub_messages(resp):
                         if msg.event is not None:
                             last = msg.event.position if stream == ALL else msg.event.version
@@ -353,12 +429,32 @@ class GraveyarClient:
                         yield msg
                 return
             except grpc.RpcError as exc:
-                failures += 1
-                if not resume or exc.code() != grpc.StatusCode.UNAVAILABLE or failures > self.retries:
+                delay = backoff.next_delay() if resume and exc.code() == grpc.StatusCode.UNAVAILABLE else None
+                if delay is None:
                     raise map_rpc_error(exc, self.address) from None
-                time.sleep(0.1 * 2**failures)
+                time.sleep(delay)
             finally:
                 call.cancel()
+
+    def subscription(
+        self, stream: str = ALL, after: int | None = None, *, event_types: Sequence[str] = ()
+    ) -> tuple[Iterator[SubscriptionMessage], Callable[[], None]]:
+        """One catch-up subscription (no resume) and a function that cancels it from any thread.
+
+        After cancelling, the iterator ends (StopIteration) instead of raising.
+        """
+        call = self._stub.Subscribe(_sub_request(stream, after, (), event_types), metadata=self._metadata)
+
+        def messages() -> Iterator[SubscriptionMessage]:
+            try:
+                for resp in call:
+                    yield from _sub_messages(resp)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                raise map_rpc_error(exc, self.address) from None
+
+        return messages(), call.cancel
 
     # -- streams --------------------------------------------------------------------------------
     def delete_stream(self, stream: str, expected: Expected | None = None) -> int:
@@ -452,11 +548,24 @@ class AsyncGraveyarClient:
         req = _append_request(stream, _with_ids(events), expected or Expected.any())
         return _append_result(stream, await self._unary("Append", req))
 
+    async def append_multi(
+        self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected | None]]
+    ) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        req = _multi_request(items)
+        return _multi_result(items, await self._unary("AppendMulti", req))
+
     async def iter_read(
-        self, stream: str, start: int | None = None, *, backward: bool = False, limit: int = 0
+        self,
+        stream: str,
+        start: int | None = None,
+        *,
+        backward: bool = False,
+        limit: int = 0,
+        exclude_stream_prefixes: Sequence[str] = (),
     ) -> AsyncIterator[RecordedEvent]:
         """Stream a read page by page."""
-        req = _read_request(stream, start, backward, limit)
+        req = _read_request(stream, start, backward, limit, exclude_stream_prefixes)
         try:
             async for resp in self._stub.Read(req, metadata=self._metadata):
                 for e in resp.events:
@@ -484,17 +593,20 @@ class AsyncGraveyarClient:
         stream_prefixes: Sequence[str] = (),
         event_types: Sequence[str] = (),
         resume: bool = True,
+        resume_timeout: float | None = None,
+        exclude_stream_prefixes: Sequence[str] = (),
     ) -> AsyncGenerator[SubscriptionMessage, None]:
-        """Catch-up subscription with automatic resume on UNAVAILABLE."""
-        failures = 0
+        """Catch-up subscription with automatic resume on UNAVAILABLE (see `GraveyarClient.subscribe`)."""
+        backoff = _Backoff(resume_timeout)
         last = after
         while True:
             call = self._stub.Subscribe(
-                _sub_request(stream, last, stream_prefixes, event_types), metadata=self._metadata
+                _sub_request(stream, last, stream_prefixes, event_types, exclude_stream_prefixes),
+                metadata=self._metadata,
             )
             try:
                 async for resp in call:
-                    failures = 0
+                    backoff.reset()
                     for msg in _sub_messages(resp):
                         if msg.event is not None:
                             last = msg.event.position if stream == ALL else msg.event.version
@@ -503,10 +615,10 @@ class AsyncGraveyarClient:
                         yield msg
                 return
             except grpc.RpcError as exc:
-                failures += 1
-                if not resume or exc.code() != grpc.StatusCode.UNAVAILABLE or failures > self.retries:
+                delay = backoff.next_delay() if resume and exc.code() == grpc.StatusCode.UNAVAILABLE else None
+                if delay is None:
                     raise map_rpc_error(exc, self.address) from None
-                await asyncio.sleep(0.1 * 2**failures)
+                await asyncio.sleep(delay)
             finally:
                 call.cancel()
 

@@ -27,3 +27,11 @@ def toolkit_services() -> list[ServiceSpec]:
             readiness=Readiness(kind="tcp", target="127.0.0.1:50051"),
         )
     ]
+
+
+@hookimpl
+def toolkit_mcp_tools() -> list[Any]:
+    """Return graveyar's MCP tools (append, read, streams)."""
+    from toolkit_graveyar.mcp import tools
+
+    return tools()

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
-import ipaddress
 import json
 import logging
 import signal
 import sys
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from toolkit_graveyar import __version__
 from toolkit_graveyar._proto import eventstore_pb2 as es
 from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as pb
 from toolkit_graveyar.convert import (
@@ -39,8 +39,10 @@ from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.codec import frame_repeated, varint
 from toolkit_graveyar.core.model import Expected
 from toolkit_graveyar.core.service import EventStoreService
-from toolkit_graveyar.core.validation import Limits
+from toolkit_graveyar.core.validation import ALL_STREAM, Limits
+from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
+from toolkit_kernel.exposure import ExposurePolicy
 
 __all__ = ["ServerConfig", "build_server", "run_server"]
 
@@ -48,6 +50,8 @@ log = logging.getLogger("graveyar.server")
 
 COMPAT_SERVICE = "eventstore.EventStore"
 V1_SERVICE = "graveyar.v1.Graveyar"
+#: Every service on the port (health reports each by name).
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES)
 
 
 @dataclass
@@ -77,24 +81,24 @@ class ServerConfig:
     grace: float = 10.0
 
 
-def check_bind(bind: str, token: str | None) -> tuple[str, int]:
-    """Parse `host:port`; refuse a non-loopback host without a token."""
+def check_bind(bind: str, token: str | None, *, tls: bool = False) -> tuple[str, int]:
+    """Parse `host:port` (port 0..65535) and apply the toolkit's exposure rule.
+
+    The rule (toolkit_kernel.exposure): a non-loopback host needs a token, TLS or not.
+    """
+    host, port, _ = policy_for(bind, token, tls=tls)
+    return host, port
+
+
+def policy_for(bind: str, token: str | None, *, tls: bool = False) -> tuple[str, int, ExposurePolicy]:
+    """(host, port, exposure policy) of `--bind` and `--token`."""
     host, sep, port_s = bind.rpartition(":")
-    if not sep or not port_s.isdigit():
-        raise UsageError(f"bad --bind {bind!r}", hint="use host:port, e.g. 127.0.0.1:50051")
+    if not sep or not port_s.isdigit() or int(port_s) > 65535:
+        # A port beyond 65535 would otherwise be taken modulo 2**16 by the socket layer.
+        raise UsageError(f"bad --bind {bind!r}", hint="use host:port with a port 0..65535, e.g. 127.0.0.1:50051")
     host = host.strip("[]")
-    loopback = host == "localhost"
-    if not loopback:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback and not token:
-        raise UsageError(
-            f"refusing to listen on non-loopback address {host} without a token",
-            hint="set --token (or GRAVEYAR_TOKEN), or bind 127.0.0.1",
-        )
-    return host, int(port_s)
+    policy = ExposurePolicy.for_bind(host, int(port_s), token=token, tls=tls)
+    return host, int(port_s), policy
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -104,7 +108,7 @@ def status_for(err: ToolkitError, *, compat: bool = False) -> grpc.StatusCode:
         return grpc.StatusCode.ABORTED
     if isinstance(err, E.DuplicateEventId):
         return grpc.StatusCode.ALREADY_EXISTS
-    if isinstance(err, E.SchemaViolation):
+    if isinstance(err, E.SchemaViolation | E.StreamDeleted):
         return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(err, E.SnapshotRejected):
         return grpc.StatusCode.INVALID_ARGUMENT if compat else grpc.StatusCode.FAILED_PRECONDITION
@@ -150,20 +154,21 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
 class _Guard:
-    """Authentication, parsing and error mapping around every handler."""
+    """Authentication (the exposure policy's token rule), parsing and error mapping around every handler."""
 
-    def __init__(self, token: str | None) -> None:
-        self._expect = f"Bearer {token}".encode() if token else None
+    def __init__(self, policy: ExposurePolicy) -> None:
+        self.policy = policy
 
     def check_auth(self, context: grpc.aio.ServicerContext) -> None:
-        if self._expect is None:
+        if self.policy.token is None:
             return
+        presented = None
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
-                got = value.encode() if isinstance(value, str) else value
-                if hmac.compare_digest(got, self._expect):
-                    return
-        raise E.Unauthenticated("missing or wrong bearer token", hint="pass the server's token (--token)")
+                presented = value.decode() if isinstance(value, bytes) else value
+        refusal = self.policy.check_token(presented)
+        if refusal is not None:
+            raise E.Unauthenticated(refusal.message, hint="pass the server's token (--token)")
 
     async def fail(self, context: grpc.aio.ServicerContext, err: BaseException, compat: bool) -> None:
         if isinstance(err, ToolkitError):
@@ -245,16 +250,14 @@ class CompatService:
         self.svc = svc
 
     async def append_event(self, req: es.AppendEventRequest) -> es.AppendEventResponse:
-        if len(req.events) != 1:
-            raise E.InvalidRequest(
-                f"AppendEvent takes exactly one event, got {len(req.events)}",
-                hint="use graveyar.v1.Graveyar/Append for atomic batches",
-            )
+        # graveyar_db 0.3 takes exactly one event; several are appended atomically here (the
+        # superset its first issue asked for breaks no client).
         if req.expected_version < -1:
             raise E.InvalidRequest(f"expected_version {req.expected_version} is invalid (-1 = any, >= 0 = exact)")
         expected = Expected.any() if req.expected_version == -1 else Expected.exact(req.expected_version)
-        if not req.events[0].id:
-            raise E.InvalidRequest("event id is empty", hint="graveyar_db events carry a UUID id")
+        for i, ev in enumerate(req.events):
+            if not ev.id:
+                raise E.InvalidRequest(f"event {i}: event id is empty", hint="graveyar_db events carry a UUID id")
         await self.svc.append_wire(req.stream_id, req.events, expected, require_transition=True)
         return es.AppendEventResponse(success=True)
 
@@ -321,17 +324,43 @@ class V1Service:
             duplicate=r.duplicate,
         )
 
+    async def append_multi(self, req: pb.AppendMultiRequest) -> pb.AppendMultiResponse:
+        items = [(a.stream, a.events, expected_from_pb(a.expected_state, a.expected_version)) for a in req.appends]
+        results = await self.svc.append_multi_wire(items)
+        return pb.AppendMultiResponse(
+            results=[
+                pb.AppendResponse(
+                    first_version=r.first_version,
+                    version=r.version,
+                    first_position=r.first_position,
+                    position=r.position,
+                    duplicate=r.duplicate,
+                )
+                for r in results
+            ]
+        )
+
     async def read(self, req: pb.ReadRequest) -> AsyncIterator[bytes]:
         start = req.__getattribute__("from") if req.HasField("from") else None
         backward = req.direction == pb.DIRECTION_BACKWARD
-        async for page in self.svc.read_pages(req.stream, start, backward, req.limit):
+        if req.exclude_stream_prefixes:
+            if req.stream != ALL_STREAM:
+                raise E.InvalidRequest("exclude_stream_prefixes only apply to '$all' reads")
+            pages = self.svc.read_all_excluding(start, backward, req.limit, list(req.exclude_stream_prefixes))
+        else:
+            pages = self.svc.read_pages(req.stream, start, backward, req.limit)
+        async for page in pages:
             for chunk in chunk_by_size(page):
                 yield frame_repeated(chunk)
 
     async def subscribe(self, req: pb.SubscribeRequest) -> AsyncIterator[bytes]:
         after = req.after if req.HasField("after") else None
         items = self.svc.subscribe(
-            req.stream, after, stream_prefixes=list(req.stream_prefixes), event_types=list(req.event_types)
+            req.stream,
+            after,
+            stream_prefixes=list(req.stream_prefixes),
+            event_types=list(req.event_types),
+            exclude_prefixes=list(req.exclude_stream_prefixes),
         )
         async for item in items:
             if item.kind == "events":
@@ -382,6 +411,7 @@ class V1Service:
             V1_SERVICE,
             {
                 "Append": u(pb.AppendRequest, self.append),
+                "AppendMulti": u(pb.AppendMultiRequest, self.append_multi),
                 "Read": s(pb.ReadRequest, self.read),
                 "Subscribe": s(pb.SubscribeRequest, self.subscribe),
                 "DeleteStream": u(pb.DeleteStreamRequest, self.delete_stream),
@@ -405,13 +435,16 @@ class RunningServer:
     port: int
     service: EventStoreService
     health: Any
+    watcher: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
         from grpc_health.v1 import health_pb2
 
+        if self.watcher is not None:
+            self.watcher.cancel()
         await self.health.enter_graceful_shutdown()
-        for name in ("", COMPAT_SERVICE, V1_SERVICE):
+        for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.service.shutdown()
         await self.server.stop(grace)
@@ -423,7 +456,8 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
-    host, port = check_bind(config.bind, config.token)
+    tls = bool(config.tls_cert or config.tls_key)
+    host, port, policy = policy_for(config.bind, config.token, tls=tls)
     options = [
         ("grpc.max_receive_message_length", config.max_message),
         ("grpc.max_send_message_length", config.max_message),
@@ -432,13 +466,15 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
-    guard = _Guard(config.token)
-    server.add_generic_rpc_handlers((CompatService(service).handlers(guard), V1Service(service).handlers(guard)))
+    guard = _Guard(policy)
+    member = Member(uuid.uuid4(), host)
+    kurrent = KurrentApi(service, member, __version__)
+    server.add_generic_rpc_handlers(
+        (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (COMPAT_SERVICE, V1_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         if config.tls_cert or config.tls_key:
@@ -452,10 +488,29 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         bound = 0
     if bound == 0:
         raise Busy(f"cannot listen on {address}", hint="the port is in use or the address is not local; change --bind")
+    member.port = bound
     await server.start()
-    for name in ("", COMPAT_SERVICE, V1_SERVICE):
+    for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, bound, service, health_servicer)
+    running = RunningServer(server, bound, service, health_servicer)
+    running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
+    return running
+
+
+async def _watch_backend(service: EventStoreService, health_servicer: Any, interval: float = 0.5) -> None:
+    """Report NOT_SERVING while the backend is unreachable (PostgreSQL down), SERVING when it is back."""
+    from grpc_health.v1 import health_pb2
+
+    serving = True
+    while True:
+        await asyncio.sleep(interval)
+        ok = service.store.available
+        if ok != serving and not service.closed:
+            serving = ok
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            log.warning("backend %s", "is back: SERVING" if ok else "unreachable: NOT_SERVING")
+            for name in ("", *SERVICES):
+                await health_servicer.set(name, status)
 
 
 async def run_server(service_factory: Callable[[], Awaitable[EventStoreService]], config: ServerConfig) -> None:
@@ -466,7 +521,7 @@ async def run_server(service_factory: Callable[[], Awaitable[EventStoreService]]
     except BaseException:
         await service.store.close()
         raise
-    host, _ = check_bind(config.bind, config.token)
+    host, _ = check_bind(config.bind, config.token, tls=bool(config.tls_cert))
     scheme = "grpcs" if config.tls_cert else "grpc"
     sys.stdout.write(f"graveyar listening on {scheme}://{host}:{running.port}\n")
     sys.stdout.flush()

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from toolkit_kernel import __version__ as __version__  # one version for every toolkit distribution

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import Any
 
 import cbor2
 
@@ -11,7 +12,7 @@ from toolkit_grite.errors import DbError
 from toolkit_grite.model import Event
 from toolkit_kernel.hashing import blake2b_256
 
-__all__ = ["CODEC", "MAGIC", "decode_chunk", "encode_chunk"]
+__all__ = ["CODEC", "MAGIC", "decode_chunk", "decode_items", "encode_chunk"]
 
 MAGIC = b"GRITECNK"
 VERSION = 1
@@ -31,6 +32,15 @@ def decode_chunk(data: bytes) -> list[Event]:
     Raises:
         DbError: bad magic, version, codec, CBOR or event shape.
     """
+    return [Event.from_wire(item) for item in decode_items(data)]
+
+
+def decode_items(data: bytes) -> list[Any]:
+    """Check the header and decode the CBOR array; return its items (events not yet checked).
+
+    Raises:
+        DbError: bad magic, version, codec or CBOR.
+    """
     if len(data) < len(HEADER) or data[:8] != MAGIC:
         raise DbError("chunk has a bad magic (expected GRITECNK)")
     version, codec_len = struct.unpack_from("<HB", data, 8)
@@ -45,4 +55,4 @@ def decode_chunk(data: bytes) -> list[Event]:
         raise DbError(f"chunk CBOR is malformed: {exc}") from None
     if not isinstance(items, list):
         raise DbError("chunk body is not an array")
-    return [Event.from_wire(item) for item in items]
+    return items

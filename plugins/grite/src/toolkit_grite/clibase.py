@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import click
 
-from toolkit.cliutil import ToolkitGroup, json_mode, json_option, write_json
+from toolkit.cliutil import ToolkitClickError, ToolkitGroup, json_mode, json_option, write_json
 from toolkit_grite import errors as gerr
 from toolkit_kernel import errors as kerr
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["GriteGroup", "common_options", "get_grite", "output"]
+__all__ = [
+    "GriteGroup",
+    "common_options",
+    "fail_with_report",
+    "get_grite",
+    "output",
+    "terminal_safe",
+    "wants_json",
+]
 
 _CONVERT: dict[str, type[gerr.GriteError]] = {
     "usage": gerr.InvalidArgs,
@@ -40,8 +50,54 @@ def to_grite_error(err: kerr.ToolkitError) -> gerr.GriteError:
     return cls(err.message, hint=err.hint, details=err.details)
 
 
+def wants_json(ctx: click.Context | None, line_has_json: bool = False) -> bool:
+    """JSON mode for a usage error, which can come before `--json` is parsed: the flag on the line, or env."""
+    if line_has_json or json_mode(ctx) or os.environ.get("TOOLKIT_JSON", "") not in ("", "0", "false"):
+        return True
+    if _PARSING_JSON_LINE.get():
+        return True
+    return ctx is not None and bool(ctx.meta.get(_JSON_ON_LINE))
+
+
+_JSON_ON_LINE = "grite.json_on_line"
+_PARSING_JSON_LINE: ContextVar[bool] = ContextVar("grite_parsing_json_line", default=False)
+
+
+def _usage_error(err: click.UsageError) -> ToolkitClickError:
+    """A click usage error as grite's `invalid_args` JSON error (exit 2)."""
+    detail = {"usage": err.ctx.get_usage()} if err.ctx is not None else None
+    return ToolkitClickError(gerr.InvalidArgs(err.format_message(), details=detail), as_json=True)
+
+
 class GriteGroup(ToolkitGroup):
-    """The host's group with grite's error codes, exit codes and JSON envelope."""
+    """The host's group with grite's error codes, exit codes and JSON envelope.
+
+    Under `--json` (or TOOLKIT_JSON) a usage error (unknown command or option, missing value)
+    is printed as the JSON error `invalid_args` on stderr with exit 2, like every other error;
+    0.5.3 printed clap's text there.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        """Parse arguments; a usage error under `--json` leaves as JSON."""
+        line_has_json = "--json" in args  # parsing consumes `args`
+        token = _PARSING_JSON_LINE.set(line_has_json)  # seen by eager callbacks (`--version --json`)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:
+            if wants_json(parent, line_has_json):
+                raise _usage_error(err) from None
+            raise
+        finally:
+            _PARSING_JSON_LINE.reset(token)
+        if line_has_json:
+            ctx.meta[_JSON_ON_LINE] = True  # a subcommand may still fail before its own `--json` is parsed
+        return ctx
+
+    def render_usage_error(self, ctx: click.Context, err: click.UsageError) -> click.ClickException | None:
+        """Usage errors under `--json` as JSON `invalid_args`; click's text otherwise."""
+        return _usage_error(err) if wants_json(ctx) else None
 
     def render_error(self, ctx: click.Context | None, err: kerr.ToolkitError) -> click.ClickException:
         """Re-type kernel errors as grite errors (grite's codes and exit codes), then render as the host does."""
@@ -97,7 +153,9 @@ def meta(key: str) -> Any:
 
 
 def quiet() -> bool:
-    """True when `--quiet` or GRITE_QUIET is set."""
+    """True when `--quiet` or GRITE_QUIET is set and `--json` is not (0.5.3 prints JSON even when quiet)."""
+    if json_mode():
+        return False
     return bool(meta("grite.quiet")) or os.environ.get("GRITE_QUIET", "") not in ("", "0")
 
 
@@ -112,6 +170,26 @@ def get_grite() -> Any:
     return g
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder a line.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, single_line: bool = False) -> str:
+    """`text` with terminal control characters (ANSI sequences, carriage returns, bidi) shown as escapes.
+
+    Titles, bodies and comments come from any replica, so a hostile one could otherwise clear the
+    screen, rewrite earlier lines or hide text. `single_line` also escapes newlines and tabs (for
+    fields printed on one line, such as titles in a table).
+    """
+    return (_LINE_CONTROLS if single_line else _CONTROLS).sub(_escape, text)
+
+
 def output(
     data: dict[str, Any], human: Callable[[dict[str, Any]], str] | None = None, warnings: list[str] | None = None
 ) -> None:
@@ -121,7 +199,7 @@ def output(
             data = dict(data, warnings=list(warnings))
         else:
             for warning in warnings:
-                click.echo(f"warning: {warning}", err=True)
+                click.echo(f"warning: {terminal_safe(warning)}", err=True)
     if quiet():
         return
     if json_mode():
@@ -132,4 +210,17 @@ def output(
         return
     text = human(data)
     if text:
-        click.echo(text)
+        click.echo(terminal_safe(text))
+
+
+def fail_with_report(
+    data: dict[str, Any], human: Callable[[dict[str, Any]], str] | None, message: str, hint: str
+) -> None:
+    """End a checking command that found problems: exit 5 (`db_error`) with the full report.
+
+    JSON: the error envelope on stderr with the report as `details.report`. Human: the report
+    on stdout, then the error line on stderr.
+    """
+    if not json_mode() and human is not None:
+        click.echo(terminal_safe(human(data)))
+    raise gerr.DbError(message, hint=hint, details={"report": data})

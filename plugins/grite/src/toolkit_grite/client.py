@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing this module must stay free of typing
 if TYPE_CHECKING:
@@ -22,11 +23,17 @@ PASSED_ENV = (
     "TOOLKIT_LOAD_PLUGINS",
     "TOOLKIT_DISABLE_PLUGINS",
 )
-#: Commands that always run locally.
-LOCAL_ONLY = {"daemon", "export"}
+#: Commands that always run locally. `sync` runs git with the caller's environment (SSH agent,
+#: proxies, credential helpers), which a daemon started by someone else earlier does not have.
+LOCAL_ONLY = {"daemon", "export", "sync"}
 DEFAULT_IDLE = 300.0
-#: Seconds to wait for the daemon to accept and to answer a forwarded command.
-CALL_TIMEOUT = 300.0
+#: Seconds a live daemon takes at most to greet a client (its event loop answers at once; a
+#: frozen or stopped daemon never does; after that the command runs locally, nothing was sent),
+#: and to answer a forwarded command (as grite 0.5.3: 10 s, rebuild 300 s). `GRITE_DAEMON_TIMEOUT`
+#: overrides the short one.
+CALL_TIMEOUT = 10.0
+SLOW_CALL_TIMEOUT = 300.0
+SLOW_COMMANDS = {"rebuild", "doctor", "snapshot", "db"}
 
 
 def idle_timeout() -> float:
@@ -91,11 +98,29 @@ def _connect_fast(common_dir: str) -> Any:
     from toolkit_kernel.paths import socket_path
 
     try:
-        client = IpcClient(socket_path("grite", common_dir), timeout=CALL_TIMEOUT, retries=0)
+        path = socket_path("grite", common_dir)
+        if not owned_by_me(path):
+            return None
+        client = IpcClient(path, timeout=short_timeout(), retries=0)
         client.connect()
     except (ToolkitError, OSError):
         return None  # no socket, refused, stale, busy, or a bad runtime dir: the slow path decides
     return client
+
+
+def owned_by_me(path: str | os.PathLike[str]) -> bool:
+    """True when `path` (a socket) and its directory belong to this user and nobody else can write there.
+
+    Another local user who can write `.git/grite/` could otherwise point the state file at a
+    socket of hers and receive every forwarded command line and its environment.
+    """
+    uid = os.getuid()
+    try:
+        st = os.stat(path)
+        parent = os.stat(os.path.dirname(os.fspath(path)) or ".")
+    except OSError:
+        return False
+    return st.st_uid == uid and parent.st_uid == uid and not parent.st_mode & 0o022
 
 
 def _connect_slow(common_dir: str) -> Any:
@@ -109,14 +134,24 @@ def _connect_slow(common_dir: str) -> Any:
         # A daemon started under another TOOLKIT_RUNTIME_DIR/XDG_RUNTIME_DIR listens elsewhere;
         # its state file says where, so it is reused rather than waited for.
         recorded = (read_state(spec) or {}).get("socket")
-        if isinstance(recorded, str) and recorded and recorded != str(spec.socket_path):
-            client = IpcClient(recorded, timeout=CALL_TIMEOUT, retries=0)
+        if (
+            isinstance(recorded, str)
+            and recorded
+            and recorded != str(spec.socket_path)
+            and owned_by_me(spec.state_path)
+            and owned_by_me(recorded)
+        ):
+            client = IpcClient(recorded, timeout=short_timeout(), retries=0)
             try:
                 client.connect()
                 return client
             except (ToolkitError, OSError):
                 client.close()
-        return connect_or_spawn(spec, client_timeout=CALL_TIMEOUT)
+        client = connect_or_spawn(spec, client_timeout=short_timeout())
+        if not owned_by_me(client.path):
+            client.close()
+            return None
+        return client
     except (ToolkitError, OSError):
         return None  # daemon unavailable: run locally (writers wait on the write lock)
 
@@ -127,13 +162,19 @@ def route(argv: list[str]) -> int | None:
         return None
     if any(a in ("--help", "-h", "--version") for a in argv) or _subcommand(argv) in (None, *LOCAL_ONLY):
         return None
+    if "--body-file=-" in argv or any(argv[i : i + 2] == ["--body-file", "-"] for i in range(len(argv))):
+        return None  # the body comes from our standard input, which the daemon cannot read
     from toolkit_grite.locate import find_git_dirs
 
     found = find_git_dirs(os.getcwd())
     if found is None or not os.path.isdir(os.path.join(found[2], "grite")):
         return None
     common_dir = found[2]
-    client = _connect_fast(common_dir) or _connect_slow(common_dir)
+    started = time.monotonic()
+    client = _connect_fast(common_dir)
+    if client is None and time.monotonic() - started >= short_timeout() * 0.9:
+        return None  # a frozen daemon holds the socket: do not wait for it (or spawn next to it) again
+    client = client or _connect_slow(common_dir)
     if client is None:
         return None
     from toolkit_kernel.errors import ToolkitError
@@ -146,13 +187,28 @@ def route(argv: list[str]) -> int | None:
     }
     try:
         with client:
-            result = client.call(request)
+            result = client.call(request, timeout=call_timeout(argv))
     except ToolkitError as exc:  # sent: the daemon failed, or the connection broke, mid-request
         return _ipc_failure(exc.message)
+    if result.get("stale"):
+        return None  # the daemon served a deleted repository at this path; it exits, we run locally
     sys.stdout.write(result["stdout"])
     sys.stdout.flush()
     sys.stderr.write(result["stderr"])
     return int(result["code"])
+
+
+def short_timeout() -> float:
+    """The liveness and ordinary-call timeout: `GRITE_DAEMON_TIMEOUT` seconds, default 10."""
+    try:
+        return float(os.environ.get("GRITE_DAEMON_TIMEOUT", CALL_TIMEOUT))
+    except ValueError:
+        return CALL_TIMEOUT
+
+
+def call_timeout(argv: list[str]) -> float:
+    """Seconds to wait for the daemon's answer to `argv` (see CALL_TIMEOUT)."""
+    return SLOW_CALL_TIMEOUT if _subcommand(argv) in SLOW_COMMANDS else short_timeout()
 
 
 def _ipc_failure(message: str) -> int:

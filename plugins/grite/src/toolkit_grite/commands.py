@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output, terminal_safe
 
 __all__ = ["grite"]
 
 
+#: The grite release whose formats, commands and JSON this implementation follows.
+COMPATIBLE_WITH = "0.5.3"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from toolkit.cliutil import write_json
+    from toolkit_grite.clibase import wants_json
+
+    ours = version("toolkit-grite")
+    if wants_json(ctx):
+        write_json(
+            {
+                "schema_version": 1,
+                "ok": True,
+                "data": {"name": "grite", "version": ours, "compatible_with": COMPATIBLE_WITH},
+            }
+        )
+    else:
+        click.echo(f"grite {ours} (toolkit-grite, compatible with grite {COMPATIBLE_WITH})")
+    ctx.exit(0)
+
+
 @click.group(cls=GriteGroup, name="grite")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version (JSON under --json) and exit.",
+)
 @common_options
 def grite() -> None:
     """grite: issues stored as an event log in git refs (grite 0.5.3 compatible)."""
@@ -22,6 +57,28 @@ def grite() -> None:
 @common_options
 def issue() -> None:
     """Create, change and query issues."""
+
+
+def _body(body: str | None, body_file: str | None, *, required: bool = False) -> str | None:
+    """The body from `--body`, or from `--body-file PATH` (`-`: standard input); not both."""
+    from toolkit_grite.errors import InvalidArgs
+
+    if body is not None and body_file is not None:
+        raise InvalidArgs("give --body or --body-file, not both")
+    if body_file is not None:
+        try:
+            if body_file == "-":
+                return str(sys.stdin.read())
+            with open(body_file, encoding="utf-8") as fh:
+                return fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidArgs(f"cannot read --body-file {body_file}: {exc}") from None
+    if body is None and required:
+        raise InvalidArgs("give --body or --body-file")
+    return body
+
+
+_BODY_FILE = click.option("--body-file", metavar="PATH", help="Read the body from PATH (- for standard input).")
 
 
 def _ts(ms: int | None) -> str:
@@ -37,7 +94,8 @@ def _table(data: dict[str, Any]) -> str:
     lines = [f"{'ID':<8}  {'STATE':<6}  {'CREATED':<16}  TITLE"]
     for s in rows:
         labels = f"  [{', '.join(s['labels'])}]" if s["labels"] else ""
-        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {s['title']}{labels}")
+        title = terminal_safe(s["title"] + labels, single_line=True)  # one row per issue, whatever the title holds
+        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {title}")
     if data.get("total", len(rows)) > len(rows):
         lines.append(f"({len(rows)} of {data['total']} shown)")
     return "\n".join(lines)
@@ -46,7 +104,7 @@ def _table(data: dict[str, Any]) -> str:
 def _show(data: dict[str, Any]) -> str:
     i = data["issue"]
     lines = [
-        f"{i['issue_id']}  [{i['state']}]  {i['title']}",
+        f"{i['issue_id']}  [{i['state']}]  {terminal_safe(i['title'], single_line=True)}",
         f"created {_ts(i['created_ts'])}  updated {_ts(i['updated_ts'])}",
     ]
     if i["labels"]:
@@ -72,19 +130,22 @@ def _done(verb: str) -> Any:
 
 @issue.command("create")
 @click.option("--title", required=True, help="Issue title.")
-@click.option("--body", default="", help="Issue body.")
+@click.option("--body", help="Issue body.")
+@_BODY_FILE
 @click.option("--label", "labels", multiple=True, help="Label (repeatable).")
 @click.option("--lock", is_flag=True, help="Fail (conflict) if another owner holds a repo: lock.")
 @common_options
-def issue_create(title: str, body: str, labels: tuple[str, ...], lock: bool) -> None:
+def issue_create(title: str, body: str | None, body_file: str | None, labels: tuple[str, ...], lock: bool) -> None:
     """Create an issue."""
     from toolkit_grite import ops
 
     g = get_grite()
-    output(ops.create_issue(g, title, body, labels, lock=lock), _done("created"), g.warnings)
+    text = _body(body, body_file) or ""
+    output(ops.create_issue(g, title, text, labels, lock=lock), _done("created"), g.warnings)
 
 
 @issue.command("list")
+@click.argument("query", nargs=-1)
 @click.option("--state", default="all", help="open, closed or all (default).")
 @click.option("--label", "labels", multiple=True, help="Only issues with this label (repeatable: all must match).")
 @click.option("--assignee", help="Only issues assigned to this user.")
@@ -94,6 +155,7 @@ def issue_create(title: str, body: str, labels: tuple[str, ...], lock: bool) -> 
 @click.option("--limit", type=int, help="Show at most N issues.")
 @common_options
 def issue_list(
+    query: tuple[str, ...],
     state: str,
     labels: tuple[str, ...],
     assignee: str | None,
@@ -102,14 +164,22 @@ def issue_list(
     desc: bool,
     limit: int | None,
 ) -> None:
-    """List issues."""
+    """List issues; QUERY is git-bug's language: status:open author:A label:L no:label sort:edit-desc words."""
     from toolkit.cliutil import json_mode
     from toolkit_grite import ops
     from toolkit_grite.clibase import quiet
 
     g = get_grite()
     data = ops.list_issues(
-        g, state=state, labels=labels, assignee=assignee, search=search, sort=sort, desc=desc, limit=limit
+        g,
+        state=state,
+        labels=labels,
+        assignee=assignee,
+        search=search,
+        sort=sort,
+        desc=desc,
+        limit=limit,
+        text=" ".join(query),  # as git-bug: the arguments joined; quote a phrase inside the query
     )
     if json_mode() and not quiet():
         click.echo(data.envelope_json())  # same bytes as output(), without re-encoding 10k summaries
@@ -131,27 +201,32 @@ def issue_show(issue_id: str) -> None:
 @click.argument("issue_id")
 @click.option("--title", help="New title.")
 @click.option("--body", help="New body.")
+@_BODY_FILE
 @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
 @common_options
-def issue_update(issue_id: str, title: str | None, body: str | None, lock: bool) -> None:
+def issue_update(issue_id: str, title: str | None, body: str | None, body_file: str | None, lock: bool) -> None:
     """Change an issue's title and/or body."""
     from toolkit_grite import ops
 
     g = get_grite()
-    output(ops.update_issue(g, issue_id, title, body, lock=lock), _done("updated"), g.warnings)
+    text = _body(body, body_file)
+    output(ops.update_issue(g, issue_id, title, text, lock=lock), _done("updated"), g.warnings)
 
 
 @issue.command("comment")
 @click.argument("issue_id")
-@click.option("--body", required=True, help="Comment text.")
+@click.option("--body", help="Comment text.")
+@_BODY_FILE
 @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
 @common_options
-def issue_comment(issue_id: str, body: str, lock: bool) -> None:
+def issue_comment(issue_id: str, body: str | None, body_file: str | None, lock: bool) -> None:
     """Comment on an issue."""
     from toolkit_grite import ops
 
     g = get_grite()
-    output(ops.comment(g, issue_id, body, lock=lock), _done("commented on"), g.warnings)
+    text = _body(body, body_file, required=True)
+    assert text is not None
+    output(ops.comment(g, issue_id, text, lock=lock), _done("commented on"), g.warnings)
 
 
 def _state_command(name: str, state: str, verb: str) -> None:
@@ -195,7 +270,25 @@ def _members_group(name: str, option: str, add_kind: int, help_text: str) -> Non
         make()
 
 
-_members_group("label", "label", 4, "Add or remove labels.")
+_members_group("label", "label", 4, "Add, remove or list labels.")
+
+
+_LABELS = issue.commands["label"]
+assert isinstance(_LABELS, click.Group)
+
+
+@_LABELS.command("list")
+@common_options
+def label_list() -> None:
+    """List every label in use with its number of open and of all issues."""
+    from toolkit_grite import ops
+
+    output(
+        ops.label_list(get_grite()),
+        lambda d: "\n".join(f"{r['label']}  {r['open']} open / {r['issues']}" for r in d["labels"]) or "no labels",
+    )
+
+
 _members_group("assignee", "user", 8, "Add or remove assignees.")
 
 

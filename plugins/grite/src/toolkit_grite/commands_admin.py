@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.clibase import GriteGroup, common_options, fail_with_report, get_grite, output
 
 __all__ = ["register"]
 
@@ -58,11 +58,42 @@ def _init_cmd(group: click.Group) -> None:
             elif "## Grite" not in agents.read_text(encoding="utf-8"):
                 with agents.open("a", encoding="utf-8") as fh:
                     fh.write("\n" + AGENTS_SECTION)
-                data["agents_md_action"] = "appended"
+                data["agents_md_action"] = "updated"
             else:
-                data["agents_md_action"] = "unchanged"
+                data["agents_md_action"] = "skipped"
             data["agents_md_path"] = str(agents)
+        else:
+            data["agents_md_action"] = "disabled"
         output(data, lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})")
+
+
+def _identity_cmds(actor: click.Group) -> None:
+    """`actor set` and `actor identities` (published names and emails)."""
+
+    @actor.command("set")
+    @click.option("--name", help="Your name, shown to every replica after sync.")
+    @click.option("--email", help="Your email, shown to every replica after sync.")
+    @common_options
+    def actor_set(name: str | None, email: str | None) -> None:
+        """Publish the acting actor's name and email (refs/grite/identities/<actor>)."""
+        from toolkit_grite.identities import publish
+
+        output(publish(get_grite(), name, email), lambda d: f"{d['actor_id']}: {d['name'] or ''} <{d['email'] or ''}>")
+
+    @actor.command("identities")
+    @common_options
+    def actor_identities() -> None:
+        """List every known identity (local and synced): actor id, name, email."""
+        from toolkit_grite.identities import known
+
+        rows = sorted(known(get_grite()).values(), key=lambda r: r["actor_id"])
+        output(
+            {"identities": rows},
+            lambda d: (
+                "\n".join(f"{r['actor_id']}  {r['name'] or ''} <{r['email'] or ''}>" for r in d["identities"])
+                or "no identities"
+            ),
+        )
 
 
 def _actor_cmds(group: click.Group) -> None:
@@ -117,6 +148,8 @@ def _actor_cmds(group: click.Group) -> None:
             raise GriteNotFound(f"actor {ident} has no local config", hint="see `grite actor list`")
         keys = ("actor_id", "label", "created_ts", "public_key", "key_scheme")
         output({"actor": {k: cfg.get(k) for k in keys if k in cfg or k in ("actor_id", "label")}})
+
+    _identity_cmds(actor)
 
     @actor.command("current")
     @common_options
@@ -186,7 +219,7 @@ def _data_cmds(group: click.Group) -> None:
         from toolkit_grite.sync import sync as do
 
         do_push = push or not pull
-        data = do(get_grite(), remote, pull=True, push=do_push)
+        data = do(get_grite(), remote, pull=True, push=do_push, push_only=push and not pull)
         output(data, lambda d: f"synced with {d['remote']}: pulled {d['pulled_events']} events, pushed={d['pushed']}")
 
     @group.command("doctor")
@@ -201,7 +234,13 @@ def _data_cmds(group: click.Group) -> None:
             lines += [f"fixed: {a}" for a in d["applied"]]
             return "\n".join(lines)
 
-        output(do(get_grite(), fix=fix), human)
+        report = do(get_grite(), fix=fix)
+        failed = [c["id"] for c in report["checks"] if c["status"] == "error"]
+        if failed:
+            fail_with_report(
+                report, human, f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}", "see each check's plan"
+            )
+        output(report, human)
 
 
 def _snapshot_cmds(group: click.Group) -> None:
@@ -321,7 +360,15 @@ def _db_cmds(group: click.Group) -> None:
         """Recompute every event id."""
         from toolkit_grite import dbops
 
-        output(dbops.check(get_grite(), verify_parents=verify_parents))
+        report = dbops.check(get_grite(), verify_parents=verify_parents)
+        if report["corrupt_count"]:
+            fail_with_report(
+                report,
+                None,
+                f"db check: {report['corrupt_count']} event(s) do not match their id or lack their parent",
+                "forged or damaged events are never applied; `grite doctor` says which commits carry them",
+            )
+        output(report)
 
     @db.command("verify")
     @click.option("--verbose", is_flag=True, help="Also list signatures of unknown actors.")
@@ -341,6 +388,9 @@ def register(group: click.Group) -> None:
     _snapshot_cmds(group)
     _lock_cmds(group)
     _db_cmds(group)
-    from toolkit_grite import daemon_cli
+    from toolkit_grite import bridge_cli, context_cli, daemon_cli
 
     daemon_cli.register(group)
+    bridge_cli.register(group)
+    context_cli.register(group)
+    context_cli.register_skill(group)

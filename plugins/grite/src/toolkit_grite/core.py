@@ -60,6 +60,8 @@ class Grite:
         self.paths.grite_dir.mkdir(parents=True, exist_ok=True)
         self._caught_up = False
         self.warnings: list[str] = []
+        #: What this command's reads refused to ingest (see `wal.Screen`).
+        self.quarantined: list[wal.Problem] = []
 
     @cached_property
     def repo(self) -> Any:
@@ -157,10 +159,36 @@ class Grite:
         for head in self.wal_heads():
             if self.view.has_commit(head):
                 continue
-            commits = wal.walk(self.repo, head, stop=self.view.has_commit)
-            added += self.view.ingest(commits)
+            added += self._ingest_from(head)
         self._caught_up = True
         return added
+
+    def screen(self) -> wal.Screen:
+        """The checks every ingested commit passes: event ids, and signatures under `verify_signatures`."""
+        policy = self.config["verify_signatures"]
+        keys: dict[bytes, bytes] = {}
+        if policy != "off":
+            from toolkit_grite.repo import list_actors
+
+            keys = {
+                bytes.fromhex(a["actor_id"]): bytes.fromhex(a["public_key"])
+                for a in list_actors(self.paths)
+                if a.get("public_key")
+            }
+        return wal.Screen(keys, policy)
+
+    def _ingest_from(self, head: str) -> int:
+        """Ingest the commits below `head` the view has not seen; record what the screen refused."""
+        screen = self.screen()
+        added = self.view.ingest(wal.walk(self.repo, head, stop=self.view.has_commit, screen=screen))
+        self.record_quarantine(screen.problems)
+        return added
+
+    def record_quarantine(self, problems: list[wal.Problem]) -> None:
+        """Remember refused commits/events (for `sync`, `doctor`, `db check`) in the view and on this object."""
+        if problems:
+            self.quarantined.extend(problems)
+            self.view.add_quarantine(problems)
 
     def ready(self) -> View:
         """Return the view after catching up with the WAL."""
@@ -192,7 +220,7 @@ class Grite:
             if head is None or self.view.has_commit(head):
                 self.view.ingest([(oid, list(events))])
             else:
-                self.view.ingest(wal.walk(self.repo, oid, stop=self.view.has_commit))
+                self._ingest_from(oid)
         self._maybe_gc(len(events))
         return oid
 

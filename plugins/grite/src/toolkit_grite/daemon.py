@@ -58,9 +58,28 @@ def execute(argv: list[str], cwd: str, env: dict[str, str]) -> dict[str, Any]:
     return {"stdout": out.getvalue(), "stderr": err.getvalue(), "code": code}
 
 
+#: The repository this daemon serves, as (device, inode) of its common dir and of `grite/` at start.
+_IDENTITY: tuple[tuple[int, int], ...] = ()
+_PATHS: RepoPaths | None = None
+_RUNTIME: Any = None
+
+
+def _identity(paths: RepoPaths) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple((st.st_dev, st.st_ino) for st in (os.stat(paths.common_dir), os.stat(paths.grite_dir)))
+    except OSError:
+        return ()
+
+
 async def _handle(request: dict[str, Any]) -> Any:
     from toolkit_grite.errors import InvalidArgs
 
+    if _IDENTITY and _PATHS is not None and _identity(_PATHS) != _IDENTITY:
+        # The repository was deleted (and maybe recreated) at this path: every handle we hold
+        # points at the old one. Tell the client to run locally (nothing was applied) and leave.
+        if _RUNTIME is not None:
+            _RUNTIME.stop("repository replaced")
+        return {"stale": True}
     if request.get("op") != "run":
         raise InvalidArgs(f"unknown op {request.get('op')!r}")
     argv, cwd, env = request.get("argv"), request.get("cwd"), request.get("env") or {}
@@ -77,9 +96,12 @@ def serve(paths: RepoPaths, idle_timeout: float | None) -> None:
     from toolkit_grite import core
     from toolkit_kernel.ipc import DaemonRuntime
 
+    global _IDENTITY, _RUNTIME, _PATHS
     core.SHARED = True
     spec = spec_for(paths.common_dir, idle_timeout=idle_timeout or 0)
-    asyncio.run(DaemonRuntime(spec, _handle, idle_timeout=idle_timeout).run())
+    _PATHS, _IDENTITY = paths, _identity(paths)
+    _RUNTIME = DaemonRuntime(spec, _handle, idle_timeout=idle_timeout)
+    asyncio.run(_RUNTIME.run())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any
 
 import click
@@ -9,6 +11,8 @@ import click
 from toolkit_grite.clibase import GriteGroup, common_options, output
 
 __all__ = ["register"]
+
+LEASE_MS = 30_000
 
 
 def _status_dict(spec: Any) -> dict[str, Any]:
@@ -18,6 +22,16 @@ def _status_dict(spec: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"running": st.running, "state": st.state, "socket": st.socket}
     if st.pid is not None:
         data["pid"] = st.pid
+        # 0.5.3's keys: its lease is the heartbeat plus 30 s; ours is "the daemon answers".
+        expires = (st.heartbeat_at or 0) + LEASE_MS
+        data.update(
+            host_id=socket.gethostname(),
+            ipc_endpoint=st.socket,
+            started_ts=st.started_at,
+            expires_ts=expires,
+            expired=not st.running,
+            time_remaining_ms=max(0, expires - int(time.time() * 1000)) if st.running else 0,
+        )
     if st.running:
         data["idle_timeout"] = st.info.get("idle_timeout")
         data["requests"] = st.info.get("requests")
@@ -41,13 +55,19 @@ def register(group: click.Group) -> None:
         """Start the daemon (no-op when it runs)."""
         from toolkit_grite.client import spec_for
         from toolkit_grite.repo import discover
-        from toolkit_kernel.ipc import connect_or_spawn
+        from toolkit_kernel.ipc import connect_or_spawn, daemon_status
 
         paths = discover()
         paths.grite_dir.mkdir(parents=True, exist_ok=True)
         spec = spec_for(paths.common_dir, idle_timeout=idle_timeout)
+        already = daemon_status(spec).running
         connect_or_spawn(spec).close()
-        output(_status_dict(spec), lambda d: f"daemon running (pid {d.get('pid')})")
+        data = _status_dict(spec)
+        # 0.5.3's keys: whether this call started it, where it listens, its idle timeout.
+        data.update(started=not already, endpoint=data["socket"], idle_timeout_secs=idle_timeout)
+        if already:
+            data["reason"] = "Daemon already running"
+        output(data, lambda d: f"daemon running (pid {d.get('pid')})")
 
     @daemon.command("status")
     @common_options
@@ -70,4 +90,7 @@ def register(group: click.Group) -> None:
         from toolkit_kernel.ipc import stop_daemon
 
         stopped = stop_daemon(spec_for(discover().common_dir))
-        output({"stopped": stopped}, lambda d: "daemon stopped" if d["stopped"] else "daemon was not running")
+        data: dict[str, Any] = {"stopped": stopped}
+        if not stopped:
+            data["reason"] = "Daemon not running"  # 0.5.3's wording
+        output(data, lambda d: "daemon stopped" if d["stopped"] else "daemon was not running")

@@ -16,12 +16,14 @@ REBUILD_EVENTS = 10_000
 REBUILD_DAYS = 7
 
 
-def collect_all(g: Grite, stop_at: set[str] | None = None) -> list[tuple[str, list[Event]]]:
+def collect_all(
+    g: Grite, stop_at: set[str] | None = None, screen: wal.Screen | None = None
+) -> list[tuple[str, list[Event]]]:
     """Read every WAL commit reachable from all heads (each commit once), stopping at `stop_at`."""
     seen: set[str] = set(stop_at or ())
     out: list[tuple[str, list[Event]]] = []
     for head in g.wal_heads():
-        commits = wal.walk(g.repo, head, stop=seen.__contains__)
+        commits = wal.walk(g.repo, head, stop=seen.__contains__, screen=screen)
         for oid, _events in commits:
             seen.add(oid)
         out.extend(commits)
@@ -29,27 +31,41 @@ def collect_all(g: Grite, stop_at: set[str] | None = None) -> list[tuple[str, li
 
 
 def rebuild(g: Grite, *, from_snapshot: bool = False) -> dict[str, Any]:
-    """Rebuild the view from the WAL (or from the newest snapshot plus the WAL above it)."""
+    """Rebuild the view from the WAL (or from the newest snapshot plus the WAL above it).
+
+    With `from_snapshot` and no snapshot at all, this is a full rebuild from the WAL (as 0.5.3
+    does): `source` says "wal" and `from_snapshot` is null.
+    """
     start = time.perf_counter()
+    name: str | None = None
+    snapshot_events: int | None = None
+    screen = g.screen()
     with g.write_lock():
-        if from_snapshot:
+        if from_snapshot and snapshots.exists(g):
             name, meta, events = snapshots.load_latest(g)
+            snapshot_events = len(events)
             base = meta.get("wal_head")
             covered = {base} if isinstance(base, str) else set()
-            commits = collect_all(g, covered)
+            commits = collect_all(g, covered, screen)
             # Marking the snapshot's base is enough: catch-up stops at the first ingested commit, and
             # every event below it is in the snapshot.
             count = g.view.reset([*commits, *((oid, []) for oid in covered)], extra=events)
         else:
-            commits = collect_all(g)
+            commits = collect_all(g, screen=screen)
             count = g.view.reset(commits)
+        g.record_quarantine(screen.problems)
     out: dict[str, Any] = {
         "event_count": count,
         "issue_count": g.view.counts()["issue_count"],
-        "source": "snapshot" if from_snapshot else "wal",
+        "source": "wal" if name is None else "snapshot",
         "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
+        # 0.5.3's keys: the WAL head, and which snapshot (and how many of its events) fed the view.
+        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "from_snapshot": name,
+        "snapshot_events": snapshot_events,
+        "quarantined": len(screen.problems),
     }
-    if from_snapshot:
+    if name is not None:
         out["snapshot"] = name
     return out
 
@@ -76,16 +92,22 @@ def stats(g: Grite) -> dict[str, Any]:
 def check(g: Grite, *, verify_parents: bool = False) -> dict[str, Any]:
     """Recompute every event id (and optionally check that parents exist)."""
     view = g.ready()
-    errors = []
+    errors: list[dict[str, Any]] = []
     events = view.all_events()
     for ev in events:
         if ev.computed_id() != ev.event_id:
             errors.append({"event_id": ev.event_id.hex(), "issue_id": ev.issue_id.hex(), "error": "event_id mismatch"})
         elif verify_parents and ev.parent is not None and not view.has_event(ev.parent):
             errors.append({"event_id": ev.event_id.hex(), "issue_id": ev.issue_id.hex(), "error": "missing parent"})
+    # Events the WAL readers refused because their id does not match their content (a forged or
+    # damaged WAL): they never reached the view, but the WAL carries them.
+    forged = [p for p in view.quarantine() if p["event_id"] and p["reason"].startswith("event id")]
+    errors += [
+        {"event_id": p["event_id"], "issue_id": None, "error": p["reason"], "commit": p["commit"]} for p in forged
+    ]
     return {
         "events_checked": len(events),
-        "events_valid": len(events) - len(errors),
+        "events_valid": len(events) - (len(errors) - len(forged)),
         "corrupt_count": len(errors),
         "errors": errors,
     }

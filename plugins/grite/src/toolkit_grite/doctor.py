@@ -48,7 +48,9 @@ def _wal_ref(g: Grite) -> Check:
         head = wal.ref_target(g.repo, wal.WAL_REF)
         if head is None:
             return _check("wal_ref", "warn", "no WAL yet (refs/grite/wal is created by the first write)")
-        count = sum(len(evs) for _oid, evs in wal.walk(g.repo, head))
+        screen = g.screen()
+        count = sum(len(evs) for _oid, evs in wal.walk(g.repo, head, screen=screen))
+        g.record_quarantine(screen.problems)
     except GriteError as exc:
         return _check("wal_ref", "error", f"WAL unreadable: {exc.message}", ["inspect refs/grite/wal"])
     return _check("wal_ref", "ok", f"refs/grite/wal at {head[:12]} with {count} events")
@@ -91,6 +93,39 @@ def _view_lag(g: Grite, fix: bool, applied: list[str]) -> Check:
     return _check("view_lag", "ok", "view is up to date with the WAL")
 
 
+def _event_hashes(g: Grite, fix: bool, applied: list[str]) -> Check:
+    """Recompute every event id in the view, and list forged events the WAL readers refused."""
+    corrupt = [ev for ev in g.view.all_events() if ev.computed_id() != ev.event_id]
+    if corrupt and fix:
+        result = dbops.rebuild(g)  # rebuilding re-reads (and re-checks) every event from the WAL
+        applied.append(f"rebuilt the view from the WAL ({result['event_count']} events)")
+        corrupt = [ev for ev in g.view.all_events() if ev.computed_id() != ev.event_id]
+    forged = [p for p in g.view.quarantine() if p["event_id"] and p["reason"].startswith("event id")]
+    if corrupt:
+        ids = ", ".join(ev.event_id.hex()[:12] for ev in corrupt[:5])
+        return _check("event_hashes", "error", f"{len(corrupt)} event(s) in the view do not match their id: {ids}",
+                      ["rebuild the view (doctor --fix)"])  # fmt: skip
+    if forged:
+        where = ", ".join(sorted({p["commit"][:12] for p in forged})[:5])
+        return _check(
+            "event_hashes",
+            "error",
+            f"{len(forged)} WAL event(s) do not match their id (refused, never applied) in commit(s) {where}",
+            ["find who wrote these commits; the events are skipped on every replica"],
+        )
+    return _check("event_hashes", "ok", "every event matches its id")
+
+
+def _quarantine(g: Grite) -> Check:
+    """Malformed WAL commits, chunks or events that were skipped (the replica keeps working)."""
+    other = [p for p in g.view.quarantine() if not (p["event_id"] and p["reason"].startswith("event id"))]
+    if not other:
+        return _check("quarantine", "ok", "no malformed WAL data")
+    sample = "; ".join(f"{p['commit'][:12]}: {p['reason']}" for p in other[:3])
+    return _check("quarantine", "warn", f"{len(other)} malformed WAL item(s) skipped: {sample}",
+                  ["inspect the listed commits (git cat-file -p); good events around them are kept"])  # fmt: skip
+
+
 def doctor(g: Grite, *, fix: bool = False) -> dict[str, Any]:
     """Run every check; with `fix`, repair what can be repaired safely."""
     applied: list[str] = []
@@ -104,6 +139,8 @@ def doctor(g: Grite, *, fix: bool = False) -> dict[str, Any]:
     checks.append(integrity)
     if usable:
         checks.append(_view_lag(g, fix, applied))
+        checks.append(_event_hashes(g, fix, applied))
+        checks.append(_quarantine(g))
         if dbops.stats(g)["rebuild_recommended"]:
             checks.append(_check("rebuild_threshold", "warn", "many events since the last rebuild", ["grite rebuild"]))
         else:

@@ -14,7 +14,20 @@ from toolkit_grite.errors import GriteConflict, GriteNotFound, InvalidArgs
 if TYPE_CHECKING:
     from toolkit_grite.core import Grite
 
-__all__ = ["LOCK_PREFIX", "acquire", "check_policy", "conflicts", "gc", "list_locks", "release", "renew", "status"]
+__all__ = [
+    "LOCK_PREFIX",
+    "acquire",
+    "check_policy",
+    "conflicts",
+    "gc",
+    "is_live",
+    "list_locks",
+    "observe",
+    "overlapping",
+    "release",
+    "renew",
+    "status",
+]
 
 LOCK_PREFIX = "refs/grite/locks/"
 NAMESPACES = ("repo:", "path:", "issue:")
@@ -53,12 +66,78 @@ def _path_overlap(a: str, b: str) -> bool:
 
 
 def conflicts(a: str, b: str) -> bool:
-    """True when locks on resources `a` and `b` exclude each other."""
+    """True when locks on resources `a` and `b` exclude each other.
+
+    `issue:` names may be id prefixes (0.5.3's `--lock` takes `issue:<id as typed>`): one that is
+    a prefix of the other may name the same issue, so they conflict.
+    """
     if a.startswith("repo:") or b.startswith("repo:"):
         return True
     if a.startswith("path:") and b.startswith("path:"):
         return _path_overlap(a[5:], b[5:])
+    if a.startswith("issue:") and b.startswith("issue:"):
+        x, y = a[6:].lower(), b[6:].lower()
+        return x.startswith(y) or y.startswith(x)
     return a == b
+
+
+#: A foreign lease that looks expired by more than this (our clock) is stale whatever the skew.
+MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
+SEEN_FILE = "leases-seen.json"
+
+
+def _seen(g: Grite) -> dict[str, int]:
+    try:
+        data = json.loads((g.paths.grite_dir / SEEN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) else {}
+
+
+def observe(g: Grite, locks: list[dict[str, Any]]) -> dict[str, int]:
+    """Record when this replica first saw each lock commit (our clock); return the record."""
+    seen = _seen(g)
+    now = now_ms()
+    live = {lk["oid"] for lk in locks}
+    changed = False
+    for oid in live - seen.keys():
+        seen[oid] = now
+        changed = True
+    for oid in set(seen) - live:  # forget locks that are gone
+        del seen[oid]
+        changed = True
+    if changed:
+        path = g.paths.grite_dir / SEEN_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seen))
+        tmp.replace(path)
+    return seen
+
+
+def _lease_ms(g: Grite, lock: dict[str, Any]) -> int:
+    """The lease's length by its owner's clock: expiry minus the lock commit's time (0..24 h)."""
+    try:
+        written = int(g.repo[lock["oid"]].commit_time) * 1000
+    except (KeyError, ValueError, AttributeError):
+        return 0
+    return max(0, min(int(lock["expires_unix_ms"]) - written, 24 * 3600 * 1000))
+
+
+def is_live(g: Grite, lock: dict[str, Any], seen: dict[str, int], now: int) -> bool:
+    """Whether a lease still holds, robust against a skewed local clock.
+
+    By our clock alone, a clock running ahead would end other agents' leases early. So a lease
+    that looks expired still holds until this replica has watched it (the same lock commit) for
+    its whole length, measured by the owner's clock as expiry minus the commit time; only a lease
+    expired by more than MAX_CLOCK_SKEW_MS is stale at once.
+    """
+    expires = int(lock.get("expires_unix_ms", 0))
+    if expires > now:
+        return True
+    if now - expires > MAX_CLOCK_SKEW_MS:
+        return False
+    first = seen.get(lock.get("oid", ""), now)
+    return now - first < _lease_ms(g, lock)
 
 
 def read_lock(repo: Any, refname: str) -> dict[str, Any] | None:
@@ -109,12 +188,10 @@ def _public(lock: dict[str, Any], ttl_s: int | None = None) -> dict[str, Any]:
 
 def _blocking(g: Grite, resource: str, owner: str) -> dict[str, Any] | None:
     now = now_ms()
-    for lock in list_locks(g.repo):
-        if (
-            lock.get("owner") != owner
-            and lock.get("expires_unix_ms", 0) > now
-            and conflicts(resource, lock["resource"])
-        ):
+    locks = list_locks(g.repo)
+    seen = observe(g, locks)
+    for lock in locks:
+        if lock.get("owner") != owner and conflicts(resource, lock["resource"]) and is_live(g, lock, seen, now):
             return lock
     return None
 
@@ -143,6 +220,7 @@ def acquire(g: Grite, resource: str, ttl_s: int = DEFAULT_TTL) -> dict[str, Any]
         lock = {"owner": owner, "nonce": nonce, "expires_unix_ms": now_ms() + ttl_s * 1000, "resource": resource}
         oid = write_lock_commit(g.repo, lock)
         wal.set_ref(g.repo, ref, oid, expected=wal.ref_target(g.repo, ref), message="grite: lock")
+        observe(g, list_locks(g.repo))
     return _public(lock, ttl_s)
 
 
@@ -172,7 +250,7 @@ def release(g: Grite, resource: str) -> dict[str, Any]:
         current = read_lock(g.repo, ref)
         if current is None:
             raise GriteNotFound(f"no lock on {resource}")
-        if current["owner"] != owner and current["expires_unix_ms"] > now_ms():
+        if current["owner"] != owner and is_live(g, current, observe(g, list_locks(g.repo)), now_ms()):
             raise _conflict(current, resource)
         wal.set_ref(g.repo, ref, None, expected=current["oid"])
     return {"resource": resource, "released": True}
@@ -199,10 +277,14 @@ def status(g: Grite) -> dict[str, Any]:
 def gc(g: Grite) -> dict[str, Any]:
     """Delete expired lock refs."""
     removed = kept = 0
+    owner = g.actor.actor_id.hex()
     with g.write_lock():
         now = now_ms()
-        for lock in list_locks(g.repo):
-            if lock["expires_unix_ms"] <= now:
+        locks = list_locks(g.repo)
+        seen = observe(g, locks)
+        for lock in locks:
+            mine = lock.get("owner") == owner
+            if (mine and lock["expires_unix_ms"] <= now) or (not mine and not is_live(g, lock, seen, now)):
                 wal.set_ref(g.repo, lock["ref"], None, expected=lock["oid"])
                 removed += 1
             else:
@@ -231,3 +313,18 @@ def check_policy(g: Grite, resource: str, *, strict: bool = False) -> None:
     if policy == "require":
         raise _conflict(blocker, resource)
     g.warnings.append(f"{resource} is locked by {blocker['owner']} ({blocker['resource']}); proceeding")
+
+
+def overlapping(g: Grite) -> list[str]:
+    """Our live locks that conflict with another owner's live lock on a different resource.
+
+    Two replicas can take overlapping locks offline (`path:src/` here, `path:src/a.py` there);
+    they live in different refs, so sync brings both: this names ours so `sync` can report them.
+    """
+    owner = g.actor.actor_id.hex()
+    now = now_ms()
+    locks = list_locks(g.repo)
+    seen = observe(g, locks)
+    mine = [lk for lk in locks if lk.get("owner") == owner and lk["expires_unix_ms"] > now]
+    theirs = [lk for lk in locks if lk.get("owner") != owner and is_live(g, lk, seen, now)]
+    return sorted({m["resource"] for m in mine for t in theirs if conflicts(m["resource"], t["resource"])})

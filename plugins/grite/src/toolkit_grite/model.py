@@ -162,7 +162,7 @@ class Event(NamedTuple):
             and type(actor) is bytes
             and len(actor) == 16
             and type(ts) is int
-            and ts >= 0
+            and 0 <= ts < 1 << 64  # 0.5.3's u64; a bignum would break every reader's order key
             and (parent is None or (type(parent) is bytes and len(parent) == 32))
             and type(kind) is int
             and (sig is None or (type(sig) is bytes and len(sig) == 64))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from toolkit_grite import leases, projection
+from toolkit_grite import leases, projection, query
 from toolkit_grite.core import Grite
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 from toolkit_grite.model import DEP_TYPES, Event, new_id
@@ -30,7 +30,7 @@ __all__ = [
     "update_issue",
 ]
 
-SORTS = ("created", "updated", "title")
+SORTS = ("created", "updated", "title", "id")
 STATES = ("open", "closed", "all")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -42,14 +42,17 @@ def _nonempty(value: str, what: str) -> str:
 
 
 @contextmanager
-def _guard(g: Grite, issue_hex: str | None, lock: bool) -> Iterator[None]:
-    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`."""
-    resource = f"issue:{issue_hex}" if issue_hex else "repo:global"
-    if lock and not issue_hex:
+def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> Iterator[None]:
+    """Apply the lock policy, or hold `issue:<id>` for the duration with `--lock`.
+
+    `creating`: `--lock` only refuses (conflict) when another owner holds a repo: lock.
+    """
+    resource = f"issue:{issue_hex}"
+    if lock and creating:
         leases.check_policy(g, resource, strict=True)
         yield
         return
-    if lock and issue_hex:
+    if lock:
         leases.acquire(g, resource, leases.DEFAULT_TTL)
         try:
             yield
@@ -76,19 +79,20 @@ def create_issue(
     _nonempty(title, "--title")
     for label in labels:
         _nonempty(label, "--label")
-    with _guard(g, None, lock):
-        iid = new_id()
+    iid = new_id()
+    # A new issue conflicts only with repo: locks (issue:<new id> matches no other lock).
+    with _guard(g, iid.hex(), lock, creating=True):
         ev = g.new_event(iid, 1, [title, body, list(labels)])
-        g.write([ev])
-    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex()}
+        head = g.write([ev])
+    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
 
 
 def _single(g: Grite, ident: str, kind: int, payload_of: Callable[[bytes], list[Any]], lock: bool) -> dict[str, Any]:
     iid, state = _issue(g, ident)
     with _guard(g, iid.hex(), lock):
         ev = g.new_event(iid, kind, payload_of(iid), after=state["updated_ts"])
-        g.write([ev])
-    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex()}
+        head = g.write([ev])
+    return {"issue_id": iid.hex(), "event_id": ev.event_id.hex(), "wal_head": head}
 
 
 def update_issue(g: Grite, ident: str, title: str | None, body: str | None, *, lock: bool = False) -> dict[str, Any]:
@@ -107,8 +111,8 @@ def comment(g: Grite, ident: str, body: str, *, lock: bool = False) -> dict[str,
 
 
 def set_state(g: Grite, ident: str, state: str, *, lock: bool = False) -> dict[str, Any]:
-    """Close or reopen."""
-    return _single(g, ident, 6, lambda _iid: [state], lock)
+    """Close or reopen; the result also names the new `state` (as 0.5.3 does)."""
+    return dict(_single(g, ident, 6, lambda _iid: [state], lock), state=state)
 
 
 def add_link(g: Grite, ident: str, url: str, note: str | None, *, lock: bool = False) -> dict[str, Any]:
@@ -141,8 +145,10 @@ def set_members(g: Grite, ident: str, kind: int, values: Sequence[str], *, lock:
             ev = g.new_event(iid, kind, [value], after=after)
             after = ev.ts
             events.append(ev)
-        g.write(events)
-    return {"issue_id": iid.hex(), "event_ids": [e.event_id.hex() for e in events]}
+        head = g.write(events)
+    ids = [e.event_id.hex() for e in events]
+    # `event_id` (the last one) keeps 0.5.3's single-value shape; `event_ids` lists them all.
+    return {"issue_id": iid.hex(), "event_id": ids[-1], "event_ids": ids, "wal_head": head}
 
 
 def _dep_graph(g: Grite, dep_type: str) -> dict[str, set[str]]:
@@ -182,8 +188,9 @@ def dep_change(g: Grite, ident: str, target: str, dep_type: str, *, add: bool, l
         )
     with _guard(g, iid.hex(), lock):
         ev = g.new_event(iid, 11 if add else 12, [tid, dep_type], after=state["updated_ts"])
-        g.write([ev])
+        head = g.write([ev])
     return {
+        "wal_head": head,
         "event_id": ev.event_id.hex(),
         "issue_id": iid.hex(),
         "target": tid.hex(),
@@ -211,29 +218,67 @@ def dep_list(g: Grite, ident: str, *, reverse: bool = False) -> dict[str, Any]:
         {"issue_id": s["issue_id"], "dep_type": t, "title": s["title"][0], "state": s["state"][0]}
         for s, t in sorted(deps, key=lambda item: (item[0]["issue_id"], item[1]))
     ]
-    return {"issue_id": me, "direction": "reverse" if reverse else "forward", "deps": rows}
+    return {"issue_id": me, "direction": "dependents" if reverse else "dependencies", "deps": rows}
 
 
 def _filtered(
-    g: Grite, state: str, labels: Sequence[str], assignee: str | None, search: str | None
+    g: Grite,
+    state: str,
+    labels: Sequence[str],
+    assignee: str | None,
+    search: str | None,
+    q: query.Query | None = None,
 ) -> list[tuple[dict[str, Any], str]]:
-    """Return `(summary, summary JSON text)` of the issues matching the filters."""
+    """Return `(summary, summary JSON text)` of the issues matching the filters (and query `q`)."""
     if state not in STATES:
         raise InvalidArgs(f"--state must be one of {', '.join(STATES)}")
-    needle = search.lower() if search else None
-    wanted = set(labels)
+    q = q or query.Query()
+    state = q.state or state
+    needles = [search.lower()] if search else []
+    needles += q.words
+    wanted = set(labels) | set(q.labels)
+    assignees = ([assignee] if assignee else []) + q.assignees
+    authors = _author_ids(g, q.authors) if q.authors else None
+    view = g.ready()
     out = []
-    for summary, text, haystack in g.ready().summary_records():
+    for summary, text, haystack in view.summary_records():
         if state != "all" and summary["state"] != state:
             continue
         if wanted and not wanted <= set(summary["labels"]):
             continue
-        if assignee and assignee not in summary["assignees"]:
+        if q.no_label and summary["labels"]:
             continue
-        if needle and needle not in haystack:
+        if assignees and not all(a in summary["assignees"] for a in assignees):
+            continue
+        if any(n not in haystack for n in needles):
+            continue
+        if authors is not None and _creator(view, summary["issue_id"]) not in authors:
             continue
         out.append((summary, text))
     return out
+
+
+def _author_ids(g: Grite, names: Sequence[str]) -> set[str]:
+    """Actor ids an `author:` value names: a hex prefix of the id, or a local actor's label."""
+    from toolkit_grite.identities import known
+    from toolkit_grite.repo import list_actors
+
+    aliases: dict[str, set[str]] = {}
+    for a in list_actors(g.paths):
+        aliases.setdefault(a["actor_id"], set()).add(str(a.get("label") or "").lower())
+    for actor, record in known(g).items():  # published names and emails (they sync)
+        aliases.setdefault(actor, set()).update(str(record.get(k) or "").lower() for k in ("name", "email"))
+    ids: set[str] = set()
+    creators = {_creator(g.view, s["issue_id"]) for s, _t, _h in g.view.summary_records()}
+    for name in names:
+        ids |= {c for c in creators if c and (c.startswith(name) or name in aliases.get(c, set()))}
+    return ids
+
+
+def _creator(view: Any, issue_hex: str) -> str:
+    state = view.state(bytes.fromhex(issue_hex))
+    key = state.get("created_key") if state else None
+    return str(key[1]) if key else ""
 
 
 def list_issues(
@@ -246,19 +291,35 @@ def list_issues(
     sort: str = "created",
     desc: bool = False,
     limit: int | None = None,
+    text: str = "",
 ) -> ListResult:
-    """List issue summaries with filters and sorting."""
+    """List issue summaries with filters and sorting; `text` is a git-bug style query (see `query`)."""
+    q = query.parse(text) if text.strip() else None
+    if q is not None and q.sort:
+        sort = q.sort
+        desc = desc if q.desc is None else q.desc
     if sort not in SORTS:
         raise InvalidArgs(f"--sort must be one of {', '.join(SORTS)}")
     if limit is not None and limit < 0:
         raise InvalidArgs("--limit must be >= 0")
-    rows = _filtered(g, state, labels, assignee, search)
-    field = {"created": "created_ts", "updated": "updated_ts", "title": "title"}[sort]
+    rows = _filtered(g, state, labels, assignee, search, q)
+    field = {"created": "created_ts", "updated": "updated_ts", "title": "title", "id": "issue_id"}[sort]
     rows.sort(key=lambda row: (row[0][field], row[0]["issue_id"]), reverse=desc)
     total = len(rows)
     if limit is not None:
         rows = rows[:limit]
     return ListResult({"issues": [summary for summary, _text in rows], "total": total}, [text for _s, text in rows])
+
+
+def label_list(g: Grite) -> dict[str, Any]:
+    """Every label in use, with the number of issues (open and all) carrying it."""
+    counts: dict[str, list[int]] = {}
+    for summary, _text, _hay in g.ready().summary_records():
+        for label in summary["labels"]:
+            row = counts.setdefault(label, [0, 0])
+            row[1] += 1
+            row[0] += summary["state"] == "open"
+    return {"labels": [{"label": k, "open": v[0], "issues": v[1]} for k, v in sorted(counts.items())]}
 
 
 class ListResult(dict[str, Any]):

@@ -13,3 +13,11 @@ def toolkit_commands() -> list[Any]:
     from toolkit_grite.cli import grite
 
     return [grite]
+
+
+@hookimpl
+def toolkit_mcp_tools() -> list[Any]:
+    """Return grite's MCP tools (create, list, show, comment, update, close)."""
+    from toolkit_grite.mcp import tools
+
+    return tools()

@@ -123,16 +123,18 @@ def load_config(paths: RepoPaths) -> dict[str, Any]:
     """Return the repository configuration, validated.
 
     Raises:
-        InvalidArgs: `lock_policy` has an unknown value.
+        InvalidArgs: `lock_policy` or `verify_signatures` has an unknown value.
     """
     cfg = read_toml(paths.config_path)
-    policy = cfg.get("lock_policy", "warn")
-    if policy not in LOCK_POLICIES:
-        raise InvalidArgs(
-            f"lock_policy {policy!r} in {paths.config_path} is not one of off, warn, require",
-            hint="edit .git/grite/config.toml",
-        )
-    cfg["lock_policy"] = policy
+    # Both policies take off | warn | require: the lock policy defaults to warn, signatures to off.
+    for key, default in (("lock_policy", "warn"), ("verify_signatures", "off")):
+        value = cfg.get(key, default)
+        if value not in LOCK_POLICIES:
+            raise InvalidArgs(
+                f"{key} {value!r} in {paths.config_path} is not one of off, warn, require",
+                hint="edit .git/grite/config.toml",
+            )
+        cfg[key] = value
     return cfg
 
 

@@ -12,7 +12,7 @@ from toolkit_grite.core import Grite
 from toolkit_grite.errors import DbError, GriteNotFound, InvalidArgs
 from toolkit_grite.model import Event
 
-__all__ = ["SNAP_PREFIX", "create", "gc", "list_snapshots", "load_latest"]
+__all__ = ["SNAP_PREFIX", "create", "exists", "gc", "list_snapshots", "load_latest"]
 
 SNAP_PREFIX = "refs/grite/snapshots/"
 PER_CHUNK = 1000
@@ -99,6 +99,11 @@ def gc(g: Grite, keep: int) -> dict[str, Any]:
             wal.set_ref(g.repo, name, None, expected=wal.ref_target(g.repo, name))
             deleted += 1
     return {"deleted": deleted, "kept": min(keep, len(refs))}
+
+
+def exists(g: Grite) -> bool:
+    """True when at least one snapshot ref exists."""
+    return bool(_refs(g))
 
 
 def load_latest(g: Grite) -> tuple[str, dict[str, Any], list[Event]]:

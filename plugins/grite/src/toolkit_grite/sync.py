@@ -144,6 +144,11 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
     lease: list[str] = []
     remote_locks = {lk["ref"][len(prefix) :]: lk for lk in leases.list_locks(g.repo, prefix)}
     local_locks = {lk["ref"][len(leases.LOCK_PREFIX) :]: lk for lk in leases.list_locks(g.repo)}
+    seen = leases.observe(g, [*remote_locks.values(), *local_locks.values()])
+
+    def live(lock: dict[str, Any]) -> bool:  # another owner's lease, judged skew-safely
+        return leases.is_live(g, lock, seen, now)
+
     with g.write_lock():
         for key, rl in remote_locks.items():
             ll = local_locks.get(key)
@@ -152,10 +157,10 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
                 if rl["owner"] == mine:
                     specs.append(f":{ref}")
                     lease.append(f"--force-with-lease={ref}:{rl['oid']}")
-                elif rl["expires_unix_ms"] > now:
+                elif live(rl):
                     wal.set_ref(g.repo, ref, rl["oid"], expected=None, message="grite: adopt remote lock")
             elif ll["oid"] != rl["oid"]:
-                if rl["owner"] != mine and rl["expires_unix_ms"] > now:
+                if rl["owner"] != mine and live(rl):
                     if ll["owner"] == mine and ll["expires_unix_ms"] > now:
                         conflicts.append(rl["resource"])
                     wal.set_ref(g.repo, ref, rl["oid"], expected=ll["oid"], message="grite: remote lock wins")
@@ -173,7 +178,19 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
                 specs.append(f"{ref}:{ref}")
     if push and specs:
         _push(g, remote, *specs, lease=lease)
-    return conflicts
+    return sorted(set(conflicts) | set(leases.overlapping(g)))
+
+
+def _push_identity(g: Grite, remote: str, name: str) -> None:
+    """Publish our own identity record when the remote's differs (only we rewrite our ref)."""
+    from toolkit_grite.identities import IDENT_PREFIX
+
+    ref = IDENT_PREFIX + g.actor.actor_id.hex()
+    ours = wal.ref_target(g.repo, ref)
+    if ours is not None and ours != wal.ref_target(
+        g.repo, f"refs/remotes/{name}/grite/identities/{ref[len(IDENT_PREFIX) :]}"
+    ):
+        _push(g, remote, f"+{ref}:{ref}")
 
 
 def _push_snapshots(g: Grite, remote: str, name: str) -> None:
@@ -186,8 +203,13 @@ def _push_snapshots(g: Grite, remote: str, name: str) -> None:
         _push(g, remote, *specs)
 
 
-def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True) -> dict[str, Any]:
-    """Synchronize `refs/grite/*` with `remote`; see the module docstring."""
+def sync(
+    g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = True, push_only: bool = False
+) -> dict[str, Any]:
+    """Synchronize `refs/grite/*` with `remote`; see the module docstring.
+
+    `push_only` (`sync --push`) still fetches and merges first, but reports 0.5.3's push keys.
+    """
     name = tracking_name(g, remote)
     _ensure_refspec(g, remote, name)
     tracking = f"refs/remotes/{name}/grite/wal"
@@ -219,12 +241,46 @@ def sync(g: Grite, remote: str = "origin", *, pull: bool = True, push: bool = Tr
             raise GriteConflict(f"push to {remote} was rejected {attempts} times", hint="retry `grite sync`")
     if push:
         _push_snapshots(g, remote, name)
-    return {
+        _push_identity(g, remote, name)
+    head = wal.ref_target(g.repo, wal.WAL_REF)
+    out: dict[str, Any] = {
         "remote": remote,
         "pulled_events": pulled,
         "pushed": pushed,
         "merged_events": merged,
-        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "wal_head": head,
         "attempts": attempts,
         "lock_conflicts": lock_conflicts,
+        # What the WAL readers refused during this sync (malformed or forged commits/events).
+        "quarantined": g.quarantined,
+    }
+    mode = "push" if push_only else "sync" if push else "pull"
+    out.update(_grite053_fields(remote, pulled, pushed, merged, head, mode))
+    return out
+
+
+def _grite053_fields(
+    remote: str, pulled: int, pushed: bool, merged: int, head: str | None, mode: str
+) -> dict[str, Any]:
+    """The keys grite 0.5.3 prints for the same mode, so its consumers keep working (spec: sync.md)."""
+    pull_message = f"Pulled {pulled} new events" if pulled else "Already up to date"
+    push_message = f"Pushed to {remote}" if pushed else "Nothing to push"
+    if mode == "pull":
+        return {"success": True, "events": pulled, "message": pull_message}
+    if mode == "push":
+        return {
+            "success": pushed,
+            "rebased": merged > 0,
+            "events_rebased": merged,
+            "backfilled": 0,
+            "message": push_message,
+        }
+    return {
+        "pulled": True,
+        "pull_events": pulled,
+        "pull_wal_head": head,
+        "push_success": pushed,
+        "push_rebased": merged > 0,
+        "push_events_rebased": merged,
+        "message": f"{pull_message} / {push_message}",
     }

@@ -25,7 +25,7 @@ __all__ = ["MAP_SIZE", "View"]
 MAP_SIZE = 4 << 30
 #: Values are `marshal`-encoded (the view is a cache of the WAL, private to this interpreter
 #: version); a view written under another schema is emptied and re-ingested from the WAL.
-SCHEMA = f"2-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA = f"3-py{sys.version_info[0]}.{sys.version_info[1]}"
 _MARSHAL_VERSION = 4
 
 
@@ -55,7 +55,8 @@ def summary_record(state: dict[str, Any]) -> bytes:
     """The `summaries` value: the summary, its canonical JSON text, and the lower-cased search text."""
     summary = projection.summary(state)
     text = _CANONICAL(summary)
-    search = (state["title"][0] + "\n" + state["body"][0]).lower()
+    # Free text matches titles, bodies and comments (git-bug's query language).
+    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"])]).lower()
     return marshal.dumps((summary, text, search), _MARSHAL_VERSION)
 
 
@@ -117,6 +118,21 @@ class View:
         return default if raw is None else json.loads(raw)
 
     # -- ingest -------------------------------------------------------------------------------
+
+    def add_quarantine(self, problems: list[dict[str, Any]]) -> None:
+        """Remember what the WAL readers refused (deduplicated), for doctor, db check and sync."""
+        with self.env.begin(write=True) as txn:
+            known = list(self._get_meta_txn(txn, "quarantine", []))
+            seen = {(p["commit"], p["event_id"], p["reason"]) for p in known}
+            for p in problems:
+                if (p["commit"], p["event_id"], p["reason"]) not in seen:
+                    seen.add((p["commit"], p["event_id"], p["reason"]))
+                    known.append(dict(p))
+            self._put_meta(txn, "quarantine", known)
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        """Everything the WAL readers refused so far (emptied by a rebuild, which re-reads everything)."""
+        return list(self.get_meta("quarantine", []))
 
     def has_commit(self, oid: str) -> bool:
         """True when WAL commit `oid` (and so its whole chain) has been ingested."""

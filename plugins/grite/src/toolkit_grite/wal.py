@@ -6,16 +6,28 @@ pygit2 is imported lazily by callers through `open_repo`; nothing here runs at i
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from toolkit_grite.chunk import decode_chunk, encode_chunk
+from toolkit_grite.chunk import decode_chunk, decode_items, encode_chunk
 from toolkit_grite.errors import DbError, GriteIoError
 from toolkit_grite.model import Event
 from toolkit_grite.repo import RepoPaths
 
-__all__ = ["WAL_REF", "append_commit", "open_repo", "read_commit", "ref_target", "set_ref", "walk"]
+__all__ = [
+    "WAL_REF",
+    "Problem",
+    "Screen",
+    "append_commit",
+    "open_repo",
+    "read_commit",
+    "read_commit_screened",
+    "ref_target",
+    "set_ref",
+    "walk",
+]
 
 WAL_REF = "refs/grite/wal"
 AUTHOR = ("grite", "grit@local")
@@ -123,19 +135,73 @@ def append_commit(repo: Any, events: Sequence[Event], actor: bytes, expected: st
     return oid
 
 
-def _iter_bins(tree: Any) -> Iterator[bytes]:
-    """Yield the data of every `.bin` blob below `tree`, in path order."""
+def _iter_bins(tree: Any, prefix: str = "events") -> Iterator[tuple[str, bytes]]:
+    """Yield `(path, data)` of every `.bin` blob below `tree`, in path order."""
     import pygit2
 
     for entry in sorted(tree, key=lambda e: e.name):
         if entry.type == pygit2.enums.ObjectType.TREE:
-            yield from _iter_bins(entry)
+            yield from _iter_bins(entry, f"{prefix}/{entry.name}")
         elif entry.name.endswith(".bin"):
-            yield entry.data
+            yield f"{prefix}/{entry.name}", entry.data
+
+
+#: One thing a walk refused to ingest: `{"commit", "event_id" (hex or None), "reason"}`.
+Problem = dict[str, Any]
+
+HEX40 = re.compile(r"[0-9a-f]{40}")
+
+
+class Screen:
+    """What every WAL reader applies to commits from anywhere (a remote may be hostile or broken).
+
+    Each event's id is recomputed from its content: an event whose id does not match is refused
+    (a forged event can never replace the real one with the same id). Under the signing policy
+    `require`, an event of an actor whose public key is known here must carry a valid signature;
+    under `warn` a missing or bad signature is reported and the event kept. A malformed commit or
+    chunk is skipped (`problems` says what and why) and the walk goes on, so one bad commit never
+    blocks a replica and never costs a good event.
+    """
+
+    def __init__(self, keys: dict[bytes, bytes] | None = None, policy: str = "off") -> None:
+        self.keys = keys or {}
+        self.policy = policy
+        self.problems: list[Problem] = []
+
+    def reject(self, oid: str, reason: str, event_id: bytes | None = None) -> None:
+        """Record that (part of) commit `oid` was not ingested, and why."""
+        self.problems.append({"commit": oid, "event_id": event_id.hex() if event_id else None, "reason": reason})
+
+    def events(self, oid: str, events: Sequence[Event]) -> list[Event]:
+        """The events of commit `oid` that pass; the others are recorded in `problems`."""
+        good: list[Event] = []
+        for ev in events:
+            if ev.computed_id() != ev.event_id:
+                self.reject(oid, "event id does not match the event's content", ev.event_id)
+                continue
+            if self.policy != "off" and not self._signature_ok(oid, ev):
+                continue
+            good.append(ev)
+        return good
+
+    def _signature_ok(self, oid: str, ev: Event) -> bool:
+        from toolkit_grite.model import verify
+
+        key = self.keys.get(ev.actor)
+        if key is None:
+            return True  # nobody here can check it: kept (db verify counts it as unknown)
+        if ev.sig is not None and verify(key, ev.event_id, ev.sig):
+            return True
+        what = "missing" if ev.sig is None else "invalid"
+        if self.policy == "require":
+            self.reject(oid, f"signature {what} (verify_signatures = require)", ev.event_id)
+            return False
+        self.reject(oid, f"warning: signature {what} (kept: verify_signatures = warn)", ev.event_id)
+        return True
 
 
 def read_commit(repo: Any, oid: str) -> tuple[str | None, list[Event]]:
-    """Read one WAL commit: return `(prev_wal, events)`.
+    """Read one WAL commit strictly: return `(prev_wal, events)`.
 
     Raises:
         DbError: the commit is not a grite WAL commit or a chunk is corrupt.
@@ -150,9 +216,75 @@ def read_commit(repo: Any, oid: str) -> tuple[str | None, list[Event]]:
         raise DbError(f"WAL commit {oid} has a malformed prev_wal")
     events: list[Event] = []
     if "events" in tree:
-        for data in _iter_bins(tree["events"]):
+        for _path, data in _iter_bins(tree["events"]):
             events.extend(decode_chunk(data))
     return prev, events
+
+
+def _git_parent(commit: Any) -> str | None:
+    parents = getattr(commit, "parent_ids", None) or []
+    return str(parents[0]) if parents else None
+
+
+def read_commit_screened(repo: Any, oid: str, screen: Screen) -> tuple[str | None, list[Event]]:
+    """Read one WAL commit, skipping what is malformed (recorded in `screen.problems`).
+
+    A commit without a readable `meta.json` or with a `prev_wal` that is not a commit of this
+    repository continues at its git parent (0.5.3 always writes `prev_wal` = the parent).
+    """
+    try:
+        commit = repo[oid]
+        tree = commit.tree
+    except (KeyError, ValueError, AttributeError):
+        screen.reject(oid, "WAL commit is missing or not a commit")
+        return None, []
+    prev = parent = _git_parent(commit)
+    try:
+        meta = json.loads(tree["meta.json"].data)
+        if not isinstance(meta, dict):
+            raise ValueError("meta.json is not an object")
+    except (KeyError, ValueError, AttributeError) as exc:
+        # The chunks are still worth reading: every event proves itself by its id.
+        screen.reject(oid, f"no readable meta.json ({exc}); following the git parent")
+    else:
+        prev = meta.get("prev_wal")
+        if not _usable_prev(repo, prev):
+            screen.reject(oid, f"bad prev_wal {str(prev)[:64]!r}; following the git parent")
+            prev = parent
+    events: list[Event] = []
+    if "events" in tree:
+        for path, data in _iter_bins(tree["events"]):
+            events.extend(screen.events(oid, _decode_tolerant(oid, path, data, screen)))
+    return prev, events
+
+
+def _usable_prev(repo: Any, prev: Any) -> bool:
+    """True for a null `prev_wal` (the root) or the id of a commit of this repository."""
+    if prev is None:
+        return True
+    if not (isinstance(prev, str) and HEX40.fullmatch(prev)):
+        return False
+    try:
+        return hasattr(repo[prev], "parent_ids")
+    except (KeyError, ValueError):
+        return False
+
+
+def _decode_tolerant(oid: str, path: str, data: bytes, screen: Screen) -> list[Event]:
+    """Decode a chunk event by event: a malformed event costs only itself, a malformed chunk only itself."""
+    try:
+        items = decode_items(data)
+    except DbError as exc:
+        screen.reject(oid, f"undecodable chunk {path}: {exc.message}")
+        return []
+    events: list[Event] = []
+    for item in items:
+        try:
+            events.append(Event.from_wire(item))
+        except DbError as exc:
+            eid = item[0] if isinstance(item, list) and item and isinstance(item[0], bytes) else None
+            screen.reject(oid, f"malformed event in {path}: {exc.message}", eid)
+    return events
 
 
 #: Commits read one by one before `walk` switches to the bulk reader (`walbulk`), whose three git
@@ -160,8 +292,15 @@ def read_commit(repo: Any, oid: str) -> tuple[str | None, list[Event]]:
 BULK_AFTER = 128
 
 
-def walk(repo: Any, head: str | None, stop: Callable[[str], bool] | None = None) -> list[tuple[str, list[Event]]]:
-    """Follow `prev_wal` from `head`; return `[(oid, events)]` oldest first, stopping before `stop(oid)`."""
+def walk(
+    repo: Any, head: str | None, stop: Callable[[str], bool] | None = None, screen: Screen | None = None
+) -> list[tuple[str, list[Event]]]:
+    """Follow `prev_wal` from `head`; return `[(oid, events)]` oldest first, stopping before `stop(oid)`.
+
+    Every event passes `screen` (a fresh id-checking `Screen` when None); malformed commits,
+    chunks and events are skipped and recorded in `screen.problems`.
+    """
+    screen = screen if screen is not None else Screen()
     from toolkit_grite import walbulk
 
     out: list[tuple[str, list[Event]]] = []
@@ -175,12 +314,13 @@ def walk(repo: Any, head: str | None, stop: Callable[[str], bool] | None = None)
     misses = 0
     while oid is not None and not (stop and stop(oid)):
         if oid in seen:
-            raise DbError(f"WAL chain loops at {oid}")
+            screen.reject(oid, "WAL chain loops back here; stopped")
+            break
         if budget <= 0:
             segment, after = walbulk.read_segment(repo, oid, cut)
-            for seg_oid, _events in segment:
+            for seg_oid, seg_events in segment:
                 seen.add(seg_oid)
-            out.extend(segment)
+                out.append((seg_oid, screen.events(seg_oid, seg_events)))
             # a short segment means the chain left git's first parents (or hit something odd):
             # go on one by one for a while (longer after each miss) before trying again
             if len(segment) < BULK_AFTER:
@@ -191,7 +331,7 @@ def walk(repo: Any, head: str | None, stop: Callable[[str], bool] | None = None)
                 continue
         budget -= 1
         seen.add(oid)
-        prev, events = read_commit(repo, oid)
+        prev, events = read_commit_screened(repo, oid, screen)
         out.append((oid, events))
         oid = prev
     out.reverse()
@@ -199,13 +339,27 @@ def walk(repo: Any, head: str | None, stop: Callable[[str], bool] | None = None)
 
 
 def chain_oids(repo: Any, head: str | None) -> Iterator[str]:
-    """Yield commit oids along `prev_wal` from `head` (newest first) without decoding chunks."""
+    """Yield commit oids along `prev_wal` from `head` (newest first) without decoding chunks.
+
+    It follows the same path as `walk` through malformed commits (git parent when `meta.json`
+    is unreadable or `prev_wal` is not a commit here), and stops at a loop or a missing commit.
+    """
     oid = head
-    while oid is not None:
-        yield oid
+    seen: set[str] = set()
+    while oid is not None and oid not in seen:
+        seen.add(oid)
         try:
-            tree = repo[oid].tree
+            commit = repo[oid]
+            tree = commit.tree
+        except (KeyError, ValueError, AttributeError):
+            return
+        yield oid
+        prev: Any = _git_parent(commit)
+        parent = prev
+        try:
             meta = json.loads(repo[tree["meta.json"].id].data)
-        except (KeyError, ValueError) as exc:
-            raise DbError(f"WAL commit {oid} has no readable meta.json: {exc}") from None
-        oid = meta.get("prev_wal")
+            if isinstance(meta, dict):
+                prev = meta.get("prev_wal")
+        except (KeyError, ValueError):
+            pass
+        oid = prev if _usable_prev(repo, prev) else parent

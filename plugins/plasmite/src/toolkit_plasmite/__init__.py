@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from toolkit_kernel import __version__  # one version for every toolkit distribution
 
 _EXPORTS = {
     "DEFAULT_POOL_DIR": "toolkit_plasmite.api",

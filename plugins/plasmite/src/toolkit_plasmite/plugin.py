@@ -10,6 +10,8 @@ from toolkit import Readiness, ServiceSpec, hookimpl
 if TYPE_CHECKING:
     import click
 
+    from toolkit.tools import McpTool
+
 
 @hookimpl
 def toolkit_commands() -> Sequence[click.Command]:
@@ -31,3 +33,11 @@ def toolkit_services() -> Sequence[ServiceSpec]:
             readiness=Readiness(kind="http", target="http://127.0.0.1:9700/healthz"),
         )
     ]
+
+
+@hookimpl
+def toolkit_mcp_tools() -> Sequence[McpTool]:
+    """Return plasmite's MCP tools (pools, feed, fetch, tail)."""
+    from toolkit_plasmite.mcp import tools
+
+    return tools()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from toolkit_pom.core.regex import compile_pattern
 
 if TYPE_CHECKING:
     from toolkit_pom.supervisor import Supervisor
@@ -26,9 +27,9 @@ class ErrorDetector:
     """
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
-        self.rules = [(sev, re.compile(pat, re.IGNORECASE if sev != "warning" else 0)) for sev, pat in _BUILTIN]
-        self.rules += [("error", re.compile(p)) for p in extra]
-        self.any = re.compile("|".join(f"(?:{r.pattern})" for _, r in self.rules), re.IGNORECASE)
+        self.rules = [(sev, compile_pattern(pat, ignore_case=sev != "warning")) for sev, pat in _BUILTIN]
+        self.rules += [("error", compile_pattern(p)) for p in extra]
+        self.any = compile_pattern("|".join(f"(?:{r.pattern})" for _, r in self.rules), ignore_case=True)
 
     def severity(self, text: str) -> str | None:
         """Return the severity of the first rule matching `text`."""

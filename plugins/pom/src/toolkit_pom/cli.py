@@ -38,6 +38,36 @@ def file_option(func: F) -> F:
     )(func)
 
 
+def files_option(func: F) -> F:
+    """Add a repeatable `-f/--file` (env POM_FILE): process-compose files merge in the order given."""
+    return click.option(
+        "-f",
+        "--file",
+        "files",
+        multiple=True,
+        envvar="POM_FILE",
+        show_envvar=True,
+        help="pom.toml, Procfile or process-compose YAML; repeat -f to merge YAML files (default: discovered).",
+    )(func)
+
+
+def dotenv_option(func: F) -> F:
+    """Add `--disable-dotenv` (process-compose files do not read `.env`)."""
+    return click.option("--disable-dotenv", is_flag=True, help="process-compose files: do not read .env.")(func)
+
+
+def _load(files: tuple[str, ...], env_files: tuple[str, ...], formation: str | None, port: int, no_dotenv: bool) -> Any:
+    from toolkit_pom.config import load_config
+
+    return load_config(
+        [Path(f) for f in files] or None,
+        env_files=_env_paths(env_files),
+        formation=formation,
+        port=port,
+        disable_dotenv=no_dotenv,
+    )
+
+
 def _env_paths(values: tuple[str, ...]) -> list[Path]:
     """`-e a.env -e b.env` or honcho's `-e a.env,b.env`."""
     return [Path(part) for value in values for part in value.split(",") if part]
@@ -63,7 +93,8 @@ def pom() -> None:
 
 @pom.command()
 @click.argument("names", nargs=-1)
-@file_option
+@files_option
+@dotenv_option
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; return once it answers.")
 @click.option(
     "--tui/--headless", "tui", default=None, help="Force the TUI or plain log output (default: TUI on a terminal)."
@@ -73,6 +104,12 @@ def pom() -> None:
     "--http", "http", default=None, help="HTTP API address host:port (default: project.http, 127.0.0.1:9876)."
 )
 @click.option("--no-http", is_flag=True, help="Do not serve the HTTP API.")
+@click.option(
+    "--pc-api",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also serve process-compose's REST API (loopback; port 0: free).",
+)
 @click.option(
     "--token", envvar="POM_TOKEN", show_envvar=True, default=None, help="HTTP API token (needed off loopback)."
 )
@@ -87,18 +124,20 @@ def pom() -> None:
     show_default=True,
     help="Seconds a process without a readiness probe must stay up to count as ready.",
 )
-@click.option("-e", "--env-file", "env_files", multiple=True, help="Procfile: dotenv file(s) instead of .env.")
+@click.option("-e", "--env-file", "env_files", multiple=True, help="Dotenv file(s) instead of .env.")
 @click.option("-m", "-c", "--formation", default=None, help="Procfile: instances per process, e.g. web=2,all=1.")
 @click.option("-p", "--port", type=int, default=5000, show_default=True, help="Procfile: base PORT.")
 @json_option
 def up(
     names: tuple[str, ...],
-    file: str | None,
+    files: tuple[str, ...],
+    disable_dotenv: bool,
     detach: bool,
     tui: bool | None,
     quiet: bool,
     http: str | None,
     no_http: bool,
+    pc_api: str | None,
     token: str | None,
     exit_when_ready: bool,
     timeout: float,
@@ -108,19 +147,19 @@ def up(
     port: int,
 ) -> None:
     """Run the supervisor for this project (NAMES and their dependencies, or everything)."""
-    from toolkit_pom.config import load_config
-
-    config = load_config(Path(file) if file else None, env_files=_env_paths(env_files), formation=formation, port=port)
-    unknown = [n for n in names if n != "all" and n not in config.processes and n.split(".")[0] not in config.processes]
+    config = _load(files, env_files, formation, port, disable_dotenv)
+    unknown = [n for n in names if n != "all" and _group_of(config, n) is None]
     if unknown:
         raise UsageError(f"unknown process {unknown[0]!r}", hint="processes: " + ", ".join(config.processes))
     if detach:
-        child = ["up", "--headless", "-f", str(config.file), "--timeout", str(timeout), *names]
+        child = ["up", "--headless", *(a for f in config.inputs for a in ("-f", str(f))), "--timeout", str(timeout)]
+        child += [*names, "--disable-dotenv"] if disable_dotenv else list(names)
         child += ["--no-http"] if no_http else (["--http", http] if http else [])
         child += ["--quiet"] if quiet else []
+        child += ["--pc-api", pc_api] if pc_api else []
         child += [a for e in _env_paths(env_files) for a in ("-e", str(e.resolve()))]
         child += ["-m", formation] if formation else []
-        child += ["-p", str(port)]
+        child += ["-p", str(port)] if config.kind == "procfile" else []
         _detach(config.file, child, token)
         return
     from toolkit_pom.runner import UpOptions
@@ -133,6 +172,7 @@ def up(
     options = UpOptions(
         names=names,
         http=None if no_http else (http or config.http),
+        pc_api=pc_api,
         token=token,
         tui=bool(use_tui),
         quiet=quiet,
@@ -140,10 +180,19 @@ def up(
         timeout=timeout,
         settle=settle,
     )
-    _run_foreground(config, options)
+    run_foreground(config, options)
 
 
-def _run_foreground(config: Any, options: Any) -> None:
+def _group_of(config: Any, name: str) -> str | None:
+    """The configured process an instance or group name belongs to (`web.2`, `web-1`), or None."""
+    for spec in config.processes.values():
+        if name == spec.name or name in spec.instance_names():
+            return str(spec.name)
+    return None
+
+
+def run_foreground(config: Any, options: Any) -> None:
+    """Run `pom up` in this process with `options`; exit with its status."""
     import asyncio
 
     from toolkit_pom.runner import readiness_error, run_up
@@ -290,7 +339,8 @@ def _print_logs(data: dict[str, Any], multi: bool, timestamps: bool = False) -> 
         click.echo(f"pom: {gap['process']}: {gap['missed']} lines after id {gap['after_id']} were evicted", err=True)
     out = []
     for line in data["lines"]:
-        text = f"{line['process']} | {line['text']}" if multi else line["text"]
+        body = ("[pom] " if line["stream"] == "pom" else "") + line["text"]  # pom's own lines, as headless
+        text = f"{line['process']} | {body}" if multi else body
         if timestamps:
             stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"])) + f".{int(line['ts'] * 1000) % 1000:03d}"
             text = f"{stamp} {text}"
@@ -364,12 +414,28 @@ def _control(op: str, names: tuple[str, ...], file: str | None, **extra: Any) ->
 
 
 @pom.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
 @file_option
+@click.option("-p", "--port", type=int, default=None, help="honcho: starting PORT (default 5000 or $PORT).")
+@click.option("-c", "--concurrency", default=None, metavar="process=num,...", help="honcho: instances per type.")
+@click.option("-q", "--quiet", default=None, metavar="process1,process2", help="honcho: suppress their output.")
 @json_option
-def start(names: tuple[str, ...], file: str | None) -> None:
-    """Start processes (names, groups or all)."""
-    _control("start", names, file)
+def start(
+    names: tuple[str, ...], file: str | None, port: int | None, concurrency: str | None, quiet: str | None
+) -> None:
+    """Start processes in the running pom; with none running, run the Procfile like honcho start."""
+    from toolkit_pom.cli_honcho import app_options, honcho_start
+    from toolkit_pom.errors import NotRunning
+
+    procfile = app_options().procfile_path()
+    try:
+        if names:
+            _control("start", names, file)
+            return
+    except NotRunning:
+        if not procfile.is_file():
+            raise
+    honcho_start(names, port, concurrency, quiet)
 
 
 @pom.command()
@@ -449,16 +515,19 @@ def errors(names: tuple[str, ...], file: str | None, limit: int) -> None:
 
 
 @pom.command()
-@file_option
-@click.option("-e", "--env-file", "env_files", multiple=True, help="Procfile: dotenv file(s) instead of .env.")
+@files_option
+@dotenv_option
+@click.option("-e", "--env-file", "env_files", multiple=True, help="Dotenv file(s) instead of .env.")
 @click.option("-m", "-c", "--formation", default=None, help="Procfile: instances per process.")
 @click.option("-p", "--port", type=int, default=5000, show_default=True, help="Procfile: base PORT.")
 @json_option
-def check(file: str | None, env_files: tuple[str, ...], formation: str | None, port: int) -> None:
+def check(
+    files: tuple[str, ...], disable_dotenv: bool, env_files: tuple[str, ...], formation: str | None, port: int
+) -> None:
     """Validate the configuration and show the processes it defines."""
-    from toolkit_pom.config import load_config
-
-    config = load_config(Path(file) if file else None, env_files=_env_paths(env_files), formation=formation, port=port)
+    config = _load(files, env_files, formation, port, disable_dotenv)
+    if config.kind == "procfile" and not json_mode():
+        click.echo(f"Valid procfile detected ({', '.join(config.processes)})", err=True)  # honcho's line
     data = config.to_dict()
     emit(
         data,
@@ -471,4 +540,11 @@ def check(file: str | None, env_files: tuple[str, ...], formation: str | None, p
     )
 
 
+def _register_honcho() -> None:
+    from toolkit_pom.cli_honcho import register
+
+    register(pom)
+
+
+_register_honcho()
 main = standalone_main(pom)

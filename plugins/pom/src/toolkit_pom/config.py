@@ -11,13 +11,17 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
+from toolkit_pom.core.pom_model import PomFile, PomProbe, PomProcess, config_error_parts
 from toolkit_pom.discovery import discover
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
@@ -28,6 +32,7 @@ __all__ = [
     "Probe",
     "ProcessSpec",
     "ProjectConfig",
+    "check_graph",
     "discover",
     "load_config",
     "parse_signal",
@@ -42,32 +47,7 @@ DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_HTTP = "127.0.0.1:9876"
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
-_PROJECT_KEYS = ("name", "shell", "env", "env_files", "log_max_bytes", "error_patterns", "http")
-_PROCESS_KEYS = (
-    "command",
-    "argv",
-    "service",
-    "description",
-    "cwd",
-    "env",
-    "env_files",
-    "depends_on",
-    "readiness",
-    "liveness",
-    "restart",
-    "max_restarts",
-    "backoff_initial",
-    "backoff_factor",
-    "backoff_max",
-    "stable_after",
-    "success_exit_codes",
-    "shutdown_signal",
-    "shutdown_timeout",
-    "replicas",
-    "disabled",
-    "log_max_bytes",
-)
-_PROBE_TIMING = ("initial_delay", "period", "timeout", "success_threshold", "failure_threshold", "status")
+_BRACED = re.compile(r"\$\{(\w+)\}")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 
 
@@ -119,10 +99,34 @@ class ProcessSpec:
     port: int | None = None
     #: Instance names are `name.N` even for a single replica (Procfile formation).
     numbered: bool = False
+    #: Run instead of the signal on stop (process-compose `shutdown.command`).
+    shutdown_command: str | None = None
+    #: Signal only the leader, not its process group (process-compose `shutdown.parent_only`).
+    shutdown_parent_only: bool = False
+    namespace: str = "default"
+    #: The project shuts down when this process ends (process-compose `exit_on_end`).
+    exit_on_end: bool = False
+    #: The project shuts down (exit 1) when this process is skipped.
+    exit_on_skipped: bool = False
+    #: The command forks a daemon and exits; the daemon is stopped with `shutdown_command`.
+    is_daemon: bool = False
+    #: "pom": `name`, `name.2`..; "compose": `name` or `name-0`, `name-1`.. (zero-padded).
+    replica_style: str = "pom"
+    #: Renders this process for replica N (1-based) when fields differ per replica (templates).
+    variant: Callable[[int], ProcessSpec] | None = field(default=None, compare=False, repr=False)
+
+    def for_replica(self, replica: int) -> ProcessSpec:
+        """Return the spec replica `replica` (1-based) runs with."""
+        return self if self.variant is None or replica == 1 else self.variant(replica)
 
     def instance_names(self, replicas: int | None = None) -> list[str]:
         """Return the instance names for `replicas` (default: the configured count)."""
         count = self.replicas if replicas is None else replicas
+        if self.replica_style == "compose":
+            if count == 1 and not self.numbered:
+                return [self.name]
+            width = len(str(max(self.replicas, count)))
+            return [f"{self.name}-{i:0{width}d}" for i in range(count)]
         if count == 1 and not self.numbered:
             return [self.name]
         first = [self.name] if not self.numbered else []
@@ -140,6 +144,10 @@ class ProjectConfig:
     processes: Mapping[str, ProcessSpec]
     http: str = DEFAULT_HTTP
     error_patterns: tuple[str, ...] = ()
+    #: Every file read, in merge order (process-compose `-f` files and `extends`).
+    files: tuple[Path, ...] = ()
+    #: The files named by `-f` or discovered (what a detached `pom up` is given again).
+    inputs: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form printed by `pom check`."""
@@ -176,70 +184,6 @@ def _hint_for(key: str, allowed: Sequence[str]) -> str:
     if close:
         return f"did you mean {close[0]!r}? valid keys: {', '.join(allowed)}"
     return f"valid keys: {', '.join(allowed)}"
-
-
-class _Table:
-    """A TOML table being validated: typed getters that raise PomConfigError naming file and key."""
-
-    def __init__(self, file: Path, prefix: str, data: Any, allowed: Sequence[str]) -> None:
-        self.file = file
-        self.prefix = prefix
-        if not isinstance(data, dict):
-            self.fail(prefix, f"must be a table, got {type(data).__name__}", "write it as [section] or {key = value}")
-        self.data: dict[str, Any] = data
-        for key in data:
-            if key.startswith("x-"):
-                continue
-            if key not in allowed:
-                self.fail(self.key(key), "unknown key", _hint_for(key, allowed))
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def fail(self, key: str, problem: str, hint: str) -> NoReturn:
-        raise PomConfigError(f"{self.file}: {key}: {problem}", hint=hint, details={"file": str(self.file), "key": key})
-
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
-        if name not in self.data:
-            return default
-        value = self.data[name]
-        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            self.fail(self.key(name), f"expected {what}, got {value!r}", f"set {name} to {what}")
-        if not isinstance(value, kind):
-            self.fail(self.key(name), f"expected {what}, got {value!r}", f"set {name} to {what}")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
-        value = float(self.get(name, (int, float), default, "a number"))
-        if value < minimum:
-            self.fail(self.key(name), f"must be >= {minimum}, got {value}", f"use a value >= {minimum}")
-        return value
-
-    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-        value = int(self.get(name, int, default, "an integer"))
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            self.fail(self.key(name), f"must be {bound}, got {value}", f"use an integer {bound}")
-        return value
-
-    def string(self, name: str, default: str | None = None) -> str | None:
-        value = self.get(name, str, default, "a string")
-        return None if value is None else str(value)
-
-    def str_list(self, name: str) -> list[str] | None:
-        value = self.get(name, list, None, "a list of strings")
-        if value is not None and not all(isinstance(v, str) for v in value):
-            self.fail(self.key(name), "expected a list of strings", f'write {name} = ["a", "b"]')
-        return None if value is None else [str(v) for v in value]
-
-    def str_table(self, name: str) -> dict[str, str]:
-        value = self.get(name, dict, {}, "a table of strings")
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-                self.fail(f"{self.key(name)}.{k}", f"expected a string, got {v!r}", 'quote the value: KEY = "value"')
-            out[str(k)] = str(v)
-        return out
 
 
 def parse_size(value: Any) -> int:
@@ -281,90 +225,6 @@ def parse_signal(value: Any) -> int:
     raise ValueError(f"unknown signal {value!r}")
 
 
-def _size(table: _Table, name: str, default: int) -> int:
-    if name not in table.data:
-        return default
-    try:
-        size = parse_size(table.data[name])
-    except ValueError:
-        table.fail(table.key(name), f"expected a size, got {table.data[name]!r}", 'use bytes or a string like "8MiB"')
-    if size < 4096:
-        table.fail(table.key(name), f"must be at least 4096 bytes, got {size}", 'use a bound like "1MiB"')
-    return size
-
-
-def _probe(table: _Table, name: str, *, allow_log: bool) -> Probe | None:
-    if name not in table.data:
-        return None
-    kinds = PROBE_KINDS if allow_log else tuple(k for k in PROBE_KINDS if k != "log")
-    sub = _Table(table.file, table.key(name), table.data[name], (*kinds, *_PROBE_TIMING))
-    present = [k for k in kinds if k in sub.data]
-    if len(present) != 1:
-        sub.fail(
-            sub.prefix,
-            f"needs exactly one of {', '.join(kinds)}",
-            'e.g. readiness = { http = "http://127.0.0.1:8000/" }',
-        )
-    kind = present[0]
-    target = sub.string(kind) or ""
-    if not target:
-        sub.fail(sub.key(kind), "must not be empty", "give the command, URL, address or pattern to check")
-    if kind == "log":
-        try:
-            re.compile(target)
-        except re.error as exc:
-            sub.fail(sub.key(kind), f"bad regular expression: {exc}", "escape special characters with \\")
-    if kind == "tcp" and not re.match(r"^.+:\d+$", target):
-        sub.fail(sub.key(kind), f"expected host:port, got {target!r}", 'e.g. tcp = "127.0.0.1:5432"')
-    if kind == "http" and not re.match(r"^https?://", target):
-        sub.fail(
-            sub.key(kind), f"expected an http:// URL, got {target!r}", 'e.g. http = "http://127.0.0.1:8000/health"'
-        )
-    status = sub.get("status", int, None, "an HTTP status code")
-    return Probe(
-        kind=kind,
-        target=target,
-        status=status,
-        initial_delay=sub.number("initial_delay", 0.0),
-        period=sub.number("period", 1.0, minimum=0.05),
-        timeout=sub.number("timeout", 1.0, minimum=0.05),
-        success_threshold=sub.integer("success_threshold", 1, minimum=1),
-        failure_threshold=sub.integer("failure_threshold", 3, minimum=1),
-    )
-
-
-def _depends(table: _Table) -> dict[str, str]:
-    raw = table.data.get("depends_on")
-    if raw is None:
-        return {}
-    key = table.key("depends_on")
-    out: dict[str, str] = {}
-    if isinstance(raw, list):
-        for item in raw:
-            if not isinstance(item, str):
-                table.fail(key, f"expected process names, got {item!r}", 'depends_on = ["db"]')
-            out[item] = "started"
-        return out
-    if not isinstance(raw, dict):
-        table.fail(key, "expected a list of names or a table name = condition", 'depends_on = { db = "healthy" }')
-    for dep, value in raw.items():
-        cond = value
-        if isinstance(value, dict):
-            sub = _Table(table.file, f"{key}.{dep}", value, ("condition",))
-            cond = sub.string("condition", "started")
-        if cond not in CONDITIONS:
-            table.fail(f"{key}.{dep}", f"unknown condition {cond!r}", f"use one of: {', '.join(CONDITIONS)}")
-        out[str(dep)] = str(cond)
-    return out
-
-
-def _env_files(table: _Table, base: Path, name: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for item in table.str_list(name) or []:
-        env.update(load_env_file((base / item).resolve()))
-    return env
-
-
 def _resolve_program(program: str) -> str:
     """Find a bare program name on PATH, else beside this interpreter (an unactivated venv's bin)."""
     if os.sep in program or shutil.which(program):
@@ -379,93 +239,24 @@ def _services() -> dict[str, Any]:
     return {svc.name: svc for svc in iter_services()}
 
 
-def _source(
-    table: _Table, shell: tuple[str, ...], service: str | None
-) -> tuple[tuple[str, ...], str, dict[str, str], Probe | None]:
-    """Return (argv, display command, extra env, default readiness) from command / argv / service."""
-    if service is not None:
-        services = _services()
-        if service not in services:
-            available = ", ".join(sorted(services)) or "none installed"
-            table.fail(table.key("service"), f"unknown service {service!r}", f"available services: {available}")
-        spec = services[service]
-        probe = Probe(kind=spec.readiness.kind, target=spec.readiness.target)
-        argv = (_resolve_program(spec.argv[0]), *spec.argv[1:])
-        return argv, " ".join(spec.argv), dict(spec.env), probe
-    if "argv" in table.data:
-        argv_list = table.str_list("argv") or []
-        if not argv_list:
-            table.fail(table.key("argv"), "must not be empty", 'argv = ["python", "app.py"]')
-        return (_resolve_program(argv_list[0]), *argv_list[1:]), " ".join(argv_list), {}, None
-    command = table.string("command") or ""
-    if not command.strip():
-        table.fail(table.key("command"), "must not be empty", 'command = "python app.py"')
-    return (*shell, command), command, {}, None
+def _substitute(text: str, env: Mapping[str, str]) -> str:
+    return _BRACED.sub(lambda m: env.get(m.group(1), m.group(0)), text) if "${" in text else text
 
 
-def _process(
-    table: _Table, name: str, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str], log_max: int
-) -> ProcessSpec:
-    if not NAME_RE.match(name):
-        table.fail(table.prefix, f"bad process name {name!r}", "names use letters, digits, '_' and '-'")
-    sources = [k for k in ("command", "argv", "service") if k in table.data]
-    if len(sources) != 1:
-        table.fail(
-            table.prefix, "needs exactly one of command, argv, service", 'e.g. command = "python -m http.server"'
-        )
-    env = dict(base_env)
-    env.update(_env_files(table, project_dir, "env_files"))
-    readiness = _probe(table, "readiness", allow_log=True)
-    service = table.string("service")
-    argv, command, service_env, service_probe = _source(table, shell, service)
-    env.update(service_env)
-    readiness = readiness or service_probe
-    env.update(table.str_table("env"))
-    restart = table.string("restart", "no")
-    if restart not in RESTART_POLICIES:
-        table.fail(table.key("restart"), f"unknown policy {restart!r}", f"use one of: {', '.join(RESTART_POLICIES)}")
-    try:
-        sig = parse_signal(table.data.get("shutdown_signal", "SIGTERM"))
-    except ValueError as exc:
-        table.fail(table.key("shutdown_signal"), str(exc), 'use a name like "SIGINT" or a number')
-    codes = table.get("success_exit_codes", list, [0], "a list of integers")
-    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
-        table.fail(table.key("success_exit_codes"), "expected a list of integers", "success_exit_codes = [0, 143]")
-    cwd_raw = table.string("cwd")
-    cwd = (project_dir / cwd_raw).resolve() if cwd_raw else project_dir
-    if not cwd.is_dir():
-        table.fail(table.key("cwd"), f"directory {cwd} does not exist", "create it or fix the path")
-    liveness = _probe(table, "liveness", allow_log=False)
-    replicas = table.integer("replicas", 1, minimum=1, maximum=64)
-    return ProcessSpec(
-        name=name,
-        argv=argv,
-        command=command,
-        cwd=cwd,
-        env=env,
-        description=table.string("description", "") or "",
-        service=service,
-        depends_on=_depends(table),
-        readiness=readiness,
-        liveness=liveness,
-        restart=restart or "no",
-        max_restarts=table.integer("max_restarts", 0),
-        backoff_initial=table.number("backoff_initial", 0.5),
-        backoff_factor=table.number("backoff_factor", 2.0, minimum=1.0),
-        backoff_max=table.number("backoff_max", 30.0),
-        stable_after=table.number("stable_after", 30.0),
-        success_exit_codes=frozenset(codes),
-        shutdown_signal=sig,
-        shutdown_timeout=table.number("shutdown_timeout", 10.0),
-        replicas=replicas,
-        disabled=bool(table.get("disabled", bool, False, "true or false")),
-        log_max_bytes=_size(table, "log_max_bytes", log_max),
-        numbered=replicas > 1,
-    )
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def _check_graph(file: Path, processes: Mapping[str, ProcessSpec]) -> None:
+def check_graph(file: Path, processes: Mapping[str, ProcessSpec], origin: Mapping[str, Path] | None = None) -> None:
+    """Reject unknown dependencies, self-dependencies, unsatisfiable conditions and cycles.
+
+    `origin` maps a process name to the file that defined it (errors name that file).
+    """
+    origin = origin or {}
     for spec in processes.values():
+        file = origin.get(spec.name, file)
         for dep, cond in spec.depends_on.items():
             key = f"processes.{spec.name}.depends_on.{dep}"
             details = {"file": str(file), "key": key}
@@ -510,6 +301,138 @@ def _check_graph(file: Path, processes: Mapping[str, ProcessSpec]) -> None:
         visit(name, [])
 
 
+def _fail(file: Path, key: str, problem: str, hint: str) -> NoReturn:
+    raise PomConfigError(f"{file}: {key}: {problem}", hint=hint, details={"file": str(file), "key": key})
+
+
+def _text(env: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _size(file: Path, key: str, value: int | str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        size = parse_size(value)
+    except ValueError:
+        _fail(file, key, f"expected a size, got {value!r}", 'use bytes or a string like "8MiB"')
+    if size < 4096:
+        _fail(file, key, f"must be at least 4096 bytes, got {size}", 'use a bound like "1MiB"')
+    return size
+
+
+def _probe(model: PomProbe | None) -> Probe | None:
+    if model is None:
+        return None
+    kind = model.kinds[0]
+    return Probe(
+        kind=kind,
+        target=str(getattr(model, kind)),
+        status=model.status,
+        initial_delay=model.initial_delay,
+        period=model.period,
+        timeout=model.timeout,
+        success_threshold=model.success_threshold,
+        failure_threshold=model.failure_threshold,
+    )
+
+
+def _env_files(base: Path, names: Sequence[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in names:
+        env.update(load_env_file((base / item).resolve()))
+    return env
+
+
+def _source(
+    file: Path, key: str, body: PomProcess, shell: tuple[str, ...]
+) -> tuple[tuple[str, ...], str, dict[str, str], Probe | None]:
+    """Return (argv, display command, extra env, default readiness) from command / argv / service."""
+    if body.service is not None:
+        services = _services()
+        if body.service not in services:
+            available = ", ".join(sorted(services)) or "none installed"
+            _fail(file, f"{key}.service", f"unknown service {body.service!r}", f"available services: {available}")
+        spec = services[body.service]
+        probe = Probe(kind=spec.readiness.kind, target=spec.readiness.target)
+        argv = (_resolve_program(spec.argv[0]), *spec.argv[1:])
+        return argv, " ".join(spec.argv), dict(spec.env), probe
+    if body.argv is not None:
+        if not body.argv:
+            _fail(file, f"{key}.argv", "must not be empty", 'argv = ["python", "app.py"]')
+        return (_resolve_program(body.argv[0]), *body.argv[1:]), " ".join(body.argv), {}, None
+    command = body.command or ""
+    if not command.strip():
+        _fail(file, f"{key}.command", "must not be empty", 'command = "python app.py"')
+    return (*shell, command), command, {}, None
+
+
+def _process(
+    file: Path, name: str, body: PomProcess, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str],
+    log_max: int,
+) -> ProcessSpec:  # fmt: skip
+    key = f"processes.{name}"
+    if not NAME_RE.match(name):
+        _fail(file, key, f"bad process name {name!r}", "names use letters, digits, '_' and '-'")
+    env = dict(base_env)
+    env.update(_env_files(project_dir, body.env_files))
+    argv, command, service_env, service_probe = _source(file, key, body, shell)
+    env.update(service_env)
+    env.update(_text(body.env))
+    # `${NAME}` in env values and argv items: the project's variables (e.g. its allocated ports).
+    env = {k: _substitute(v, base_env) for k, v in env.items()}
+    argv = tuple(_substitute(a, env) for a in argv)
+    try:
+        sig = parse_signal(body.shutdown_signal)
+    except ValueError as exc:
+        _fail(file, f"{key}.shutdown_signal", str(exc), 'use a name like "SIGINT" or a number')
+    cwd = (project_dir / body.cwd).resolve() if body.cwd else project_dir
+    if not cwd.is_dir():
+        _fail(file, f"{key}.cwd", f"directory {cwd} does not exist", "create it or fix the path")
+    if body.liveness is not None and body.liveness.log is not None:
+        _fail(file, f"{key}.liveness.log", "liveness cannot be a log probe", "use exec, http, tcp or unix")
+    readiness = _probe(body.readiness) or service_probe
+    liveness = _probe(body.liveness)
+    for probe_key, probe in (("readiness", readiness), ("liveness", liveness)):
+        if (
+            body.replicas > 1
+            and probe is not None
+            and probe.kind in ("http", "tcp", "unix")
+            and "$" not in probe.target
+        ):
+            _fail(
+                file,
+                f"{key}.{probe_key}",
+                f"{body.replicas} replicas would all probe {probe.target!r}",
+                "give each replica its own target with a variable, e.g. http://127.0.0.1:${PORT}/ or ${POM_REPLICA}",
+            )
+    return ProcessSpec(
+        name=name,
+        argv=argv,
+        command=command,
+        cwd=cwd,
+        env=env,
+        description=body.description,
+        service=body.service,
+        depends_on=body.dependencies(),
+        readiness=readiness,
+        liveness=liveness,
+        restart=body.restart,
+        max_restarts=body.max_restarts,
+        backoff_initial=body.backoff_initial,
+        backoff_factor=body.backoff_factor,
+        backoff_max=body.backoff_max,
+        stable_after=body.stable_after,
+        success_exit_codes=frozenset(body.success_exit_codes),
+        shutdown_signal=sig,
+        shutdown_timeout=body.shutdown_timeout,
+        replicas=body.replicas,
+        disabled=body.disabled,
+        log_max_bytes=_size(file, f"{key}.log_max_bytes", body.log_max_bytes, log_max),
+        numbered=body.replicas > 1,
+    )
+
+
 def _load_toml(file: Path) -> ProjectConfig:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -519,43 +442,35 @@ def _load_toml(file: Path) -> ProjectConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
-    root = _Table(file, "", data, ("project", "processes"))
+    try:
+        model = PomFile.model_validate(data)
+    except ValidationError as exc:
+        key, problem, hint = config_error_parts(exc)
+        _fail(file, key, problem, hint)
     project_dir = file.parent
-    project = _Table(file, "project", data.get("project", {}), _PROJECT_KEYS)
-    shell_list = project.str_list("shell")
-    shell = tuple(shell_list) if shell_list else DEFAULT_SHELL
-    env_files = project.str_list("env_files")
-    if env_files is None:
+    project = model.project
+    shell = tuple(project.shell) if project.shell else DEFAULT_SHELL
+    if project.env_files is None:
         base_env = load_env_file(project_dir / ".env", required=False)
     else:
-        base_env = _env_files(project, project_dir, "env_files")
-    base_env.update(project.str_table("env"))
-    log_max = _size(project, "log_max_bytes", DEFAULT_LOG_MAX_BYTES)
-    patterns = tuple(project.str_list("error_patterns") or ())
-    for i, pat in enumerate(patterns):
-        try:
-            re.compile(pat)
-        except re.error as exc:
-            project.fail(f"project.error_patterns[{i}]", f"bad regular expression: {exc}", "fix the pattern")
-    http = project.string("http", DEFAULT_HTTP) or DEFAULT_HTTP
-    if not re.match(r"^.+:\d+$", http):
-        project.fail("project.http", f"expected host:port, got {http!r}", 'e.g. http = "127.0.0.1:9876"')
-    procs_raw = root.data.get("processes")
-    if not isinstance(procs_raw, dict) or not procs_raw:
-        root.fail("processes", "no processes defined", 'add [processes.web] with command = "..."')
-    processes: dict[str, ProcessSpec] = {}
-    for name, body in procs_raw.items():
-        table = _Table(file, f"processes.{name}", body, _PROCESS_KEYS)
-        processes[name] = _process(table, name, project_dir, shell, base_env, log_max)
-    _check_graph(file, processes)
+        base_env = _env_files(project_dir, project.env_files)
+    base_env.update(_text(project.env))
+    for port_name in project.ports:
+        base_env[port_name] = str(_free_port())
+    log_max = _size(file, "project.log_max_bytes", project.log_max_bytes, DEFAULT_LOG_MAX_BYTES)
+    processes = {
+        name: _process(file, name, body, project_dir, shell, base_env, log_max)
+        for name, body in model.processes.items()
+    }
+    check_graph(file, processes)
     return ProjectConfig(
-        name=project.string("name", project_dir.name) or project_dir.name,
+        name=project.name or project_dir.name,
         dir=project_dir,
         file=file,
         kind="toml",
         processes=processes,
-        http=http,
-        error_patterns=patterns,
+        http=project.http,
+        error_patterns=tuple(project.error_patterns),
     )
 
 
@@ -626,29 +541,52 @@ def _load_procfile(file: Path, env_files: Sequence[Path], formation: str | None,
 
 
 def load_config(
-    file: Path | None = None,
+    file: Path | Sequence[Path] | None = None,
     *,
     env_files: Sequence[Path] = (),
     formation: str | None = None,
     port: int = 5000,
+    disable_dotenv: bool = False,
 ) -> ProjectConfig:
-    """Load a project from `file` (or discover it) and validate it fully.
+    """Load a project from `file` (several process-compose files merge in order) and validate it.
 
     Args:
-        file: `pom.toml` or a Procfile; discovered from the current directory when None.
-        env_files: Procfile only: dotenv files replacing `.env`.
+        file: `pom.toml`, a Procfile, or process-compose YAML file(s); discovered when None.
+        env_files: Procfile and process-compose: dotenv files replacing `.env`.
         formation: Procfile only: `name=N,...` instance counts (`all` sets the default).
         port: Procfile only: the base PORT.
+        disable_dotenv: process-compose only: do not read `.env`.
 
     Raises:
         PomConfigError: the file is missing, malformed or inconsistent.
     """
-    path = discover() if file is None else Path(file)
+    from toolkit_pom.core.compose_loader import find_override, is_compose_file, load_compose
+
+    if file is None:
+        found = discover()
+        paths = [found]
+        if is_compose_file(found):
+            override = find_override(found.parent)
+            paths += [override] if override else []
+    else:
+        paths = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
+    if not paths:
+        raise PomConfigError("no config file given", hint="pass -f FILE")
+    if any(is_compose_file(p) for p in paths):
+        if not all(is_compose_file(p) for p in paths):
+            raise PomConfigError("-f files must all be process-compose YAML", hint="pass only .yaml/.yml files")
+        if formation:
+            raise PomConfigError("-m applies to Procfiles only", hint="set replicas in the YAML file")
+        config = load_compose(paths, env_files=[Path(p).resolve() for p in env_files], disable_dotenv=disable_dotenv)
+        return replace(config, inputs=tuple(p.resolve() for p in paths))
+    if len(paths) > 1:
+        raise PomConfigError("several -f files need process-compose YAML", hint="pass one pom.toml or Procfile")
+    path = paths[0]
     if not path.is_file():
         raise PomConfigError(f"config file {path} does not exist", hint="pass -f FILE with an existing file")
     path = path.resolve()
     if path.suffix == ".toml":
         if env_files or formation:
             raise PomConfigError("-e and -m apply to Procfiles only", hint="set env_files / replicas in pom.toml")
-        return _load_toml(path)
-    return _load_procfile(path, [Path(p).resolve() for p in env_files], formation, port)
+        return replace(_load_toml(path), inputs=(path,))
+    return replace(_load_procfile(path, [Path(p).resolve() for p in env_files], formation, port), inputs=(path,))

@@ -54,11 +54,11 @@ class LogQuery:
             raise UsageError("grep must be a string")
         self.pattern = None
         if regex is not None:
-            import re
+            from toolkit_pom.core.regex import PatternError, compile_pattern
 
             try:
-                self.pattern = re.compile(str(regex))
-            except re.error as exc:
+                self.pattern = compile_pattern(str(regex))
+            except PatternError as exc:
                 raise UsageError(f"bad regular expression {regex!r}: {exc}", hint="escape special characters") from None
         self.stream = stream
         self.after_id = after_id

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import re
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from toolkit_pom import probes
 from toolkit_pom.config import Probe, ProcessSpec
+from toolkit_pom.core.regex import compile_pattern
 from toolkit_pom.logstore import POM, STDERR, STDOUT, ProcessLog
 from toolkit_pom.proc import group_alive, kill_group, spawn, wait_exit
 
@@ -29,13 +31,33 @@ if TYPE_CHECKING:
 __all__ = ["UP_STATES", "Instance"]
 
 UP_STATES = frozenset({"starting", "running", "ready"})
-FINAL_STATES = frozenset({"stopped", "exited", "crashed", "disabled"})
+FINAL_STATES = frozenset({"stopped", "exited", "crashed", "disabled", "skipped"})
 _EOF_GRACE = 2.0
+#: After readiness passed, non-log readiness probes run at most this often (seconds).
+READY_RECHECK_S = 5.0
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def _expand_target(probe: Probe, env: Mapping[str, str]) -> Probe:
+    """Expand `$NAME`/`${NAME}` in an http/tcp/unix target with the instance's environment (per replica)."""
+    if probe.kind not in ("http", "tcp", "unix") or "$" not in probe.target:
+        return probe
+    target = _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), probe.target)
+    return dataclasses.replace(probe, target=target)
+
+
+def exit_status(code: int) -> int:
+    """Map a child's exit code (negative: killed by that signal) to a shell-style status 1..255."""
+    if code < 0:
+        return 128 + (-code)
+    return code if 0 < code < 256 else 1
 
 
 def _describe_exit(code: int) -> str:
@@ -62,6 +84,8 @@ class Instance:
         self.spec = spec
         self.name = name
         self.replica = replica
+        #: Inherited by every descendant as POM_INSTANCE: finds the ones that escape the group.
+        self.token = f"{os.getpid()}/{name}"
         self.log: ProcessLog = sup.store.log(name, spec.log_max_bytes)
         self.state = "disabled" if spec.disabled else "stopped"
         self.health: str | None = None
@@ -83,6 +107,7 @@ class Instance:
         self._kill_reason: str | None = None
         self._run_token = 0
         self._spawn_cursor = 0
+        self._daemon_group: int | None = None
 
     # ------------------------------------------------------------ public surface
 
@@ -112,14 +137,16 @@ class Instance:
         self._streak = 0
         self.message = None
         self.task = asyncio.create_task(self._run(), name=f"pom:{self.name}")
+        # Dependents decide on "finished" dependencies, which needs the task to be done.
+        self.task.add_done_callback(lambda _t: self.sup.state_changed.notify())
         return True
 
     async def stop(self) -> None:
         """Stop the process (whole group, signal then SIGKILL) and wait until it is down."""
         task = self.task
         if task is None or task.done():
-            if self.state not in ("disabled",):
-                self._set("stopped" if self.state != "crashed" else self.state)
+            if self.state not in ("disabled", "crashed", "skipped"):
+                self._set("stopped")
             return
         self._stop.set()
         with contextlib.suppress(asyncio.CancelledError):
@@ -149,6 +176,7 @@ class Instance:
             "cpu_percent": self.cpu_percent,
             "memory_rss": self.memory_rss,
             "command": self.spec.command,
+            "namespace": self.spec.namespace,
             "disabled": self.spec.disabled,
             "service": self.spec.service,
             "depends_on": dict(self.spec.depends_on),
@@ -180,15 +208,26 @@ class Instance:
 
     async def _run(self) -> None:
         try:
-            if not await self._wait_dependencies():
-                self._set("stopped")
+            outcome = await self._wait_dependencies()
+            if outcome != "go":
+                if outcome == "skipped":
+                    self._skip()
+                else:
+                    self._set("stopped")
                 return
             while True:
                 code = await self._run_once()
                 if self._stop.is_set():
                     self._set("stopped", "stopped by request")
                     return
+                if self.spec.is_daemon and code == 0:
+                    await self._daemon_running()
+                    return
                 if not await self._after_exit(code):
+                    if self.spec.exit_on_end and not self.sup.shutdown_event.is_set():
+                        self.sup.request_shutdown(
+                            code and exit_status(code), f"{self.name} ended and exit_on_end is set"
+                        )
                     return
         except asyncio.CancelledError:
             self._set("stopped")
@@ -197,19 +236,52 @@ class Instance:
             self.note(f"pom internal error: {type(exc).__name__}: {exc}")
             self._set("crashed", f"internal error: {exc}")
 
-    async def _wait_dependencies(self) -> bool:
+    async def _wait_dependencies(self) -> str:
+        """Return "go", "skipped" (a condition can never hold) or "stopped"."""
         if not self.spec.depends_on:
-            return True
+            return "go"
         self._set("pending")
+        for dep in self.sup.disabled_dependencies(self):
+            self.note(f"dependency {dep} is disabled; not waiting for it")
         while not self._stop.is_set():
+            doomed = self.sup.doomed(self)
+            if doomed:
+                self.blocked_by = [name for name, _ in doomed]
+                self.message = "; ".join(reason for _, reason in doomed)
+                return "skipped"
             blocked = self.sup.unsatisfied(self)
             self.blocked_by = blocked
             if not blocked:
                 self.sup.state_changed.notify()
-                return True
+                return "go"
             self.message = "waiting for " + ", ".join(blocked)
             await self._first(self.sup.state_changed.wait(1.0), self._stop.wait())
-        return False
+        return "stopped"
+
+    def _skip(self) -> None:
+        self.note(f"skipped: {self.message}")
+        self._set("skipped")
+        if self.spec.exit_on_skipped:
+            self.sup.request_shutdown(1, f"{self.name} was skipped and exit_on_skipped is set")
+
+    async def _daemon_running(self) -> None:
+        """A daemon's launcher exited 0: it counts as running until stopped (then its shutdown command)."""
+        self.note("daemon launched; running until stopped")
+        self._set("running")
+        await self._stop.wait()
+        self._set("stopping")
+        if self.spec.shutdown_command:
+            await self._run_shutdown_command(self._environment())
+        elif self._daemon_group is not None:
+            kill_group(self._daemon_group, self.spec.shutdown_signal)
+        if self._daemon_group is not None:
+            deadline = time.monotonic() + self.spec.shutdown_timeout
+            while group_alive(self._daemon_group) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await self._reap_group(self._daemon_group)
+            self._daemon_group = None
+        await self.sup.sweep_orphans(self)
+        self._set("stopped", "stopped by request")
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -218,6 +290,7 @@ class Instance:
         env["POM_PROCESS_NAME"] = self.name
         env["POM_REPLICA"] = str(self.replica)
         env["POM_PROJECT_DIR"] = str(self.sup.config.dir)
+        env["POM_INSTANCE"] = self.token
         if self.spec.port is not None:
             env["PORT"] = str(self.spec.port + self.replica - 1)
         return env
@@ -248,7 +321,11 @@ class Instance:
                 h.cancel()
             if helpers:
                 await asyncio.wait(helpers, timeout=2.0)
-        await self._reap_group(proc.pid)
+        if self.spec.is_daemon and code == 0 and not self._stop.is_set():
+            self._daemon_group = proc.pid  # the daemon it forked lives on in this group
+        else:
+            await self._reap_group(proc.pid)
+            await self.sup.sweep_orphans(self)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*eofs), _EOF_GRACE)
         self._ended(proc.pid, code)
@@ -279,9 +356,10 @@ class Instance:
     def _start_probes(self, env: dict[str, str]) -> list[asyncio.Task[None]]:
         helpers = []
         if self.spec.readiness is not None:
-            helpers.append(asyncio.create_task(self._readiness(self.spec.readiness, self._spawn_cursor, env)))
+            probe = _expand_target(self.spec.readiness, env)
+            helpers.append(asyncio.create_task(self._readiness(probe, self._spawn_cursor, env)))
         if self.spec.liveness is not None:
-            helpers.append(asyncio.create_task(self._liveness(self.spec.liveness, env)))
+            helpers.append(asyncio.create_task(self._liveness(_expand_target(self.spec.liveness, env), env)))
         return helpers
 
     def _ended(self, pgid: int, code: int) -> None:
@@ -292,15 +370,39 @@ class Instance:
         self.cpu_percent = None
         self.memory_rss = None
         if self.health is not None:
-            self.health = "not_ready"
+            clean = code in self.spec.success_exit_codes and self._kill_reason is None and not self._stop.is_set()
+            self.health = "completed" if clean else "not_ready"
         prefix = "stopped: " if self._stop.is_set() else ""
         self.note(prefix + _describe_exit(code) + (f" ({self._kill_reason})" if self._kill_reason else ""))
+
+    async def _run_shutdown_command(self, env: dict[str, str]) -> None:
+        """Run `shutdown_command` through the shell with the process environment (bounded by the timeout)."""
+        command = self.spec.shutdown_command or ""
+        self.note(f"running shutdown command: {command}")
+        try:
+            helper, out_r, err_r = spawn(("/bin/sh", "-c", command), cwd=self.spec.cwd, env=env)
+        except OSError as exc:
+            self.note(f"shutdown command failed to start: {exc.strerror or exc}")
+            return
+        for fd, stream in ((out_r, STDOUT), (err_r, STDERR)):
+            self.sup.reader.add(fd, self.log, stream, lambda: None)
+        try:
+            await asyncio.wait_for(wait_exit(helper), self.spec.shutdown_timeout)
+        except TimeoutError:
+            kill_group(helper.pid, signal.SIGKILL)
+            await wait_exit(helper)
 
     async def _terminate(self, proc: subprocess.Popen[bytes], exit_task: asyncio.Task[int]) -> None:
         sig = self.spec.shutdown_signal
         timeout = self.spec.shutdown_timeout
         deadline = time.monotonic() + timeout
-        kill_group(proc.pid, sig)
+        if self.spec.shutdown_command:
+            await self._run_shutdown_command(self._environment())
+        elif self.spec.shutdown_parent_only:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
+        else:
+            kill_group(proc.pid, sig)
         try:
             await asyncio.wait_for(asyncio.shield(exit_task), timeout)
         except TimeoutError:
@@ -327,7 +429,8 @@ class Instance:
         uptime = (self.ended_at or time.time()) - (self.started_at or time.time())
         if spec.restart == "exit_on_failure" and not success:
             self._set("crashed", _describe_exit(code))
-            self.sup.request_shutdown(1, f"{self.name} failed ({_describe_exit(code)}) and restart = exit_on_failure")
+            reason = f"{self.name} failed ({_describe_exit(code)}) and restart = exit_on_failure"
+            self.sup.request_shutdown(exit_status(code), reason)
             return False
         again = spec.restart == "always" or (spec.restart == "on_failure" and not success)
         if not again:
@@ -336,9 +439,10 @@ class Instance:
         if uptime >= spec.stable_after:
             self._streak = 0
         if spec.max_restarts and self._streak >= spec.max_restarts:
+            # The last run's own outcome decides: restart=always with a clean exit ends `exited`.
             text = f"gave up after {self._streak} restarts ({_describe_exit(code)})"
             self.note(text)
-            self._set("crashed", text)
+            self._set("exited" if success else "crashed", text)
             return False
         self._streak += 1
         self.restarts += 1
@@ -368,7 +472,7 @@ class Instance:
         if probe.initial_delay:
             await asyncio.sleep(probe.initial_delay)
         if probe.kind == "log":
-            pattern = re.compile(probe.target)
+            pattern = compile_pattern(probe.target)
             while token == self._run_token:
                 result = self.log.snapshot().query(after_id=cursor, regex=pattern)
                 if any(line.stream != "pom" for line in result.lines):
@@ -384,7 +488,8 @@ class Instance:
                 self._mark_ready(True)
             elif bad_streak >= probe.failure_threshold:
                 self._mark_ready(False)
-            await asyncio.sleep(probe.period)
+            # Once ready, a fast startup poll would only burn CPU: re-check at a calmer pace.
+            await asyncio.sleep(max(probe.period, READY_RECHECK_S) if self.health == "ready" else probe.period)
 
     async def _liveness(self, probe: Probe, env: dict[str, str]) -> None:
         token = self._run_token

@@ -7,7 +7,6 @@ reader thread and pom's own event lines); readers never take it.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from array import array
@@ -15,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any, NamedTuple
+
+from toolkit_pom.core.regex import Pattern, PatternError, compile_pattern
 
 __all__ = [
     "BLOCK_LINES",
@@ -132,7 +133,7 @@ class LogResult:
 
 
 class _Filter:
-    def __init__(self, stream: int | None, contains: str | None, regex: re.Pattern[str] | None) -> None:
+    def __init__(self, stream: int | None, contains: str | None, regex: Pattern | None) -> None:
         self.stream = stream
         self.needle = contains
         self.needle_bytes = contains.encode() if contains else None
@@ -209,7 +210,7 @@ class LogSnapshot:
         after_id: int | None = None,
         limit: int | None = None,
         contains: str | None = None,
-        regex: str | re.Pattern[str] | None = None,
+        regex: str | Pattern | None = None,
     ) -> LogResult:
         """Filter and page the snapshot (specs/pom/log-store.md#queries).
 
@@ -221,8 +222,8 @@ class LogSnapshot:
         if after_id is not None and after_id < 0:
             raise ValueError("after_id must be >= 0")
         try:
-            pattern = re.compile(regex) if isinstance(regex, str) else regex
-        except re.error as exc:
+            pattern = compile_pattern(regex) if isinstance(regex, str) else regex
+        except PatternError as exc:
             raise ValueError(f"bad regular expression: {exc}") from None
         filt = _Filter(stream_code(stream), contains, pattern)
         first_id, last_id = self.first_id, self.last_id

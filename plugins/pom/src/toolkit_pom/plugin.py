@@ -10,6 +10,8 @@ from toolkit import hookimpl
 if TYPE_CHECKING:
     import click
 
+    from toolkit.tools import McpTool
+
 
 @hookimpl
 def toolkit_commands() -> Sequence[click.Command]:
@@ -17,3 +19,11 @@ def toolkit_commands() -> Sequence[click.Command]:
     from toolkit_pom.cli import pom
 
     return [pom]
+
+
+@hookimpl
+def toolkit_mcp_tools() -> Sequence[McpTool]:
+    """Return pom's MCP tools (ps, logs, errors, summary, restart)."""
+    from toolkit_pom.mcp import tools
+
+    return tools()

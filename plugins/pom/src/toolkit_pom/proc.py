@@ -18,9 +18,21 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["Watchdog", "group_alive", "group_members", "kill_group", "spawn", "wait_exit"]
+__all__ = [
+    "Watchdog",
+    "adopted_children",
+    "become_subreaper",
+    "group_alive",
+    "group_members",
+    "kill_group",
+    "spawn",
+    "wait_exit",
+]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+#: Children pom started itself (their exit is awaited by whoever spawned them).
+_OWN_CHILDREN: set[int] = set()
 _libc: ctypes.CDLL | None = None
 
 
@@ -45,6 +57,39 @@ def _preexec(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return setup
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants (e.g. a child that forked and called setsid) re-parent to pom.
+
+    Returns False where the kernel has no child subreapers (then only process groups are tracked).
+    """
+    prctl = _prctl()
+    return prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def adopted_children() -> list[int]:
+    """Pids of this process's children that pom did not spawn: orphans it adopted as subreaper."""
+    me = str(os.getpid())
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as fh:
+            direct = {int(p) for p in fh.read().split()}
+        for task in os.listdir(f"/proc/{me}/task"):
+            if task != me:
+                with contextlib.suppress(OSError), open(f"/proc/{me}/task/{task}/children") as fh:
+                    direct |= {int(p) for p in fh.read().split()}
+    except OSError:
+        return []
+    return sorted(direct - _OWN_CHILDREN)
+
+
+def reap(pid: int) -> bool:
+    """Collect an adopted orphan's exit status if it has exited; True when it is gone."""
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
 
 
 def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -78,11 +123,20 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[su
     finally:
         os.close(out_w)
         os.close(err_w)
+    _OWN_CHILDREN.add(proc.pid)
     return proc, out_r, err_r
 
 
 async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
     """Wait without blocking the loop until `proc` exits; return its code (negative = signal)."""
+    try:
+        return await _wait_exit(proc)
+    finally:
+        if proc.returncode is not None:
+            _OWN_CHILDREN.discard(proc.pid)
+
+
+async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
     loop = asyncio.get_running_loop()
     try:
         fd = os.pidfd_open(proc.pid)
@@ -170,6 +224,7 @@ class Watchdog:
         )
         assert self.proc.stdin is not None
         self._fd = self.proc.stdin.fileno()
+        _OWN_CHILDREN.add(self.proc.pid)
 
     @property
     def pid(self) -> int:

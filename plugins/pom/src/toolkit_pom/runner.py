@@ -25,7 +25,7 @@ from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.config import ProjectConfig
 from toolkit_pom.control import Control, LogQuery, query_logs
-from toolkit_pom.errors import ProcessFailed, ReadyTimeout, UsageError
+from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 from toolkit_pom.supervisor import Supervisor
 
 __all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
@@ -49,6 +49,12 @@ class UpOptions:
     exit_when_ready: bool = False
     timeout: float = 60.0
     settle: float = 1.0
+    #: process-compose's REST API on its own loopback listener (`--pc-api HOST:PORT`).
+    pc_api: str | None = None
+    #: Headless output: the `HH:MM:SS name | ` prefix (honcho's --no-prefix turns it off).
+    prefix: bool = True
+    #: Headless output: processes whose lines are not printed (honcho's -q).
+    silenced: frozenset[str] | set[str] = frozenset()
 
 
 def lock_path_for(config: ProjectConfig) -> Path:
@@ -102,7 +108,30 @@ def bind_http(address: str) -> socket.socket:
     return sock
 
 
+def bind_unix(path: Path) -> socket.socket:
+    """Listen on a Unix socket (owner-only), replacing a stale socket file.
+
+    Raises:
+        IoFailure: the path cannot be bound.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_socket():
+                path.unlink()
+        sock.bind(str(path))
+        path.chmod(0o600)
+    except OSError as exc:
+        sock.close()
+        raise IoFailure(f"cannot listen on {path}: {exc.strerror}", hint="pick another --pc-api path") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 def _url(sock: socket.socket) -> str:
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
 
@@ -110,8 +139,12 @@ def _url(sock: socket.socket) -> str:
 class Printer:
     """Headless output: `HH:MM:SS name | line`, written off-loop so a slow terminal stalls nothing."""
 
-    def __init__(self, sup: Supervisor, quiet: bool) -> None:
+    def __init__(
+        self, sup: Supervisor, quiet: bool, prefix: bool = True, silenced: frozenset[str] | set[str] = frozenset()
+    ) -> None:
         self.sup = sup
+        self.prefix = prefix
+        self.silenced = silenced
         self.query = LogQuery(stream="pom" if quiet else None, after_id=0, limit=5000)
         self.cursors: dict[str, int] = {}
 
@@ -130,9 +163,12 @@ class Printer:
             now = time.strftime("%H:%M:%S")
             chunks.append(f"{now} {gap['process']:<{width}} | [pom] {gap['missed']} lines not shown (evicted)\n")
         for line in frame["lines"]:
+            if line["process"] in self.silenced or line["process"].split(".")[0] in self.silenced:
+                continue
             stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"]))
-            prefix = "[pom] " if line["stream"] == "pom" else ""
-            chunks.append(f"{stamp} {line['process']:<{width}} | {prefix}{line['text']}\n")
+            mark = "[pom] " if line["stream"] == "pom" else ""
+            head = f"{stamp} {line['process']:<{width}} | " if self.prefix else ""
+            chunks.append(f"{head}{mark}{line['text']}\n")
         await asyncio.to_thread(_write, sys.stdout, "".join(chunks))
         return True
 
@@ -168,17 +204,42 @@ async def _watch_ready(sup: Supervisor, names: list[str], timeout: float, settle
         await sup.state_changed.wait(0.1)
 
 
-async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None) -> Any:
+async def _watch_end(sup: Supervisor, names: list[str]) -> None:
+    """process-compose files: the project ends once every started process has ended for good."""
+    while True:
+        instances = [sup.instances[n] for n in names if n in sup.instances]
+        if all(i.task is not None and i.task.done() for i in instances):
+            sup.request_shutdown(sup.exit_code, "all processes ended")
+            return
+        await sup.state_changed.wait(1.0)
+
+
+async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *, pc_api: bool = False) -> Any:
     import uvicorn
 
-    from toolkit_pom.server import create_app
+    from toolkit_kernel.exposure import ExposurePolicy, guard_asgi, uvicorn_options
+    from toolkit_pom.server import exposed_app
 
     class _Server(uvicorn.Server):
         def capture_signals(self) -> Any:  # pom owns signal handling
             return contextlib.nullcontext()
 
-    app = create_app(sup, token=token)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    extra: tuple[str, ...]
+    if sock.family == socket.AF_UNIX:
+        # process-compose's client over its Unix socket sends `Host: unix`; file permissions guard it.
+        host, port, extra = "127.0.0.1", 0, ("unix", "localhost")
+    else:
+        host, port = sock.getsockname()[:2]
+        # process-compose's client, given only --port, dials ":PORT" and sends that as its Host.
+        extra = (f":{port}",) if pc_api else ()
+    policy = ExposurePolicy.for_bind(host, port, token=token, extra_hosts=extra)
+    if pc_api:
+        from toolkit_pom.pc_api import create_pc_app
+
+        app = guard_asgi(create_pc_app(sup), policy, public_paths=("/live",))
+    else:
+        app = exposed_app(sup, policy)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **uvicorn_options(policy))
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="pom:http")
     return server, task
@@ -201,21 +262,32 @@ async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | 
             details={"dir": str(config.dir)},
         )
     http_sock = None
+    pc_sock = None
     try:
+        if options.pc_api:
+            from toolkit_kernel.exposure import ExposurePolicy
+
+            if options.pc_api.startswith("unix:"):
+                pc_sock = bind_unix(Path(options.pc_api[5:]))
+            else:
+                pc_host, _, pc_port = options.pc_api.rpartition(":")
+                # No token scheme of process-compose's is spoken: loopback only.
+                ExposurePolicy.for_bind(pc_host.strip("[]") or "127.0.0.1", int(pc_port or 0))
+                pc_sock = bind_http(options.pc_api)
         if options.http:
-            host = options.http.rpartition(":")[0].strip("[]")
-            if not is_loopback(host) and not options.token:
-                raise UsageError(
-                    f"refusing to serve HTTP on non-loopback {options.http} without a token",
-                    hint="pass --token (or set POM_TOKEN), or bind 127.0.0.1",
-                )
+            from toolkit_kernel.exposure import ExposurePolicy
+
+            host, _, port = options.http.rpartition(":")
+            # Refuses a non-loopback address without a token before anything listens.
+            ExposurePolicy.for_bind(host.strip("[]") or "127.0.0.1", int(port or 0), token=options.token)
             http_sock = bind_http(options.http)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(sock_path)  # we hold the lock: any socket file is stale
-        return await _supervise(config, options, sock_path, http_sock)
+        return await _supervise(config, options, sock_path, http_sock, pc_sock)
     finally:
-        if http_sock is not None:
-            http_sock.close()
+        for listener in (http_sock, pc_sock):
+            if listener is not None:
+                listener.close()
         lock.close()
 
 
@@ -230,7 +302,7 @@ def _on_signal(sup: Supervisor, sig: int) -> None:
 def _start_frontends(sup: Supervisor, options: UpOptions, tasks: list[asyncio.Task[Any]]) -> tuple[Printer | None, Any]:
     """Start the headless printer or the TUI; their tasks are appended to `tasks` (printer first)."""
     if not options.tui:
-        printer = Printer(sup, options.quiet)
+        printer = Printer(sup, options.quiet, options.prefix, options.silenced)
         tasks.append(asyncio.create_task(printer.run(), name="pom:printer"))
         return printer, None
     from toolkit_pom.tui.app import PomApp
@@ -242,20 +314,36 @@ def _start_frontends(sup: Supervisor, options: UpOptions, tasks: list[asyncio.Ta
     return None, app
 
 
+def _start_watchers(sup: Supervisor, options: UpOptions, names: list[str], tasks: list[asyncio.Task[Any]]) -> None:
+    """`--exit-when-ready`, or (process-compose files, headless) the end of every process, stops pom."""
+    if options.exit_when_ready:
+        tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
+    elif sup.config.kind == "compose" and not options.tui:
+        tasks.append(asyncio.create_task(_watch_end(sup, names)))
+
+
 async def _supervise(
-    config: ProjectConfig, options: UpOptions, sock_path: Path, http_sock: socket.socket | None
+    config: ProjectConfig,
+    options: UpOptions,
+    sock_path: Path,
+    http_sock: socket.socket | None,
+    pc_sock: socket.socket | None = None,
 ) -> tuple[int, str | None, dict[str, Any]]:
     loop = asyncio.get_running_loop()
     sup = Supervisor(config)
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")
     http = None
+    servers: list[Any] = []
     tasks: list[asyncio.Task[Any]] = []
     try:
         await server.start()
         if http_sock is not None:
             sup.http_url = _url(http_sock)
             http = await _serve_http(sup, http_sock, options.token)
+        if pc_sock is not None:
+            sup.pc_api_url = _url(pc_sock)
+            servers.append(await _serve_http(sup, pc_sock, None, pc_api=True))
         if not options.tui:
             api = f"HTTP API on {sup.http_url}" if sup.http_url else "HTTP API off"
             print(f"pom: {config.name} (pid {os.getpid()}); {api}; `pom ps` for status", file=sys.stderr, flush=True)
@@ -264,9 +352,7 @@ async def _supervise(
         for sig in handled:
             loop.add_signal_handler(sig, _on_signal, sup, sig)
         printer, app = _start_frontends(sup, options, tasks)
-        if options.exit_when_ready:
-            names = [i.name for i in chosen]
-            tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
+        _start_watchers(sup, options, [i.name for i in chosen], tasks)
         await sup.shutdown_event.wait()
         final = {"project": sup.info(), "processes": sup.processes()}
         if app is not None:
@@ -288,10 +374,10 @@ async def _supervise(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if http is not None:
-            http[0].should_exit = True
+        for server_task in [*([http] if http is not None else []), *servers]:
+            server_task[0].should_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(http[1], 5)
+                await asyncio.wait_for(server_task[1], 5)
         await server.close(grace=1.0)
         await sup.close()
 

@@ -6,15 +6,15 @@ Every route calls the same `Control` operations as the Unix-socket CLI.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from toolkit_kernel.errors import ToolkitError
+from toolkit_kernel.exposure import ExposurePolicy, guard_asgi
 from toolkit_pom import __version__
 from toolkit_pom.control import Control, LogQuery, query_logs
 from toolkit_pom.supervisor import Supervisor
@@ -31,29 +31,35 @@ def _error(kind: str, message: str, status: int, hint: str | None = None) -> JSO
     return JSONResponse({"error": body}, status_code=status)
 
 
-def create_app(sup: Supervisor, *, token: str | None = None) -> FastAPI:
-    """Build the app over a running supervisor.
+def exposed_app(sup: Supervisor, policy: ExposurePolicy) -> Any:
+    """The app behind the kernel's exposure policy (Host/Origin checks; the token off loopback).
+
+    `X-Pom-Token: T` is accepted as `Authorization: Bearer T` (specs/pom/http.md).
+    """
+    guarded = guard_asgi(create_app(sup), policy, public_paths=("/health",))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = list(scope.get("headers") or [])
+        names = {name.lower() for name, _ in headers}
+        if b"x-pom-token" in names and b"authorization" not in names:
+            token = next(value for name, value in headers if name.lower() == b"x-pom-token")
+            scope = {**scope, "headers": [*headers, (b"authorization", b"Bearer " + token)]}
+        await guarded(scope, receive, send)
+
+    return app
+
+
+def create_app(sup: Supervisor) -> FastAPI:
+    """Build the app over a running supervisor (unguarded: serve it through `exposed_app`).
 
     Args:
         sup: The supervisor to expose.
-        token: When set, every request must carry it (Bearer or X-Pom-Token).
     """
     app = FastAPI(
         title="pom",
         version=__version__,
         description="Dev-session process supervisor: processes, logs, control and agent views.",
     )
-
-    @app.middleware("http")
-    async def auth(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if token:
-            given = request.headers.get("x-pom-token") or ""
-            bearer = request.headers.get("authorization") or ""
-            if bearer.lower().startswith("bearer "):
-                given = given or bearer[7:]
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return _error("unauthorized", "missing or wrong token", 401, "send Authorization: Bearer <token>")
-        return await call_next(request)
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Request, exc: ToolkitError) -> JSONResponse:

@@ -20,11 +20,30 @@ from toolkit_pom.errors import UnknownProcess, UsageError
 from toolkit_pom.ingest import ChangeNotifier, PipeReader
 from toolkit_pom.instance import UP_STATES, Instance
 from toolkit_pom.logstore import LogStore
-from toolkit_pom.proc import Watchdog, kill_group
+from toolkit_pom.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 
 __all__ = ["Supervisor"]
 
 MAX_REPLICAS = 64
+
+
+def _idle_disabled(dep: Instance) -> bool:
+    return dep.spec.disabled and dep.spawn_count == 0 and (dep.task is None or dep.task.done())
+
+
+def _finished(dep: Instance) -> bool:
+    """The dependency's actor is over (no restart pending) after it ran or was skipped."""
+    return dep.task is not None and dep.task.done() and dep.state in ("exited", "crashed", "skipped")
+
+
+def _condition(dep: Instance, cond: str) -> bool:
+    if cond == "started":
+        return dep.spawn_count > 0 or dep.state == "skipped"
+    if cond in ("healthy", "log_ready"):
+        return dep.health == "ready"
+    if cond == "completed":
+        return _finished(dep)
+    return _finished(dep) and dep.state == "exited" and dep.exit_code in dep.spec.success_exit_codes
 
 
 class Supervisor:
@@ -49,6 +68,8 @@ class Supervisor:
             self._add_instances(spec, spec.replicas)
         self.started_at = time.time()
         self.http_url: str | None = None
+        #: process-compose's REST API, when `pom up --pc-api` serves it.
+        self.pc_api_url: str | None = None
         self.shutdown_event = asyncio.Event()
         #: Set once every process is down and the last log lines are stored.
         self.closed = asyncio.Event()
@@ -58,6 +79,9 @@ class Supervisor:
         self._metrics_task: asyncio.Task[None] | None = None
         self._psutil_cache: dict[int, Any] = {}
         self._closed = False
+        self._escaped: set[int] = set()  # process groups outside every instance's group, told to the watchdog
+        self._warned_orphans: set[int] = set()
+        self.subreaper = become_subreaper()
         self.reader.start()
 
     def _add_instances(self, spec: ProcessSpec, count: int) -> list[Instance]:
@@ -66,7 +90,7 @@ class Supervisor:
         for replica, name in enumerate(names, start=1):
             if name in self.instances:
                 continue
-            inst = Instance(self, spec, name, replica)
+            inst = Instance(self, spec.for_replica(replica), name, replica)
             self.instances[name] = inst
             self.groups[spec.name].append(name)
             added.append(inst)
@@ -111,26 +135,39 @@ class Supervisor:
             )
         return inst
 
+    def _dependencies(self, inst: Instance) -> list[tuple[Instance, str]]:
+        """(dependency instance, condition) pairs, leaving out disabled ones never started."""
+        return [
+            (dep, cond)
+            for group, cond in inst.spec.depends_on.items()
+            for dep in (self.instances[n] for n in self.groups.get(group, []))
+            if not _idle_disabled(dep)
+        ]
+
+    def disabled_dependencies(self, inst: Instance) -> list[str]:
+        """Dependencies of `inst` that are disabled and were never started (not waited for)."""
+        return [
+            dep_name
+            for group in inst.spec.depends_on
+            for dep_name in self.groups.get(group, [])
+            if _idle_disabled(self.instances[dep_name])
+        ]
+
     def unsatisfied(self, inst: Instance) -> list[str]:
         """Return the dependencies of `inst` whose condition does not hold yet."""
-        blocked = []
-        for group, cond in inst.spec.depends_on.items():
-            for dep_name in self.groups.get(group, []):
-                dep = self.instances[dep_name]
-                if not self._condition(dep, cond):
-                    blocked.append(dep_name)
-        return blocked
+        return [dep.name for dep, cond in self._dependencies(inst) if not _condition(dep, cond)]
 
-    @staticmethod
-    def _condition(dep: Instance, cond: str) -> bool:
-        if cond == "started":
-            return dep.spawn_count > 0
-        if cond in ("healthy", "log_ready"):
-            return dep.health == "ready"
-        ended = dep.spawn_count > 0 and dep.state in ("exited", "crashed")
-        if cond == "completed":
-            return ended
-        return ended and dep.state == "exited" and dep.exit_code in dep.spec.success_exit_codes
+    def doomed(self, inst: Instance) -> list[tuple[str, str]]:
+        """Return (dependency, reason) for conditions that can no longer hold (the dependent is skipped)."""
+        out = []
+        for dep, cond in self._dependencies(inst):
+            if _condition(dep, cond) or not _finished(dep):
+                continue
+            if cond == "completed_successfully":
+                out.append((dep.name, f"{dep.name} did not complete successfully ({dep.state})"))
+            elif cond in ("healthy", "log_ready"):
+                out.append((dep.name, f"{dep.name} ended without becoming ready ({dep.state})"))
+        return out
 
     def closure(self, names: Iterable[str]) -> list[Instance]:
         """Return the named instances plus, transitively, their (non-disabled) dependencies."""
@@ -226,6 +263,7 @@ class Supervisor:
             return
         self._closed = True
         await self.stop_many(list(self.instances.values()))
+        await self.sweep_orphans(None)
         if self._metrics_task is not None:
             self._metrics_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -246,6 +284,7 @@ class Supervisor:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "http_url": self.http_url,
+            "pc_api_url": self.pc_api_url,
             "version": __version__,
         }
 
@@ -272,6 +311,7 @@ class Supervisor:
 
         while True:
             self._check_watchdog()
+            self._adopt_sweep()
             seen: set[int] = set()
             for inst in list(self.instances.values()):
                 if inst.pid is None or inst.state not in UP_STATES | {"stopping"}:
@@ -281,6 +321,7 @@ class Supervisor:
                     procs = [root]
                     for child in root.children(recursive=True):
                         procs.append(self._psutil_proc(psutil, child.pid))
+                        self._watch_escaped(child.pid)
                     cpu = 0.0
                     rss = 0
                     for p in procs:
@@ -296,6 +337,61 @@ class Supervisor:
                 if pid not in seen:
                     del self._psutil_cache[pid]
             await asyncio.sleep(1.0)
+
+    def _owner_of(self, pid: int) -> Instance | None:
+        """The instance whose environment an adopted orphan carries (`POM_INSTANCE`), if any."""
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+        except OSError:
+            return None
+        for item in env:
+            if item.startswith(b"POM_INSTANCE="):
+                token = item.partition(b"=")[2].decode(errors="replace")
+                return next((i for i in self.instances.values() if i.token == token), None)
+        return None
+
+    def _watch_escaped(self, pid: int) -> None:
+        """Tell the watchdog about a descendant's own process group (it survives pom's SIGKILL otherwise)."""
+        with contextlib.suppress(OSError):
+            pgid = os.getpgid(pid)
+            if pgid not in self._escaped and pgid > 1 and pgid != os.getpgid(0):
+                self._escaped.add(pgid)
+                self.watchdog.register(pgid)
+
+    async def sweep_orphans(self, owner: Instance | None) -> None:
+        """Stop adopted orphans (every one, or those `owner` started): SIGTERM, SIGKILL after 2 s, reap."""
+        targets = [p for p in adopted_children() if not reap(p) and (owner is None or self._owner_of(p) is owner)]
+        if not targets:
+            return
+        if owner is not None:
+            owner.note(f"stopping {len(targets)} escaped descendant(s): {', '.join(map(str, targets))}")
+        for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            for pid in targets:
+                with contextlib.suppress(OSError):
+                    os.killpg(os.getpgid(pid), sig)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while targets and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                targets = [p for p in targets if not reap(p)]
+            if not targets:
+                return
+
+    def _adopt_sweep(self) -> None:
+        """Reap adopted zombies; orphans of an instance that is not up get SIGTERM, then SIGKILL."""
+        for pid in adopted_children():
+            if reap(pid):
+                continue
+            owner = self._owner_of(pid)
+            self._watch_escaped(pid)
+            if owner is not None and (owner.pid is not None or owner.spec.is_daemon):
+                continue
+            sig = signal.SIGKILL if pid in self._warned_orphans else signal.SIGTERM
+            self._warned_orphans.add(pid)
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(pid), sig)
 
     def _check_watchdog(self) -> None:
         """Replace a watchdog that died (someone killed it) and re-register every live group."""

@@ -100,9 +100,7 @@ def content_hash(msg: Any) -> bytes:
     """
     if not msg.metadata and not msg.HasField("transition"):
         return simple_content_hash(msg.event_type, msg.payload)
-    from toolkit_graveyar._proto import eventstore_pb2 as es
-
-    copy = es.Event()
+    copy = type(msg)()  # an eventstore.Event, or a graveyar.v1.RecordedEvent from a KurrentDB append
     copy.CopyFrom(msg)
     copy.ClearField("id")
     copy.ClearField("timestamp")

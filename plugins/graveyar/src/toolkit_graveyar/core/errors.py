@@ -18,6 +18,7 @@ __all__ = [
     "ServerBusy",
     "SnapshotRejected",
     "StorageFailure",
+    "StreamDeleted",
     "StreamNotFound",
     "Unauthenticated",
     "Unavailable",
@@ -36,6 +37,20 @@ class StreamNotFound(NotFound):
     """The stream has no visible events, or was deleted (gRPC NOT_FOUND)."""
 
     code: ClassVar[str] = "stream-not-found"
+
+
+class StreamDeleted(ToolkitError):
+    """The stream was tombstoned: it can never be read, written or deleted again (gRPC FAILED_PRECONDITION)."""
+
+    kind = "conflict"
+    code: ClassVar[str] = "stream-deleted"
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(
+            f"stream {stream!r} is deleted (tombstoned)",
+            hint="a tombstoned stream name cannot be used again; pick another name",
+            details={"stream": stream},
+        )
 
 
 class WrongExpectedVersion(Conflict):

@@ -23,7 +23,11 @@ def check_schema(schema: dict[str, Any]) -> str:
     """Validate a schema definition; return its name.
 
     Raises:
-        InvalidRequest: empty name, a field without a type, a bad regex, min above max, too deep.
+        InvalidRequest: empty name, no fields, a field without a type, a bad regex, min above max,
+            too deep, and what graveyar_db 0.3 rejects: required and nullable together,
+            overrides_on_null without nullable, numeric limits on a non-number, a regex on a
+            non-string, negative lengths, duplicate enum variants, regex features Rust's regex
+            crate lacks (lookaround, backreferences, atomic groups, possessive quantifiers).
     """
     name = schema.get("name", "")
     if not isinstance(name, str) or not name.strip():
@@ -37,21 +41,71 @@ def _check_fields(fields: Any, where: str, depth: int) -> None:
         raise InvalidRequest(f"{where}: schema nesting deeper than {_MAX_DEPTH}")
     if not isinstance(fields, dict):
         raise InvalidRequest(f"{where}: fields must be an object")
+    if not fields:
+        raise InvalidRequest(f"{where}: a schema needs at least one field")
     for fname, field in fields.items():
         if not fname:
             raise InvalidRequest(f"{where}: a field has an empty name")
         if not isinstance(field, dict):
             raise InvalidRequest(f"{where}.{fname}: field must be an object")
-        _check_type(field.get("field_type"), f"{where}.{fname}", depth)
-        c = field.get("constraints") or {}
-        if "regex" in c:
-            try:
-                re.compile(c["regex"])
-            except (re.error, TypeError) as exc:
-                raise InvalidRequest(f"{where}.{fname}: bad regex: {exc}") from None
-        for lo, hi in (("min_value", "max_value"), ("min_length", "max_length")):
-            if lo in c and hi in c and float(c[lo]) > float(c[hi]):
-                raise InvalidRequest(f"{where}.{fname}: {lo} is above {hi}")
+        ftype = field.get("field_type")
+        _check_type(ftype, f"{where}.{fname}", depth)
+        _check_constraints(field, ftype or {}, f"{where}.{fname}")
+
+
+def _check_constraints(field: dict[str, Any], ftype: dict[str, Any], where: str) -> None:
+    c = field.get("constraints") or {}
+    nullable = bool(field.get("nullable"))
+    if c.get("required") and nullable:
+        raise InvalidRequest(f"{where}: a field cannot be both required and nullable")
+    if field.get("overrides_on_null") and not nullable:
+        raise InvalidRequest(f"{where}: overrides_on_null needs nullable")
+    primitive = ftype.get("primitive")
+    if ("min_value" in c or "max_value" in c) and primitive != "NUMBER":
+        raise InvalidRequest(f"{where}: min_value/max_value apply to NUMBER fields only")
+    for key in ("min_length", "max_length"):
+        if key in c and int(c[key]) < 0:
+            raise InvalidRequest(f"{where}: {key} is negative")
+    if "regex" in c:
+        if primitive != "STRING":
+            raise InvalidRequest(f"{where}: a regex applies to STRING fields only")
+        _check_regex(c["regex"], where)
+    for lo, hi in (("min_value", "max_value"), ("min_length", "max_length")):
+        if lo in c and hi in c and float(c[lo]) > float(c[hi]):
+            raise InvalidRequest(f"{where}: {lo} is above {hi}")
+
+
+#: sre opcodes of features Rust's regex crate (graveyar_db's engine) does not have.
+_NON_RUST = {"ASSERT": "lookaround", "ASSERT_NOT": "lookaround", "GROUPREF": "a backreference"}
+_NON_RUST |= {"GROUPREF_EXISTS": "a conditional", "ATOMIC_GROUP": "an atomic group"}
+_NON_RUST |= {"POSSESSIVE_REPEAT": "a possessive quantifier"}
+
+
+def _check_regex(pattern: Any, where: str) -> None:
+    """The regex must compile here and use nothing Rust's engine rejects (so graveyar_db clients agree)."""
+    try:
+        re.compile(pattern)
+        tree = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (re.error, TypeError) as exc:
+        raise InvalidRequest(f"{where}: bad regex: {exc}") from None
+    feature = _rust_unsupported(tree)
+    if feature:
+        raise InvalidRequest(f"{where}: regex uses {feature}, which graveyar_db's regex engine rejects")
+
+
+def _rust_unsupported(node: Any) -> str | None:
+    """The first feature of a parsed pattern (sre SubPattern) that Rust's engine lacks."""
+    if hasattr(node, "data"):  # a SubPattern: (opcode, argument) pairs
+        for op, arg in node.data:
+            found = _NON_RUST.get(str(op)) or _rust_unsupported(arg)
+            if found:
+                return found
+    elif isinstance(node, list | tuple):
+        for item in node:
+            found = _rust_unsupported(item)
+            if found:
+                return found
+    return None
 
 
 def _check_type(ftype: Any, where: str, depth: int) -> None:
@@ -61,8 +115,11 @@ def _check_type(ftype: Any, where: str, depth: int) -> None:
         if ftype["primitive"] not in _PRIMITIVES:
             raise InvalidRequest(f"{where}: unknown primitive {ftype['primitive']!r}")
     elif "enum_def" in ftype:
-        if not (ftype["enum_def"] or {}).get("variants"):
+        variants = (ftype["enum_def"] or {}).get("variants") or []
+        if not variants:
             raise InvalidRequest(f"{where}: enum has no variants")
+        if len(set(variants)) != len(variants):
+            raise InvalidRequest(f"{where}: enum variants repeat")
     elif "sub_schema" in ftype:
         _check_fields((ftype["sub_schema"] or {}).get("fields", {}), where, depth + 1)
     elif "array_def" in ftype:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from toolkit_graveyar._proto.graveyar.v1.graveyar_pb2 import RecordedEvent as RecordedEventPb
 from toolkit_graveyar.core.codec import (
     content_hash,
     decode_record,
@@ -37,6 +38,8 @@ __all__ = ["EventStoreService", "SubscriptionItem"]
 log = logging.getLogger("graveyar")
 
 _SCHEMA_TTL = 1.0
+#: Appends in one multi-stream append.
+MAX_MULTI_APPENDS = 100
 
 
 def now_ms() -> int:
@@ -92,14 +95,57 @@ class EventStoreService:
         return await self.append_wire(stream, [event_to_pb(e) for e in events], expected, require_transition)
 
     async def append_wire(
-        self, stream: str, msgs: Sequence[Any], expected: Expected, require_transition: bool = False
+        self,
+        stream: str,
+        msgs: Sequence[Any],
+        expected: Expected,
+        require_transition: bool = False,
+        *,
+        metastream_ok: bool = False,
     ) -> AppendResult:
-        """Like `append`, for `eventstore.Event` messages straight off the wire."""
-        check_stream_name(stream)
+        """Like `append`, for `eventstore.Event` messages straight off the wire.
+
+        `metastream_ok` lets the KurrentDB service write `$$<stream>` metadata streams (other
+        `$` names stay reserved).
+        """
+        check_stream_name(stream, writable=not (metastream_ok and stream.startswith("$$") and len(stream) > 2))
         if expected.version < 0:
             raise InvalidRequest(f"expected version {expected.version} is negative")
         prepared = await self.prepare_wire(msgs, require_transition=require_transition)
         return await self.store.append(stream, prepared, expected)
+
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically (all or none)."""
+        return await self.append_multi_wire([(s, [event_to_pb(e) for e in evs], exp) for s, evs, exp in items])
+
+    async def append_multi_wire(self, items: Sequence[tuple[str, Sequence[Any], Expected]]) -> list[AppendResult]:
+        """Like `append_multi`, for wire messages: 1..100 items, distinct streams, distinct event ids."""
+        if not items:
+            raise InvalidRequest("a multi-stream append needs at least one append")
+        if len(items) > MAX_MULTI_APPENDS:
+            raise InvalidRequest(
+                f"{len(items)} appends exceed the limit of {MAX_MULTI_APPENDS} per multi-stream append"
+            )
+        streams = [stream for stream, _, _ in items]
+        if len(set(streams)) != len(streams):
+            raise InvalidRequest("a multi-stream append names a stream twice", hint="merge the appends of one stream")
+        prepared = []
+        seen: set[str] = set()
+        total = 0
+        for stream, msgs, expected in items:
+            check_stream_name(stream)
+            if expected.version < 0:
+                raise InvalidRequest(f"expected version {expected.version} is negative")
+            events = await self.prepare_wire(msgs)
+            total += len(events)
+            for ev in events:
+                if ev.event_id in seen:
+                    raise InvalidRequest(f"event id {ev.event_id} appears twice in one multi-stream append")
+                seen.add(ev.event_id)
+            prepared.append((stream, events, expected))
+        if total > self.limits.max_append_events:
+            raise InvalidRequest(f"{total} events exceed the limit of {self.limits.max_append_events} per append")
+        return await self.store.append_multi(prepared)
 
     async def prepare(
         self, events: Sequence[ProposedEvent], *, require_transition: bool = False
@@ -144,7 +190,9 @@ class EventStoreService:
                 )
             total += size
             types.add(event_type)
-            simple = not metadata and transition is None
+            # graveyar.v1.RecordedEvent messages (KurrentDB appends) may carry custom metadata
+            # and a content type, which the simple hash would not cover.
+            simple = not metadata and transition is None and type(m) is not RecordedEventPb
             digest = simple_content_hash(event_type, payload) if simple else content_hash(m)
             out.append(PreparedEvent(event_id, id_bytes, digest, raw))
         if total > limits.max_append_size:
@@ -216,31 +264,52 @@ class EventStoreService:
             else:
                 cursor = key + 1
 
+    async def read_all_excluding(
+        self, start: int | None, backward: bool, limit: int, excludes: Sequence[str]
+    ) -> AsyncIterator[list[bytes]]:
+        """Pages of `$all` without the events of streams starting with `excludes`; `limit` counts what is returned."""
+        prefixes = tuple(excludes)
+        sent = 0
+        async for page in self.read_pages(ALL_STREAM, start, backward, 0):
+            keep = [r for r in page if not decode_record(r).stream.startswith(prefixes)]
+            if limit and sent + len(keep) >= limit:
+                yield keep[: limit - sent]
+                return
+            sent += len(keep)
+            if keep:
+                yield keep
+
     # -- subscriptions --------------------------------------------------------------------------
     async def subscribe(
-        self, stream: str, after: int | None, *, stream_prefixes: Sequence[str] = (), event_types: Sequence[str] = ()
+        self,
+        stream: str,
+        after: int | None,
+        *,
+        stream_prefixes: Sequence[str] = (),
+        event_types: Sequence[str] = (),
+        exclude_prefixes: Sequence[str] = (),
     ) -> AsyncIterator[SubscriptionItem]:
         """Catch-up subscription: history in order, one `caught_up`, then live events, each once.
 
         `after` is exclusive (a version for a stream, a position for `$all`); None = from the start.
         """
         check_stream_name(stream, allow_all=True, writable=False)
-        if stream_prefixes and stream != ALL_STREAM:
-            raise InvalidRequest("stream_prefixes only apply to '$all' subscriptions")
+        if (stream_prefixes or exclude_prefixes) and stream != ALL_STREAM:
+            raise InvalidRequest("stream prefix filters only apply to '$all' subscriptions")
         types = frozenset(event_types)
         if stream == ALL_STREAM:
-            gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types)
+            gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types, tuple(exclude_prefixes))
         else:
             gen = self._subscribe_stream(stream, after or 0, types)
         async for item in gen:
             yield item
 
     async def _subscribe_all(
-        self, pos: int, prefixes: tuple[str, ...], types: frozenset[str]
+        self, pos: int, prefixes: tuple[str, ...], types: frozenset[str], excludes: tuple[str, ...] = ()
     ) -> AsyncIterator[SubscriptionItem]:
         page = self.limits.max_read_page
         notifier = self.store.notifier
-        filtered = bool(prefixes or types)
+        filtered = bool(prefixes or types or excludes)
         caught_up = False
         while True:
             head = notifier.head
@@ -248,7 +317,7 @@ class EventStoreService:
             if recs:
                 last = record_position(recs[-1])
                 if filtered:
-                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types)]
+                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types, excludes)]
                     if keep:
                         yield SubscriptionItem("events", keep)
                     if not keep or record_position(keep[-1]) != last:
@@ -296,10 +365,10 @@ class EventStoreService:
             self._check_open()
 
     # -- streams --------------------------------------------------------------------------------
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft-delete a stream."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft-delete (or tombstone: delete permanently) a stream."""
         check_stream_name(stream)
-        return await self.store.delete_stream(stream, expected)
+        return await self.store.delete_stream(stream, expected, tombstone=tombstone)
 
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
         """Set a stream's retention rules."""
@@ -381,7 +450,9 @@ def _metadata_size(metadata: Any) -> int:
     return sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
 
 
-def _matches(ev: Any, prefixes: tuple[str, ...], types: frozenset[str]) -> bool:
+def _matches(ev: Any, prefixes: tuple[str, ...], types: frozenset[str], excludes: tuple[str, ...] = ()) -> bool:
     if prefixes and not ev.stream.startswith(prefixes):
+        return False
+    if excludes and ev.stream.startswith(excludes):
         return False
     return not types or ev.event_type in types

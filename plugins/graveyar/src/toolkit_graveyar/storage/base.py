@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from toolkit_graveyar.core.codec import decode_record
-from toolkit_graveyar.core.errors import DuplicateEventId, SnapshotRejected, StreamNotFound, WrongExpectedVersion
+from toolkit_graveyar.core.errors import (
+    DuplicateEventId,
+    SnapshotRejected,
+    StreamDeleted,
+    StreamNotFound,
+    WrongExpectedVersion,
+)
 from toolkit_graveyar.core.model import (
     AppendResult,
     Expected,
@@ -50,6 +56,11 @@ class PreparedEvent(NamedTuple):
     tail: bytes
 
 
+#: truncate_before of a tombstoned stream: beyond every version, so both backends store the
+#: permanent delete in the soft-delete columns they already have (a PostgreSQL bigint holds it).
+TOMBSTONE = 2**63 - 1
+
+
 @dataclass(slots=True)
 class StreamState:
     """Mutable per-stream state a backend keeps next to the events."""
@@ -67,6 +78,15 @@ class StreamState:
     def exists(self) -> bool:
         """True when the stream has events and is not soft-deleted."""
         return self.version > 0 and not self.deleted
+
+    @property
+    def tombstoned(self) -> bool:
+        """True when the stream was deleted permanently (a truncate_before no version reaches)."""
+        return self.truncate_before >= TOMBSTONE
+
+    def tombstone(self) -> None:
+        """Delete the stream permanently."""
+        self.deleted, self.truncate_before = True, TOMBSTONE
 
     def info(self) -> StreamInfo:
         """Return the public view."""
@@ -90,7 +110,9 @@ class IdHit(NamedTuple):
 
 
 def check_expected(stream: str, state: StreamState | None, expected: Expected) -> None:
-    """Raise WrongExpectedVersion unless `state` satisfies `expected`."""
+    """Raise WrongExpectedVersion unless `state` satisfies `expected` (StreamDeleted if tombstoned)."""
+    if state is not None and state.tombstoned:
+        raise StreamDeleted(stream)
     version = state.version if state else 0
     exists = state.exists if state else False
     kind = expected.kind
@@ -138,6 +160,17 @@ def idempotent_result(
     return AppendResult(stream, first.version, last.version, first.position, last.position, duplicate=True)
 
 
+def check_multi_results(results: Sequence[AppendResult]) -> None:
+    """A multi-stream append is a retry as a whole or not at all: a mixture is DuplicateEventId."""
+    dups = sum(1 for r in results if r.duplicate)
+    if 0 < dups < len(results):
+        raise DuplicateEventId(
+            f"{dups} of {len(results)} appends of this multi-stream append are recorded already",
+            hint="retry with exactly the original appends, or use fresh event ids",
+            details={"streams": [r.stream for r in results if r.duplicate]},
+        )
+
+
 def check_snapshot(stream: str, state: StreamState | None, snap: Snapshot, stored: int | None, *, exact: bool) -> None:
     """Snapshot rules: version <= the stream's version (== when `exact`), and >= the stored snapshot's."""
     current = state.version if state else 0
@@ -170,6 +203,8 @@ class Store(abc.ABC):
     """An event store backend. All methods are coroutines on the server's event loop."""
 
     notifier: PositionNotifier
+    #: False while the backend cannot be reached (health then reports NOT_SERVING).
+    available: bool = True
 
     # -- writes (atomic, serialised by the backend) -------------------------------------------
     @abc.abstractmethod
@@ -177,8 +212,17 @@ class Store(abc.ABC):
         """Append all `events` to `stream` atomically, or none (raises WrongExpectedVersion, DuplicateEventId)."""
 
     @abc.abstractmethod
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft-delete a stream; return its version at deletion (raises StreamNotFound)."""
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several distinct streams atomically: all items or none (see `check_multi_results`)."""
+
+    @abc.abstractmethod
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft-delete (or tombstone) a stream; return its version at deletion.
+
+        Raises StreamNotFound (soft delete of a stream without visible events), StreamDeleted
+        (already tombstoned) or WrongExpectedVersion. A tombstone needs no events: a never
+        written name can be tombstoned too.
+        """
 
     @abc.abstractmethod
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:
@@ -232,6 +276,8 @@ class Store(abc.ABC):
             StreamNotFound: the stream was never written or is soft-deleted.
         """
         state = await self.stream_state(stream)
+        if state is not None and state.tombstoned:
+            raise StreamDeleted(stream)
         if state is None or not state.exists:
             raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
         lo, hi = visible_floor(state), state.version

@@ -32,7 +32,7 @@ from typing import Any
 import lmdb
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound, WrongExpectedVersion
+from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, WrongExpectedVersion
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -41,6 +41,7 @@ from toolkit_graveyar.storage.base import (
     Store,
     StreamState,
     check_expected,
+    check_multi_results,
     check_snapshot,
     idempotent_result,
 )
@@ -244,6 +245,24 @@ class LmdbStore(Store):
         result: AppendResult = await self._submit(lambda txn: self._op_append(txn, stream, events, expected))
         return result
 
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several streams in one nested transaction (aborted whole on any failure)."""
+        result: list[AppendResult] = await self._submit(lambda txn: self._op_multi(txn, items))
+        return result
+
+    def _op_multi(self, txn: Any, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        head, next_key = self._whead, self._next_key
+        child = self._env.begin(write=True, parent=txn)
+        try:
+            results = [self._op_append(child, stream, events, expected) for stream, events, expected in items]
+            check_multi_results(results)
+        except BaseException:
+            child.abort()
+            self._whead, self._next_key = head, next_key
+            raise
+        child.commit()
+        return results
+
     def _op_append(self, txn: Any, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
         state = self._state(txn, stream)
         try:
@@ -315,16 +334,27 @@ class LmdbStore(Store):
         hits = [IdHit(*_ID.unpack(r)) if r is not None else None for r in raw_hits]
         return idempotent_result(stream, state.key if state else None, events, hits)
 
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft delete."""
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft delete, or tombstone."""
 
         def op(txn: Any) -> int:
             state = self._state(txn, stream)
-            if state is None or not state.exists:
-                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-            check_expected(stream, state, expected)
-            state.deleted, state.truncate_before = True, state.version + 1
+            if tombstone:
+                check_expected(stream, state, expected)
+                if state is None:
+                    state = StreamState(stream, self._next_key)
+                    self._next_key += 1
+                state.tombstone()
+            else:
+                if state is not None and state.tombstoned:
+                    raise StreamDeleted(stream)
+                if state is None or not state.exists:
+                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+                check_expected(stream, state, expected)
+                state.deleted, state.truncate_before = True, state.version + 1
             txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            txn.delete(stream.encode("utf-8"), db=self._snapshots)
             return state.version
 
         version: int = await self._submit(op)

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamNotFound, Unavailable
+from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, Unavailable
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -33,6 +33,7 @@ from toolkit_graveyar.storage.base import (
     Store,
     StreamState,
     check_expected,
+    check_multi_results,
     check_snapshot,
     idempotent_result,
 )
@@ -125,6 +126,7 @@ class PgStore(Store):
         self._closed = False
         self.notifier = PositionNotifier(0)
         self.commits = 0
+        self.available = True
 
     @classmethod
     async def open(cls, dsn: str, *, pool_size: int = 4, max_batch: int = 2048, poll_interval: float = 1.0) -> PgStore:
@@ -140,7 +142,8 @@ class PgStore(Store):
         return store
 
     async def _connect(self, *, autocommit: bool = True) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=autocommit)
+        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=autocommit, connect_timeout=5)
+        self._all_conns = [c for c in self._all_conns if not c.closed]
         self._all_conns.append(conn)
         return conn
 
@@ -166,24 +169,34 @@ class PgStore(Store):
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         conn = await self._pool.get()
         try:
-            if conn.closed:
-                conn = await self._connect()
+            if conn.closed or conn.broken:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                conn = await self._connect()  # if this fails, the closed one goes back and is replaced later
             yield conn
         except psycopg.OperationalError:
             with contextlib.suppress(Exception):
                 await conn.close()
-            conn = await self._connect()
             raise
         finally:
             self._pool.put_nowait(conn)
 
     async def _fetch(self, query: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Any]:
-        try:
-            async with self._conn() as conn:
-                cur = await conn.execute(query, params, binary=binary)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise StorageFailure(f"PostgreSQL read failed: {exc}") from None
+        for attempt in (0, 1):
+            try:
+                async with self._conn() as conn:
+                    cur = await conn.execute(query, params, binary=binary)
+                    rows = await cur.fetchall()
+                self.available = True
+                return rows
+            except psycopg.OperationalError as exc:
+                if attempt == 0:
+                    continue  # a pooled connection died (PostgreSQL restarted): once more on a fresh one
+                self.available = False
+                raise Unavailable(f"PostgreSQL is unavailable: {exc}", hint="retry when the database is back") from None
+            except psycopg.Error as exc:
+                raise StorageFailure(f"PostgreSQL read failed: {exc}") from None
+        raise AssertionError("unreachable")
 
     # -- background tasks -----------------------------------------------------------------------
     async def _listener(self) -> None:
@@ -234,7 +247,7 @@ class PgStore(Store):
                 if appends:
                     await self._run(self._append_batch, appends)
                     appends = []
-                await self._run(self._single, [op])
+                await self._run(self._multi if op.kind == "multi" else self._single, [op])
             if appends:
                 await self._run(self._append_batch, appends)
             if stop:
@@ -244,22 +257,40 @@ class PgStore(Store):
         self, fn: Callable[[psycopg.AsyncConnection[Any], list[_Op]], Awaitable[int]], ops: list[_Op]
     ) -> None:
         results: dict[int, Any] = {}
-        conn = self._writer_conn
-        try:
-            if conn is None or conn.closed:
-                conn = self._writer_conn = await self._connect(autocommit=False)
-            async with conn.transaction():
-                head = await fn(conn, ops)
-                results = {id(op): op.result for op in ops}
-            self.commits += 1
-        except Exception as exc:
-            err = StorageFailure(f"PostgreSQL write failed: {exc}", hint="retry: appends with event ids are idempotent")
+        head = 0
+        for attempt in (0, 1):
+            conn = self._writer_conn
+            committing = False
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    self._writer_conn = None
+                    conn = self._writer_conn = await self._connect(autocommit=False)
+                async with conn.transaction():
+                    head = await fn(conn, ops)
+                    results = {id(op): op.result for op in ops}
+                    committing = True
+                self.commits += 1
+                self.available = True
+                break
+            except psycopg.OperationalError as exc:
+                # The connection is gone (PostgreSQL restarted or is down): the next batch reconnects.
+                self._writer_conn = None
+                if attempt == 0 and not committing:
+                    continue  # nothing was committed: safe to run the batch again on a fresh connection
+                self.available = False
+                err: ToolkitError = Unavailable(
+                    f"PostgreSQL is unavailable: {exc}", hint="retry: appends with event ids are idempotent"
+                )
+            except Exception as exc:
+                err = StorageFailure(
+                    f"PostgreSQL write failed: {exc}", hint="retry: appends with event ids are idempotent"
+                )
+                with contextlib.suppress(Exception):
+                    if conn is not None and conn.broken:
+                        self._writer_conn = None
             for op in ops:
                 if not op.future.done():
                     op.future.set_exception(err)
-            with contextlib.suppress(Exception):
-                if conn is not None and conn.broken:
-                    self._writer_conn = None
             return
         for op in ops:
             if op.future.done():
@@ -346,6 +377,23 @@ class PgStore(Store):
                 ],
             )
 
+    async def _multi(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
+        """A multi-stream append: the batch append's code inside a savepoint, rolled back on any failure."""
+        (op,) = ops
+        items = [_Op("append", item, op.future) for item in op.args]
+        try:
+            async with conn.transaction():
+                head = await self._append_batch(conn, items)
+                for item in items:
+                    if isinstance(item.result, BaseException):
+                        raise item.result
+                check_multi_results([item.result for item in items])
+        except ToolkitError as exc:
+            op.result = exc
+            return await self._lock_head(conn)
+        op.result = [item.result for item in items]
+        return head
+
     async def _single(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
         (op,) = ops
         head = await self._lock_head(conn)
@@ -373,16 +421,30 @@ class PgStore(Store):
         result: AppendResult = await self._submit("append", (stream, events, expected))
         return result
 
-    async def delete_stream(self, stream: str, expected: Expected) -> int:
-        """Soft delete."""
+    async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
+        """Append to several streams in one transaction (all or nothing)."""
+        results: list[AppendResult] = await self._submit("multi", list(items))
+        return results
+
+    async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
+        """Soft delete, or tombstone."""
 
         async def op(conn: psycopg.AsyncConnection[Any]) -> int:
             state = await self._load_state(conn, stream)
-            if state is None or not state.exists:
-                raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-            check_expected(stream, state, expected)
-            state.deleted, state.truncate_before = True, state.version + 1
+            if tombstone:
+                check_expected(stream, state, expected)
+                state = state or StreamState(stream, 0)
+                state.tombstone()
+            else:
+                if state is not None and state.tombstoned:
+                    raise StreamDeleted(stream)
+                if state is None or not state.exists:
+                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+                check_expected(stream, state, expected)
+                state.deleted, state.truncate_before = True, state.version + 1
             await self._save_states(conn, [state])
+            # The snapshot describes events the delete hid: a revived stream must not load it.
+            await conn.execute("DELETE FROM graveyar_snapshots WHERE stream = %s", (stream,))
             return state.version
 
         version: int = await self._submit("single", op)

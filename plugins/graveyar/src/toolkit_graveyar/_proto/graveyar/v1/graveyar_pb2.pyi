@@ -39,6 +39,18 @@ class AppendRequest(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[_eventstore_pb2.Event]
     def __init__(self, stream: _Optional[str] = ..., expected_state: _Optional[_Union[ExpectedState, str]] = ..., expected_version: _Optional[int] = ..., events: _Optional[_Iterable[_Union[_eventstore_pb2.Event, _Mapping]]] = ...) -> None: ...
 
+class AppendMultiRequest(_message.Message):
+    __slots__ = ("appends",)
+    APPENDS_FIELD_NUMBER: _ClassVar[int]
+    appends: _containers.RepeatedCompositeFieldContainer[AppendRequest]
+    def __init__(self, appends: _Optional[_Iterable[_Union[AppendRequest, _Mapping]]] = ...) -> None: ...
+
+class AppendMultiResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AppendResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[AppendResponse, _Mapping]]] = ...) -> None: ...
+
 class AppendResponse(_message.Message):
     __slots__ = ("first_version", "version", "first_position", "position", "duplicate")
     FIRST_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -54,7 +66,7 @@ class AppendResponse(_message.Message):
     def __init__(self, first_version: _Optional[int] = ..., version: _Optional[int] = ..., first_position: _Optional[int] = ..., position: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class RecordedEvent(_message.Message):
-    __slots__ = ("id", "event_type", "payload", "timestamp", "metadata", "transition", "stream", "version", "position")
+    __slots__ = ("id", "event_type", "payload", "timestamp", "metadata", "transition", "stream", "version", "position", "custom_metadata", "content_type")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +83,8 @@ class RecordedEvent(_message.Message):
     STREAM_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_METADATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_type: str
     payload: bytes
@@ -80,18 +94,22 @@ class RecordedEvent(_message.Message):
     stream: str
     version: int
     position: int
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., transition: _Optional[_Union[_eventstore_pb2.Transition, _Mapping]] = ..., stream: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ...) -> None: ...
+    custom_metadata: bytes
+    content_type: str
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., transition: _Optional[_Union[_eventstore_pb2.Transition, _Mapping]] = ..., stream: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., custom_metadata: _Optional[bytes] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ("stream", "direction", "limit")
+    __slots__ = ("stream", "direction", "limit", "exclude_stream_prefixes")
     STREAM_FIELD_NUMBER: _ClassVar[int]
     FROM_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_STREAM_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     stream: str
     direction: Direction
     limit: int
-    def __init__(self, stream: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., limit: _Optional[int] = ..., **kwargs) -> None: ...
+    exclude_stream_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stream: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., limit: _Optional[int] = ..., exclude_stream_prefixes: _Optional[_Iterable[str]] = ..., **kwargs) -> None: ...
 
 class ReadResponse(_message.Message):
     __slots__ = ("events",)
@@ -100,16 +118,18 @@ class ReadResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[RecordedEvent, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("stream", "after", "stream_prefixes", "event_types")
+    __slots__ = ("stream", "after", "stream_prefixes", "event_types", "exclude_stream_prefixes")
     STREAM_FIELD_NUMBER: _ClassVar[int]
     AFTER_FIELD_NUMBER: _ClassVar[int]
     STREAM_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_STREAM_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     stream: str
     after: int
     stream_prefixes: _containers.RepeatedScalarFieldContainer[str]
     event_types: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, stream: _Optional[str] = ..., after: _Optional[int] = ..., stream_prefixes: _Optional[_Iterable[str]] = ..., event_types: _Optional[_Iterable[str]] = ...) -> None: ...
+    exclude_stream_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stream: _Optional[str] = ..., after: _Optional[int] = ..., stream_prefixes: _Optional[_Iterable[str]] = ..., event_types: _Optional[_Iterable[str]] = ..., exclude_stream_prefixes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("events",)

@@ -39,6 +39,11 @@ class GraveyarStub:
                 request_serializer=graveyar_dot_v1_dot_graveyar__pb2.AppendRequest.SerializeToString,
                 response_deserializer=graveyar_dot_v1_dot_graveyar__pb2.AppendResponse.FromString,
                 _registered_method=True)
+        self.AppendMulti = channel.unary_unary(
+                '/graveyar.v1.Graveyar/AppendMulti',
+                request_serializer=graveyar_dot_v1_dot_graveyar__pb2.AppendMultiRequest.SerializeToString,
+                response_deserializer=graveyar_dot_v1_dot_graveyar__pb2.AppendMultiResponse.FromString,
+                _registered_method=True)
         self.Read = channel.unary_stream(
                 '/graveyar.v1.Graveyar/Read',
                 request_serializer=graveyar_dot_v1_dot_graveyar__pb2.ReadRequest.SerializeToString,
@@ -96,6 +101,14 @@ class GraveyarServicer:
 
     def Append(self, request, context):
         """Atomic multi-event append to one stream with an expected state; idempotent by event id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendMulti(self, request, context):
+        """Appends to several distinct streams atomically: every item's expected state holds and all
+        events are written (at consecutive positions, in item order), or nothing is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +184,11 @@ def add_GraveyarServicer_to_server(servicer, server):
                     servicer.Append,
                     request_deserializer=graveyar_dot_v1_dot_graveyar__pb2.AppendRequest.FromString,
                     response_serializer=graveyar_dot_v1_dot_graveyar__pb2.AppendResponse.SerializeToString,
+            ),
+            'AppendMulti': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendMulti,
+                    request_deserializer=graveyar_dot_v1_dot_graveyar__pb2.AppendMultiRequest.FromString,
+                    response_serializer=graveyar_dot_v1_dot_graveyar__pb2.AppendMultiResponse.SerializeToString,
             ),
             'Read': grpc.unary_stream_rpc_method_handler(
                     servicer.Read,
@@ -250,6 +268,33 @@ class Graveyar:
             '/graveyar.v1.Graveyar/Append',
             graveyar_dot_v1_dot_graveyar__pb2.AppendRequest.SerializeToString,
             graveyar_dot_v1_dot_graveyar__pb2.AppendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendMulti(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/graveyar.v1.Graveyar/AppendMulti',
+            graveyar_dot_v1_dot_graveyar__pb2.AppendMultiRequest.SerializeToString,
+            graveyar_dot_v1_dot_graveyar__pb2.AppendMultiResponse.FromString,
             options,
             channel_credentials,
             insecure,

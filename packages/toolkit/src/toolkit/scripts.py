@@ -1,0 +1,70 @@
+"""Console-script launchers: `grite = "toolkit.scripts:grite"` runs the plugin's real main.
+
+Each plugin declares its real main in the `toolkit.scripts` entry-point group
+(`grite = "toolkit_grite.cli:main"`) and points its console script here. The launcher first
+lets `toolkit.fastpath` answer `--help` from the entry-point index (no plugin module, no click
+imported), and otherwise imports and runs the real main, found through the index or, without
+one, through the installed metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+TYPE_CHECKING = False  # see toolkit/__init__.py: typing is not worth its import here
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__: list[str] = []
+
+SCRIPTS_GROUP = "toolkit.scripts"
+
+
+def _target(name: str) -> str:
+    from toolkit.fastpath import load_raw
+
+    data = load_raw()
+    if data is not None and name in data["scripts"]:
+        return str(data["scripts"][name])
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=SCRIPTS_GROUP, name=name):
+        return entry_point.value
+    print(f"error: no installed plugin provides the command {name!r}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _build_index() -> None:
+    """Load every plugin once, which writes the index; a failure here only means no fast path."""
+    from toolkit.plugins import get_plugins
+    from toolkit_kernel.errors import ToolkitError
+
+    with contextlib.suppress(ToolkitError):  # a command clash: the real main reports it properly
+        get_plugins().commands()
+
+
+def _launcher(name: str) -> Callable[[], None]:
+    def launch() -> None:
+        from toolkit import fastpath
+
+        if fastpath.answer(name, sys.argv[1:]):
+            return
+        if sys.argv[1:] in fastpath.HELP_ARGS and fastpath.plain() and fastpath.load_raw() is None:
+            _build_index()  # the first `--help` after an install pays for the index once
+            if fastpath.answer(name, sys.argv[1:]):
+                return
+        import importlib
+
+        module, _, attribute = _target(name).partition(":")
+        main: Callable[[], object] = getattr(importlib.import_module(module), attribute)
+        main()
+
+    launch.__name__ = launch.__qualname__ = name
+    return launch
+
+
+def __getattr__(name: str) -> Callable[[], None]:
+    if name.startswith("_"):
+        raise AttributeError(name)
+    return _launcher(name)

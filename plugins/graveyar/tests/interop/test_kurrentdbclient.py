@@ -1,0 +1,185 @@
+"""kurrentdbclient (the real KurrentDB Python client) against `graveyar serve`, on both backends.
+
+Every test drives a real `graveyar serve` subprocess over loopback gRPC with the unmodified
+client, the way a user who switches from KurrentDB would.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+from kurrentdbclient.exceptions import NotFoundError, StreamIsDeletedError, WrongCurrentVersionError
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def client(backend: str, proc_server: Any, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[KurrentDBClient]:
+    if backend == "lmdb":
+        srv = proc_server("--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0")
+    else:
+        dsn = request.getfixturevalue("pg_dsn")
+        srv = proc_server("--backend", "postgres", "--dsn", dsn, "--bind", "127.0.0.1:0")
+    c = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
+    yield c
+    c.close()
+
+
+def _events(*types: str) -> list[NewEvent]:
+    return [NewEvent(type=t, data=f'{{"t": "{t}"}}'.encode(), metadata=b'{"m": 1}') for t in types]
+
+
+def test_append_and_read_with_every_expected_state(client: KurrentDBClient) -> None:
+    s = str(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        client.get_stream(s)
+    p1 = client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
+    p2 = client.append_to_stream(s, current_version=1, events=NewEvent(type="C", data=b"\x00\x01"))
+    p3 = client.append_to_stream(s, current_version=StreamState.EXISTS, events=_events("D"))
+    p4 = client.append_to_stream(s, current_version=StreamState.ANY, events=_events("E"))
+    assert p1 < p2 < p3 < p4
+    assert client.get_current_version(s) == 4
+    events = client.get_stream(s)
+    assert [e.type for e in events] == ["A", "B", "C", "D", "E"]
+    assert [e.stream_position for e in events] == [0, 1, 2, 3, 4]
+    assert events[0].metadata == b'{"m": 1}'
+    assert events[0].content_type == "application/json"
+    assert events[2].data == b"\x00\x01"
+    assert events[1].commit_position == p1
+    assert [e.type for e in client.get_stream(s, stream_position=3)] == ["D", "E"]
+    assert [e.type for e in client.get_stream(s, backwards=True, limit=2)] == ["E", "D"]
+    assert [e.type for e in client.get_stream(s, stream_position=1, backwards=True)] == ["B", "A"]
+    for wrong in (0, 7, StreamState.NO_STREAM):
+        with pytest.raises(WrongCurrentVersionError):
+            client.append_to_stream(s, current_version=wrong, events=_events("X"))
+        with pytest.raises(WrongCurrentVersionError):
+            client.append_to_stream(s, current_version=wrong, events=NewEvent(type="X", data=b"{}"))
+    with pytest.raises(WrongCurrentVersionError):
+        client.append_to_stream(str(uuid.uuid4()), current_version=StreamState.EXISTS, events=_events("X"))
+    assert client.get_current_version(s) == 4
+
+
+def test_retried_append_is_idempotent(client: KurrentDBClient) -> None:
+    s = str(uuid.uuid4())
+    batch = _events("A", "B")
+    first = client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=batch)
+    again = client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=batch)
+    assert first == again
+    assert len(client.get_stream(s)) == 2
+    # Partly recorded (a retry plus a new event) is a wrong expected version, and writes nothing.
+    with pytest.raises(WrongCurrentVersionError):
+        client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=[*batch, *_events("C")])
+    assert len(client.get_stream(s)) == 2
+
+
+def test_read_all_forwards_backwards_and_filtered(client: KurrentDBClient) -> None:
+    a, b = f"order-{uuid.uuid4()}", f"invoice-{uuid.uuid4()}"
+    pa = client.append_to_stream(a, current_version=StreamState.NO_STREAM, events=_events("OrderCreated", "Shipped"))
+    pb = client.append_to_stream(b, current_version=StreamState.NO_STREAM, events=_events("InvoiceIssued"))
+    ours = {a, b}
+    forward = [e for e in client.read_all() if e.stream_name in ours]
+    assert [e.type for e in forward] == ["OrderCreated", "Shipped", "InvoiceIssued"]
+    assert [e.commit_position for e in forward] == sorted(e.commit_position for e in forward)
+    backward = [e for e in client.read_all(backwards=True) if e.stream_name in ours]
+    assert [e.type for e in backward] == ["InvoiceIssued", "Shipped", "OrderCreated"]
+    # Backwards from a position excludes it; forwards includes it.
+    assert [e.type for e in client.read_all(commit_position=pb, backwards=True, limit=1)] == ["Shipped"]
+    assert [e.type for e in client.read_all(commit_position=pa, limit=2)] == ["Shipped", "InvoiceIssued"]
+    assert client.get_commit_position() == pb
+    by_type = list(client.read_all(filter_include=["Invoice.*"]))
+    assert [e.type for e in by_type] == ["InvoiceIssued"]
+    by_stream = list(client.read_all(filter_include=["order-.*"], filter_by_stream_name=True))
+    assert {e.stream_name for e in by_stream} == {a}
+    excluded = [e for e in client.read_all(filter_exclude=["Shipped"]) if e.stream_name in ours]
+    assert [e.type for e in excluded] == ["OrderCreated", "InvoiceIssued"]
+
+
+def _take(sub: Any, n: int, timeout: float = 20.0) -> list[Any]:
+    got: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        for item in sub:
+            got.append(item)
+            if len(got) >= n:
+                break
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(timeout), f"only {len(got)} of {n} items arrived"
+    return got
+
+
+def test_catch_up_subscriptions_deliver_history_then_live(client: KurrentDBClient) -> None:
+    s = f"sub-{uuid.uuid4()}"
+    client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
+    sub = client.subscribe_to_stream(s, stream_position=0)
+    got = _take(sub, 1)
+    assert [e.type for e in got] == ["B"]  # the position is exclusive
+    client.append_to_stream(s, current_version=1, events=_events("C"))
+    assert [e.type for e in _take(sub, 1)] == ["C"]
+    sub.stop()
+    start = client.get_commit_position()
+    all_sub = client.subscribe_to_all(commit_position=start, filter_include=[s], filter_by_stream_name=True)
+    client.append_to_stream(s, current_version=2, events=_events("D", "E"))
+    assert [e.type for e in _take(all_sub, 2)] == ["D", "E"]
+    all_sub.stop()
+
+
+def test_filtered_subscription_sends_checkpoints(client: KurrentDBClient) -> None:
+    noise = str(uuid.uuid4())
+    client.append_to_stream(noise, current_version=StreamState.NO_STREAM, events=_events(*["Noise"] * 40))
+    sub = client.subscribe_to_all(filter_include=["Wanted"], include_checkpoints=True, window_size=5)
+    items = _take(sub, 2)
+    assert all(type(i).__name__ == "Checkpoint" for i in items)
+    assert items[0].commit_position < items[1].commit_position
+    sub.stop()
+
+
+def test_delete_revives_and_tombstone_is_permanent(client: KurrentDBClient) -> None:
+    s = str(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        client.delete_stream(s, current_version=StreamState.NO_STREAM)
+    client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
+    with pytest.raises(WrongCurrentVersionError):
+        client.delete_stream(s, current_version=0)
+    client.delete_stream(s, current_version=1)
+    with pytest.raises(NotFoundError):
+        client.get_stream(s)
+    # Deleting again passes unless the expected state contradicts it.
+    client.delete_stream(s, current_version=1)
+    client.delete_stream(s, current_version=StreamState.ANY)
+    with pytest.raises(WrongCurrentVersionError):
+        client.delete_stream(s, current_version=0)
+    with pytest.raises(StreamIsDeletedError):
+        client.delete_stream(s, current_version=StreamState.EXISTS)
+    client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("C"))
+    assert [(e.type, e.stream_position) for e in client.get_stream(s)] == [("C", 2)]
+    client.tombstone_stream(s, current_version=StreamState.ANY)
+    with pytest.raises(StreamIsDeletedError):
+        client.get_stream(s)
+    with pytest.raises(StreamIsDeletedError):
+        client.append_to_stream(s, current_version=StreamState.ANY, events=_events("D"))
+    with pytest.raises(StreamIsDeletedError):
+        client.tombstone_stream(s, current_version=StreamState.ANY)
+    never = str(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        client.tombstone_stream(never, current_version=StreamState.EXISTS)
+    client.tombstone_stream(never, current_version=StreamState.ANY)
+    with pytest.raises(StreamIsDeletedError):
+        client.append_to_stream(never, current_version=StreamState.NO_STREAM, events=_events("X"))
+
+
+def test_stream_metadata_and_gossip(client: KurrentDBClient) -> None:
+    s = str(uuid.uuid4())
+    client.set_stream_metadata(s, metadata={"owner": "me"})
+    assert client.get_stream_metadata(s) == ({"owner": "me"}, 0)
+    members = client.read_gossip()
+    assert len(members) == 1
+    assert members[0].state == "NODE_STATE_LEADER"
+    assert f"{members[0].address}:{members[0].port}" == client.connection_target

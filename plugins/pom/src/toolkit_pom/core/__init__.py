@@ -1,0 +1,1 @@
+"""pom's domain core: configuration models and loaders (no click, HTTP or TUI)."""
