@@ -312,8 +312,10 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
     assert check["auth"] == "none"
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "check").exit_code == 2
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "check").exit_code == 2
-    ok = cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "--access", "read-only", "check")
-    ok.assert_success()
+    # Read-only is not enough off loopback: the kernel exposure policy wants a token too.
+    args = ["serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "--access", "read-only"]
+    assert cli("plasmite", *args, "check").exit_code == 2
+    cli("plasmite", *args, "--token", "s3cret", "check").assert_success()
     assert cli("plasmite", "serve", "--cors-origin", "*", "check").exit_code == 2
     res = cli("plasmite", "serve", "init", "--output-dir", str(tmp_path / "srv")).assert_success()
     assert "tls_fingerprint: SHA256:" in res.stdout
@@ -359,3 +361,22 @@ def test_serve_ready_means_listening_and_sigterm_exits_0(plasmite_argv: list[str
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_exposure_policy_refuses_foreign_host_and_origin(serve) -> None:
+    srv = serve()
+    with httpx.Client(base_url=srv.base_url, timeout=10) as http:
+        assert http.get("/v0/pools").status_code == 200
+        foreign = http.get("/v0/pools", headers={"Host": "attacker.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "forbidden_host"
+        cross = http.post("/v0/pools", json={"pool": "x"}, headers={"Origin": "https://evil.example"})
+        assert cross.status_code == 403
+        assert cross.json()["error"]["code"] == "forbidden_origin"
+        assert http.get("/v0/pools/x/info").status_code == 404  # the refused create changed nothing
+
+
+def test_non_loopback_without_token_is_refused_even_read_only(cli) -> None:
+    res = cli("plasmite", "serve", "--bind", "0.0.0.0:0", "--allow-non-loopback", "--access", "read-only")
+    assert res.exit_code == 2
+    assert "token" in json.loads(res.stderr)["error"]["message"]

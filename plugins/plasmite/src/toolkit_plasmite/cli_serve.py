@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import signal
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 import click
 
 from toolkit.cliutil import json_option
+from toolkit_kernel.exposure import ExposureError, ExposurePolicy, guard_asgi, uvicorn_options
 from toolkit_plasmite.errors import UsageError
 from toolkit_plasmite.ui import get_settings
 from toolkit_plasmite.values import default_pool_dir, parse_size
@@ -31,6 +33,7 @@ class ServeOptions:
     bind: str = "127.0.0.1:9700"
     access: str = "read-write"
     cors_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
     token: str | None = None
     token_file: str | None = None
     tls_cert: str | None = None
@@ -81,6 +84,11 @@ class ServeOptions:
                     "a non-loopback server that accepts writes needs --token-file and TLS",
                     hint="run `plasmite serve init`, or pass --insecure-no-tls for a trusted network",
                 )
+        # The kernel rule on top: no non-loopback listener without a token, reads included.
+        try:
+            ExposurePolicy.for_bind(self.host, self.port, token=self.resolved_token, tls=self.tls)
+        except ExposureError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
 
     def _read_token(self) -> str | None:
         if self.token and self.token_file:
@@ -153,6 +161,12 @@ def _pool_dir() -> Path:
     "--access", type=click.Choice(["read-only", "write-only", "read-write"]), default="read-write", show_default=True
 )
 @click.option("--cors-origin", "cors_origins", multiple=True, help="Exact origin allowed by CORS (repeatable).")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Another Host header value clients use to reach this server (repeatable; loopback names are implied).",
+)
 @click.option("--token", help="Require this bearer token.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Require the bearer token in this file.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
@@ -170,6 +184,7 @@ def serve_group(ctx: click.Context, /, **kwargs: Any) -> None:
         bind=kwargs["bind"],
         access=kwargs["access"],
         cors_origins=list(kwargs["cors_origins"]),
+        allowed_hosts=list(kwargs["allowed_hosts"]),
         token=kwargs["token"],
         token_file=kwargs["token_file"],
         tls_cert=kwargs["tls_cert"],
@@ -230,13 +245,25 @@ def _run(opts: ServeOptions) -> None:
         from toolkit_plasmite.tls import cert_fingerprint
 
         fp = cert_fingerprint(Path(cert))
+    # The kernel's exposure policy: a token for any non-loopback bind, Host/Origin checks on
+    # every request, header/body/idle deadlines. Token refusals stay in plasmite's own error
+    # envelope (GuardMiddleware), so the ASGI guard gets the policy without the token.
+    policy = ExposurePolicy.for_bind(
+        opts.host,
+        port,
+        token=opts.resolved_token,
+        tls=bool(cert),
+        extra_hosts=opts.allowed_hosts,
+        extra_origins=opts.cors_origins,
+    )
     summary = opts.summary(pool_dir, port)
     if fp:
         summary["tls_fingerprint"] = fp
     get_settings().notice("serve_ready", None, f"plasmite serving {pool_dir} at {summary['base_url']}", summary)
     sys.stderr.flush()
     uv_config = uvicorn.Config(
-        create_app(config),
+        guard_asgi(create_app(config), dataclasses.replace(policy, token=None)),
+        **uvicorn_options(policy),
         log_level="warning",
         access_log=False,
         ssl_certfile=cert,
