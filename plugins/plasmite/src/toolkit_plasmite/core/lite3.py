@@ -195,7 +195,42 @@ def encode_message(data: Any, tags: list[str]) -> bytes:
     """
     if not isinstance(data, dict):
         raise UsageError("data must be object", hint='wrap the value: {"value": ...}')
-    return encode_value_document({"meta": {"tags": tags}, "data": data})
+    prefix, meta_kv = _meta_prefix(tuple(tags))
+    buf = bytearray(prefix)
+    _pad4(buf, len(_DATA_KEY))
+    data_kv = len(buf)
+    buf += _DATA_KEY
+    try:
+        _encode_container(buf, data, 2)
+    except RecursionError:
+        raise UsageError(f"data nests deeper than {MAX_DEPTH} levels") from None
+    _write_tree(buf, 0, _T_OBJ, [(_META_HASH, meta_kv), (_DATA_HASH, data_kv)])
+    return bytes(buf)
+
+
+_META_HASH, _META_KEY = _key_entry("meta")
+_DATA_HASH, _DATA_KEY = _key_entry("data")
+_PREFIXES: dict[tuple[str, ...], tuple[bytes, int]] = {}
+
+
+def _meta_prefix(tags: tuple[str, ...]) -> tuple[bytes, int]:
+    """The bytes up to the `data` entry (root node left zero, then `meta`), memoised per tag list.
+
+    Every message with the same tags starts with the same bytes at the same offsets, so
+    only the data subtree and the root node are built per message.
+    """
+    hit = _PREFIXES.get(tags)
+    if hit is not None:
+        return hit
+    buf = bytearray(_ZERO_NODE)
+    _pad4(buf, len(_META_KEY))
+    meta_kv = len(buf)
+    buf += _META_KEY
+    _encode_container(buf, {"tags": list(tags)}, 2)
+    result = (bytes(buf), meta_kv)
+    if len(_PREFIXES) < 256:
+        _PREFIXES[tags] = result
+    return result
 
 
 def encode_value_document(root: dict[str, Any] | list[Any]) -> bytes:
