@@ -277,7 +277,11 @@ class Pool:
 
     def get(self, seq: int) -> Message:
         """Message `seq`."""
-        return parse_message(self.get_json(seq))
+        pool = self._p()
+        _non_negative(seq, "seq")
+        s, ts, payload, _ = pool.get(seq)
+        data, tags = decode_payload(payload, seq=s, path=str(pool.path))
+        return message_from_envelope(envelope(s, ts, data, tags))
 
     def append_lite3(self, payload: bytes, durability: Durability = Durability.FAST) -> int:
         """Append a Lite3 message document (validated); return its seq."""
