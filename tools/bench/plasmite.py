@@ -430,6 +430,9 @@ def main() -> None:
         rows.append(("sequential read 256B (msg/s)", {"plasmite": reads_small["plasmite"]["read"]}))
         rows.extend(bench_follows(tmp, int(300 * max(scale, 0.5)), redis_srv.port if have_redis else None))
         rows.append(("CLI feed from a pipe (lines/s)", {"plasmite": bench_cli_feed(tmp, int(50_000 * scale))}))
+        from plasmite_real import bench_real_plasmite  # type: ignore[import-not-found]
+
+        rows.extend(bench_real_plasmite(tmp, int(10_000 * scale), int(50_000 * scale)))
     finally:
         redis_srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -439,7 +442,7 @@ def main() -> None:
 
 
 def print_table(rows: list[tuple[str, dict[str, float]]], have_redis: bool, redis_error: str | None) -> None:
-    systems = ["plasmite", "sqlite", "jsonl"] + (["redis"] if have_redis else [])
+    systems = ["plasmite", "real", "sqlite", "jsonl"] + (["redis"] if have_redis else [])
     head = f"{'workload':<48}" + "".join(f"{s:>11}" for s in systems) + "   ratios (plasmite / peer)"
     print(head)
     print("-" * len(head))
@@ -452,7 +455,7 @@ def print_table(rows: list[tuple[str, dict[str, float]]], have_redis: bool, redi
                 r = row[s] / row["plasmite"] if lower_better else row["plasmite"] / row[s]
                 ratios.append(f"{s} {r:.2f}x")
         print(f"{label:<48}{cells}   {'  '.join(ratios)}")
-    print("\nratios > 1 mean plasmite is better (faster, or lower latency).")
+    print("\nratios > 1 mean plasmite (ours) is better (faster, or lower latency); `real` is plasmite 1.2.1 itself.")
     if not have_redis:
         print(f"redis skipped: {redis_error or 'disabled'}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -156,3 +156,26 @@ def test_retention_gap_under_error_on_gap(tmp_path: Path) -> None:
         kept = [m.seq for m in pool.tail(since_seq=1, timeout_ms=50)]
         assert kept
         assert kept == list(range(kept[0], 302))
+
+
+def test_errors_are_runtime_errors_and_u64_arguments_never_wrap(tmp_path: Path) -> None:
+    from toolkit_plasmite import Client, NotFoundError, PlasmiteError
+
+    assert issubclass(PlasmiteError, RuntimeError)
+    overflow = (1 << 64) + 1
+    with Client(str(tmp_path / "pools")) as client:
+        with pytest.raises(ValueError, match="size_bytes must fit"):
+            client.create_pool("wrapped", 1 << 64)
+        assert not (tmp_path / "pools" / "wrapped.plasmite").exists()
+        with client.create_pool("p", 64 * 1024) as pool:
+            pool.append({"k": 1})
+            for call in (pool.get, pool.get_lite3):
+                with pytest.raises(ValueError, match="seq must fit"):
+                    call(overflow)
+            for argument in ("since_seq", "max_messages", "timeout_ms"):
+                with pytest.raises(ValueError, match=f"{argument} must fit"):
+                    pool.open_stream(**{argument: overflow})
+                with pytest.raises(ValueError, match=f"{argument} must fit"):
+                    pool.open_lite3_stream(**{argument: overflow})
+            with pytest.raises(NotFoundError):
+                pool.get_json((1 << 64) - 1)

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from toolkit_plasmite.format import FORMAT_VERSION
-
 
 def lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -195,12 +193,12 @@ def test_unsupported_version_message(cli, pool_dir: Path) -> None:
     cli("plasmite", "pool", "create", "old", "--size", "64K").assert_success()
     path = pool_dir / "old.plasmite"
     raw = bytearray(path.read_bytes())
-    raw[4:8] = (3).to_bytes(4, "little")
+    raw[4:8] = (7).to_bytes(4, "little")
     path.write_bytes(bytes(raw))
     res = cli("plasmite", "fetch", "old", "1")
     assert res.exit_code == 2
     err = json.loads(res.stderr)["error"]
-    assert err["message"] == f"unsupported pool format version 3 (supported: {FORMAT_VERSION})"
+    assert err["message"] == "unsupported pool format version 7 (supported: 3, 100)"
     assert "plasmite" in err["hint"]
     res = cli("plasmite", "doctor", "old")
     assert res.exit_code == 7
@@ -208,7 +206,7 @@ def test_unsupported_version_message(cli, pool_dir: Path) -> None:
 
 
 def test_doctor_finds_damage(cli, pool_dir: Path) -> None:
-    cli("plasmite", "pool", "create", "d", "--size", "64K").assert_success()
+    cli("plasmite", "pool", "create", "d", "--size", "64K", "--format-version", "100").assert_success()
     for i in range(5):
         cli("plasmite", "feed", "d", json.dumps({"i": i})).assert_success()
     assert cli("plasmite", "doctor", "d").assert_success().json()["reports"][0]["status"] == "ok"
@@ -280,3 +278,11 @@ def test_create_size_and_index_rules(cli) -> None:
     info = cli("plasmite", "pool", "create", "noidx", "--size", "64K", "--index-capacity", "0").assert_success().json()
     assert info["created"][0]["index_capacity"] == 0
     assert cli("plasmite", "pool", "create", "bad", "--size", "12Q").exit_code == 2
+
+
+def test_retry_delay_without_retry_is_a_usage_error(cli) -> None:
+    cli("plasmite", "pool", "create", "r", "--size", "64K").assert_success()
+    res = cli("plasmite", "feed", "r", '{"a": 1}', "--retry-delay", "10ms")
+    assert res.exit_code == 2
+    assert json.loads(res.stderr)["error"]["message"] == "--retry-delay requires --retry"
+    assert cli("plasmite", "feed", "r", '{"a": 1}', "--retry", "2", "--retry-delay", "10ms").exit_code == 0

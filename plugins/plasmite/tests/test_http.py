@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -176,15 +177,41 @@ def test_saturation_gives_423(serve) -> None:
         thread = threading.Thread(target=hold)
         thread.start()
         assert opened.wait(20)
-        busy = http.get("/v0/pools/s/info")
+        assert http.get("/v0/pools/s/info").status_code == 200  # storage has its own budget
+        busy = http.get("/v0/pools/s/tail", params={"timeout_ms": 100})
         assert busy.status_code == 423
         assert busy.json()["error"]["kind"] == "Busy"
         thread.join(30)
         assert done.is_set()
         deadline = time.monotonic() + 10
-        while http.get("/v0/pools/s/info").status_code == 423 and time.monotonic() < deadline:
+        while http.get("/v0/pools/s/tail", params={"timeout_ms": 1}).status_code == 423:
+            assert time.monotonic() < deadline
             time.sleep(0.05)  # the permit comes back when the stream ends
-        assert http.get("/v0/pools/s/info").status_code == 200
+
+
+def test_aborted_tails_give_their_permits_back(serve) -> None:
+    srv = serve("--max-tail-concurrency", "2")
+    with httpx.Client(base_url=srv.base_url, timeout=30) as http:
+        http.post("/v0/pools", json={"pool": "ab", "size_bytes": 65536})
+        for _ in range(10):  # far more aborted 20-second tails than permits
+            deadline = time.monotonic() + 10
+            while True:
+                with httpx.stream("GET", srv.base_url + "/v0/pools/ab/tail", params={"timeout_ms": 20000}) as r:
+                    if r.status_code == 200:
+                        break  # leaving the block disconnects mid-tail
+                assert time.monotonic() < deadline, "aborted tails kept their permits"
+                time.sleep(0.05)
+
+
+def test_tail_without_since_seq_starts_at_the_oldest_retained(serve) -> None:
+    srv = serve()
+    with httpx.Client(base_url=srv.base_url, timeout=30) as http:
+        http.post("/v0/pools", json={"pool": "old", "size_bytes": 65536})
+        for i in range(3):
+            http.post("/v0/pools/old/append", json={"data": {"i": i}})
+        tail = http.get("/v0/pools/old/tail", params={"max": 3, "timeout_ms": 500})
+        assert [json.loads(x)["seq"] for x in tail.text.splitlines()] == [1, 2, 3]
+        assert tail.headers["plasmite-start-seq"] == "1"
 
 
 def test_remote_client_tail_and_gap(serve) -> None:
@@ -285,8 +312,10 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
     assert check["auth"] == "none"
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "check").exit_code == 2
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "check").exit_code == 2
-    ok = cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "--access", "read-only", "check")
-    ok.assert_success()
+    # Read-only is not enough off loopback: the kernel exposure policy wants a token too.
+    args = ["serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "--access", "read-only"]
+    assert cli("plasmite", *args, "check").exit_code == 2
+    cli("plasmite", *args, "--token", "s3cret", "check").assert_success()
     assert cli("plasmite", "serve", "--cors-origin", "*", "check").exit_code == 2
     res = cli("plasmite", "serve", "init", "--output-dir", str(tmp_path / "srv")).assert_success()
     assert "tls_fingerprint: SHA256:" in res.stdout
@@ -308,3 +337,46 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
         "check",
     ).assert_success()
     assert res.json()["check"]["auth"] == "bearer"
+
+
+def test_serve_ready_means_listening_and_sigterm_exits_0(plasmite_argv: list[str], sub_env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*plasmite_argv, "serve", "--bind", "127.0.0.1:0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = json.loads(proc.stderr.readline())["notice"]
+        assert banner["kind"] == "serve_ready"
+        # The very first request after the banner succeeds: no retry loop.
+        assert httpx.get(banner["details"]["base_url"] + "/healthz", timeout=30).json() == {"ok": True}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_exposure_policy_refuses_foreign_host_and_origin(serve) -> None:
+    srv = serve()
+    with httpx.Client(base_url=srv.base_url, timeout=10) as http:
+        assert http.get("/v0/pools").status_code == 200
+        foreign = http.get("/v0/pools", headers={"Host": "attacker.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "forbidden_host"
+        cross = http.post("/v0/pools", json={"pool": "x"}, headers={"Origin": "https://evil.example"})
+        assert cross.status_code == 403
+        assert cross.json()["error"]["code"] == "forbidden_origin"
+        assert http.get("/v0/pools/x/info").status_code == 404  # the refused create changed nothing
+
+
+def test_non_loopback_without_token_is_refused_even_read_only(cli) -> None:
+    res = cli("plasmite", "serve", "--bind", "0.0.0.0:0", "--allow-non-loopback", "--access", "read-only")
+    assert res.exit_code == 2
+    assert "token" in json.loads(res.stderr)["error"]["message"]

@@ -10,7 +10,7 @@ import pytest
 from toolkit_plasmite.client import LocalClient
 from toolkit_plasmite.codec import decode_payload, encode_payload
 from toolkit_plasmite.errors import AlreadyExistsError, CorruptError, NotFoundError, UsageError
-from toolkit_plasmite.format import FORMAT_VERSION, auto_index_capacity
+from toolkit_plasmite.format import auto_index_capacity
 from toolkit_plasmite.pool import Gap, PoolFile, create_pool_file
 from toolkit_plasmite.validate import validate_pool
 
@@ -100,16 +100,16 @@ def test_index_miss_falls_back_to_scan(tmp_path: Path) -> None:
     assert report["issues"][0]["code"] == "index"
 
 
-def test_plasmite_lite3_version_is_usage_with_hint(tmp_path: Path) -> None:
+def test_unknown_version_is_usage_with_hint(tmp_path: Path) -> None:
     path = tmp_path / "p.plasmite"
     create_pool_file(path, 64 * 1024)
     raw = bytearray(path.read_bytes())
-    struct.pack_into("<I", raw, 4, 3)
+    struct.pack_into("<I", raw, 4, 7)
     path.write_bytes(bytes(raw))
     with pytest.raises(UsageError) as info:
         PoolFile(path)
-    assert f"unsupported pool format version 3 (supported: {FORMAT_VERSION})" in info.value.message
-    assert "Lite3" in (info.value.hint or "")
+    assert "unsupported pool format version 7 (supported: 3, 100)" in info.value.message
+    assert "doctor" in (info.value.hint or "")
     assert validate_pool(path)["issues"][0]["code"] == "format"
 
 

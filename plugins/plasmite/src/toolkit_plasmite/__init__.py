@@ -34,6 +34,8 @@ _EXPORTS = {
     "PlasmiteError": "toolkit_plasmite.errors",
     "RetentionGapError": "toolkit_plasmite.errors",
     "UsageError": "toolkit_plasmite.errors",
+    "Lite3Frame": "toolkit_plasmite.lite3_api",
+    "Lite3Stream": "toolkit_plasmite.lite3_api",
     "RemoteClient": "toolkit_plasmite.remote",
     "RemotePool": "toolkit_plasmite.remote",
 }
@@ -50,6 +52,8 @@ __all__ = [
     "ErrorKind",
     "InternalError",
     "IoError",
+    "Lite3Frame",
+    "Lite3Stream",
     "Message",
     "MessageMeta",
     "NotFoundError",
@@ -93,6 +97,7 @@ if TYPE_CHECKING:
         RetentionGapError,
         UsageError,
     )
+    from toolkit_plasmite.lite3_api import Lite3Frame, Lite3Stream
     from toolkit_plasmite.remote import RemoteClient, RemotePool
 
 

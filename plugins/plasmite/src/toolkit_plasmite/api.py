@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit_plasmite.client import LocalClient
 from toolkit_plasmite.client import pool_info as _pool_info
-from toolkit_plasmite.codec import decode_payload, dumps_compact, encode_payload, envelope, format_time
+from toolkit_plasmite.codec import decode_payload, dumps_compact, envelope, format_time
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
 from toolkit_plasmite.format import DEFAULT_POOL_SIZE as _DEFAULT_SIZE
 from toolkit_plasmite.pool import PoolFile
 from toolkit_plasmite.tail import follow
 from toolkit_plasmite.values import default_pool_dir as _default_pool_dir
+
+if TYPE_CHECKING:
+    from toolkit_plasmite.lite3_api import Lite3Frame, Lite3Stream
 
 __all__ = [
     "DEFAULT_POOL_DIR",
@@ -132,6 +135,9 @@ def _closed(target: str) -> PlasmiteError:
     return UsageError(f"plasmite: {target} is closed")
 
 
+_U64_MAX = (1 << 64) - 1
+
+
 def _non_negative(value: int | None, name: str) -> int | None:
     if value is None:
         return None
@@ -139,6 +145,8 @@ def _non_negative(value: int | None, name: str) -> int | None:
         raise TypeError(f"{name} must be an int")
     if value < 0:
         raise ValueError(f"{name} must be >= 0")
+    if value > _U64_MAX:
+        raise ValueError(f"{name} must fit in an unsigned 64-bit integer")
     return value
 
 
@@ -246,7 +254,7 @@ class Pool:
         except ValueError as exc:
             raise UsageError(f"invalid JSON: {exc}") from None
         tag_list = list(tags)
-        seq, ts = pool.append(encode_payload(data, tag_list), int(durability) == 1)
+        seq, ts = pool.append(pool.encode_payload(data, tag_list), int(durability) == 1)
         return dumps_compact(envelope(seq, ts, data, tag_list)).encode()
 
     def append(
@@ -255,7 +263,7 @@ class Pool:
         """Append `value` (a dict) and return the committed Message."""
         pool = self._p()
         tag_list = [] if tags is None else list(tags)
-        seq, ts = pool.append(encode_payload(value, tag_list), int(durability) == 1)
+        seq, ts = pool.append(pool.encode_payload(value, tag_list), int(durability) == 1)
         env = envelope(seq, ts, value, tag_list)
         return message_from_envelope(env)
 
@@ -269,7 +277,41 @@ class Pool:
 
     def get(self, seq: int) -> Message:
         """Message `seq`."""
-        return parse_message(self.get_json(seq))
+        pool = self._p()
+        _non_negative(seq, "seq")
+        s, ts, payload, _ = pool.get(seq)
+        data, tags = decode_payload(payload, seq=s, path=str(pool.path))
+        return message_from_envelope(envelope(s, ts, data, tags))
+
+    def append_lite3(self, payload: bytes, durability: Durability = Durability.FAST) -> int:
+        """Append a Lite3 message document (validated); return its seq."""
+        from toolkit_plasmite.lite3_api import append_lite3
+
+        return append_lite3(self._p(), payload, int(durability) == 1)
+
+    def get_lite3(self, seq: int) -> Lite3Frame:
+        """Message `seq` as its Lite3 document."""
+        from toolkit_plasmite.lite3_api import frame_payload
+
+        pool = self._p()
+        _non_negative(seq, "seq")
+        return frame_payload(pool, pool.get(seq))
+
+    def open_lite3_stream(
+        self,
+        since_seq: int | None = None,
+        max_messages: int | None = None,
+        timeout_ms: int | None = None,
+        error_on_gap: bool = False,
+    ) -> Lite3Stream:
+        """A pull stream of Lite3Frames (see `Lite3Stream.next`)."""
+        from toolkit_plasmite.lite3_api import Lite3Stream
+
+        pool = self._p()
+        since_seq = _non_negative(since_seq, "since_seq")
+        max_messages = _non_negative(max_messages, "max_messages")
+        timeout_ms = _non_negative(timeout_ms, "timeout_ms")
+        return Lite3Stream(_own_handle(pool), since_seq, max_messages, timeout_ms, error_on_gap, owned=True)
 
     def info(self) -> dict[str, Any]:
         """(ours) PoolInfo."""
@@ -293,7 +335,7 @@ class Pool:
         max_messages = _non_negative(max_messages, "max_messages")
         timeout_ms = _non_negative(timeout_ms, "timeout_ms")
         return Stream(
-            follow(
+            _owned_follow(
                 pool,
                 since_seq=since_seq,
                 max_messages=max_messages,
@@ -316,7 +358,7 @@ class Pool:
         since_seq = _non_negative(since_seq, "since_seq")
         max_messages = _non_negative(max_messages, "max_messages")
         timeout_ms = _non_negative(timeout_ms, "timeout_ms")
-        stream = follow(
+        stream = _owned_follow(
             pool,
             since_seq=since_seq,
             max_messages=max_messages,
@@ -362,6 +404,20 @@ class Pool:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _own_handle(pool: PoolFile) -> PoolFile:
+    """A second handle on the pool's file, so a stream outlives the Pool it came from."""
+    return PoolFile(pool.path)
+
+
+def _owned_follow(pool: PoolFile, **options: Any) -> Generator[tuple[int, int, dict[str, Any], list[str]], None, None]:
+    """`follow` on a handle of its own (closed when the stream ends or is closed)."""
+    own = _own_handle(pool)
+    try:
+        yield from follow(own, **options)
+    finally:
+        own.close()
 
 
 class Stream:

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.codec import dumps_compact, encode_payload, format_time
+from toolkit_plasmite.codec import dumps_compact, format_time
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
 from toolkit_plasmite.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.ingest import Record, RecordParser, iter_chunks, sniff
@@ -157,7 +157,7 @@ def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
 @click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
 @click.option("--create-size", help="Size for --create (default 1M).")
 @click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
-@click.option("--retry-delay", default="50ms", show_default=True)
+@click.option("--retry-delay", default=None, help="Delay between retries (default 50ms; needs --retry).")
 @remote_options
 def feed_command(
     pool: str,
@@ -170,7 +170,7 @@ def feed_command(
     create: bool,
     create_size: str | None,
     retry: int,
-    retry_delay: str,
+    retry_delay: str | None,
     token: str | None,
     token_file: str | None,
     tls_ca: str | None,
@@ -186,7 +186,9 @@ def feed_command(
         raise UsageError("--in jq does not support --errors skip", hint="use --errors stop")
     if retry < 0:
         raise UsageError("--retry must be >= 0")
-    delay = parse_duration(retry_delay)
+    if retry_delay is not None and retry == 0:
+        raise UsageError("--retry-delay requires --retry", hint="add --retry N")
+    delay = parse_duration(retry_delay or "50ms")
     tag_list = list(tags)
     append_batch, closer = _appender(
         pool,
@@ -284,7 +286,7 @@ def _appender(
     flush = durability == "flush"
 
     def append_local(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-        payloads = [encode_payload(o, tag_list) for o in objs]
+        payloads = [pf.encode_payload(o, tag_list) for o in objs]
         return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
 
     return append_local, pf.close
@@ -347,12 +349,12 @@ def duplex_command(
                 for raw in iter(stdin.readline, b""):
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if line:
-                        pf.append(encode_payload({"from": me, "msg": line}))
+                        pf.append(pf.encode_payload({"from": me, "msg": line}))
             else:
                 for batch in _records(None, None, "auto", stdin):
                     good = [r.data for r in batch if r.data is not None]
                     if good:
-                        pf.append_many([encode_payload(d) for d in good])
+                        pf.append_many([pf.encode_payload(d) for d in good])
         except BaseException as exc:  # reported by the follower loop
             error.append(exc)
 

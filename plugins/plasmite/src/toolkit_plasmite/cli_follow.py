@@ -176,6 +176,9 @@ def run_follow(
         timeout=timeout,
         notify=opts.notify,
         on_gap=_gap_notice(settings, opts, pool_ref, str(pool.path)),
+        on_corrupt=lambda exc: settings.notice(
+            "corrupt_skip", pool_ref, f"skipped message {exc.seq}: {exc.message}", {"seq": exc.seq}
+        ),
         should_stop=(lambda: bool(errors)) if errors is not None else None,
     )
     finished = _drain(stream, printer, opts, matched)

@@ -38,18 +38,39 @@ def pool_group() -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--size", default="1M", show_default=True, help="Pool file size (N, NK, NM, NG).")
 @click.option("--index-capacity", type=int, default=None, help="Index slots (default auto; 0 = no index).")
+@click.option(
+    "--format-version",
+    type=click.Choice(["3", "100"]),
+    default="3",
+    show_default=True,
+    help="3: plasmite's format (Lite3); 100: our earlier CBOR format.",
+)
 @json_option
-def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None) -> None:
+def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, format_version: str) -> None:
     """Create pools NAMES (stops at the first that exists; earlier ones stay)."""
     nbytes = parse_size(size)
     c = client()
     created: list[dict[str, Any]] = []
     try:
         for name in names:
-            created.append(c.create_pool(local_ref(name, "pool create"), nbytes, index_capacity))
+            ref = local_ref(name, "pool create")
+            created.append(c.create_pool(ref, nbytes, index_capacity, version=int(format_version)))
     finally:
         if created:
             get_settings().out({"created": created})
+
+
+@pool_group.command("migrate")
+@click.argument("name")
+@json_option
+def pool_migrate_command(name: str) -> None:
+    """Rewrite a format-100 pool as plasmite's format 3 (seqs, times, data and tags kept)."""
+    from toolkit_plasmite.core.migrate import migrate_pool
+
+    path = client().path_for(local_ref(name, "pool migrate"))
+    result = migrate_pool(path)
+    result["pool"] = name
+    get_settings().out(result)
 
 
 @pool_group.command("info")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import ipaddress
+import signal
 import socket
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,7 @@ from typing import Any
 import click
 
 from toolkit.cliutil import json_option
+from toolkit_kernel.exposure import ExposureError, ExposurePolicy, guard_asgi, uvicorn_options
 from toolkit_plasmite.errors import UsageError
 from toolkit_plasmite.ui import get_settings
 from toolkit_plasmite.values import default_pool_dir, parse_size
@@ -27,6 +33,7 @@ class ServeOptions:
     bind: str = "127.0.0.1:9700"
     access: str = "read-write"
     cors_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
     token: str | None = None
     token_file: str | None = None
     tls_cert: str | None = None
@@ -77,6 +84,11 @@ class ServeOptions:
                     "a non-loopback server that accepts writes needs --token-file and TLS",
                     hint="run `plasmite serve init`, or pass --insecure-no-tls for a trusted network",
                 )
+        # The kernel rule on top: no non-loopback listener without a token, reads included.
+        try:
+            ExposurePolicy.for_bind(self.host, self.port, token=self.resolved_token, tls=self.tls)
+        except ExposureError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
 
     def _read_token(self) -> str | None:
         if self.token and self.token_file:
@@ -149,6 +161,12 @@ def _pool_dir() -> Path:
     "--access", type=click.Choice(["read-only", "write-only", "read-write"]), default="read-write", show_default=True
 )
 @click.option("--cors-origin", "cors_origins", multiple=True, help="Exact origin allowed by CORS (repeatable).")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Another Host header value clients use to reach this server (repeatable; loopback names are implied).",
+)
 @click.option("--token", help="Require this bearer token.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Require the bearer token in this file.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
@@ -166,6 +184,7 @@ def serve_group(ctx: click.Context, /, **kwargs: Any) -> None:
         bind=kwargs["bind"],
         access=kwargs["access"],
         cors_origins=list(kwargs["cors_origins"]),
+        allowed_hosts=list(kwargs["allowed_hosts"]),
         token=kwargs["token"],
         token_file=kwargs["token_file"],
         tls_cert=kwargs["tls_cert"],
@@ -210,6 +229,9 @@ def _run(opts: ServeOptions) -> None:
         sock.close()
         raise UsageError(f"cannot bind {opts.bind}: {exc.strerror}", hint="pick another --bind port") from None
     port = sock.getsockname()[1]
+    # Listen before announcing serve_ready: connections made right after the banner wait in
+    # the backlog until uvicorn accepts them instead of being refused.
+    sock.listen(2048)
     certdir: tempfile.TemporaryDirectory[str] | None = None
     cert, key = opts.tls_cert, opts.tls_key
     fp = None
@@ -223,13 +245,25 @@ def _run(opts: ServeOptions) -> None:
         from toolkit_plasmite.tls import cert_fingerprint
 
         fp = cert_fingerprint(Path(cert))
+    # The kernel's exposure policy: a token for any non-loopback bind, Host/Origin checks on
+    # every request, header/body/idle deadlines. Token refusals stay in plasmite's own error
+    # envelope (GuardMiddleware), so the ASGI guard gets the policy without the token.
+    policy = ExposurePolicy.for_bind(
+        opts.host,
+        port,
+        token=opts.resolved_token,
+        tls=bool(cert),
+        extra_hosts=opts.allowed_hosts,
+        extra_origins=opts.cors_origins,
+    )
     summary = opts.summary(pool_dir, port)
     if fp:
         summary["tls_fingerprint"] = fp
     get_settings().notice("serve_ready", None, f"plasmite serving {pool_dir} at {summary['base_url']}", summary)
     sys.stderr.flush()
     uv_config = uvicorn.Config(
-        create_app(config),
+        guard_asgi(create_app(config), dataclasses.replace(policy, token=None)),
+        **uvicorn_options(policy),
         log_level="warning",
         access_log=False,
         ssl_certfile=cert,
@@ -237,11 +271,35 @@ def _run(opts: ServeOptions) -> None:
         timeout_graceful_shutdown=2,
     )
     try:
-        uvicorn.Server(uv_config).run(sockets=[sock])
+        _draining_server(uv_config).run(sockets=[sock])
     finally:
         sock.close()
         if certdir is not None:
             certdir.cleanup()
+
+
+def _draining_server(config: Any) -> Any:
+    """Uvicorn's Server, except that SIGTERM/SIGINT end in exit status 0 after draining.
+
+    uvicorn re-raises the captured signal once it has shut down, so the process would die
+    by that signal; plasmite's server exits 0, and supervisors read that as a clean stop.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return DrainingServer(config)
 
 
 @serve_group.command("check")

@@ -89,10 +89,12 @@ class LocalClient:
         """Resolve a pool ref to its file path."""
         return resolve_pool_path(ref, self.pool_dir)
 
-    def create_pool(self, ref: str, size: int = DEFAULT_POOL_SIZE, index_capacity: int | None = None) -> dict[str, Any]:
-        """Create a pool and return its PoolInfo (AlreadyExists if present)."""
+    def create_pool(
+        self, ref: str, size: int = DEFAULT_POOL_SIZE, index_capacity: int | None = None, *, version: int = 3
+    ) -> dict[str, Any]:
+        """Create a pool (format `version`: 3, plasmite's, or our earlier 100) and return its PoolInfo."""
         path = self.path_for(ref)
-        create_pool_file(path, size, index_capacity)
+        create_pool_file(path, size, index_capacity, version)
         with PoolFile(path) as pool:
             return pool_info(pool)
 

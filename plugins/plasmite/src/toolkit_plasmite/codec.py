@@ -10,6 +10,7 @@ from typing import Any
 
 import cbor2
 
+from toolkit_plasmite.core import lite3
 from toolkit_plasmite.errors import CorruptError, UsageError
 
 __all__ = [
@@ -57,11 +58,16 @@ def encode_payload(data: Any, tags: Sequence[str] = ()) -> bytes:
 def decode_payload(
     payload: bytes, *, seq: int | None = None, path: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """Decode a stored payload into `(data, tags)`.
+    """Decode a stored payload (Lite3 or CBOR, told apart by the first byte) into `(data, tags)`.
 
     Raises:
         CorruptError: the bytes are not a payload of the documented shape.
     """
+    if payload[:1] == b"\x06":  # a Lite3 object node (format 3); CBOR maps start at 0xa0
+        try:
+            return lite3.decode_message(payload)
+        except CorruptError as exc:
+            raise CorruptError(exc.message, seq=seq, path=path) from None
     try:
         value = cbor2.loads(payload)
     except Exception as exc:

@@ -89,7 +89,7 @@ _DEFAULT_MESSAGES = {
 }
 
 
-class PlasmiteError(kerr.ToolkitError):
+class PlasmiteError(kerr.ToolkitError, RuntimeError):  # the binding's errors are RuntimeErrors
     """Root of plasmite errors, constructible the binding's way or the toolkit way.
 
     `PlasmiteError(ErrorKind.USAGE, "bad", path="/p")` (binding order: kind, message,

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from toolkit_plasmite.errors import CorruptError, UsageError
 
 MAGIC = b"PLSM"
-FORMAT_VERSION = 100
-SUPPORTED_VERSIONS = (FORMAT_VERSION,)
+LEGACY_VERSION = 100
 PLASMITE_LITE3_VERSION = 3
+FORMAT_VERSION = PLASMITE_LITE3_VERSION  # new pools
+SUPPORTED_VERSIONS = (PLASMITE_LITE3_VERSION, LEGACY_VERSION)
 HEADER_SIZE = 4096
 INDEX_OFFSET = HEADER_SIZE
 INDEX_SLOT = struct.Struct("<QQ")
@@ -43,14 +44,14 @@ FOLLOW_UNTIL_OFFSET = 192
 NOTIFY_OFFSET = 200
 U64 = struct.Struct("<Q")
 U32 = struct.Struct("<I")
+# Format 3 state, in place: head, tail, tail_next, oldest, newest.
+STATE3 = struct.Struct("<QQQQQ")
+STATE3_OFFSET = 64
 # Frame header: magic, state, flags, header_len, seq, ts, len, len^ff, crc (then 20 zero bytes).
 FRAME = struct.Struct("<4sIIIQQIII20x")
 FRAME_STATE_OFFSET = 4
 
-UNSUPPORTED_HINT = (
-    "version 3 is plasmite 0.8's Lite3 format: export it with plasmite (`plasmite follow POOL --tail N --jsonl`) "
-    "and feed the lines into a new pool; run `plasmite doctor POOL` for details"
-)
+UNSUPPORTED_HINT = "upgrade toolkit-plasmite, or recreate the pool; run `plasmite doctor POOL` for details"
 
 
 def align8(value: int) -> int:
@@ -80,6 +81,7 @@ class Geometry:
     index_capacity: int
     ring_offset: int
     ring_size: int
+    version: int = FORMAT_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ class State:
         return self.oldest == 0
 
 
-def plan_geometry(file_size: int, index_capacity: int | None) -> Geometry:
+def plan_geometry(file_size: int, index_capacity: int | None, version: int = FORMAT_VERSION) -> Geometry:
     """Validate a requested size and index capacity and return the resulting layout.
 
     Raises:
@@ -125,7 +127,9 @@ def plan_geometry(file_size: int, index_capacity: int | None) -> Geometry:
     ring_size = file_size - ring_offset
     if ring_size < MIN_RING_SIZE:
         raise UsageError(f"index capacity {cap} leaves a ring smaller than {MIN_RING_SIZE} bytes")
-    return Geometry(file_size, INDEX_OFFSET, cap, ring_offset, ring_size)
+    if version not in SUPPORTED_VERSIONS:
+        raise UsageError(f"unsupported pool format version {version} (supported: 3, 100)")
+    return Geometry(file_size, INDEX_OFFSET, cap, ring_offset, ring_size, version)
 
 
 def encode_slot(state: State) -> bytes:
@@ -143,7 +147,7 @@ def encode_header(geo: Geometry, state: State) -> bytes:
         buf,
         0,
         MAGIC,
-        FORMAT_VERSION,
+        geo.version,
         1,
         geo.file_size,
         geo.index_offset,
@@ -152,6 +156,9 @@ def encode_header(geo: Geometry, state: State) -> bytes:
         geo.ring_size,
         0,
     )
+    if geo.version == PLASMITE_LITE3_VERSION:
+        STATE3.pack_into(buf, STATE3_OFFSET, state.head, state.tail, state.tail_next, state.oldest, state.newest)
+        return bytes(buf)
     slot = encode_slot(state)
     buf[SLOT_OFFSETS[state.gen % 2] : SLOT_OFFSETS[state.gen % 2] + 64] = slot
     return bytes(buf)
@@ -166,10 +173,9 @@ def check_version(header: bytes, path: str | None) -> None:
     version = U32.unpack_from(header, 4)[0]
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-        hint = (
-            UNSUPPORTED_HINT if version == PLASMITE_LITE3_VERSION else "upgrade toolkit-plasmite, or recreate the pool"
+        raise UsageError(
+            f"unsupported pool format version {version} (supported: {supported})", path=path, hint=UNSUPPORTED_HINT
         )
-        raise UsageError(f"unsupported pool format version {version} (supported: {supported})", path=path, hint=hint)
 
 
 def parse_geometry(header: bytes, real_size: int, path: str | None) -> Geometry:
@@ -182,7 +188,7 @@ def parse_geometry(header: bytes, real_size: int, path: str | None) -> Geometry:
     check_version(header, path)
     if len(header) < HEADER_SIZE:
         raise CorruptError("pool header is truncated", path=path, offset=len(header))
-    _m, _v, endian, file_size, index_offset, cap, ring_offset, ring_size, flags = GEOMETRY.unpack_from(header, 0)
+    _m, version, endian, file_size, index_offset, cap, ring_offset, ring_size, flags = GEOMETRY.unpack_from(header, 0)
 
     def bad(msg: str, offset: int) -> CorruptError:
         return CorruptError(f"corrupt pool header: {msg}", path=path, offset=offset, hint="run `plasmite doctor` on it")
@@ -199,7 +205,7 @@ def parse_geometry(header: bytes, real_size: int, path: str | None) -> Geometry:
         raise bad(f"ring_size {ring_size} inconsistent with file_size {file_size}", 48)
     if flags != 0:
         raise bad(f"flags {flags}", 56)
-    return Geometry(file_size, index_offset, cap, ring_offset, ring_size)
+    return Geometry(file_size, index_offset, cap, ring_offset, ring_size, version)
 
 
 def decode_slots(raw: bytes) -> State | None:

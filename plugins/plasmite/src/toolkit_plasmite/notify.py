@@ -48,13 +48,17 @@ class Waiter:
 
     def __init__(self, pool: PoolFile, notify: bool = True) -> None:
         self._pool = pool
-        self._fd = _inotify_fd(str(pool.path)) if notify and pool.writable else None
+        # Format 3: plasmite's named semaphore (its writers post it, so do ours); format 100: inotify.
+        sem = pool.semaphore if notify else None
+        self._sem = sem if sem is not None and sem.available else None
+        legacy = notify and pool.writable and pool.semaphore is None
+        self._fd = _inotify_fd(str(pool.path)) if legacy else None
         self._requested_at = 0
 
     @property
     def active(self) -> bool:
         """True when wake-ups are in use."""
-        return self._fd is not None
+        return self._fd is not None or self._sem is not None
 
     def arm(self) -> None:
         """Ask writers for wake-ups (refreshed about once a second); call before re-checking state."""
@@ -68,6 +72,9 @@ class Waiter:
     def wait(self, timeout: float) -> None:
         """Wait up to `timeout` seconds, returning early on a wake-up."""
         if timeout <= 0:
+            return
+        if self._sem is not None:
+            self._sem.wait(timeout)
             return
         if self._fd is None:
             time.sleep(timeout)

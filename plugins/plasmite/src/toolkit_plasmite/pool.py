@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import NamedTuple
 from zlib import crc32
 
+from toolkit_plasmite import codec
 from toolkit_plasmite._lock import WriterLock
+from toolkit_plasmite.core import lite3
+from toolkit_plasmite.core.semaphore import PoolSemaphore
 from toolkit_plasmite.errors import (
     AlreadyExistsError,
     CorruptError,
@@ -32,6 +35,7 @@ from toolkit_plasmite.errors import (
 from toolkit_plasmite.format import (
     COMMIT_MARKER,
     FOLLOW_UNTIL_OFFSET,
+    FORMAT_VERSION,
     FRAME,
     FRAME_MAGIC,
     FRAME_OVERHEAD,
@@ -39,8 +43,11 @@ from toolkit_plasmite.format import (
     INDEX_SLOT,
     MAX_PAYLOAD,
     NOTIFY_OFFSET,
+    PLASMITE_LITE3_VERSION,
     SLOT_BODY,
     SLOTS,
+    STATE3,
+    STATE3_OFFSET,
     STATE_COMMITTED,
     STATE_WRAP,
     STATE_WRITING,
@@ -101,7 +108,39 @@ def _open_file(spath: str, writable: bool | None) -> tuple[int, bool, int, bytes
         raise from_os_error(exc, spath, what="open pool") from None
 
 
-def create_pool_file(path: Path, size: int, index_capacity: int | None = None) -> Geometry:
+def _allocate(fd: int, size: int) -> None:
+    """Give the file real blocks for all `size` bytes.
+
+    A hole written through the mapping on a full disk is a SIGBUS; ENOSPC here is an
+    ordinary error instead.
+    """
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.ftruncate(fd, size)
+        zeros = bytes(1 << 20)
+        for off in range(0, size, len(zeros)):
+            os.pwrite(fd, zeros[: min(len(zeros), size - off)], off)
+
+
+def _plausible(ring: int, head: int, tail: int, tnext: int, oldest: int, newest: int) -> bool:
+    """True when a state could have been published (offsets in range and aligned, bounds possible)."""
+    return (
+        head < ring
+        and tail < ring
+        and tnext < ring
+        and not (head | tail | tnext) & 7
+        and oldest <= newest
+        and bool(oldest or head == tail == tnext)
+        and (not oldest or newest - oldest < ring // FRAME_OVERHEAD)
+    )
+
+
+def create_pool_file(
+    path: Path, size: int, index_capacity: int | None = None, version: int = FORMAT_VERSION
+) -> Geometry:
     """Create a pool file atomically; an existing file is never touched.
 
     Raises:
@@ -109,7 +148,7 @@ def create_pool_file(path: Path, size: int, index_capacity: int | None = None) -
         UsageError: bad size or index capacity.
         PlasmiteError: an OS error (Permission, Io).
     """
-    geo = plan_geometry(size, index_capacity)
+    geo = plan_geometry(size, index_capacity, version)
     spath = str(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,12 +162,7 @@ def create_pool_file(path: Path, size: int, index_capacity: int | None = None) -
     except OSError as exc:
         raise from_os_error(exc, spath, what="create pool") from None
     try:
-        try:
-            os.posix_fallocate(fd, 0, size)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            os.ftruncate(fd, size)
+        _allocate(fd, size)
         os.pwrite(fd, encode_header(geo, State(1, 0, 0, 0, 0, 0, 0)), 0)
         os.fsync(fd)
         os.link(tmp, path)
@@ -158,6 +192,12 @@ class PoolFile:
         fd, writable, size, header = _open_file(spath, writable)
         try:
             geo = parse_geometry(header, size, spath)
+            if writable:
+                try:
+                    os.posix_fallocate(fd, 0, size)  # keeps the bytes; fills holes of sparse pools
+                except OSError as exc:
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                        raise from_os_error(exc, spath, what="allocate pool space") from None
             access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
             self._mm = mmap.mmap(fd, size, access=access)
         except BaseException:
@@ -178,7 +218,25 @@ class PoolFile:
         self._cached: tuple[int, int, int, int, int, int, int] | None = None
         self._expect_gens: tuple[int, int] = (-1, -1)
         self._spath = spath
+        self.version = geo.version
+        self._v3 = geo.version == PLASMITE_LITE3_VERSION
+        self._sem = PoolSemaphore(spath) if self._v3 else None
         self.state()  # fail fast on a corrupt state
+
+    # ------------------------------------------------------------------ payloads
+    def encode_payload(self, data: object, tags: Sequence[str] = ()) -> bytes:
+        """Encode a message for this pool's format (Lite3 for format 3, CBOR for 100).
+
+        Raises:
+            UsageError: `data` is not an object or cannot be stored.
+        """
+        if self._v3:
+            tag_list = list(tags)
+            for tag in tag_list:
+                if type(tag) is not str:
+                    raise UsageError(f"tags must be strings, got {type(tag).__name__}")
+            return lite3.encode_message(data, tag_list)
+        return codec.encode_payload(data, tags)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -186,6 +244,8 @@ class PoolFile:
         if self._closed:
             return
         self._closed = True
+        if self._sem is not None:
+            self._sem.close()
         self._slot_view.release()
         with contextlib.suppress(BufferError):  # a caller still holds a view: the GC unmaps later
             self._mm.close()
@@ -212,9 +272,25 @@ class PoolFile:
             raise UsageError("pool is closed", path=self._spath)
 
     # ------------------------------------------------------------------ state
+    def _check_size(self) -> None:
+        """A file shrunk under the mapping would SIGBUS on the next touch: refuse instead."""
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            raise from_os_error(exc, self._spath, what="stat pool") from None
+        if size < self.geo.file_size:
+            raise CorruptError(
+                f"pool file was truncated to {size} bytes (expected {self.geo.file_size})",
+                path=self._spath,
+                hint="restore it from a backup or recreate the pool",
+            )
+
     def _state_tuple(self) -> tuple[int, int, int, int, int, int, int]:
         """Return the active state slot as a tuple, validated; Corrupt if none verifies."""
+        self._check_size()
         mm = self._mm
+        if self._v3:
+            return self._state3()
         for attempt in range(_READ_RETRIES):
             raw = mm[64:192]
             v = SLOTS.unpack(raw)
@@ -229,22 +305,33 @@ class PoolFile:
                     continue
                 time.sleep(0.0005)
                 continue
-            ring = self._ring_size
-            head, tail, tnext, oldest, newest = st[1], st[2], st[3], st[4], st[5]
-            if (
-                head < ring
-                and tail < ring
-                and tnext < ring
-                and not (head | tail | tnext) & 7
-                and oldest <= newest
-                and (oldest or head == tail == tnext)
-                and (not oldest or newest - oldest < ring // FRAME_OVERHEAD)
-            ):
+            if _plausible(self._ring_size, st[1], st[2], st[3], st[4], st[5]):
                 return st
             check_state(State(*st), self.geo, self._spath)
         raise CorruptError(
             "corrupt pool header: no valid state slot", path=self._spath, offset=64, hint="run `plasmite doctor` on it"
         )
+
+    def _state3(self) -> tuple[int, int, int, int, int, int, int]:
+        """Format 3: the single in-place state; re-read while it looks torn (a writer mid-publish)."""
+        st: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+        # A writer rewrites the state in place, field by field: a read can catch it half
+        # done. Retry for up to 100 ms (a descheduled writer), then call it corrupt.
+        give_up = 0.0
+        for attempt in range(1 << 20):
+            st = STATE3.unpack_from(self._mm, STATE3_OFFSET)
+            head, tail, tnext, oldest, newest = st
+            if _plausible(self._ring_size, head, tail, tnext, oldest, newest):
+                # No generation counter in format 3: the state itself identifies a publication.
+                return (hash(st), head, tail, tnext, oldest, newest, 0)
+            if attempt == 2:
+                give_up = time.monotonic() + 0.1
+            elif attempt > 2:
+                if time.monotonic() > give_up:
+                    break
+                time.sleep(0.0002)
+        check_state(State(0, *st, 0), self.geo, self._spath)
+        raise CorruptError("corrupt pool header state", path=self._spath, offset=64)
 
     def state(self) -> State:
         """Return the published state."""
@@ -252,6 +339,9 @@ class PoolFile:
         return State(*self._state_tuple())
 
     def _publish(self, gen: int, head: int, tail: int, tnext: int, oldest: int, newest: int, ts: int) -> None:
+        if self._v3:
+            STATE3.pack_into(self._mm, STATE3_OFFSET, head, tail, tnext, oldest, newest)
+            return
         buf = self._slot_buf
         SLOT_BODY.pack_into(buf, 0, gen, head, tail, tnext, oldest, newest, ts)
         U32.pack_into(buf, 56, zlib.crc32(self._slot_view))
@@ -287,7 +377,9 @@ class PoolFile:
             return None
         a = base + off + 64
         payload = mm[a : a + n]
-        if mm[a + n : a + n + 8] != COMMIT_MARKER or zlib.crc32(payload, (ts ^ (ts >> 32)) & _XOR) != crc:
+        if mm[a + n : a + n + 8] != COMMIT_MARKER:
+            return None
+        if not self._v3 and zlib.crc32(payload, (ts ^ (ts >> 32)) & _XOR) != crc:
             return None
         if ring - nxt < 64:
             nxt = 0
@@ -393,6 +485,8 @@ class PoolFile:
             lock.release()
         if flush:
             self._sync()
+        if self._sem is not None:
+            self._sem.post()
         return result
 
     def append_many(self, payloads: Sequence[bytes], flush: bool = False) -> list[tuple[int, int]]:
@@ -408,11 +502,14 @@ class PoolFile:
             lock.release()
         if flush and out:
             self._sync()  # once per batch, before any receipt is handed out
+        if self._sem is not None and out:
+            self._sem.post()
         return out
 
-    def _append_locked(self, payload: bytes) -> tuple[int, int]:
+    def _append_locked(self, payload: bytes, keep_ts: int | None = None) -> tuple[int, int]:
         if not self.writable:
             raise PermissionDeniedError("pool is opened read-only", path=self._spath, hint="check the file's mode")
+        self._check_size()
         n = len(payload)
         if n > self._max_payload:
             raise UsageError(
@@ -421,7 +518,10 @@ class PoolFile:
                 hint="create a bigger pool (--size)",
             )
         cached = self._cached
-        if cached is not None and _GENS.unpack_from(self._mm, 64) == self._expect_gens:
+        if self._v3:
+            gen, head, tail, tnext, oldest, newest, newest_ts = self._state3()
+            newest_ts = self._newest_ts(newest) if newest else 0
+        elif cached is not None and _GENS.unpack_from(self._mm, 64) == self._expect_gens:
             gen, head, tail, tnext, oldest, newest, newest_ts = cached
         else:
             gen, head, tail, tnext, oldest, newest, newest_ts = self._state_tuple()
@@ -434,7 +534,7 @@ class PoolFile:
         if evicted:
             gen += 1
             self._publish(gen, head, tail, tnext, new_oldest, newest, newest_ts)
-        ts = time.time_ns()
+        ts = time.time_ns() if keep_ts is None else keep_ts
         ts = max(ts, newest_ts)
         seq = newest + 1
         base = self._ring_offset
@@ -452,7 +552,7 @@ class PoolFile:
             ts,
             n,
             n ^ _XOR,
-            zlib.crc32(payload, (ts ^ (ts >> 32)) & _XOR),
+            0 if self._v3 else zlib.crc32(payload, (ts ^ (ts >> 32)) & _XOR),
         )
         p = a + 64
         mm[p : p + n] = payload
@@ -468,9 +568,19 @@ class PoolFile:
         elif new_oldest == newest:
             tnext = start
         self._publish(gen + 1, new_head, tail, tnext, new_oldest, seq, ts)
-        if U64.unpack_from(mm, FOLLOW_UNTIL_OFFSET)[0] > ts:
+        if not self._v3 and U64.unpack_from(mm, FOLLOW_UNTIL_OFFSET)[0] > ts:
             os.pwrite(self._fd, b"\x01", NOTIFY_OFFSET)
         return seq, ts
+
+    def _newest_ts(self, newest: int) -> int:
+        """Format 3: the newest frame's timestamp via the index (0 when it cannot be found cheaply)."""
+        if not self._cap:
+            return 0
+        slot_seq, off = INDEX_SLOT.unpack_from(self._mm, self._index_offset + 16 * (newest % self._cap))
+        if slot_seq != newest or off & 7 or off > self._ring_size - 64:
+            return 0
+        _m, st, _f, _h, seq, ts, _n, _x, _c = FRAME.unpack_from(self._mm, self._ring_offset + off)
+        return int(ts) if seq == newest and st == STATE_COMMITTED else 0
 
     def _sync(self) -> None:
         """Write the pool's dirty pages to disk (durability `flush`).
@@ -486,10 +596,15 @@ class PoolFile:
     # ------------------------------------------------------------------ followers
     def request_wakeups(self, seconds: float = 2.0) -> bool:
         """Ask writers to `pwrite` the notify byte until now + `seconds`; False if read-only."""
-        if not self.writable or self._closed:
+        if not self.writable or self._closed or self._v3:
             return False
         U64.pack_into(self._mm, FOLLOW_UNTIL_OFFSET, time.time_ns() + int(seconds * 1e9))
         return True
+
+    @property
+    def semaphore(self) -> PoolSemaphore | None:
+        """Plasmite's wake-up semaphore of a format-3 pool (None for format 100)."""
+        return self._sem
 
     @property
     def fd(self) -> int:
@@ -578,6 +693,7 @@ def _read_run(pool: PoolFile, seq: int, off: int, stop: int, out: list[Frame | G
     """
     mm, base, ring, unpack, append = pool._mm, pool._ring_offset, pool._ring_size, FRAME.unpack_from, out.append
     read = pool._read_frame
+    nocrc = pool._v3
     while seq <= stop:
         if 0 <= off <= ring - 72 and not off & 7:
             magic, state, _fl, hlen, fseq, ts, n, nx, crc = unpack(mm, base + off)
@@ -586,7 +702,9 @@ def _read_run(pool: PoolFile, seq: int, off: int, stop: int, out: list[Frame | G
                 a = base + off + 64
                 if nxt <= ring:
                     payload = mm[a : a + n]
-                    if mm[a + n : a + n + 8] == COMMIT_MARKER and crc32(payload, (ts ^ (ts >> 32)) & _XOR) == crc:
+                    if mm[a + n : a + n + 8] == COMMIT_MARKER and (
+                        nocrc or crc32(payload, (ts ^ (ts >> 32)) & _XOR) == crc
+                    ):
                         append((seq, ts, payload, 0 if ring - nxt < 64 else nxt))
                         off = 0 if ring - nxt < 64 else nxt
                         seq += 1

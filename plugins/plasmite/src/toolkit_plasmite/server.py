@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -15,12 +16,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toolkit_plasmite import __version__
 from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.codec import dumps_compact, encode_payload, envelope
+from toolkit_plasmite.codec import dumps_compact, envelope
 from toolkit_plasmite.errors import (
     BusyError,
     ErrorKind,
@@ -193,7 +195,9 @@ class _Context:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.client = LocalClient(config.pool_dir)
+        # Separate budgets: long-lived tails never starve storage requests (and the reverse).
         self.permits = Permits(config.max_tail_concurrency)
+        self.tail_permits = Permits(config.max_tail_concurrency)
 
     def check_access(self, kind: str) -> None:
         """403 (Permission) when the access mode forbids a `read` or `write` route."""
@@ -322,12 +326,12 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
             raise UsageError("field `tags` must be a list of strings")
         if not isinstance(data, dict):
             raise UsageError("data must be object", hint='send {"data": {...}}')
-        payload = encode_payload(data, tags)
+        tags = list(tags)
         flush = body.get("durability") == "flush"
 
         def work() -> dict[str, Any]:
             with ctx.open_pool(pool, True) as pf:
-                seq, ts = pf.append(payload, flush)
+                seq, ts = pf.append(pf.encode_payload(data, tags), flush)
             return envelope(seq, ts, data, tags)
 
         return {"message": await ctx.guarded("write", work)}
@@ -347,6 +351,23 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
         return {"message": await ctx.guarded("read", work)}
 
 
+def _check_tail_query(
+    max_timeout_ms: int, timeout_ms: int | None, since_seq: int | None, max_messages: int | None, gap_policy: str
+) -> int:
+    """Validate a tail's query (400 on a bad value); return the effective timeout in ms."""
+    if timeout_ms is None:
+        timeout_ms = max_timeout_ms
+    if timeout_ms < 0 or timeout_ms > max_timeout_ms:
+        raise UsageError(f"timeout_ms must be between 0 and {max_timeout_ms}")
+    if since_seq is not None and since_seq < 0:
+        raise UsageError("since_seq must be >= 0")
+    if max_messages is not None and max_messages < 0:
+        raise UsageError("max must be >= 0")
+    if gap_policy not in ("continue", "error"):
+        raise UsageError("gap_policy must be continue or error")
+    return timeout_ms
+
+
 def _add_tail_route(app: FastAPI, ctx: _Context) -> None:
     @app.get("/v0/pools/{pool}/tail")
     async def tail(
@@ -360,28 +381,33 @@ def _add_tail_route(app: FastAPI, ctx: _Context) -> None:
         ctx.check_access("read")
         check_pool_name(pool)
         tags = request.query_params.getlist("tag")
-        if timeout_ms is None:
-            timeout_ms = ctx.config.max_tail_timeout_ms
-        if timeout_ms < 0 or timeout_ms > ctx.config.max_tail_timeout_ms:
-            raise UsageError(f"timeout_ms must be between 0 and {ctx.config.max_tail_timeout_ms}")
-        if since_seq is not None and since_seq < 0:
-            raise UsageError("since_seq must be >= 0")
-        if max is not None and max < 0:
-            raise UsageError("max must be >= 0")
-        if gap_policy not in ("continue", "error"):
-            raise UsageError("gap_policy must be continue or error")
-        if not ctx.permits.try_acquire():
+        timeout_ms = _check_tail_query(ctx.config.max_tail_timeout_ms, timeout_ms, since_seq, max, gap_policy)
+        permits = ctx.tail_permits
+        if not permits.try_acquire():
             raise BusyError("server is saturated: too many tails", hint="retry shortly")
         try:
             pf = await run_in_threadpool(ctx.open_pool, pool, None)
         except BaseException:
-            ctx.permits.release()
+            permits.release()
             raise
-        start = since_seq if since_seq is not None else pf.last_seq() + 1
+        # Without since_seq a tail starts where plasmite's starts: the oldest retained message.
+        st = pf.state()
+        start = since_seq if since_seq is not None else (st.oldest or st.newest + 1)
         stop = threading.Event()
-        lines = _tail_lines(pf, ctx.permits, stop, start, max, timeout_ms / 1000, tags, gap_policy)
+        release = _ReleaseOnce(pf, permits)
+        lines = _tail_lines(pf, release, stop, start, max, timeout_ms / 1000, tags, gap_policy)
+
+        async def watch_disconnect() -> None:
+            # No data flows while a tail waits, so a gone client is only noticed by asking.
+            while not stop.is_set():
+                if await request.is_disconnected():
+                    stop.set()
+                    release()
+                    return
+                await asyncio.sleep(0.2)
 
         async def body() -> Any:
+            watcher = asyncio.create_task(watch_disconnect())
             try:
                 while True:
                     chunk = await run_in_threadpool(next, lines, None)
@@ -389,17 +415,50 @@ def _add_tail_route(app: FastAPI, ctx: _Context) -> None:
                         return
                     yield chunk
             finally:
+                watcher.cancel()
                 stop.set()
                 # Still running in a worker raises ValueError: it sees `stop` within one poll and cleans up.
                 with contextlib.suppress(ValueError):
                     lines.close()
 
-        return StreamingResponse(body(), media_type="application/jsonl", headers={"plasmite-start-seq": str(start)})
+        async def cleanup() -> None:
+            # A client that disconnects before the body starts never runs the generator's
+            # `finally`: give the permit back here too (once).
+            stop.set()
+            release()
+
+        return StreamingResponse(
+            body(),
+            media_type="application/jsonl",
+            headers={"plasmite-start-seq": str(start)},
+            background=BackgroundTask(cleanup),
+        )
+
+
+class _ReleaseOnce:
+    """Close a tail's pool handle and return its permit exactly once, whoever gets there first."""
+
+    def __init__(self, pf: PoolFile, permits: Permits) -> None:
+        self._pf = pf
+        self._permits = permits
+        self._lock = threading.Lock()
+        self._done = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        self._permits.release()
+
+    def close_pool(self) -> None:
+        with contextlib.suppress(Exception):
+            self._pf.close()
 
 
 def _tail_lines(
     pf: PoolFile,
-    permits: Permits,
+    release: _ReleaseOnce,
     stop: threading.Event,
     since_seq: int,
     max_messages: int | None,
@@ -423,5 +482,5 @@ def _tail_lines(
         except PlasmiteError as exc:
             yield (dumps_compact({"error": exc.error_body()}) + "\n").encode()
     finally:
-        pf.close()
-        permits.release()
+        release.close_pool()
+        release()

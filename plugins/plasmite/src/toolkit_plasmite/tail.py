@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, Literal
 
 from toolkit_plasmite.codec import decode_payload
-from toolkit_plasmite.errors import RetentionGapError, UsageError
+from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
 from toolkit_plasmite.notify import Waiter
 from toolkit_plasmite.pool import Gap, PoolFile
 
@@ -27,8 +27,20 @@ def has_tags(tags: Sequence[str], required: Sequence[str]) -> bool:
     return all(tag in tags for tag in required)
 
 
-def retained(pool: PoolFile) -> Iterator[Message4]:
-    """Yield every retained message once, oldest first, without waiting (skips evicted ones)."""
+def _decode(
+    item: tuple[int, int, bytes, int], path: str, on_corrupt: Callable[[CorruptError], None] | None
+) -> tuple[dict[str, Any], list[str]] | None:
+    """Decode one frame's payload; None (after `on_corrupt`) when it cannot be decoded."""
+    try:
+        return decode_payload(item[2], seq=item[0], path=path)
+    except CorruptError as exc:
+        if on_corrupt is not None:
+            on_corrupt(exc)
+        return None
+
+
+def retained(pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None = None) -> Iterator[Message4]:
+    """Yield every retained message once, oldest first, without waiting (skips evicted and undecodable ones)."""
     cursor = pool.cursor()
     path = str(pool.path)
     while True:
@@ -38,8 +50,9 @@ def retained(pool: PoolFile) -> Iterator[Message4]:
         for item in items:
             if isinstance(item, Gap):
                 continue
-            data, tags = decode_payload(item[2], seq=item[0], path=path)
-            yield item[0], item[1], data, tags
+            decoded = _decode(item, path, on_corrupt)
+            if decoded is not None:
+                yield item[0], item[1], decoded[0], decoded[1]
 
 
 def _report_gap(gap: Gap, policy: GapPolicy, on_gap: Callable[[Gap], None] | None, path: str) -> None:
@@ -77,6 +90,7 @@ def follow(
     poll_min: float = 0.001,
     poll_max: float = 0.05,
     on_gap: Callable[[Gap], None] | None = None,
+    on_corrupt: Callable[[CorruptError], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Generator[Message4, None, None]:
     """Yield messages as they are committed.
@@ -93,6 +107,8 @@ def follow(
         poll_min: First poll interval when idle (doubles up to `poll_max`).
         poll_max: Longest poll interval.
         on_gap: Called for every reported gap (before the policy applies).
+        on_corrupt: Called for a message whose payload cannot be decoded; the stream skips
+            it and goes on (one bad frame never stops a reader).
         should_stop: Polled while idle; True ends the stream.
 
     Raises:
@@ -122,9 +138,10 @@ def follow(
                             _report_gap(item, gap_policy, on_gap, path)
                         continue
                     expect_known = True
-                    data, mtags = decode_payload(item[2], seq=item[0], path=path)
-                    if required and not has_tags(mtags, required):
+                    decoded = _decode(item, path, on_corrupt)
+                    if decoded is None or (required and not has_tags(decoded[1], required)):
                         continue
+                    data, mtags = decoded
                     yield item[0], item[1], data, mtags
                     delivered += 1
                     if max_messages is not None and delivered >= max_messages:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from typing import IO
 
-from toolkit_plasmite.codec import encode_payload
 from toolkit_plasmite.errors import UsageError
 from toolkit_plasmite.pool import PoolFile
 
@@ -43,7 +42,7 @@ def _pump(
                 data: dict[str, object] = {"kind": "line", "stream": name, "line": line}
             except UnicodeDecodeError:
                 data = {"kind": "line", "stream": name, "line": body.decode("utf-8", "replace"), "lossy": True}
-            pool.append(encode_payload(data, tags), flush)
+            pool.append(pool.encode_payload(data, tags), flush)
     except BaseException as exc:  # surfaced by run_tap after the child ends
         failures.append(exc)
         for _ in iter(lambda: stream.read(65536), b""):
@@ -69,14 +68,14 @@ def run_tap(
     """
     if not argv:
         raise UsageError("tap needs a command after --", hint="plasmite tap POOL -- make test")
-    pool.append(encode_payload({"kind": "start", "cmd": list(argv)}, ["lifecycle"]), flush)
+    pool.append(pool.encode_payload({"kind": "start", "cmd": list(argv)}, ["lifecycle"]), flush)
     started = time.monotonic()
     try:
         child = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         elapsed = int((time.monotonic() - started) * 1000)
         pool.append(
-            encode_payload({"kind": "exit", "code": 127, "elapsed_ms": elapsed, "error": str(exc)}, ["lifecycle"]),
+            pool.encode_payload({"kind": "exit", "code": 127, "elapsed_ms": elapsed, "error": str(exc)}, ["lifecycle"]),
             flush,
         )
         raise UsageError(f"cannot run {argv[0]!r}: {exc.strerror or exc}", hint="check the command and PATH") from None
@@ -118,10 +117,12 @@ def run_tap(
     elapsed = int((time.monotonic() - started) * 1000)
     if status < 0:
         sig_name = signal.Signals(-status).name
-        pool.append(encode_payload({"kind": "exit", "signal": sig_name, "elapsed_ms": elapsed}, ["lifecycle"]), flush)
+        pool.append(
+            pool.encode_payload({"kind": "exit", "signal": sig_name, "elapsed_ms": elapsed}, ["lifecycle"]), flush
+        )
         code = 128 - status
     else:
-        pool.append(encode_payload({"kind": "exit", "code": status, "elapsed_ms": elapsed}, ["lifecycle"]), flush)
+        pool.append(pool.encode_payload({"kind": "exit", "code": status, "elapsed_ms": elapsed}, ["lifecycle"]), flush)
         code = status
     if failures:
         raise failures[0]

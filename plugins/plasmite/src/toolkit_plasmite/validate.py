@@ -11,6 +11,9 @@ from toolkit_plasmite.errors import CorruptError, PlasmiteError, UsageError
 from toolkit_plasmite.format import (
     HEADER_SIZE,
     INDEX_SLOT,
+    PLASMITE_LITE3_VERSION,
+    STATE3,
+    STATE3_OFFSET,
     State,
     check_state,
     decode_slots,
@@ -65,8 +68,11 @@ def validate_pool(path: Path, pool_ref: str | None = None) -> dict[str, Any]:
         issues.append(_issue("io", f"cannot read the pool: {exc.strerror or exc}"))
         geo = None
     if geo is not None:
-        raw = header[64:192]
-        best = decode_slots(raw)
+        if geo.version == PLASMITE_LITE3_VERSION:
+            head, tail, tnext, oldest, newest = STATE3.unpack_from(header, STATE3_OFFSET)
+            best: State | None = State(0, head, tail, tnext, oldest, newest, 0)
+        else:
+            best = decode_slots(header[64:192])
         if best is None:
             issues.append(_issue("state", "no state slot verifies", offset=64))
         else:

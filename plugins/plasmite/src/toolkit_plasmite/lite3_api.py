@@ -1,0 +1,132 @@
+"""The binding's Lite3 surface: raw Lite3 payloads in and out (`append_lite3`, `get_lite3`, streams).
+
+A format-3 pool stores the bytes as given (after validating them); a format-100 pool
+stores the decoded message as CBOR and hands back a Lite3 encoding of it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from toolkit_plasmite.codec import decode_payload
+from toolkit_plasmite.core import lite3
+from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
+from toolkit_plasmite.notify import Waiter
+from toolkit_plasmite.pool import Frame, Gap, PoolFile
+
+__all__ = ["Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload"]
+
+
+@dataclass(frozen=True)
+class Lite3Frame:
+    """One stored message as its Lite3 document."""
+
+    seq: int
+    timestamp_ns: int
+    flags: int
+    payload: bytes
+
+    @property
+    def time(self) -> datetime:
+        """The timestamp as an aware UTC datetime (microsecond precision)."""
+        seconds, nanos = divmod(self.timestamp_ns, 1_000_000_000)
+        return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
+
+
+def frame_payload(pool: PoolFile, frame: Frame) -> Lite3Frame:
+    """The Lite3 view of a stored frame (re-encoded for format-100 pools)."""
+    seq, ts, payload, _next = frame
+    if pool.version != 3:
+        data, tags = decode_payload(payload, seq=seq, path=str(pool.path))
+        payload = lite3.encode_message(data, tags)
+    return Lite3Frame(seq, ts, 0, bytes(payload))
+
+
+def append_lite3(pool: PoolFile, payload: bytes, flush: bool) -> int:
+    """Validate a Lite3 message document and append it; return its seq.
+
+    Raises:
+        UsageError: the bytes are not a Lite3 message (`{meta: {tags}, data: {...}}`).
+    """
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise TypeError("payload must be bytes-like")
+    raw = bytes(payload)
+    try:
+        data, tags = lite3.decode_message(raw)
+    except CorruptError as exc:
+        raise UsageError(f"invalid lite3 payload: {exc.message}", path=str(pool.path)) from None
+    stored = raw if pool.version == 3 else pool.encode_payload(data, tags)
+    return pool.append(stored, flush)[0]
+
+
+class Lite3Stream:
+    """A pull stream of Lite3Frames; `next()` returns None at max or timeout."""
+
+    def __init__(
+        self,
+        pool: PoolFile,
+        since_seq: int | None,
+        max_messages: int | None,
+        timeout_ms: int | None,
+        error_on_gap: bool = False,
+        *,
+        owned: bool = False,
+    ) -> None:
+        self._pool: PoolFile | None = pool
+        self._owned = owned
+        self._cursor = pool.cursor(since_seq)
+        self._left = max_messages
+        self._timeout = None if timeout_ms is None else timeout_ms / 1000
+        self._error_on_gap = error_on_gap
+        self._buffer: list[Frame] = []
+        self._waiter = Waiter(pool)
+
+    def next(self) -> Lite3Frame | None:
+        """The next frame, or None when the stream ended (max reached or nothing within the timeout)."""
+        pool = self._pool
+        if pool is None:
+            raise UsageError("plasmite: stream is closed")
+        if self._left is not None and self._left <= 0:
+            return None
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while not self._buffer:
+            for item in self._cursor.poll(256):
+                if isinstance(item, Gap):
+                    if self._error_on_gap:
+                        raise RetentionGapError(
+                            f"messages {item.expected}..{item.resumed_at - 1} were evicted",
+                            seq=item.expected,
+                            path=str(pool.path),
+                        )
+                    continue
+                self._buffer.append(item)
+            if self._buffer:
+                break
+            left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if left <= 0:
+                return None
+            self._waiter.arm()
+            self._waiter.wait(left)
+        frame = self._buffer.pop(0)
+        if self._left is not None:
+            self._left -= 1
+        return frame_payload(pool, frame)
+
+    def __iter__(self) -> Lite3Stream:
+        return self
+
+    def __next__(self) -> Lite3Frame:
+        item = self.next()
+        if item is None:
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the stream (idempotent)."""
+        if self._pool is not None:
+            self._waiter.close()
+            if self._owned:
+                self._pool.close()
+            self._pool = None
