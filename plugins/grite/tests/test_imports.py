@@ -69,3 +69,17 @@ def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:
     assert "issue" in out
     assert "click" in modules
     assert modules & set(HEAVY) == set()
+
+
+def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    modules, out = _imported_by(["issue", "list", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
+    assert json.loads(out)["data"]["issues"] == []
+    assert "toolkit_grite.commands" in modules
+    assert {
+        "toolkit_grite.commands_admin",
+        "toolkit_grite.daemon_cli",
+        "toolkit_grite.leases",
+        "pygit2",
+        "nacl",
+    } & modules == set()
