@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+from grite_testutil import grite
 
 HEAVY = ("pygit2", "lmdb", "nacl")
 
@@ -27,3 +32,54 @@ def test_daemon_client_path_is_light():
     probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+def _imported_by(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:
+    """Modules a real `grite ...` process imports (from `-X importtime`), and its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "toolkit_grite", *argv],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    lines = (line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:"))
+    return {name for name in lines if name and name != "package"}, proc.stdout
+
+
+def test_list_served_by_the_daemon_imports_no_click_git_lmdb_or_asyncio(repo: Path) -> None:
+    daemon = {"GRITE_NO_DAEMON": ""}
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    try:
+        assert grite(repo, "issue", "create", "--title", "served", "--json", env=daemon).code == 0
+        assert grite(repo, "daemon", "status", "--json").data["running"] is True
+        modules, out = _imported_by(["issue", "list", "--json"], repo, daemon)
+    finally:
+        grite(repo, "daemon", "stop", "--json")
+    assert [i["title"] for i in json.loads(out)["data"]["issues"]] == ["served"]
+    heavy = {*HEAVY, "click", "asyncio", "subprocess", "toolkit", "toolkit_grite.commands", "toolkit_grite.ops"}
+    assert modules & heavy == set()
+    assert "toolkit_kernel.ipc.client" in modules  # the probe sees the forwarding path's imports
+
+
+def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:
+    modules, out = _imported_by(["--help"], repo, {})
+    assert "issue" in out
+    assert "click" in modules
+    assert modules & set(HEAVY) == set()
+
+
+def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    modules, out = _imported_by(["issue", "list", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
+    assert json.loads(out)["data"]["issues"] == []
+    assert "toolkit_grite.commands" in modules
+    assert {
+        "toolkit_grite.commands_admin",
+        "toolkit_grite.daemon_cli",
+        "toolkit_grite.leases",
+        "pygit2",
+        "nacl",
+    } & modules == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -39,7 +40,38 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit(0)
 
 
-@click.group(cls=GriteGroup, name="grite")
+class _RootGroup(GriteGroup):
+    """The `grite` group; the repository-level commands join it on the first lookup that needs them.
+
+    Building those ~40 commands (`commands_admin` and the modules it registers: daemon, bridge,
+    context) is about a third of the group's construction, which an `issue ...` command line
+    (the common case, and every no-daemon call) never uses.
+    """
+
+    _admin_registered = False
+    _admin_lock = threading.Lock()  # the daemon and MCP look commands up from worker threads
+
+    def _register_admin(self) -> None:
+        with self._admin_lock:
+            if not self._admin_registered:
+                from toolkit_grite import commands_admin
+
+                commands_admin.register(self)
+                self._admin_registered = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand `cmd_name` (registering the repository-level ones when it is not an issue-level one)."""
+        if cmd_name not in self.commands:
+            self._register_admin()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every subcommand's name."""
+        self._register_admin()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_RootGroup, name="grite")
 @click.option(
     "--version",
     is_flag=True,
@@ -383,8 +415,3 @@ def dep_topo(state: str, labels: tuple[str, ...]) -> None:
     from toolkit_grite import ops
 
     output(ops.dep_topo(get_grite(), state=state, labels=labels), _table)
-
-
-from toolkit_grite import commands_admin  # noqa: E402  (registers the remaining commands on `grite`)
-
-commands_admin.register(grite)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from toolkit_grite import leases, projection, query
+from toolkit_grite import projection, query
 from toolkit_grite.core import Grite
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 from toolkit_grite.model import DEP_TYPES, Event, new_id
@@ -47,6 +47,8 @@ def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> I
 
     `creating`: `--lock` only refuses (conflict) when another owner holds a repo: lock.
     """
+    from toolkit_grite import leases  # writes only: list and show never pay for it
+
     resource = f"issue:{issue_hex}"
     if lock and creating:
         leases.check_policy(g, resource, strict=True)
