@@ -11,6 +11,10 @@ Workloads (graveyar runs as a separate `graveyar serve` process; the driver is t
   w3  $all read: graveyar.v1 Read of the whole global log (median of 3).
   w4  subscription lag: a $all subscriber and one writer appending single events; lag from
       the append call to delivery (median and p99).
+  w5  fan-out: median latency of single-event appends with no subscription open, then with N
+      live $all subscriptions open (graveyar.v1 Subscribe, one channel); the ratio shows that
+      appends do not slow down with the subscriber count (one shared tail reader per server).
+      `--fanout-only` runs just this workload on LMDB.
   ceiling: w1 against a gRPC aio server whose handler does nothing, to show what Python gRPC
       unary calls cost on this machine (the limiter of w1).
 Peers, in process (no network, so their numbers exclude RPC cost): the `eventsourcing` library's
@@ -197,6 +201,45 @@ async def w4_lag(address: str, count: int) -> tuple[float, float]:
     return statistics.median(lags) * 1000, lags[int(len(lags) * 0.99) - 1] * 1000
 
 
+async def w5_fanout(address: str, subscribers: int, appends: int) -> dict[str, float]:
+    from toolkit_graveyar.client import AsyncGraveyarClient, new_event
+    from toolkit_graveyar.core.model import Expected
+
+    async def latencies(c: Any) -> float:
+        out = []
+        for _ in range(appends):
+            t0 = time.perf_counter()
+            await c.append("fan", [new_event("Fan", "{}")], Expected.any())
+            out.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.005)
+        return statistics.median(out) * 1000
+
+    # HTTP/2 caps concurrent streams per connection (100 by default): one channel per 100.
+    channels = [AsyncGraveyarClient(address) for _ in range((subscribers + 99) // 100)]
+    async with AsyncGraveyarClient(address) as c:
+        alone = await latencies(c)
+        caught = 0
+        all_caught = asyncio.Event()
+
+        async def follow(sub: Any) -> None:
+            nonlocal caught
+            async for msg in sub.subscribe("$all", None):
+                if msg.kind == "caught_up":
+                    caught += 1
+                    if caught == subscribers:
+                        all_caught.set()
+
+        tasks = [asyncio.create_task(follow(channels[i // 100])) for i in range(subscribers)]
+        await asyncio.wait_for(all_caught.wait(), 300)
+        crowded = await latencies(c)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for ch in channels:
+        await ch.close()
+    return {"append_ms_alone": alone, "append_ms_crowded": crowded, "subscribers": subscribers}
+
+
 # -- eventsourcing peers -----------------------------------------------------------------------------
 def eventsourcing_runs(kind: str, tasks: int, per_task: int, batched_total: int, batch: int) -> dict[str, float]:
     from eventsourcing.persistence import StoredEvent
@@ -329,6 +372,7 @@ def graveyar_runs(args: list[str], sizes: dict[str, int], log: Path) -> dict[str
         w2_cpu = (srv.cpu() - cpu0) / (8 * sizes["batched_calls"] * 100) * 1e6
         reads = [w3_read_all(srv.address) for _ in range(3)]
         lag_med, lag_p99 = asyncio.run(w4_lag(srv.address, sizes["lag"]))
+        fan = asyncio.run(w5_fanout(srv.address, sizes["fanout"], 100))
         return {
             "w1": w1,
             "w1_server_cpu_us": w1_cpu,
@@ -338,20 +382,29 @@ def graveyar_runs(args: list[str], sizes: dict[str, int], log: Path) -> dict[str
             "w3_events": reads[0][0],
             "lag_median_ms": lag_med,
             "lag_p99_ms": lag_p99,
+            **fan,
         }
     finally:
         srv.stop()
 
 
-def main() -> int:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="graveyar benchmark")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--backends", default="lmdb,postgres")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    ns = parser.parse_args()
-    sizes = {"tasks": 50, "per_task": 1000, "batched_calls": 250, "lag": 500}
+    parser.add_argument("--fanout", type=int, default=2000, help="live subscriptions in w5")
+    parser.add_argument("--fanout-only", action="store_true", help="run only w5, on LMDB")
+    return parser.parse_args()
+
+
+def main() -> int:
+    ns = _parse_args()
+    if ns.fanout_only:
+        return fanout_only(ns.fanout)
+    sizes = {"tasks": 50, "per_task": 1000, "batched_calls": 250, "lag": 500, "fanout": ns.fanout}
     if ns.quick:
-        sizes = {"tasks": 50, "per_task": 200, "batched_calls": 60, "lag": 200}
+        sizes = {"tasks": 50, "per_task": 200, "batched_calls": 60, "lag": 200, "fanout": min(ns.fanout, 500)}
     out = Path(tempfile.mkdtemp(prefix="graveyar-bench-"))
     results: dict[str, dict[str, float]] = {}
     backends = [b for b in ns.backends.split(",") if b]
@@ -403,6 +456,22 @@ def main() -> int:
     return 0
 
 
+def fanout_only(subscribers: int) -> int:
+    out = Path(tempfile.mkdtemp(prefix="graveyar-bench-"))
+    srv = Server(["--data-dir", str(out / "lmdb")], out / "lmdb.log")
+    try:
+        r = asyncio.run(w5_fanout(srv.address, subscribers, 100))
+    finally:
+        srv.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    print(
+        f"w5 fan-out (LMDB): median append {r['append_ms_alone']:.2f} ms alone, "
+        f"{r['append_ms_crowded']:.2f} ms with {subscribers} live subscriptions "
+        f"({r['append_ms_crowded'] / r['append_ms_alone']:.2f}x)"
+    )
+    return 0
+
+
 def print_table(results: dict[str, dict[str, float]]) -> None:
     ref = 3128.0
     print()
@@ -430,6 +499,13 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
             print(
                 f"graveyar-lmdb / {peer}: w1 {g['w1'] / p['w1']:.2f}x, w2 {g['w2'] / p['w2']:.2f}x, "
                 f"w3 {g['w3'] / p['w3']:.2f}x"
+            )
+    for name, r in results.items():
+        if "append_ms_crowded" in r:
+            print(
+                f"{name} w5 fan-out: median append {r['append_ms_alone']:.2f} ms alone, "
+                f"{r['append_ms_crowded']:.2f} ms with {r['subscribers']:.0f} live subscriptions "
+                f"({r['append_ms_crowded'] / r['append_ms_alone']:.2f}x)"
             )
 
 

@@ -103,7 +103,9 @@ async def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 async def service(store: Any) -> AsyncIterator[Any]:
     from toolkit_graveyar.core.service import EventStoreService
 
-    yield EventStoreService(store, poll_interval=0.5)
+    svc = EventStoreService(store, poll_interval=0.5)
+    yield svc
+    svc.shutdown()
 
 
 class ThreadServer:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,18 +15,6 @@ from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
 from kurrentdbclient.exceptions import NotFoundError, StreamIsDeletedError, WrongCurrentVersionError
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.fixture
-def client(backend: str, proc_server: Any, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[KurrentDBClient]:
-    if backend == "lmdb":
-        srv = proc_server("--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0")
-    else:
-        dsn = request.getfixturevalue("pg_dsn")
-        srv = proc_server("--backend", "postgres", "--dsn", dsn, "--bind", "127.0.0.1:0")
-    c = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
-    yield c
-    c.close()
 
 
 def _events(*types: str) -> list[NewEvent]:

@@ -162,6 +162,8 @@ class StreamMetadata:
 
     max_count: int | None = None
     max_age: int | None = None  # seconds
+    #: Hide versions below this one; only ever raised (KurrentDB's `$tb`, as a 1-based version).
+    truncate_before: int | None = None
 
     def to_dict(self) -> dict[str, int | None]:
         """Return the JSON form."""

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,16 @@ from toolkit_graveyar.core.codec import (
     varint,
 )
 from toolkit_graveyar.core.errors import InvalidRequest, SchemaViolation, StreamNotFound, Unavailable
-from toolkit_graveyar.core.model import AppendResult, Expected, ProposedEvent, Snapshot, StreamInfo, StreamMetadata
+from toolkit_graveyar.core.fanout import LiveTail, TailEntry, TailListener
+from toolkit_graveyar.core.model import (
+    AppendResult,
+    Expected,
+    ProposedEvent,
+    RecordedEvent,
+    Snapshot,
+    StreamInfo,
+    StreamMetadata,
+)
 from toolkit_graveyar.core.schema import check_schema, validate_payload
 from toolkit_graveyar.core.validation import ALL_STREAM, Limits, check_event, check_stream_name, uuid_of
 
@@ -77,11 +86,13 @@ class EventStoreService:
         self._schemas: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.soft_violations = 0
         self.closed = False
+        #: The one reader of new records that feeds every live subscription.
+        self.tail = LiveTail(store, page=self.limits.max_read_page, poll_interval=poll_interval)
 
     def shutdown(self) -> None:
         """End every live subscription with Unavailable (they resume elsewhere or after a restart)."""
         self.closed = True
-        self.store.notifier.kick()
+        self.tail.close()
 
     def _check_open(self) -> None:
         if self.closed:
@@ -308,61 +319,112 @@ class EventStoreService:
         self, pos: int, prefixes: tuple[str, ...], types: frozenset[str], excludes: tuple[str, ...] = ()
     ) -> AsyncIterator[SubscriptionItem]:
         page = self.limits.max_read_page
-        notifier = self.store.notifier
         filtered = bool(prefixes or types or excludes)
+
+        def items(entries: list[TailEntry]) -> Iterator[SubscriptionItem]:
+            if not filtered:
+                yield SubscriptionItem("events", [raw for _, raw in entries])
+                return
+            keep = [raw for ev, raw in entries if _matches(ev, prefixes, types, excludes)]
+            if keep:
+                yield SubscriptionItem("events", keep)
+            last = entries[-1][0].position
+            if not keep or record_position(keep[-1]) != last:
+                yield SubscriptionItem("checkpoint", at=last)
+
         caught_up = False
-        while True:
-            head = notifier.head
-            recs = await self.store.read_all(pos + 1, False, page)
-            if recs:
-                last = record_position(recs[-1])
-                if filtered:
-                    keep = [r for r in recs if _matches(decode_record(r), prefixes, types, excludes)]
-                    if keep:
-                        yield SubscriptionItem("events", keep)
-                    if not keep or record_position(keep[-1]) != last:
-                        yield SubscriptionItem("checkpoint", at=last)
-                else:
-                    yield SubscriptionItem("events", recs)
-                pos = last
-                if len(recs) == page:
+        listener: TailListener | None = None
+        try:
+            while True:
+                # Catch up from the store at this subscription's own pace.
+                recs = await self.store.read_all(pos + 1, False, page)
+                if recs:
+                    entries = [(decode_record(r), r) for r in recs]
+                    for item in items(entries):
+                        yield item
+                    pos = entries[-1][0].position
+                    if len(recs) == page:
+                        continue
+                if listener is None:
+                    # Join the shared tail, then read once more to close the gap before the join.
+                    listener = await self.tail.join()
                     continue
-            if not caught_up:
-                caught_up = True
-                yield SubscriptionItem("caught_up", at=pos)
-            self._check_open()
-            await notifier.wait_beyond(max(head, pos), self.poll_interval)
-            self._check_open()
+                if not caught_up:
+                    caught_up = True
+                    yield SubscriptionItem("caught_up", at=pos)
+                # The filter reads the current `pos` on purpose: it advances with every batch.
+                async for batch in self._live_batches(listener, lambda e: e[0].position > pos):  # noqa: B023
+                    for item in items(batch):
+                        yield item
+                    pos = batch[-1][0].position
+                listener = None
+        finally:
+            if listener is not None:
+                self.tail.leave(listener)
 
     async def _subscribe_stream(self, stream: str, ver: int, types: frozenset[str]) -> AsyncIterator[SubscriptionItem]:
         page = self.limits.max_read_page
-        notifier = self.store.notifier
+
+        def keep(raws: list[bytes], events: list[RecordedEvent]) -> list[bytes]:
+            return raws if not types else [r for r, ev in zip(raws, events, strict=True) if ev.event_type in types]
+
         caught_up = False
-        while True:
-            head = notifier.head
-            state = await self.store.stream_state(stream)
-            recs: list[bytes] = []
-            if state is not None and state.exists and state.version > ver:
-                try:
-                    recs = await self.store.read_stream(stream, ver + 1, False, page)
-                except StreamNotFound:
-                    recs = []
-                if recs:
-                    last_version = decode_record(recs[-1]).version
-                    keep = recs if not types else [r for r in recs if decode_record(r).event_type in types]
-                    if keep:
-                        yield SubscriptionItem("events", keep)
-                    ver = last_version
-                if len(recs) < page:
+        listener: TailListener | None = None
+        try:
+            while True:
+                # Catch up from the store at this subscription's own pace.
+                state = await self.store.stream_state(stream)
+                if state is not None and state.exists and state.version > ver:
+                    try:
+                        recs = await self.store.read_stream(stream, ver + 1, False, page)
+                    except StreamNotFound:
+                        recs = []
+                    if recs:
+                        events = [decode_record(r) for r in recs]
+                        kept = keep(recs, events)
+                        if kept:
+                            yield SubscriptionItem("events", kept)
+                        ver = events[-1].version
+                    if len(recs) == page:
+                        continue
                     ver = max(ver, state.version)
-                else:
+                if listener is None:
+                    # Join the shared tail, then read once more to close the gap before the join.
+                    listener = await self.tail.join()
                     continue
-            if not caught_up:
-                caught_up = True
-                yield SubscriptionItem("caught_up", at=ver)
-            self._check_open()
-            await notifier.wait_beyond(head, self.poll_interval)
-            self._check_open()
+                if not caught_up:
+                    caught_up = True
+                    yield SubscriptionItem("caught_up", at=ver)
+
+                # The filter reads the current `ver` on purpose: it advances with every batch.
+                def fresh(e: TailEntry) -> bool:
+                    return e[0].stream == stream and e[0].version > ver  # noqa: B023
+
+                async for batch in self._live_batches(listener, fresh):
+                    kept = keep([raw for _, raw in batch], [ev for ev, _ in batch])
+                    if kept:
+                        yield SubscriptionItem("events", kept)
+                    ver = batch[-1][0].version
+                listener = None
+        finally:
+            if listener is not None:
+                self.tail.leave(listener)
+
+    async def _live_batches(
+        self, listener: TailListener, fresh: Callable[[TailEntry], bool]
+    ) -> AsyncIterator[list[TailEntry]]:
+        """Batches handed to `listener` (only `fresh` entries) until the tail drops it."""
+        try:
+            while True:
+                self._check_open()
+                batch = [e for e in await listener.take(self.poll_interval) if fresh(e)]
+                self._check_open()
+                if batch:
+                    yield batch
+                if listener.dropped:
+                    return
+        finally:
+            self.tail.leave(listener)
 
     # -- streams --------------------------------------------------------------------------------
     async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:

@@ -24,6 +24,7 @@ from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, serverfeatures_pb2,
 from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind
 from toolkit_graveyar.core.validation import ALL_STREAM
+from toolkit_graveyar.grpc.kurrentdb_metadata import metadata_target, retention_of
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -208,8 +209,16 @@ class KurrentApi:
     async def _append(self, name: str, events: list[gpb.RecordedEvent], expected: Expected) -> AppendResult:
         if name.startswith("$") and not name.startswith("$$"):
             raise E.InvalidRequest(f"stream names starting with '$' are reserved: {name!r}")
+        target = metadata_target(name)
+        if target is not None and target.startswith("$"):
+            target = None  # `$$$all` and system streams: stored, no rules to enforce
+        rules = retention_of(events) if target is not None else None
         try:
-            return await self.svc.append_wire(name, events, expected, metastream_ok=True)
+            result = await self.svc.append_wire(name, events, expected, metastream_ok=True)
+            if target is not None and rules is not None:
+                # The metastream keeps the document; the target stream's state enforces its rules.
+                await self.svc.set_stream_metadata(target, rules)
+            return result
         except E.DuplicateEventId as exc:
             if "event_id" in exc.details:  # an id recorded in another stream or with other content
                 raise

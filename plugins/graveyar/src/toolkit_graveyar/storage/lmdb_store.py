@@ -369,6 +369,8 @@ class LmdbStore(Store):
                 state = StreamState(stream, self._next_key)
                 self._next_key += 1
             state.max_count, state.max_age = metadata.max_count, metadata.max_age
+            if metadata.truncate_before is not None:
+                state.truncate_before = max(state.truncate_before, metadata.truncate_before)
             txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
             return state.info()
 

@@ -456,6 +456,8 @@ class PgStore(Store):
         async def op(conn: psycopg.AsyncConnection[Any]) -> StreamInfo:
             state = await self._load_state(conn, stream) or StreamState(stream, 0)
             state.max_count, state.max_age = metadata.max_count, metadata.max_age
+            if metadata.truncate_before is not None:
+                state.truncate_before = max(state.truncate_before, metadata.truncate_before)
             await self._save_states(conn, [state])
             return state.info()
 
