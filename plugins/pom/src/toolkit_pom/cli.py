@@ -331,22 +331,14 @@ def status(name: str, file: str | None) -> None:
 
 
 def _print_logs(data: dict[str, Any], multi: bool, timestamps: bool = False) -> None:
-    multi = multi or len(data["cursors"]) > 1
     if json_mode():
         write_json(data)
         return
-    for gap in data["gaps"]:
-        click.echo(f"pom: {gap['process']}: {gap['missed']} lines after id {gap['after_id']} were evicted", err=True)
-    out = []
-    for line in data["lines"]:
-        body = ("[pom] " if line["stream"] == "pom" else "") + line["text"]  # pom's own lines, as headless
-        text = f"{line['process']} | {body}" if multi else body
-        if timestamps:
-            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"])) + f".{int(line['ts'] * 1000) % 1000:03d}"
-            text = f"{stamp} {text}"
-        out.append(text)
-    if out:
-        click.echo("\n".join(out))
+    gaps, text = render.log_text(data, multi, timestamps)
+    if gaps:
+        click.echo(gaps, err=True)
+    if text:
+        click.echo(text)
 
 
 @pom.command()
