@@ -411,3 +411,31 @@ async def test_replicas_probe_their_own_expanded_targets(supervise: Callable[...
     oneshot = sup.instances["oneshot"]
     await until(lambda: oneshot.state == "exited", 10, "one-shot done")
     assert oneshot.health == "completed"
+
+
+async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp_path: Path) -> None:
+    # Ten spawns at once: all start, none is mistaken for an adopted orphan meanwhile.
+    import psutil
+
+    from toolkit_pom.proc import adopted_children, spawn_off_loop
+
+    argv = ("sleep", "299.25")  # a duration no other test uses, to find our children by
+
+    def ours() -> list[int]:
+        return [p.pid for p in psutil.Process().children(recursive=True) if "299.25" in " ".join(p.cmdline())]
+
+    started = await asyncio.gather(*(spawn_off_loop(argv, cwd=tmp_path, env=dict(os.environ)) for _ in range(10)))
+    assert sorted(ours()) == sorted(proc.pid for proc, _, _ in started)
+    assert not set(adopted_children()) & set(ours())
+    for proc, out_r, err_r in started:
+        proc.kill()
+        proc.wait()
+        os.close(out_r)
+        os.close(err_r)
+
+    task = asyncio.create_task(spawn_off_loop(argv, cwd=tmp_path, env=dict(os.environ)))
+    await asyncio.sleep(0)  # the spawner thread has the request; cancel before it answers
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ours() == []

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from toolkit_pom.core.pom_model import PomFile, PomProbe, PomProcess, config_error_parts
-from toolkit_pom.discovery import discover
+from toolkit_pom.discovery import discover, find_override, is_compose_file
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
@@ -560,8 +560,6 @@ def load_config(
     Raises:
         PomConfigError: the file is missing, malformed or inconsistent.
     """
-    from toolkit_pom.core.compose_loader import find_override, is_compose_file, load_compose
-
     if file is None:
         found = discover()
         paths = [found]
@@ -577,6 +575,8 @@ def load_config(
             raise PomConfigError("-f files must all be process-compose YAML", hint="pass only .yaml/.yml files")
         if formation:
             raise PomConfigError("-m applies to Procfiles only", hint="set replicas in the YAML file")
+        from toolkit_pom.core.compose_loader import load_compose  # yaml and its models: only for YAML files
+
         config = load_compose(paths, env_files=[Path(p).resolve() for p in env_files], disable_dotenv=disable_dotenv)
         return replace(config, inputs=tuple(p.resolve() for p in paths))
     if len(paths) > 1:

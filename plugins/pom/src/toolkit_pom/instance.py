@@ -21,7 +21,7 @@ from toolkit_pom import probes
 from toolkit_pom.config import Probe, ProcessSpec
 from toolkit_pom.core.regex import compile_pattern
 from toolkit_pom.logstore import POM, STDERR, STDOUT, ProcessLog
-from toolkit_pom.proc import group_alive, kill_group, spawn, wait_exit
+from toolkit_pom.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
 
 if TYPE_CHECKING:
     import subprocess
@@ -300,7 +300,7 @@ class Instance:
         self._kill = asyncio.Event()
         self._kill_reason = None
         try:
-            proc, out_r, err_r = spawn(self.spec.argv, cwd=self.spec.cwd, env=env)
+            proc, out_r, err_r = await spawn_off_loop(self.spec.argv, cwd=self.spec.cwd, env=env)
         except OSError as exc:
             self.note(f"failed to start {self.spec.command!r}: {exc.strerror or exc}")
             self.exit_code = 127
