@@ -439,3 +439,27 @@ async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp
     with pytest.raises(asyncio.CancelledError):
         await task
     assert ours() == []
+
+
+async def test_headless_printer_prints_each_line_once_in_time_order(
+    supervise: Callable[..., Supervisor], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit_pom.logstore import STDOUT
+    from toolkit_pom.runner import Printer
+
+    sup = supervise(
+        "".join(f'[processes.p{i}]\ncommand = "true"\n' for i in range(3)) + '[processes.mute]\ncommand = "true"\n'
+    )
+    base = time.mktime((2026, 6, 1, 10, 0, 0, 0, 0, -1))  # local 10:00: stamps sort as text
+    for k in range(0, 7000, 100):  # more than one round's 5000 per process
+        for name in ("p0", "p1", "p2", "mute"):
+            sup.store.log(name).append(STDOUT, [b"%s %d" % (name.encode(), j) for j in range(k, k + 100)], base + k)
+    printer = Printer(sup, quiet=False, silenced={"mute"})
+    while await printer.flush():
+        pass
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 * 7000
+    assert [line.split(" | ")[1] for line in out if line.split()[1] == "p1"] == [f"p1 {j}" for j in range(7000)]
+    stamps = [line.split()[0] for line in out]
+    assert stamps == sorted(stamps)
+    assert out[0] == "10:00:00 p0   | p0 0"

@@ -24,7 +24,7 @@ from toolkit_kernel.ipc import IpcServer
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.config import ProjectConfig
-from toolkit_pom.control import Control, LogQuery, query_logs
+from toolkit_pom.control import Control, LogQuery, Merged, merge_logs
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 from toolkit_pom.supervisor import Supervisor
 
@@ -153,24 +153,36 @@ class Printer:
         instances = list(self.sup.instances.values())
         for inst in instances:
             self.cursors.setdefault(inst.name, 0)
-        frame = query_logs(instances, self.query, self.cursors)
-        self.cursors.update(frame["cursors"])
-        if not frame["lines"] and not frame["gaps"]:
+        # Up to `limit` lines of each process per round, merged by time (not cut to `limit` in
+        # all, which would read the others' lines again next round).
+        merged, gaps, cursors = merge_logs(instances, self.query, self.cursors)
+        self.cursors.update(cursors)
+        if not merged and not gaps:
             return False
+        await asyncio.to_thread(_write, sys.stdout, self._render(merged, gaps))
+        return True
+
+    def _render(self, merged: Merged, gaps: list[dict[str, Any]]) -> str:
         width = max((len(n) for n in self.sup.instances), default=4)
         chunks = []
-        for gap in frame["gaps"]:
+        for gap in gaps:
             now = time.strftime("%H:%M:%S")
             chunks.append(f"{now} {gap['process']:<{width}} | [pom] {gap['missed']} lines not shown (evicted)\n")
-        for line in frame["lines"]:
-            if line["process"] in self.silenced or line["process"].split(".")[0] in self.silenced:
+        heads: dict[str, str | None] = {}
+        second, stamp = -1, ""
+        for ts, name, _id, line in merged:
+            head = heads.get(name, "")
+            if head == "":
+                silenced = name in self.silenced or name.split(".")[0] in self.silenced
+                head = heads[name] = None if silenced else (f"{name:<{width}} | " if self.prefix else "")
+            if head is None:
                 continue
-            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"]))
-            mark = "[pom] " if line["stream"] == "pom" else ""
-            head = f"{stamp} {line['process']:<{width}} | " if self.prefix else ""
-            chunks.append(f"{head}{mark}{line['text']}\n")
-        await asyncio.to_thread(_write, sys.stdout, "".join(chunks))
-        return True
+            if int(ts) != second:  # one strftime per second of output, not per line
+                second = int(ts)
+                stamp = time.strftime("%H:%M:%S ", time.localtime(second))
+            mark = "[pom] " if line.stream == "pom" else ""
+            chunks.append(f"{stamp if self.prefix else ''}{head}{mark}{line.text}\n")
+        return "".join(chunks)
 
     async def run(self) -> None:
         """Print forever (cancelled by the runner)."""
