@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,29 +162,48 @@ async def test_failed_dependency_skips_dependent(supervise: Callable[..., Superv
     assert "migrate did not complete successfully" in (web.message or "")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback port nobody else can take while the block runs: held bound (not listening) with
+    SO_REUSEPORT, so only a process of ours that also sets SO_REUSEPORT can bind and listen on it.
+    (Picking a free port and closing it races with every other process on the machine.)"""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
+
+
+#: An HTTP server for `reserved_port`: it binds with SO_REUSEPORT too.
+REUSEPORT_SERVER = """
+import http.server, socket, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+Server(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
 
 
 async def test_http_and_tcp_probes(supervise: Callable[..., Supervisor]) -> None:
-    port = free_port()
-    sup = supervise(
-        f"""
-        [processes.web]
-        argv = ["{sys.executable}", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
-        readiness = {{ http = "http://127.0.0.1:{port}/", period = 0.1 }}
-        liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2 }}
-        [processes.client]
-        command = "echo client"
-        depends_on = {{ web = "healthy" }}
-        """
-    )
-    sup.begin()
-    await until(lambda: sup.instances["client"].state == "exited", 30, "client ran")
-    assert sup.instances["web"].state == "ready"
-    assert sup.instances["web"].health == "ready"
+    with reserved_port() as port:
+        sup = supervise(
+            f"""
+            [processes.web]
+            argv = ["{sys.executable}", "server.py", "{port}"]
+            readiness = {{ http = "http://127.0.0.1:{port}/", period = 0.1 }}
+            liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2 }}
+            [processes.client]
+            command = "echo client"
+            depends_on = {{ web = "healthy" }}
+            """,
+            {"server.py": REUSEPORT_SERVER},
+        )
+        sup.begin()
+        await until(lambda: sup.instances["client"].state == "exited", 30, "client ran")
+        assert sup.instances["web"].state == "ready"
+        assert sup.instances["web"].health == "ready"
 
 
 async def test_liveness_failure_restarts(supervise: Callable[..., Supervisor], tmp_path: Path) -> None:
