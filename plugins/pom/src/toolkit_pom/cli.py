@@ -448,6 +448,21 @@ def restart(names: tuple[str, ...], file: str | None) -> None:
     _control("restart", names, file)
 
 
+@pom.command()
+@click.argument("name")
+@file_option
+def attach(name: str, file: str | None) -> None:
+    """Attach this terminal to an interactive process: its output, your keys (Ctrl-] detaches)."""
+    from toolkit_pom.attach import attach_terminal
+
+    with _client(file) as output, _client(file) as keys:
+        check = keys.call("input", name=name, data="")  # errors if unknown or not interactive
+        if not check["ok"]:
+            raise UsageError(f"{name} is not running", hint=f"start it with `pom start {name}`")
+        why = attach_terminal(output, keys, name)
+    click.echo(f"pom: {why} ({name})", err=True)
+
+
 @pom.command("signal")
 @click.argument("sig", metavar="SIGNAL")
 @click.argument("names", nargs=-1, required=True)

@@ -110,6 +110,8 @@ class ProcessSpec:
     exit_on_skipped: bool = False
     #: The command forks a daemon and exits; the daemon is stopped with `shutdown_command`.
     is_daemon: bool = False
+    #: Runs on a pseudo-terminal (stdout and stderr merged); `pom attach` types into it.
+    interactive: bool = False
     #: "pom": `name`, `name.2`..; "compose": `name` or `name-0`, `name-1`.. (zero-padded).
     replica_style: str = "pom"
     #: Renders this process for replica N (1-based) when fields differ per replica (templates).
@@ -428,6 +430,7 @@ def _process(
         shutdown_timeout=body.shutdown_timeout,
         replicas=body.replicas,
         disabled=body.disabled,
+        interactive=body.interactive,
         log_max_bytes=_size(file, f"{key}.log_max_bytes", body.log_max_bytes, log_max),
         numbered=body.replicas > 1,
     )

@@ -207,6 +207,21 @@ class Control:
             results.append(self._result(inst, ok, None if ok else "not running"))
         return {"results": results}
 
+    async def _op_input(self, request: dict[str, Any]) -> Any:
+        data = request.get("data")
+        if not isinstance(data, str):
+            raise UsageError(
+                "input needs `data`: the text to type", hint='e.g. {"op": "input", "name": "repl", "data": "1+1\\n"}'
+            )
+        name = request.get("name")
+        if not isinstance(name, str):
+            raise UsageError("input needs a process name (one instance, e.g. repl or web.2)")
+        inst = self.sup.get(name)
+        if not inst.spec.interactive:
+            raise UsageError(f"{inst.name} is not interactive", hint="set interactive = true (is_interactive: true)")
+        ok = inst.write_input(data.encode())
+        return self._result(inst, ok, None if ok else "not running or not reading its input")
+
     async def _op_scale(self, request: dict[str, Any]) -> Any:
         name = request.get("name")
         replicas = request.get("replicas")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -101,8 +103,14 @@ def reap(pid: int) -> bool:
     return done == pid
 
 
-def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
+def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], tty: bool = False
+) -> tuple[subprocess.Popen[bytes], int, int]:
     """Start `argv` as leader of a new process group with stdin from /dev/null.
+
+    With `tty`, the child instead gets a new session whose controlling terminal is a fresh
+    pseudo-terminal (stdin, stdout and stderr), and the first fd returned is its master side
+    (read the output, write the input); the second is then -1.
 
     Returns:
         The Popen, and the read ends of its stdout and stderr pipes (caller owns them).
@@ -114,12 +122,33 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[su
     with _in_flight_lock:
         _in_flight += 1
     try:
-        proc, out_r, err_r = _popen(argv, cwd, env)
+        proc, out_r, err_r = _popen_tty(argv, cwd, env) if tty else _popen(argv, cwd, env)
         _OWN_CHILDREN.add(proc.pid)
     finally:
         with _in_flight_lock:
             _in_flight -= 1
     return proc, out_r, err_r
+
+
+def _popen_tty(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
+    master, slave = os.openpty()
+    setup = _preexec(os.getpid())
+
+    def preexec() -> None:
+        setup()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin (the slave) becomes the controlling terminal
+
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdin=slave, stdout=slave, stderr=slave,
+            start_new_session=True, preexec_fn=preexec, close_fds=True,  # noqa: PLW1509 (see _popen)
+        )  # fmt: skip
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return proc, master, -1
 
 
 def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -149,7 +178,7 @@ def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subp
 
 
 async def spawn_off_loop(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], tty: bool = False
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """`spawn` on a spawner thread, so the loop runs (and other spawns proceed) meanwhile.
 
@@ -161,7 +190,7 @@ async def spawn_off_loop(
     global _spawner
     if _spawner is None:
         _spawner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pom-spawn")
-    future = asyncio.get_running_loop().run_in_executor(_spawner, lambda: spawn(argv, cwd=cwd, env=env))
+    future = asyncio.get_running_loop().run_in_executor(_spawner, lambda: spawn(argv, cwd=cwd, env=env, tty=tty))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -169,7 +198,8 @@ async def spawn_off_loop(
             proc, out_r, err_r = await future
             kill_group(proc.pid, signal.SIGKILL)
             for fd in (out_r, err_r):
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
             await wait_exit(proc)
         raise
 

@@ -286,6 +286,7 @@ def _process(
             exit_on_end=avail.exit_on_end,
             exit_on_skipped=avail.exit_on_skipped,
             is_daemon=proc.is_daemon,
+            interactive=proc.is_interactive,
             replica_style="compose",
             numbered=replicas > 1,
         )
