@@ -76,15 +76,10 @@ def test_attach_types_into_an_interactive_process_and_detaches(tmp_path: Path, s
     pom.wait_state("repl", "exited")
     assert _texts(pom, "repl")[-2:] == ["got:last", "bye"]
 
-    plain = subprocess.run(
-        [sys.executable, "-m", "toolkit_pom", "attach", "plain", "-f", str(config)],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert plain.returncode == 2
-    assert "plain is not interactive" in plain.stderr
-    stopped = subprocess.run(
-        [sys.executable, "-m", "toolkit_pom", "attach", "repl", "-f", str(config)],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert stopped.returncode == 2
-    assert "repl is not running" in stopped.stderr
+    for name, error in (("plain", "plain is not interactive"), ("repl", "repl is not running")):
+        refused = subprocess.run(
+            [sys.executable, "-m", "toolkit_pom", "attach", name, "-f", str(config)],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert refused.returncode == 2
+        assert error in refused.stderr
