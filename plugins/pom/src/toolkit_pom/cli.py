@@ -179,6 +179,7 @@ def up(
         exit_when_ready=exit_when_ready,
         timeout=timeout,
         settle=settle,
+        reload=lambda: _load(files, env_files, formation, port, disable_dotenv),
     )
     run_foreground(config, options)
 
@@ -315,6 +316,19 @@ def ps(file: str | None) -> None:
     with _client(file) as client:
         data = client.call("ps")
     emit(data, render.ps_table)
+
+
+@pom.command()
+@file_option
+@json_option
+def reload(file: str | None) -> None:
+    """Read the config files again: restart changed processes, start added ones, stop removed ones."""
+    with _client(file) as client:
+        data = client.call("reload")
+    emit(
+        data,
+        lambda d: "\n".join(f"{k}: {', '.join(d[k]) or '-'}" for k in ("changed", "added", "removed", "unchanged")),
+    )
 
 
 @pom.command()

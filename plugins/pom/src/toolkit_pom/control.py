@@ -222,6 +222,9 @@ class Control:
         ok = inst.write_input(data.encode())
         return self._result(inst, ok, None if ok else "not running or not reading its input")
 
+    async def _op_reload(self, _request: dict[str, Any]) -> Any:
+        return await self.sup.reload()
+
     async def _op_scale(self, request: dict[str, Any]) -> Any:
         name = request.get("name")
         replicas = request.get("replicas")

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class UpOptions:
     prefix: bool = True
     #: Headless output: processes whose lines are not printed (honcho's -q).
     silenced: frozenset[str] | set[str] = frozenset()
+    #: Loads the project's files again with the same options (`pom reload`); None: reload refused.
+    reload: Callable[[], ProjectConfig] | None = None
 
 
 def lock_path_for(config: ProjectConfig) -> Path:
@@ -343,6 +345,7 @@ async def _supervise(
 ) -> tuple[int, str | None, dict[str, Any]]:
     loop = asyncio.get_running_loop()
     sup = Supervisor(config)
+    sup.reloader = options.reload
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")
     http = None
