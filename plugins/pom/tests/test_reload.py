@@ -58,3 +58,21 @@ def test_reload_applies_the_difference_and_keeps_the_old_config_when_invalid(
     assert "broken" in bad.stderr
     assert set(pom.ps()) == {"keep", "edit.1", "edit.2", "new"}
     assert pom.ps()["keep"]["pid"] == before["keep"]
+
+
+def test_watch_reloads_on_file_changes_and_refuses_invalid_ones(tmp_path: Path, start_pom: Any) -> None:
+    config = write_project(tmp_path, BEFORE)
+    pom = start_pom(config, "--watch")
+    keep = pom.wait_state("keep", "running")["pid"]
+    config.write_text(AFTER)
+    wait_for(lambda: set(pom.ps()) == {"keep", "edit.1", "edit.2", "new"}, what="the watched file reloaded")
+    pom.wait_state("new", "running")
+    assert pom.ps()["keep"]["pid"] == keep
+    wait_for(lambda: "config reloaded (added new; changed edit; removed drop)" in pom.output(), what="notice")
+
+    config.write_text(AFTER + "\n[processes.broken]\nrestart = 7\n")
+    wait_for(lambda: "reload refused, the running config stays" in pom.output(), what="refusal")
+    assert set(pom.ps()) == {"keep", "edit.1", "edit.2", "new"}
+    config.write_text(BEFORE)  # fixed again: the next change is applied
+    wait_for(lambda: set(pom.ps()) == {"keep", "edit", "drop"}, what="reloaded after the fix")
+    assert pom.ps()["keep"]["pid"] == keep

@@ -104,6 +104,7 @@ def pom() -> None:
     "--http", "http", default=None, help="HTTP API address host:port (default: project.http, 127.0.0.1:9876)."
 )
 @click.option("--no-http", is_flag=True, help="Do not serve the HTTP API.")
+@click.option("-w", "--watch", is_flag=True, help="Reload (as `pom reload`) whenever a config file changes.")
 @click.option(
     "--pc-api",
     default=None,
@@ -137,6 +138,7 @@ def up(
     quiet: bool,
     http: str | None,
     no_http: bool,
+    watch: bool,
     pc_api: str | None,
     token: str | None,
     exit_when_ready: bool,
@@ -156,6 +158,7 @@ def up(
         child += [*names, "--disable-dotenv"] if disable_dotenv else list(names)
         child += ["--no-http"] if no_http else (["--http", http] if http else [])
         child += ["--quiet"] if quiet else []
+        child += ["--watch"] if watch else []
         child += ["--pc-api", pc_api] if pc_api else []
         child += [a for e in _env_paths(env_files) for a in ("-e", str(e.resolve()))]
         child += ["-m", formation] if formation else []
@@ -180,6 +183,7 @@ def up(
         timeout=timeout,
         settle=settle,
         reload=lambda: _load(files, env_files, formation, port, disable_dotenv),
+        watch=watch,
     )
     run_foreground(config, options)
 

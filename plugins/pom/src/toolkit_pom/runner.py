@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit_kernel.errors import Conflict, IoFailure
+from toolkit_kernel.errors import Conflict, IoFailure, ToolkitError
 from toolkit_kernel.ipc import IpcServer
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
@@ -57,6 +57,12 @@ class UpOptions:
     silenced: frozenset[str] | set[str] = frozenset()
     #: Loads the project's files again with the same options (`pom reload`); None: reload refused.
     reload: Callable[[], ProjectConfig] | None = None
+    #: Reload whenever one of the config files changes (`pom up --watch`).
+    watch: bool = False
+
+
+#: How often `--watch` looks at the config files' modification times.
+WATCH_INTERVAL_S = 0.3
 
 
 def lock_path_for(config: ProjectConfig) -> Path:
@@ -334,6 +340,48 @@ def _start_watchers(sup: Supervisor, options: UpOptions, names: list[str], tasks
         tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
     elif sup.config.kind == "compose" and not options.tui:
         tasks.append(asyncio.create_task(_watch_end(sup, names)))
+    if options.watch:
+        tasks.append(asyncio.create_task(_watch_files(sup)))
+
+
+def _stamp(paths: Sequence[Path]) -> list[tuple[int, int] | None]:
+    stamps: list[tuple[int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+            stamps.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append(None)
+    return stamps
+
+
+async def _settled_stamp(paths: Sequence[Path], interval: float) -> list[tuple[int, int] | None]:
+    await asyncio.sleep(interval)
+    return _stamp(paths)
+
+
+async def _watch_files(sup: Supervisor, interval: float = WATCH_INTERVAL_S) -> None:
+    """Reload when a config file's mtime or size changes (polling: portable, no extra dependency)."""
+    seen = _stamp(sup.config.inputs)
+    while True:
+        await asyncio.sleep(interval)
+        now = _stamp(sup.config.inputs)
+        if now == seen:
+            continue
+        # Wait until the files stop changing: an editor's truncate-then-write must not be read half way.
+        while (later := await _settled_stamp(sup.config.inputs, interval)) != now:
+            now = later
+        seen = now
+        try:
+            result = await sup.reload()
+        except ToolkitError as exc:
+            print(f"pom: reload refused, the running config stays: {exc.message}", file=sys.stderr, flush=True)
+            continue
+        seen = _stamp(sup.config.inputs)  # a reload may change which files are read
+        summary = "; ".join(
+            f"{kind} {', '.join(names)}" for kind, names in result.items() if names and kind != "unchanged"
+        )
+        print(f"pom: config reloaded ({summary or 'no changes'})", file=sys.stderr, flush=True)
 
 
 async def _supervise(
