@@ -303,3 +303,18 @@ def test_shutdown_command_daemon_and_ready_log_line(tmp_path: Path) -> None:
     assert re.search(r"daemon +\| shutdown ran", out)
     pid = int((tmp_path / "daemon.pid").read_text())
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+
+
+def test_is_interactive_is_pom_toml_interactive(tmp_path: Path) -> None:
+    yaml_config = load_config(
+        write(
+            tmp_path / "process-compose.yaml",
+            "processes:\n  repl:\n    command: sh\n    is_interactive: true\n  b:\n    command: x\n",
+        )
+    )
+    assert yaml_config.processes["repl"].interactive
+    assert not yaml_config.processes["b"].interactive
+    toml_config = load_config(write(tmp_path / "pom.toml", '[processes.repl]\ncommand = "sh"\ninteractive = true\n'))
+    assert toml_config.processes["repl"].interactive
+    with pytest.raises(PomConfigError, match="interactive"):
+        load_config(write(tmp_path / "bad.toml", '[processes.repl]\ncommand = "sh"\ninteractive = "maybe"\n'))

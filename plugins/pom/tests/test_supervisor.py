@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,29 +162,48 @@ async def test_failed_dependency_skips_dependent(supervise: Callable[..., Superv
     assert "migrate did not complete successfully" in (web.message or "")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback port nobody else can take while the block runs: held bound (not listening) with
+    SO_REUSEPORT, so only a process of ours that also sets SO_REUSEPORT can bind and listen on it.
+    (Picking a free port and closing it races with every other process on the machine.)"""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
+
+
+#: An HTTP server for `reserved_port`: it binds with SO_REUSEPORT too.
+REUSEPORT_SERVER = """
+import http.server, socket, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+Server(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
 
 
 async def test_http_and_tcp_probes(supervise: Callable[..., Supervisor]) -> None:
-    port = free_port()
-    sup = supervise(
-        f"""
-        [processes.web]
-        argv = ["{sys.executable}", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
-        readiness = {{ http = "http://127.0.0.1:{port}/", period = 0.1 }}
-        liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2 }}
-        [processes.client]
-        command = "echo client"
-        depends_on = {{ web = "healthy" }}
-        """
-    )
-    sup.begin()
-    await until(lambda: sup.instances["client"].state == "exited", 30, "client ran")
-    assert sup.instances["web"].state == "ready"
-    assert sup.instances["web"].health == "ready"
+    with reserved_port() as port:
+        sup = supervise(
+            f"""
+            [processes.web]
+            argv = ["{sys.executable}", "server.py", "{port}"]
+            readiness = {{ http = "http://127.0.0.1:{port}/", period = 0.1 }}
+            liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2 }}
+            [processes.client]
+            command = "echo client"
+            depends_on = {{ web = "healthy" }}
+            """,
+            {"server.py": REUSEPORT_SERVER},
+        )
+        sup.begin()
+        await until(lambda: sup.instances["client"].state == "exited", 30, "client ran")
+        assert sup.instances["web"].state == "ready"
+        assert sup.instances["web"].health == "ready"
 
 
 async def test_liveness_failure_restarts(supervise: Callable[..., Supervisor], tmp_path: Path) -> None:
@@ -411,3 +431,55 @@ async def test_replicas_probe_their_own_expanded_targets(supervise: Callable[...
     oneshot = sup.instances["oneshot"]
     await until(lambda: oneshot.state == "exited", 10, "one-shot done")
     assert oneshot.health == "completed"
+
+
+async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp_path: Path) -> None:
+    # Ten spawns at once: all start, none is mistaken for an adopted orphan meanwhile.
+    import psutil
+
+    from toolkit_pom.proc import adopted_children, spawn_off_loop
+
+    argv = ("sleep", "299.25")  # a duration no other test uses, to find our children by
+
+    def ours() -> list[int]:
+        return [p.pid for p in psutil.Process().children(recursive=True) if "299.25" in " ".join(p.cmdline())]
+
+    started = await asyncio.gather(*(spawn_off_loop(argv, cwd=tmp_path, env=dict(os.environ)) for _ in range(10)))
+    assert sorted(ours()) == sorted(proc.pid for proc, _, _ in started)
+    assert not set(adopted_children()) & set(ours())
+    for proc, out_r, err_r in started:
+        proc.kill()
+        proc.wait()
+        os.close(out_r)
+        os.close(err_r)
+
+    task = asyncio.create_task(spawn_off_loop(argv, cwd=tmp_path, env=dict(os.environ)))
+    await asyncio.sleep(0)  # the spawner thread has the request; cancel before it answers
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ours() == []
+
+
+async def test_headless_printer_prints_each_line_once_in_time_order(
+    supervise: Callable[..., Supervisor], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit_pom.logstore import STDOUT
+    from toolkit_pom.runner import Printer
+
+    sup = supervise(
+        "".join(f'[processes.p{i}]\ncommand = "true"\n' for i in range(3)) + '[processes.mute]\ncommand = "true"\n'
+    )
+    base = time.mktime((2026, 6, 1, 10, 0, 0, 0, 0, -1))  # local 10:00: stamps sort as text
+    for k in range(0, 7000, 100):  # more than one round's 5000 per process
+        for name in ("p0", "p1", "p2", "mute"):
+            sup.store.log(name).append(STDOUT, [b"%s %d" % (name.encode(), j) for j in range(k, k + 100)], base + k)
+    printer = Printer(sup, quiet=False, silenced={"mute"})
+    while await printer.flush():
+        pass
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 * 7000
+    assert [line.split(" | ")[1] for line in out if line.split()[1] == "p1"] == [f"p1 {j}" for j in range(7000)]
+    stamps = [line.split()[0] for line in out]
+    assert stamps == sorted(stamps)
+    assert out[0] == "10:00:00 p0   | p0 0"

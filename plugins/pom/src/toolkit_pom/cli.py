@@ -104,6 +104,7 @@ def pom() -> None:
     "--http", "http", default=None, help="HTTP API address host:port (default: project.http, 127.0.0.1:9876)."
 )
 @click.option("--no-http", is_flag=True, help="Do not serve the HTTP API.")
+@click.option("-w", "--watch", is_flag=True, help="Reload (as `pom reload`) whenever a config file changes.")
 @click.option(
     "--pc-api",
     default=None,
@@ -137,6 +138,7 @@ def up(
     quiet: bool,
     http: str | None,
     no_http: bool,
+    watch: bool,
     pc_api: str | None,
     token: str | None,
     exit_when_ready: bool,
@@ -156,6 +158,7 @@ def up(
         child += [*names, "--disable-dotenv"] if disable_dotenv else list(names)
         child += ["--no-http"] if no_http else (["--http", http] if http else [])
         child += ["--quiet"] if quiet else []
+        child += ["--watch"] if watch else []
         child += ["--pc-api", pc_api] if pc_api else []
         child += [a for e in _env_paths(env_files) for a in ("-e", str(e.resolve()))]
         child += ["-m", formation] if formation else []
@@ -179,6 +182,8 @@ def up(
         exit_when_ready=exit_when_ready,
         timeout=timeout,
         settle=settle,
+        reload=lambda: _load(files, env_files, formation, port, disable_dotenv),
+        watch=watch,
     )
     run_foreground(config, options)
 
@@ -318,6 +323,19 @@ def ps(file: str | None) -> None:
 
 
 @pom.command()
+@file_option
+@json_option
+def reload(file: str | None) -> None:
+    """Read the config files again: restart changed processes, start added ones, stop removed ones."""
+    with _client(file) as client:
+        data = client.call("reload")
+    emit(
+        data,
+        lambda d: "\n".join(f"{k}: {', '.join(d[k]) or '-'}" for k in ("changed", "added", "removed", "unchanged")),
+    )
+
+
+@pom.command()
 @click.argument("name")
 @file_option
 @json_option
@@ -331,22 +349,14 @@ def status(name: str, file: str | None) -> None:
 
 
 def _print_logs(data: dict[str, Any], multi: bool, timestamps: bool = False) -> None:
-    multi = multi or len(data["cursors"]) > 1
     if json_mode():
         write_json(data)
         return
-    for gap in data["gaps"]:
-        click.echo(f"pom: {gap['process']}: {gap['missed']} lines after id {gap['after_id']} were evicted", err=True)
-    out = []
-    for line in data["lines"]:
-        body = ("[pom] " if line["stream"] == "pom" else "") + line["text"]  # pom's own lines, as headless
-        text = f"{line['process']} | {body}" if multi else body
-        if timestamps:
-            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"])) + f".{int(line['ts'] * 1000) % 1000:03d}"
-            text = f"{stamp} {text}"
-        out.append(text)
-    if out:
-        click.echo("\n".join(out))
+    gaps, text = render.log_text(data, multi, timestamps)
+    if gaps:
+        click.echo(gaps, err=True)
+    if text:
+        click.echo(text)
 
 
 @pom.command()
@@ -454,6 +464,21 @@ def stop(names: tuple[str, ...], file: str | None) -> None:
 def restart(names: tuple[str, ...], file: str | None) -> None:
     """Restart processes."""
     _control("restart", names, file)
+
+
+@pom.command()
+@click.argument("name")
+@file_option
+def attach(name: str, file: str | None) -> None:
+    """Attach this terminal to an interactive process: its output, your keys (Ctrl-] detaches)."""
+    from toolkit_pom.attach import attach_terminal
+
+    with _client(file) as output, _client(file) as keys:
+        check = keys.call("input", name=name, data="")  # errors if unknown or not interactive
+        if not check["ok"]:
+            raise UsageError(f"{name} is not running", hint=f"start it with `pom start {name}`")
+        why = attach_terminal(output, keys, name)
+    click.echo(f"pom: {why} ({name})", err=True)
 
 
 @pom.command("signal")

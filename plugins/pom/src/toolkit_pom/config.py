@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from toolkit_pom.core.pom_model import PomFile, PomProbe, PomProcess, config_error_parts
-from toolkit_pom.discovery import discover
+from toolkit_pom.discovery import discover, find_override, is_compose_file
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
@@ -110,6 +110,8 @@ class ProcessSpec:
     exit_on_skipped: bool = False
     #: The command forks a daemon and exits; the daemon is stopped with `shutdown_command`.
     is_daemon: bool = False
+    #: Runs on a pseudo-terminal (stdout and stderr merged); `pom attach` types into it.
+    interactive: bool = False
     #: "pom": `name`, `name.2`..; "compose": `name` or `name-0`, `name-1`.. (zero-padded).
     replica_style: str = "pom"
     #: Renders this process for replica N (1-based) when fields differ per replica (templates).
@@ -428,6 +430,7 @@ def _process(
         shutdown_timeout=body.shutdown_timeout,
         replicas=body.replicas,
         disabled=body.disabled,
+        interactive=body.interactive,
         log_max_bytes=_size(file, f"{key}.log_max_bytes", body.log_max_bytes, log_max),
         numbered=body.replicas > 1,
     )
@@ -560,8 +563,6 @@ def load_config(
     Raises:
         PomConfigError: the file is missing, malformed or inconsistent.
     """
-    from toolkit_pom.core.compose_loader import find_override, is_compose_file, load_compose
-
     if file is None:
         found = discover()
         paths = [found]
@@ -577,6 +578,8 @@ def load_config(
             raise PomConfigError("-f files must all be process-compose YAML", hint="pass only .yaml/.yml files")
         if formation:
             raise PomConfigError("-m applies to Procfiles only", hint="set replicas in the YAML file")
+        from toolkit_pom.core.compose_loader import load_compose  # yaml and its models: only for YAML files
+
         config = load_compose(paths, env_files=[Path(p).resolve() for p in env_files], disable_dotenv=disable_dotenv)
         return replace(config, inputs=tuple(p.resolve() for p in paths))
     if len(paths) > 1:

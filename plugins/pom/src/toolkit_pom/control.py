@@ -86,10 +86,17 @@ def _names(request: dict[str, Any], key: str = "names") -> list[str]:
     return value
 
 
-def query_logs(instances: Iterable[Instance], q: LogQuery, cursors: dict[str, int] | None = None) -> dict[str, Any]:
-    """Run `q` against several instances and merge the lines (the `Logs` shape)."""
-    instances = list(instances)
-    per: list[list[tuple[float, str, int, LogLine]]] = []
+Merged = list[tuple[float, str, int, LogLine]]
+
+
+def merge_logs(
+    instances: Iterable[Instance], q: LogQuery, cursors: dict[str, int] | None = None
+) -> tuple[Merged, list[dict[str, Any]], dict[str, int]]:
+    """Run `q` against each instance: (lines merged by time as (ts, name, id, line), gaps, cursors).
+
+    Each instance contributes up to `q.limit` lines; the merged list is not cut to `q.limit`.
+    """
+    per: list[Merged] = []
     gaps: list[dict[str, Any]] = []
     out_cursors: dict[str, int] = {}
     for inst in instances:
@@ -100,23 +107,28 @@ def query_logs(instances: Iterable[Instance], q: LogQuery, cursors: dict[str, in
         if result.gap is not None:
             gaps.append({"process": inst.name, **result.gap})
         out_cursors[inst.name] = result.next_after_id
-        per.append([(line.ts, inst.name, line.id, line) for line in result.lines])
-    if len(per) == 1:
-        merged = per[0]
-    else:
-        merged = list(heapq.merge(*per, key=lambda t: (t[0], t[1], t[2])))
-        if q.limit is not None and len(merged) > q.limit:
-            if q.after_id is None and cursors is None:
-                merged = merged[-q.limit :]
-            else:
-                merged = merged[: q.limit]
-                # Cursors must not skip lines that were cut from the merged page.
-                for name in out_cursors:
-                    kept = [t[2] for t in merged if t[1] == name]
-                    if kept:
-                        out_cursors[name] = kept[-1]
-                    else:
-                        out_cursors[name] = cursors.get(name, q.after_id or 0) if cursors else (q.after_id or 0)
+        name = inst.name
+        per.append([(line.ts, name, line.id, line) for line in result.lines])
+    # (ts, name, id) is unique, so tuples compare in C without ever reaching the LogLine.
+    merged = per[0] if len(per) == 1 else list(heapq.merge(*per))
+    return merged, gaps, out_cursors
+
+
+def query_logs(instances: Iterable[Instance], q: LogQuery, cursors: dict[str, int] | None = None) -> dict[str, Any]:
+    """Run `q` against several instances and merge the lines (the `Logs` shape), at most `q.limit`."""
+    merged, gaps, out_cursors = merge_logs(instances, q, cursors)
+    if q.limit is not None and len(merged) > q.limit:
+        if q.after_id is None and cursors is None:
+            merged = merged[-q.limit :]
+        else:
+            merged = merged[: q.limit]
+            # Cursors must not skip lines that were cut from the merged page.
+            for name in out_cursors:
+                kept = [t[2] for t in merged if t[1] == name]
+                if kept:
+                    out_cursors[name] = kept[-1]
+                else:
+                    out_cursors[name] = cursors.get(name, q.after_id or 0) if cursors else (q.after_id or 0)
     return {
         "lines": [t[3].to_dict(t[1]) for t in merged],
         "gaps": gaps,
@@ -194,6 +206,24 @@ class Control:
             ok = inst.send_signal(sig)
             results.append(self._result(inst, ok, None if ok else "not running"))
         return {"results": results}
+
+    async def _op_input(self, request: dict[str, Any]) -> Any:
+        data = request.get("data")
+        if not isinstance(data, str):
+            raise UsageError(
+                "input needs `data`: the text to type", hint='e.g. {"op": "input", "name": "repl", "data": "1+1\\n"}'
+            )
+        name = request.get("name")
+        if not isinstance(name, str):
+            raise UsageError("input needs a process name (one instance, e.g. repl or web.2)")
+        inst = self.sup.get(name)
+        if not inst.spec.interactive:
+            raise UsageError(f"{inst.name} is not interactive", hint="set interactive = true (is_interactive: true)")
+        ok = inst.write_input(data.encode())
+        return self._result(inst, ok, None if ok else "not running or not reading its input")
+
+    async def _op_reload(self, _request: dict[str, Any]) -> Any:
+        return await self.sup.reload()
 
     async def _op_scale(self, request: dict[str, Any]) -> Any:
         name = request.get("name")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from toolkit_pom.errors import PomConfigError
 
-__all__ = ["NAMES", "discover"]
+__all__ = ["COMPOSE_NAMES", "NAMES", "OVERRIDE_NAMES", "discover", "find_override", "is_compose_file"]
 
 #: Per directory, the first that exists wins (process-compose's own order for its four names).
 NAMES = (
@@ -17,6 +17,26 @@ NAMES = (
     "process-compose.yaml",
     "Procfile",
 )
+
+
+COMPOSE_NAMES = ("compose.yml", "compose.yaml", "process-compose.yml", "process-compose.yaml")
+#: process-compose merges the first of these it finds next to a discovered file.
+OVERRIDE_NAMES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "process-compose.override.yml",
+    "process-compose.override.yaml",
+)
+
+
+def is_compose_file(path: Path) -> bool:
+    """True for a `.yaml`/`.yml` file name."""
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def find_override(folder: Path) -> Path | None:
+    """Return the first override file process-compose would merge from `folder`."""
+    return next((folder / n for n in OVERRIDE_NAMES if (folder / n).is_file()), None)
 
 
 def discover(start: Path | None = None) -> Path:

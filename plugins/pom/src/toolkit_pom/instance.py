@@ -21,7 +21,7 @@ from toolkit_pom import probes
 from toolkit_pom.config import Probe, ProcessSpec
 from toolkit_pom.core.regex import compile_pattern
 from toolkit_pom.logstore import POM, STDERR, STDOUT, ProcessLog
-from toolkit_pom.proc import group_alive, kill_group, spawn, wait_exit
+from toolkit_pom.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
 
 if TYPE_CHECKING:
     import subprocess
@@ -107,6 +107,8 @@ class Instance:
         self._kill_reason: str | None = None
         self._run_token = 0
         self._spawn_cursor = 0
+        #: The master side of an interactive process's terminal (for input), while it runs.
+        self._tty: int | None = None
         self._daemon_group: int | None = None
 
     # ------------------------------------------------------------ public surface
@@ -151,6 +153,20 @@ class Instance:
         self._stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
+
+    def write_input(self, data: bytes) -> bool:
+        """Type `data` into an interactive process's terminal; False when it has none (not running)."""
+        if self._tty is None or self.pid is None:
+            return False
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._tty, view) :]
+            except BlockingIOError:
+                return False  # the terminal's input buffer is full: the process is not reading
+            except OSError:
+                return False
+        return True
 
     def send_signal(self, sig: int) -> bool:
         """Send `sig` to the process group; return False when it is not running."""
@@ -300,7 +316,9 @@ class Instance:
         self._kill = asyncio.Event()
         self._kill_reason = None
         try:
-            proc, out_r, err_r = spawn(self.spec.argv, cwd=self.spec.cwd, env=env)
+            proc, out_r, err_r = await spawn_off_loop(
+                self.spec.argv, cwd=self.spec.cwd, env=env, tty=self.spec.interactive
+            )
         except OSError as exc:
             self.note(f"failed to start {self.spec.command!r}: {exc.strerror or exc}")
             self.exit_code = 127
@@ -339,8 +357,13 @@ class Instance:
         # Before the reader thread sees the pipes: a child that prints its ready line at once
         # must land after this cursor, or a log readiness probe would never see it.
         self._spawn_cursor = self.log.next_id - 1
-        eofs: list[asyncio.Future[None]] = [loop.create_future(), loop.create_future()]
-        for fd, stream, fut in ((out_r, STDOUT, eofs[0]), (err_r, STDERR, eofs[1])):
+        pipes = [(out_r, STDOUT), (err_r, STDERR)] if err_r >= 0 else [(out_r, STDOUT)]
+        eofs: list[asyncio.Future[None]] = [loop.create_future() for _ in pipes]
+        if self._tty is not None:
+            os.close(self._tty)
+        # A terminal's master side is both the output (owned by the reader) and the input.
+        self._tty = os.dup(out_r) if err_r < 0 else None
+        for (fd, stream), fut in zip(pipes, eofs, strict=True):
             self.sup.reader.add(fd, self.log, stream, functools.partial(_resolve, fut))
         self.pid = proc.pid
         self.exit_code = None
@@ -365,6 +388,9 @@ class Instance:
     def _ended(self, pgid: int, code: int) -> None:
         self.sup.watchdog.unregister(pgid)
         self.pid = None
+        if self._tty is not None:
+            os.close(self._tty)
+            self._tty = None
         self.exit_code = code
         self.ended_at = time.time()
         self.cpu_percent = None

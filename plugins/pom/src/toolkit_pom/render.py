@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["fmt_bytes", "fmt_duration", "ps_table", "results_text", "status_text"]
+__all__ = ["fmt_bytes", "fmt_duration", "log_text", "ps_table", "results_text", "status_text"]
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -84,3 +84,24 @@ def results_text(data: dict[str, Any]) -> str:
         suffix = f" ({r['error']})" if r.get("error") else ""
         out.append(f"{r['name']}: {r['state']}{suffix}")
     return "\n".join(out) or "nothing to do"
+
+
+def log_text(data: dict[str, Any], multi: bool, timestamps: bool = False) -> tuple[str, str]:
+    """Render a `logs` answer as (gap notices for stderr, lines for stdout), each without a final newline.
+
+    pom's own lines get `[pom] ` as in the headless output; `multi` (or several cursors) prefixes
+    each line with `process | `; `timestamps` with the time pom read it.
+    """
+    multi = multi or len(data["cursors"]) > 1
+    gaps = "\n".join(
+        f"pom: {gap['process']}: {gap['missed']} lines after id {gap['after_id']} were evicted" for gap in data["gaps"]
+    )
+    out = []
+    for line in data["lines"]:
+        body = ("[pom] " if line["stream"] == "pom" else "") + line["text"]
+        text = f"{line['process']} | {body}" if multi else body
+        if timestamps:
+            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"])) + f".{int(line['ts'] * 1000) % 1000:03d}"
+            text = f"{stamp} {text}"
+        out.append(text)
+    return gaps, "\n".join(out)

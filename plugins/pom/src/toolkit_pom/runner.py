@@ -14,17 +14,17 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit_kernel.errors import Conflict, IoFailure
+from toolkit_kernel.errors import Conflict, IoFailure, ToolkitError
 from toolkit_kernel.ipc import IpcServer
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.config import ProjectConfig
-from toolkit_pom.control import Control, LogQuery, query_logs
+from toolkit_pom.control import Control, LogQuery, Merged, merge_logs
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 from toolkit_pom.supervisor import Supervisor
 
@@ -55,6 +55,14 @@ class UpOptions:
     prefix: bool = True
     #: Headless output: processes whose lines are not printed (honcho's -q).
     silenced: frozenset[str] | set[str] = frozenset()
+    #: Loads the project's files again with the same options (`pom reload`); None: reload refused.
+    reload: Callable[[], ProjectConfig] | None = None
+    #: Reload whenever one of the config files changes (`pom up --watch`).
+    watch: bool = False
+
+
+#: How often `--watch` looks at the config files' modification times.
+WATCH_INTERVAL_S = 0.3
 
 
 def lock_path_for(config: ProjectConfig) -> Path:
@@ -153,24 +161,36 @@ class Printer:
         instances = list(self.sup.instances.values())
         for inst in instances:
             self.cursors.setdefault(inst.name, 0)
-        frame = query_logs(instances, self.query, self.cursors)
-        self.cursors.update(frame["cursors"])
-        if not frame["lines"] and not frame["gaps"]:
+        # Up to `limit` lines of each process per round, merged by time (not cut to `limit` in
+        # all, which would read the others' lines again next round).
+        merged, gaps, cursors = merge_logs(instances, self.query, self.cursors)
+        self.cursors.update(cursors)
+        if not merged and not gaps:
             return False
+        await asyncio.to_thread(_write, sys.stdout, self._render(merged, gaps))
+        return True
+
+    def _render(self, merged: Merged, gaps: list[dict[str, Any]]) -> str:
         width = max((len(n) for n in self.sup.instances), default=4)
         chunks = []
-        for gap in frame["gaps"]:
+        for gap in gaps:
             now = time.strftime("%H:%M:%S")
             chunks.append(f"{now} {gap['process']:<{width}} | [pom] {gap['missed']} lines not shown (evicted)\n")
-        for line in frame["lines"]:
-            if line["process"] in self.silenced or line["process"].split(".")[0] in self.silenced:
+        heads: dict[str, str | None] = {}
+        second, stamp = -1, ""
+        for ts, name, _id, line in merged:
+            head = heads.get(name, "")
+            if head == "":
+                silenced = name in self.silenced or name.split(".")[0] in self.silenced
+                head = heads[name] = None if silenced else (f"{name:<{width}} | " if self.prefix else "")
+            if head is None:
                 continue
-            stamp = time.strftime("%H:%M:%S", time.localtime(line["ts"]))
-            mark = "[pom] " if line["stream"] == "pom" else ""
-            head = f"{stamp} {line['process']:<{width}} | " if self.prefix else ""
-            chunks.append(f"{head}{mark}{line['text']}\n")
-        await asyncio.to_thread(_write, sys.stdout, "".join(chunks))
-        return True
+            if int(ts) != second:  # one strftime per second of output, not per line
+                second = int(ts)
+                stamp = time.strftime("%H:%M:%S ", time.localtime(second))
+            mark = "[pom] " if line.stream == "pom" else ""
+            chunks.append(f"{stamp if self.prefix else ''}{head}{mark}{line.text}\n")
+        return "".join(chunks)
 
     async def run(self) -> None:
         """Print forever (cancelled by the runner)."""
@@ -320,6 +340,48 @@ def _start_watchers(sup: Supervisor, options: UpOptions, names: list[str], tasks
         tasks.append(asyncio.create_task(_watch_ready(sup, names, options.timeout, options.settle)))
     elif sup.config.kind == "compose" and not options.tui:
         tasks.append(asyncio.create_task(_watch_end(sup, names)))
+    if options.watch:
+        tasks.append(asyncio.create_task(_watch_files(sup)))
+
+
+def _stamp(paths: Sequence[Path]) -> list[tuple[int, int] | None]:
+    stamps: list[tuple[int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+            stamps.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append(None)
+    return stamps
+
+
+async def _settled_stamp(paths: Sequence[Path], interval: float) -> list[tuple[int, int] | None]:
+    await asyncio.sleep(interval)
+    return _stamp(paths)
+
+
+async def _watch_files(sup: Supervisor, interval: float = WATCH_INTERVAL_S) -> None:
+    """Reload when a config file's mtime or size changes (polling: portable, no extra dependency)."""
+    seen = _stamp(sup.config.inputs)
+    while True:
+        await asyncio.sleep(interval)
+        now = _stamp(sup.config.inputs)
+        if now == seen:
+            continue
+        # Wait until the files stop changing: an editor's truncate-then-write must not be read half way.
+        while (later := await _settled_stamp(sup.config.inputs, interval)) != now:
+            now = later
+        seen = now
+        try:
+            result = await sup.reload()
+        except ToolkitError as exc:
+            print(f"pom: reload refused, the running config stays: {exc.message}", file=sys.stderr, flush=True)
+            continue
+        seen = _stamp(sup.config.inputs)  # a reload may change which files are read
+        summary = "; ".join(
+            f"{kind} {', '.join(names)}" for kind, names in result.items() if names and kind != "unchanged"
+        )
+        print(f"pom: config reloaded ({summary or 'no changes'})", file=sys.stderr, flush=True)
 
 
 async def _supervise(
@@ -331,6 +393,7 @@ async def _supervise(
 ) -> tuple[int, str | None, dict[str, Any]]:
     loop = asyncio.get_running_loop()
     sup = Supervisor(config)
+    sup.reloader = options.reload
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")
     http = None

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from toolkit_pom import __version__
@@ -77,6 +77,8 @@ class Supervisor:
         self.shutdown_reason: str | None = None
         self.selected: list[str] = []
         self._metrics_task: asyncio.Task[None] | None = None
+        #: Reads the project's files again (`reload`); set by `pom up`.
+        self.reloader: Callable[[], ProjectConfig] | None = None
         self._psutil_cache: dict[int, Any] = {}
         self._closed = False
         self._escaped: set[int] = set()  # process groups outside every instance's group, told to the watchdog
@@ -256,6 +258,41 @@ class Supervisor:
                 del self.instances[inst.name]
         self.state_changed.notify()
         return [self.instances[n] for n in self.groups[group]]
+
+    async def reload(self) -> dict[str, list[str]]:
+        """Load the files again and apply the difference; the old config stays when they are invalid.
+
+        Changed processes are stopped and started with the new definition (replicas included),
+        removed ones stopped and dropped, added ones started unless disabled; the others are not
+        touched. Returns the group names of each kind.
+
+        Raises:
+            PomConfigError: the files are invalid now (nothing changed).
+            UsageError: this pom cannot reload (started without files to read again).
+        """
+        if self.reloader is None:
+            raise UsageError("this pom cannot reload its configuration", hint="restart it with `pom up`")
+        new = self.reloader()
+        old = self.config.processes
+        removed = [g for g in old if g not in new.processes]
+        added = [g for g in new.processes if g not in old]
+        changed = [g for g in new.processes if g in old and new.processes[g] != old[g]]
+        unchanged = [g for g in new.processes if g in old and g not in changed]
+        going = [self.instances[n] for g in (*removed, *changed) for n in self.groups[g]]
+        await asyncio.gather(*(inst.stop() for inst in going))
+        for inst in going:
+            del self.instances[inst.name]
+        for group in removed:
+            del self.groups[group]
+        self.config = new
+        for group in (*changed, *added):
+            spec = new.processes[group]
+            self.groups[group] = []
+            for inst in self._add_instances(spec, spec.replicas):
+                if not spec.disabled:
+                    inst.start()
+        self.state_changed.notify()
+        return {"added": added, "changed": changed, "removed": removed, "unchanged": unchanged}
 
     async def close(self) -> None:
         """Stop every process and release the reader thread and the watchdog."""

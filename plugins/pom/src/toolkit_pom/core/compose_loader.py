@@ -23,18 +23,12 @@ from toolkit_pom.core.compose_model import ComposeProcess, ComposeProject, Probe
 from toolkit_pom.core.envsubst import expand
 from toolkit_pom.core.gotemplate import TemplateError, render
 from toolkit_pom.core.regex import escape
+from toolkit_pom.discovery import COMPOSE_NAMES, OVERRIDE_NAMES, find_override, is_compose_file
 from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
 __all__ = ["COMPOSE_NAMES", "OVERRIDE_NAMES", "find_override", "is_compose_file", "load_compose"]
 
-COMPOSE_NAMES = ("compose.yml", "compose.yaml", "process-compose.yml", "process-compose.yaml")
-OVERRIDE_NAMES = (
-    "compose.override.yml",
-    "compose.override.yaml",
-    "process-compose.override.yml",
-    "process-compose.override.yaml",
-)
 CONDITIONS = {
     "process_started": "started",
     "process_healthy": "healthy",
@@ -56,16 +50,6 @@ _Yaml12Loader.yaml_implicit_resolvers = {
 _Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
-
-
-def is_compose_file(path: Path) -> bool:
-    """True for a `.yaml`/`.yml` file name."""
-    return path.suffix.lower() in (".yaml", ".yml")
-
-
-def find_override(folder: Path) -> Path | None:
-    """Return the first override file process-compose would merge from `folder`."""
-    return next((folder / n for n in OVERRIDE_NAMES if (folder / n).is_file()), None)
 
 
 def _fail(file: Path, key: str, problem: str, hint: str = "") -> PomConfigError:
@@ -302,6 +286,7 @@ def _process(
             exit_on_end=avail.exit_on_end,
             exit_on_skipped=avail.exit_on_skipped,
             is_daemon=proc.is_daemon,
+            interactive=proc.is_interactive,
             replica_style="compose",
             numbered=replicas > 1,
         )

@@ -124,6 +124,7 @@ class PomProcess(_Table):
     shutdown_timeout: float = Field(default=10.0, ge=0.0)
     replicas: Annotated[int, Field(ge=1, le=64)] = 1
     disabled: bool = False
+    interactive: bool = False
     log_max_bytes: int | str | None = None
 
     @field_validator("env", mode="before")
