@@ -286,3 +286,21 @@ def test_retry_delay_without_retry_is_a_usage_error(cli) -> None:
     assert res.exit_code == 2
     assert json.loads(res.stderr)["error"]["message"] == "--retry-delay requires --retry"
     assert cli("plasmite", "feed", "r", '{"a": 1}', "--retry", "2", "--retry-delay", "10ms").exit_code == 0
+
+
+def test_help_subcommand_prints_the_named_commands_help(plasmite_argv: list[str], sub_env) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*plasmite_argv, *args], capture_output=True, text=True, check=False, env=sub_env)
+
+    nested = run("help", "pool", "create")
+    assert nested.returncode == 0
+    assert nested.stdout.startswith("Usage: plasmite pool create")
+    assert "--index-capacity" in nested.stdout
+    top = run("help")
+    assert top.returncode == 0
+    assert "Commands:" in top.stdout
+    assert "follow" in top.stdout
+    unknown = run("help", "nope")
+    assert unknown.returncode == 2
+    assert json.loads(unknown.stderr)["error"]["kind"] == "Usage"
+    assert unknown.stdout == ""
