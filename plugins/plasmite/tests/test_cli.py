@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,13 @@ def test_help_subcommand_prints_the_named_commands_help(plasmite_argv: list[str]
     assert unknown.returncode == 2
     assert json.loads(unknown.stderr)["error"]["kind"] == "Usage"
     assert unknown.stdout == ""
+
+
+def test_pls_is_the_same_program_as_plasmite(sub_env) -> None:
+    pls = Path(sys.executable).parent / "pls"
+    out = subprocess.run([str(pls), "--version"], capture_output=True, text=True, check=True, env=sub_env).stdout
+    assert out.startswith("plasmite ")
+    created = subprocess.run(
+        [str(pls), "pool", "create", "short", "--json"], capture_output=True, text=True, check=True, env=sub_env
+    ).stdout
+    assert json.loads(created)["created"][0]["name"] == "short"
