@@ -315,3 +315,15 @@ def test_pls_is_the_same_program_as_plasmite(sub_env) -> None:
         [str(pls), "pool", "create", "short", "--json"], capture_output=True, text=True, check=True, env=sub_env
     ).stdout
     assert json.loads(created)["created"][0]["name"] == "short"
+
+
+def test_follow_no_follow_prints_history_and_exits(cli) -> None:
+    cli("plasmite", "pool", "create", "hist").assert_success()
+    for i in (1, 2, 3):
+        cli("plasmite", "feed", "hist", json.dumps({"i": i})).assert_success()
+    every = cli("plasmite", "follow", "hist", "--no-follow", "--jsonl").assert_success()
+    assert [json.loads(line)["data"]["i"] for line in every.stdout.splitlines()] == [1, 2, 3]
+    last = cli("plasmite", "follow", "hist", "--no-follow", "--tail", "1", "--jsonl").assert_success()
+    assert [json.loads(line)["seq"] for line in last.stdout.splitlines()] == [3]
+    remote = cli("plasmite", "follow", "http://127.0.0.1:9/hist", "--no-follow")
+    assert remote.exit_code == 2

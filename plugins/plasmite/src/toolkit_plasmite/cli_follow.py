@@ -41,6 +41,7 @@ class FollowOptions:
     replay: float | None = None
     quiet_drops: bool = False
     notify: bool = True
+    no_follow: bool = False
     hide_from: str | None = None
     filters: WhereFilter | None = field(default=None, repr=False)
 
@@ -127,9 +128,9 @@ def _backlog(pool: PoolFile, opts: FollowOptions, printer: _Printer, start_seq: 
                 if printer.matches(env):
                     out.append(env)
         return out
-    if not opts.tail:
+    if not opts.tail and not opts.no_follow:
         return []
-    window: deque[dict[str, Any]] = deque(maxlen=opts.tail)
+    window: deque[dict[str, Any]] = deque(maxlen=opts.tail or None)
     for m in retained(pool):
         if m[0] >= start_seq:
             break
@@ -170,6 +171,8 @@ def run_follow(
         return
     for env in backlog:
         printer.emit(env)
+    if opts.no_follow:
+        return
     stream = follow(
         pool,
         since_seq=start_seq,
@@ -267,6 +270,7 @@ def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name
 @click.option("--since", help="First print retained messages since T (30s, 5m, 2h, 1d or RFC 3339).")
 @click.option("--where", multiple=True, help="jq expression on the envelope that must be true (repeatable, AND).")
 @click.option("--tag", "tags", multiple=True, help="Required tag (repeatable, AND).")
+@click.option("--no-follow", is_flag=True, help="Print retained history (all, or --tail/--since) and exit.")
 @click.option("--one", is_flag=True, help="Exit after the first match (with --tail N: once N matches exist).")
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long (500ms, 5s, 1m).")
 @click.option("--data-only", is_flag=True, help="Print only the data object.")
@@ -286,6 +290,7 @@ def follow_command(
     since: str | None,
     where: tuple[str, ...],
     tags: tuple[str, ...],
+    no_follow: bool,
     one: bool,
     timeout: str | None,
     data_only: bool,
@@ -317,6 +322,7 @@ def follow_command(
         replay=replay,
         quiet_drops=quiet_drops,
         notify=not no_notify,
+        no_follow=no_follow,
     )
     if timeout:
         parse_duration(timeout)
@@ -330,6 +336,7 @@ def follow_command(
                 ("--replay", replay is not None),
                 ("--no-notify", no_notify),
                 ("--quiet-drops", quiet_drops),
+                ("--no-follow", no_follow),
             )
             if v
         ]
