@@ -59,7 +59,7 @@ def serve(plasmite_argv: list[str], sub_env: dict[str, str]) -> Iterator[Callabl
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
+        if proc.stderr is not None:
             proc.stderr.close()
 
 
@@ -359,7 +359,7 @@ def test_serve_ready_means_listening_and_sigterm_exits_0(plasmite_argv: list[str
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc.stderr:
+        if proc.stderr is not None:
             proc.stderr.close()
 
 
