@@ -325,5 +325,3 @@ def test_follow_no_follow_prints_history_and_exits(cli) -> None:
     assert [json.loads(line)["data"]["i"] for line in every.stdout.splitlines()] == [1, 2, 3]
     last = cli("plasmite", "follow", "hist", "--no-follow", "--tail", "1", "--jsonl").assert_success()
     assert [json.loads(line)["seq"] for line in last.stdout.splitlines()] == [3]
-    remote = cli("plasmite", "follow", "http://127.0.0.1:9/hist", "--no-follow")
-    assert remote.exit_code == 2

@@ -404,3 +404,5 @@ def test_remote_fetch_pool_list_and_lite3_routes(serve, cli) -> None:
     assert listed["pools"][0]["bounds"] == {"oldest": 1, "newest": 1}
     missing = cli("plasmite", "fetch", f"{srv.base_url}/docs", "2")
     assert missing.exit_code == 3
+    history = cli("plasmite", "follow", f"{srv.base_url}/docs", "--no-follow", "--jsonl").assert_success()
+    assert [json.loads(line)["seq"] for line in history.stdout.splitlines()] == [1]

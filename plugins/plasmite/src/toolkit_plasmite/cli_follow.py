@@ -221,6 +221,18 @@ def _replay(printer: _Printer, backlog: list[dict[str, Any]], speed: float) -> N
         printer.emit(env)
 
 
+def _remote_history(rpool: Any, bounds: dict[str, int], printer: _Printer, tail: int) -> deque[dict[str, Any]]:
+    """The retained matches of a remote pool (the last `tail` of them, or all when 0)."""
+    window: deque[dict[str, Any]] = deque(maxlen=tail or None)
+    total = int(bounds["newest"]) - int(bounds["oldest"]) + 1
+    for env in rpool.iter_envelopes(int(bounds["oldest"]), total, 2000):
+        if printer.matches(env):
+            window.append(env)
+        if env["seq"] >= int(bounds["newest"]):
+            break
+    return window
+
+
 def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name: str) -> None:
     """Follow a pool served over HTTP."""
     from toolkit_plasmite.remote import RemotePool
@@ -233,21 +245,17 @@ def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name
     bounds = info.get("bounds") or {}
     start_seq = int(bounds["newest"]) + 1 if bounds else None
     matched = 0
-    if opts.tail and bounds:
-        window: deque[dict[str, Any]] = deque(maxlen=opts.tail)
-        total = int(bounds["newest"]) - int(bounds["oldest"]) + 1
-        for env in rpool.iter_envelopes(int(bounds["oldest"]), total, 2000):
-            if printer.matches(env):
-                window.append(env)
-            if env["seq"] >= int(bounds["newest"]):
-                break
+    if (opts.tail or opts.no_follow) and bounds:
+        window = _remote_history(rpool, bounds, printer, opts.tail)
         matched = len(window)
-        if opts.one and matched >= opts.tail:
-            printer.emit(window[-1])
+        if opts.one and window and matched >= opts.tail:
+            printer.emit(window[-1] if opts.tail else window[0])
             return
         if not opts.one:
             for env in window:
                 printer.emit(env)
+    if opts.no_follow:
+        return
     timeout_ms = None if timeout is None else int(timeout * 1000)
     stream = rpool.iter_envelopes(start_seq, None, timeout_ms, opts.tags, False, live=True)
     for env in stream:
@@ -336,7 +344,6 @@ def follow_command(
                 ("--replay", replay is not None),
                 ("--no-notify", no_notify),
                 ("--quiet-drops", quiet_drops),
-                ("--no-follow", no_follow),
             )
             if v
         ]

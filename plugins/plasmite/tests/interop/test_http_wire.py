@@ -214,7 +214,7 @@ def test_our_cli_remote_refs_against_real_serve(real_server: str, tmp_path: Path
     fetched = json.loads(_ours(tmp_path, "fetch", f"{real_server}/refs", "1").stdout)
     assert fetched["data"] == {"k": 1}
     assert fetched["meta"]["tags"] == ["x"]
-    history = _lines(_ours(tmp_path, "follow", f"{real_server}/refs", "--tail", "1", "--one", "--jsonl").stdout)
+    history = _lines(_ours(tmp_path, "follow", f"{real_server}/refs", "--no-follow", "--jsonl").stdout)
     assert [m["data"] for m in history] == [{"k": 1}]
     # What we wrote over the wire is what the real CLI reads back over the wire.
     again = json.loads(_real(tmp_path, "fetch", f"{real_server}/refs", "1").stdout)
