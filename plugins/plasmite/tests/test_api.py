@@ -174,8 +174,8 @@ def test_errors_are_runtime_errors_and_u64_arguments_never_wrap(tmp_path: Path) 
                     call(overflow)
             for argument in ("since_seq", "max_messages", "timeout_ms"):
                 with pytest.raises(ValueError, match=f"{argument} must fit"):
-                    pool.open_stream(**{argument: overflow})
+                    pool.open_stream(**{argument: overflow})  # type: ignore[arg-type]
                 with pytest.raises(ValueError, match=f"{argument} must fit"):
-                    pool.open_lite3_stream(**{argument: overflow})
+                    pool.open_lite3_stream(**{argument: overflow})  # type: ignore[arg-type]
             with pytest.raises(NotFoundError):
                 pool.get_json((1 << 64) - 1)

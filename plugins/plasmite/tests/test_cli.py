@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,41 @@ def test_retry_delay_without_retry_is_a_usage_error(cli) -> None:
     assert res.exit_code == 2
     assert json.loads(res.stderr)["error"]["message"] == "--retry-delay requires --retry"
     assert cli("plasmite", "feed", "r", '{"a": 1}', "--retry", "2", "--retry-delay", "10ms").exit_code == 0
+
+
+def test_help_subcommand_prints_the_named_commands_help(plasmite_argv: list[str], sub_env) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*plasmite_argv, *args], capture_output=True, text=True, check=False, env=sub_env)
+
+    nested = run("help", "pool", "create")
+    assert nested.returncode == 0
+    assert nested.stdout.startswith("Usage: plasmite pool create")
+    assert "--index-capacity" in nested.stdout
+    top = run("help")
+    assert top.returncode == 0
+    assert "Commands:" in top.stdout
+    assert "follow" in top.stdout
+    unknown = run("help", "nope")
+    assert unknown.returncode == 2
+    assert json.loads(unknown.stderr)["error"]["kind"] == "Usage"
+    assert unknown.stdout == ""
+
+
+def test_pls_is_the_same_program_as_plasmite(sub_env) -> None:
+    pls = Path(sys.executable).parent / "pls"
+    out = subprocess.run([str(pls), "--version"], capture_output=True, text=True, check=True, env=sub_env).stdout
+    assert out.startswith("plasmite ")
+    created = subprocess.run(
+        [str(pls), "pool", "create", "short", "--json"], capture_output=True, text=True, check=True, env=sub_env
+    ).stdout
+    assert json.loads(created)["created"][0]["name"] == "short"
+
+
+def test_follow_no_follow_prints_history_and_exits(cli) -> None:
+    cli("plasmite", "pool", "create", "hist").assert_success()
+    for i in (1, 2, 3):
+        cli("plasmite", "feed", "hist", json.dumps({"i": i})).assert_success()
+    every = cli("plasmite", "follow", "hist", "--no-follow", "--jsonl").assert_success()
+    assert [json.loads(line)["data"]["i"] for line in every.stdout.splitlines()] == [1, 2, 3]
+    last = cli("plasmite", "follow", "hist", "--no-follow", "--tail", "1", "--jsonl").assert_success()
+    assert [json.loads(line)["seq"] for line in last.stdout.splitlines()] == [3]

@@ -66,21 +66,98 @@ class MessageMeta:
     tags: list[str]
 
 
-@dataclass(frozen=True, slots=True)
 class Message:
-    """One committed message."""
+    """One committed message (read-only).
+
+    `time`, `time_rfc3339` and `raw` are computed on first use: a `get` or a tail that only
+    looks at `data` never formats a timestamp or encodes JSON (the read path's main cost).
+    """
+
+    __slots__ = ("_raw", "_rfc", "_time", "_ts_ns", "data", "meta", "seq")
 
     seq: int
-    time: datetime
-    time_rfc3339: str
     data: Any
     meta: MessageMeta
-    raw: bytes
+    _ts_ns: int | None
+    _rfc: str | None
+    _time: datetime | None
+    _raw: bytes | None
+
+    def __init__(
+        self,
+        seq: int,
+        time: datetime | None = None,
+        time_rfc3339: str | None = None,
+        data: Any = None,
+        meta: MessageMeta | None = None,
+        raw: bytes | None = None,
+        *,
+        ts_ns: int | None = None,
+    ) -> None:
+        if time_rfc3339 is None and ts_ns is None:
+            raise TypeError("Message needs time_rfc3339 or ts_ns")
+        setter = object.__setattr__
+        setter(self, "seq", seq)
+        setter(self, "data", data)
+        setter(self, "meta", meta if meta is not None else MessageMeta(tags=[]))
+        setter(self, "_ts_ns", ts_ns)
+        setter(self, "_rfc", time_rfc3339)
+        setter(self, "_time", time)
+        setter(self, "_raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Message is read-only (cannot set {name!r})")
+
+    @property
+    def time_rfc3339(self) -> str:
+        """The commit time as RFC 3339 UTC with nanosecond digits, as stored."""
+        if self._rfc is None:
+            assert self._ts_ns is not None
+            object.__setattr__(self, "_rfc", format_time(self._ts_ns))
+        assert self._rfc is not None
+        return self._rfc
+
+    @property
+    def time(self) -> datetime:
+        """The commit time as an aware UTC datetime (microsecond precision)."""
+        if self._time is None:
+            object.__setattr__(self, "_time", _parse_time(_trim_fraction(self.time_rfc3339)))
+        assert self._time is not None
+        return self._time
+
+    @property
+    def raw(self) -> bytes:
+        """The envelope as compact JSON bytes."""
+        if self._raw is None:
+            env = {"data": self.data, "meta": {"tags": self.meta.tags}, "seq": self.seq, "time": self.time_rfc3339}
+            object.__setattr__(self, "_raw", dumps_compact(env).encode())
+        assert self._raw is not None
+        return self._raw
 
     @property
     def tags(self) -> list[str]:
         """The message's tags."""
         return self.meta.tags
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.seq, self.time_rfc3339, self.data, self.meta) == (
+            other.seq,
+            other.time_rfc3339,
+            other.data,
+            other.meta,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # data is mutable JSON, as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"Message(seq={self.seq!r}, time_rfc3339={self.time_rfc3339!r}, data={self.data!r}, meta={self.meta!r})"
+
+
+def message_from_frame(seq: int, ts_ns: int, data: Any, tags: list[str]) -> Message:
+    """A Message straight from a decoded frame (time and JSON made only when asked for)."""
+    return Message(seq, data=data, meta=MessageMeta(tags=tags), ts_ns=ts_ns)
 
 
 def _parse_time(raw: str) -> datetime:
@@ -264,8 +341,7 @@ class Pool:
         pool = self._p()
         tag_list = [] if tags is None else list(tags)
         seq, ts = pool.append(pool.encode_payload(value, tag_list), int(durability) == 1)
-        env = envelope(seq, ts, value, tag_list)
-        return message_from_envelope(env)
+        return message_from_frame(seq, ts, value, tag_list)
 
     def get_json(self, seq: int) -> bytes:
         """Envelope JSON bytes of message `seq` (NotFoundError outside the bounds)."""
@@ -281,7 +357,7 @@ class Pool:
         _non_negative(seq, "seq")
         s, ts, payload, _ = pool.get(seq)
         data, tags = decode_payload(payload, seq=s, path=str(pool.path))
-        return message_from_envelope(envelope(s, ts, data, tags))
+        return message_from_frame(s, ts, data, tags)
 
     def append_lite3(self, payload: bytes, durability: Durability = Durability.FAST) -> int:
         """Append a Lite3 message document (validated); return its seq."""
@@ -368,7 +444,7 @@ class Pool:
         )
         try:
             for seq, ts, data, mtags in stream:
-                yield message_from_envelope(envelope(seq, ts, data, mtags))
+                yield message_from_frame(seq, ts, data, mtags)
         finally:
             stream.close()
 

@@ -74,6 +74,22 @@ def version_command() -> None:
         click.echo(f"plasmite {__version__}")
 
 
+@plasmite.command("help")
+@click.argument("command", nargs=-1)
+@click.pass_context
+def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Print the help of COMMAND (e.g. `plasmite help pool create`), or the main help."""
+    root = ctx.find_root()
+    target: click.Command = root.command
+    target_ctx = root
+    for name in command:
+        sub = target.get_command(target_ctx, name) if isinstance(target, click.Group) else None
+        if sub is None:
+            raise UsageError(f"no such command {' '.join(command)!r}", hint="run `plasmite help`")
+        target, target_ctx = sub, click.Context(sub, info_name=name, parent=target_ctx)
+    click.echo(target.get_help(target_ctx))
+
+
 @plasmite.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion_command(shell: str) -> None:

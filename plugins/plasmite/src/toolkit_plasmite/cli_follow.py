@@ -41,6 +41,7 @@ class FollowOptions:
     replay: float | None = None
     quiet_drops: bool = False
     notify: bool = True
+    no_follow: bool = False
     hide_from: str | None = None
     filters: WhereFilter | None = field(default=None, repr=False)
 
@@ -127,9 +128,9 @@ def _backlog(pool: PoolFile, opts: FollowOptions, printer: _Printer, start_seq: 
                 if printer.matches(env):
                     out.append(env)
         return out
-    if not opts.tail:
+    if not opts.tail and not opts.no_follow:
         return []
-    window: deque[dict[str, Any]] = deque(maxlen=opts.tail)
+    window: deque[dict[str, Any]] = deque(maxlen=opts.tail or None)
     for m in retained(pool):
         if m[0] >= start_seq:
             break
@@ -170,6 +171,8 @@ def run_follow(
         return
     for env in backlog:
         printer.emit(env)
+    if opts.no_follow:
+        return
     stream = follow(
         pool,
         since_seq=start_seq,
@@ -218,6 +221,18 @@ def _replay(printer: _Printer, backlog: list[dict[str, Any]], speed: float) -> N
         printer.emit(env)
 
 
+def _remote_history(rpool: Any, bounds: dict[str, int], printer: _Printer, tail: int) -> deque[dict[str, Any]]:
+    """The retained matches of a remote pool (the last `tail` of them, or all when 0)."""
+    window: deque[dict[str, Any]] = deque(maxlen=tail or None)
+    total = int(bounds["newest"]) - int(bounds["oldest"]) + 1
+    for env in rpool.iter_envelopes(int(bounds["oldest"]), total, 2000):
+        if printer.matches(env):
+            window.append(env)
+        if env["seq"] >= int(bounds["newest"]):
+            break
+    return window
+
+
 def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name: str) -> None:
     """Follow a pool served over HTTP."""
     from toolkit_plasmite.remote import RemotePool
@@ -230,21 +245,17 @@ def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name
     bounds = info.get("bounds") or {}
     start_seq = int(bounds["newest"]) + 1 if bounds else None
     matched = 0
-    if opts.tail and bounds:
-        window: deque[dict[str, Any]] = deque(maxlen=opts.tail)
-        total = int(bounds["newest"]) - int(bounds["oldest"]) + 1
-        for env in rpool.iter_envelopes(int(bounds["oldest"]), total, 2000):
-            if printer.matches(env):
-                window.append(env)
-            if env["seq"] >= int(bounds["newest"]):
-                break
+    if (opts.tail or opts.no_follow) and bounds:
+        window = _remote_history(rpool, bounds, printer, opts.tail)
         matched = len(window)
-        if opts.one and matched >= opts.tail:
-            printer.emit(window[-1])
+        if opts.one and window and matched >= opts.tail:
+            printer.emit(window[-1] if opts.tail else window[0])
             return
         if not opts.one:
             for env in window:
                 printer.emit(env)
+    if opts.no_follow:
+        return
     timeout_ms = None if timeout is None else int(timeout * 1000)
     stream = rpool.iter_envelopes(start_seq, None, timeout_ms, opts.tags, False, live=True)
     for env in stream:
@@ -267,6 +278,7 @@ def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name
 @click.option("--since", help="First print retained messages since T (30s, 5m, 2h, 1d or RFC 3339).")
 @click.option("--where", multiple=True, help="jq expression on the envelope that must be true (repeatable, AND).")
 @click.option("--tag", "tags", multiple=True, help="Required tag (repeatable, AND).")
+@click.option("--no-follow", is_flag=True, help="Print retained history (all, or --tail/--since) and exit.")
 @click.option("--one", is_flag=True, help="Exit after the first match (with --tail N: once N matches exist).")
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long (500ms, 5s, 1m).")
 @click.option("--data-only", is_flag=True, help="Print only the data object.")
@@ -286,6 +298,7 @@ def follow_command(
     since: str | None,
     where: tuple[str, ...],
     tags: tuple[str, ...],
+    no_follow: bool,
     one: bool,
     timeout: str | None,
     data_only: bool,
@@ -317,6 +330,7 @@ def follow_command(
         replay=replay,
         quiet_drops=quiet_drops,
         notify=not no_notify,
+        no_follow=no_follow,
     )
     if timeout:
         parse_duration(timeout)

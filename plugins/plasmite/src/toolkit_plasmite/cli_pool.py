@@ -82,11 +82,12 @@ def pool_info_command(name: str) -> None:
 
 
 @pool_group.command("list")
+@click.argument("server", required=False)
 @json_option
-def pool_list() -> None:
-    """List the pools in the pool directory."""
+def pool_list(server: str | None) -> None:
+    """List the pools in the pool directory, or at SERVER (http://host:port)."""
     settings = get_settings()
-    entries = client().list_entries()
+    entries = _remote_entries(server) if server else client().list_entries()
     if settings.machine:
         settings.out({"pools": entries})
         return
@@ -123,11 +124,28 @@ def pool_delete(names: tuple[str, ...]) -> None:
         raise click.exceptions.Exit(int(first.kind))
 
 
+def _remote_entries(server: str) -> list[dict[str, Any]]:
+    from toolkit_plasmite.remote import RemoteClient
+
+    if not server.startswith(("http://", "https://")):
+        raise UsageError(f"SERVER must be an http(s)://host:port origin, not {server!r}")
+    with RemoteClient(server.rstrip("/")) as rc:
+        pools: list[dict[str, Any]] = rc.list_pools()
+    return pools
+
+
 @click.command("fetch")
 @click.argument("pool")
 @click.argument("seq", type=int)
 def fetch_command(pool: str, seq: int) -> None:
-    """Print message SEQ of POOL."""
+    """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
+    remote = parse_remote_ref(pool)
+    if remote is not None:
+        from toolkit_plasmite.remote import RemoteClient
+
+        with RemoteClient(remote.base_url) as rc:
+            get_settings().out(rc.request("GET", f"/v0/pools/{remote.pool}/messages/{seq}")["message"])
+        return
     with client().open_pool(local_ref(pool, "fetch"), writable=False) as pf:
         s, ts, payload, _ = pf.get(seq)
         data, tags = decode_payload(payload, seq=s, path=str(pf.path))

@@ -36,6 +36,8 @@ from toolkit_plasmite.pool import PoolFile
 from toolkit_plasmite.tail import follow
 from toolkit_plasmite.values import check_pool_name
 
+LITE3_MEDIA_TYPE = "application/x-plasmite-lite3"
+
 __all__ = ["ServeConfig", "create_app"]
 
 Scope = dict[str, Any]
@@ -349,6 +351,43 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
             return envelope(s, ts, data, tags)
 
         return {"message": await ctx.guarded("read", work)}
+
+    _add_lite3_message_routes(app, ctx)
+
+
+def _add_lite3_message_routes(app: FastAPI, ctx: _Context) -> None:
+    """Lite3 documents as bodies, as plasmite's server and its `feed http://...` use them."""
+    from toolkit_plasmite.core import lite3
+
+    @app.post("/v0/pools/{pool}/append_lite3")
+    async def append_lite3(pool: str, request: Request, durability: str | None = None) -> dict[str, Any]:
+        ctx.check_access("write")
+        check_pool_name(pool)
+        raw = await request.body()
+        data, tags = lite3.decode_message(raw)  # CorruptError (500) before anything is written
+        flush = durability == "flush"
+
+        def work() -> dict[str, Any]:
+            with ctx.open_pool(pool, True) as pf:
+                stored = raw if pf.version == 3 else pf.encode_payload(data, tags)
+                seq, ts = pf.append(stored, flush)
+            return envelope(seq, ts, data, tags)
+
+        return {"message": await ctx.guarded("write", work)}
+
+    @app.get("/v0/pools/{pool}/messages/{seq}/lite3")
+    async def get_lite3(pool: str, seq: int) -> Response:
+        check_pool_name(pool)
+
+        def work() -> tuple[int, bytes]:
+            from toolkit_plasmite.lite3_api import frame_payload
+
+            with ctx.open_pool(pool, False) as pf:
+                frame = frame_payload(pf, pf.get(seq))
+            return frame.seq, frame.payload
+
+        got_seq, payload = await ctx.guarded("read", work)
+        return Response(payload, media_type=LITE3_MEDIA_TYPE, headers={"plasmite-seq": str(got_seq)})
 
 
 def _check_tail_query(

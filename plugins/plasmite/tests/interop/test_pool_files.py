@@ -183,6 +183,8 @@ _scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(exclude_characters=_C1, exclude_categories=["Cs"]), max_size=40)
 )
+# Large random documents are the point here; the fixture is per test on purpose.
+_RANDOM_JSON_CHECKS = [HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 _json = st.recursive(
     _scalars,
     lambda inner: st.lists(inner, max_size=12) | st.dictionaries(_keys, inner, max_size=12),
@@ -205,7 +207,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=_RANDOM_JSON_CHECKS)
 @given(records=_records)
 def test_random_json_through_ours_then_the_real_cli(tmp_path: Path, records: list[dict[str, Any]]) -> None:
     pools = tmp_path / f"p{time.monotonic_ns()}"
@@ -220,7 +222,7 @@ def test_random_json_through_ours_then_the_real_cli(tmp_path: Path, records: lis
         assert _same(sent, real["data"]), (sent, real["data"])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=_RANDOM_JSON_CHECKS)
 @given(records=_records)
 def test_random_json_through_the_real_cli_then_ours(tmp_path: Path, records: list[dict[str, Any]]) -> None:
     pools = tmp_path / f"p{time.monotonic_ns()}"

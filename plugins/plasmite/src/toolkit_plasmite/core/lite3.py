@@ -305,10 +305,16 @@ def _value(buf: bytes, at: int, depth: int) -> Any:
 def _container(buf: bytes, at: int, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise _Bad(f"document nests deeper than {MAX_DEPTH} levels")
-    _check_node(buf, at)
+    if at & 3 or at < 0 or at + _NODE_SIZE > len(buf):
+        raise _Bad(f"node offset {at} out of bounds or unaligned")
     typ = buf[at]
-    offs: list[int] = []
-    _entries(buf, at, 0, offs)
+    node = _NODE.unpack_from(buf, at)
+    offs: Any
+    if node[16] == 0:  # a leaf root: the common small container, no tree walk
+        offs = node[9 : 9 + (node[8] & 7)]
+    else:
+        offs = []
+        _entries(buf, at, 0, offs)
     if typ == _T_ARR:
         return [_value(buf, o, depth) for o in offs]
     if typ != _T_OBJ:
