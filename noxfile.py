@@ -40,7 +40,7 @@ ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
 PYTHON = "3.11"
 # Interop tests import the peers' Python packages, which only the interop venv has: never collect them elsewhere.
-NOT_INTEROP = ("-m", "not interop", "--ignore-glob=*/tests/interop/*")
+NOT_INTEROP = ("-m", "not interop", "--ignore-glob=*/tests/interop", "--ignore-glob=*/tests/interop/*")
 
 
 def _find_pythons() -> list[str]:

@@ -34,15 +34,17 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit_kernel.errors import UsageError
+
+if TYPE_CHECKING:  # annotations only: a CLI that imports the policy must not pay for asyncio
+    import asyncio
 
 __all__ = [
     "ASGIApp",

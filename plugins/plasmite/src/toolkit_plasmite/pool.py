@@ -440,6 +440,10 @@ class PoolFile:
                 raise NotFoundError(f"message {seq} not found", path=self._spath, seq=seq, hint=self._bounds_hint(st))
             frame = self._locate(seq, st)
             if frame is not None:
+                if self._v3 and seq < self._state_tuple()[4]:
+                    # Evicted while we copied it: its bytes may already be a newer frame's
+                    # (format 3 has no payload checksum to tell).
+                    continue
                 return frame
             if st[0] == last_gen:
                 break
@@ -648,6 +652,12 @@ class Cursor:
         Raises:
             CorruptError: a retained frame fails its checks while no writer touched the pool.
         """
+        out = self._poll(limit)
+        if self.pool._v3 and out:
+            out = _drop_evicted(out, self.pool._state_tuple()[4])
+        return out
+
+    def _poll(self, limit: int) -> list[Frame | Gap]:
         pool = self.pool
         out: list[Frame | Gap] = []
         last_gen = -1
@@ -683,6 +693,27 @@ class Cursor:
             seq=self.next_seq,
             hint="run `plasmite doctor`",
         )
+
+
+def _drop_evicted(out: list[Frame | Gap], oldest: int) -> list[Frame | Gap]:
+    """Turn frames evicted while they were being copied into a gap (checked after the copy).
+
+    Writers publish an eviction before they overwrite its bytes, so a frame whose seq is still
+    retained after the copy was intact while copied. Format 3 frames carry no payload checksum,
+    so this check is what keeps a lock-free reader from returning a torn payload.
+    """
+    kept: list[Frame | Gap] = []
+    evicted_from = 0
+    for item in out:
+        if not isinstance(item, Gap) and item[0] < oldest:
+            evicted_from = evicted_from or item[0]
+            continue
+        kept.append(item)
+    if not evicted_from:
+        return out
+    position = next((i for i, item in enumerate(kept) if not isinstance(item, Gap)), len(kept))
+    kept.insert(position, Gap(evicted_from, oldest))
+    return kept
 
 
 def _read_run(pool: PoolFile, seq: int, off: int, stop: int, out: list[Frame | Gap]) -> tuple[int, int]:
