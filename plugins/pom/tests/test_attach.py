@@ -40,6 +40,18 @@ def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 20.0) 
             seen += chunk
 
 
+def _wait_or_kill(pid: int, timeout: float) -> int:
+    """Reap the child; a failed step must not leave `pom attach` blocking the test for good."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    return os.waitpid(pid, 0)[1]
+
+
 def _texts(pom: Any, name: str) -> list[str]:
     return [line["text"] for line in pom.call("logs", names=[name], limit=100)["lines"] if line["stream"] != "pom"]
 
@@ -64,7 +76,7 @@ def test_attach_types_into_an_interactive_process_and_detaches(tmp_path: Path, s
         os.write(fd, b"\x1d")  # Ctrl-]
         _read_until(fd, b"detached (repl)", seen)
     finally:
-        _, status = os.waitpid(pid, 0)
+        status = _wait_or_kill(pid, 10.0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     # Detaching leaves the process running, and what it printed is in its log like any output.

@@ -31,7 +31,8 @@ def _raw(fd: int) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    # TCSANOW, not setraw's default TCSAFLUSH: keys typed before this point must reach the process.
+    tty.setraw(fd, termios.TCSANOW)
     try:
         yield
     finally:
@@ -66,9 +67,10 @@ def attach_terminal(
         ended.set()
 
     threading.Thread(target=follow, name="pom-attach-output", daemon=True).start()
-    out.write(f"[pom] attached to {name}; Ctrl-] detaches\r\n".encode())
-    out.flush()
     with _raw(stdin_fd):
+        # Announced once raw mode is on, so nothing typed after the banner is cooked or echoed twice.
+        out.write(f"[pom] attached to {name}; Ctrl-] detaches\r\n".encode())
+        out.flush()
         while not ended.is_set():
             ready, _, _ = select.select([stdin_fd], [], [], 0.2)
             if not ready:
