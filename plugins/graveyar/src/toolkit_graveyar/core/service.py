@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -299,7 +299,7 @@ class EventStoreService:
         stream_prefixes: Sequence[str] = (),
         event_types: Sequence[str] = (),
         exclude_prefixes: Sequence[str] = (),
-    ) -> AsyncIterator[SubscriptionItem]:
+    ) -> AsyncGenerator[SubscriptionItem, None]:
         """Catch-up subscription: history in order, one `caught_up`, then live events, each once.
 
         `after` is exclusive (a version for a stream, a position for `$all`); None = from the start.
