@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.testing import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 BLOCK = re.compile(r"(?:<!--\s*docs-test:\s*(?P<directive>[^>]*?)\s*-->\s*\n)?```python\n(?P<code>.*?)```", re.S)
@@ -58,12 +60,6 @@ def _examples() -> list[Example]:
 EXAMPLES = _examples()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -84,7 +80,7 @@ def _service(name: str, env: dict[str, str], workdir: Path) -> Iterator[tuple[st
 
     specs = {spec.name: spec for spec in get_plugins().services()}
     spec = specs[name]
-    port = _free_port()
+    port = free_port()
     toolkit = Path(sys.executable).with_name("toolkit")
     argv = [str(toolkit), *spec.argv[1:], "--bind", f"127.0.0.1:{port}"]
     log = workdir / f"{name}.log"

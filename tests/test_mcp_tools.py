@@ -19,14 +19,10 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from toolkit.testing import free_port
+
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _payload(result: Any) -> Any:
@@ -50,7 +46,7 @@ def world(tmp_path: Path) -> Any:
         cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert up.returncode == 0, up.stderr
-    port = _free_port()
+    port = free_port()
     graveyar = subprocess.Popen(
         [str(BIN / "graveyar"), "serve", "--data-dir", str(tmp_path / "gy"), "--bind", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.testing import free_port
 from toolkit.testing_peers import require_peer
 
 pytestmark = pytest.mark.interop
@@ -90,15 +91,9 @@ def test_kurrentdbclient_imports_its_client() -> None:
     assert out.strip() == peer.version
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_redis_server_starts_on_loopback_and_answers_ping(tmp_path: Path) -> None:
     redis = require_peer("redis")
-    port = _free_port()
+    port = free_port()
     argv = [str(redis.path), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

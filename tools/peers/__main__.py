@@ -32,6 +32,7 @@ from catalog import BY_NAME, PEERS, PeerSpec
 from installers import (
     Context,
     InstallError,
+    find_uv,
     install_apt,
     install_cargo,
     install_cargo_build,
@@ -221,7 +222,7 @@ def doctor(*, as_json: bool) -> int:
     for spec in PEERS:
         manifest = read_manifest(cache, spec.name)
         tool = TOOLCHAINS[spec.how]
-        has_tool = shutil.which(tool) is not None or (tool == "uv" and _has_module_uv())
+        has_tool = _uv_found() if tool == "uv" else shutil.which(tool) is not None
         installed = _present(spec, manifest)
         runs = bool(installed and manifest and (not spec.bins or _reported_version(Path(manifest["path"]))))
         ok = installed and runs
@@ -238,9 +239,13 @@ def doctor(*, as_json: bool) -> int:
     return 1 if problems else 0
 
 
-def _has_module_uv() -> bool:
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
-    return probe.returncode == 0
+def _uv_found() -> bool:
+    """uv as the installers look for it (beside this interpreter, on PATH, or as a module)."""
+    try:
+        find_uv()
+    except InstallError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ Bumping a version is a one-line change here; the cache keeps one directory per v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class PeerSpec:
     extra_packages: tuple[str, ...] = ()  # more crates / PyPI requirements installed alongside
     module_alias: str = ""  # Go: the proxy path to fetch when the canonical path is not served
     requires: tuple[str, ...] = ()  # other peers that must be installed first
-    libs: tuple[str, ...] = field(default=())  # shared libraries the peer must provide
+    libs: tuple[str, ...] = ()  # shared libraries the peer must provide
 
 
 PEERS: tuple[PeerSpec, ...] = (

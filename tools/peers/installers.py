@@ -146,7 +146,7 @@ def install_go(ctx: Context) -> dict[str, Any]:
     return {"bin_dir": str(bin_dir), "extra": {"module": spec.package}}
 
 
-def _uv() -> str:
+def find_uv() -> str:
     beside = Path(sys.executable).with_name("uv")  # a venv that has uv (the README installs it so)
     found = str(beside) if beside.exists() else shutil.which("uv")
     if found:
@@ -159,7 +159,7 @@ def _uv() -> str:
 
 def _venv(ctx: Context, requirements: Sequence[str], *, env: Mapping[str, str] | None = None,
           extra_args: Sequence[str] = ()) -> Path:  # fmt: skip
-    uv = _uv().split()
+    uv = find_uv().split()
     venv = ctx.root / "venv"
     shutil.rmtree(venv, ignore_errors=True)
     uv_env = {"UV_PYTHON_DOWNLOADS": "never", **(env or {})}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from click.testing import CliRunner
 
 from toolkit.plugins import ToolkitPlugins, reset_plugins
 
-__all__ = ["CliResult", "cli", "plugin_manager", "toolkit_home"]
+__all__ = ["CliResult", "cli", "free_port", "plugin_manager", "toolkit_home"]
 
 
 @dataclass
@@ -57,6 +58,13 @@ class CliResult:
                 f"--- exception\n{self.exception!r}"
             )
         return self
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a test server (never a fixed port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

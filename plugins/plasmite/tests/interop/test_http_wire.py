@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from toolkit.testing import free_port
 from toolkit.testing_peers import require_peer
 from toolkit_plasmite import NotFoundError, RemoteClient, RemotePool
 
 pytestmark = pytest.mark.interop
 
 OURS = [sys.executable, "-c", "from toolkit_plasmite.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_healthy(base: str) -> None:
@@ -83,7 +77,7 @@ def our_server(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def real_server(tmp_path: Path) -> Iterator[str]:
     plasmite = require_peer("plasmite")
-    port, remote_port = _free_port(), _free_port()
+    port, remote_port = free_port(), free_port()
     (tmp_path / "home").mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [

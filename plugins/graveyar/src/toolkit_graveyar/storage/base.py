@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -107,6 +107,34 @@ class IdHit(NamedTuple):
     version: int
     position: int
     content_hash: bytes
+
+
+def deleted_state(
+    stream: str,
+    state: StreamState | None,
+    expected: Expected,
+    *,
+    tombstone: bool,
+    new_state: Callable[[], StreamState],
+) -> StreamState:
+    """Return the stream's state after a soft delete or a tombstone; the same rule on every backend.
+
+    A tombstone may end a stream that never existed (`new_state` makes its record); a soft
+    delete needs a live stream and hides every event so far (appending again revives it).
+    Raises StreamDeleted (already tombstoned), StreamNotFound or WrongExpectedVersion.
+    """
+    if tombstone:
+        check_expected(stream, state, expected)
+        state = state if state is not None else new_state()
+        state.tombstone()
+        return state
+    if state is not None and state.tombstoned:
+        raise StreamDeleted(stream)
+    if state is None or not state.exists:
+        raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
+    check_expected(stream, state, expected)
+    state.deleted, state.truncate_before = True, state.version + 1
+    return state
 
 
 def check_expected(stream: str, state: StreamState | None, expected: Expected) -> None:

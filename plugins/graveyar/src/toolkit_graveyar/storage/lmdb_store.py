@@ -32,7 +32,7 @@ from typing import Any
 import lmdb
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, WrongExpectedVersion
+from toolkit_graveyar.core.errors import StorageFailure, WrongExpectedVersion
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -43,6 +43,7 @@ from toolkit_graveyar.storage.base import (
     check_expected,
     check_multi_results,
     check_snapshot,
+    deleted_state,
     idempotent_result,
 )
 from toolkit_kernel.errors import Busy, Corrupt, ToolkitError
@@ -338,20 +339,11 @@ class LmdbStore(Store):
         """Soft delete, or tombstone."""
 
         def op(txn: Any) -> int:
-            state = self._state(txn, stream)
-            if tombstone:
-                check_expected(stream, state, expected)
-                if state is None:
-                    state = StreamState(stream, self._next_key)
-                    self._next_key += 1
-                state.tombstone()
-            else:
-                if state is not None and state.tombstoned:
-                    raise StreamDeleted(stream)
-                if state is None or not state.exists:
-                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-                check_expected(stream, state, expected)
-                state.deleted, state.truncate_before = True, state.version + 1
+            def new_state() -> StreamState:
+                key, self._next_key = self._next_key, self._next_key + 1
+                return StreamState(stream, key)
+
+            state = deleted_state(stream, self._state(txn, stream), expected, tombstone=tombstone, new_state=new_state)
             txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
             # The snapshot describes events the delete hid: a revived stream must not load it.
             txn.delete(stream.encode("utf-8"), db=self._snapshots)

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from toolkit_graveyar.core.codec import finish_record, stream_field
-from toolkit_graveyar.core.errors import StorageFailure, StreamDeleted, StreamNotFound, Unavailable
+from toolkit_graveyar.core.errors import StorageFailure, Unavailable
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
@@ -35,6 +35,7 @@ from toolkit_graveyar.storage.base import (
     check_expected,
     check_multi_results,
     check_snapshot,
+    deleted_state,
     idempotent_result,
 )
 from toolkit_kernel.errors import ToolkitError
@@ -430,18 +431,10 @@ class PgStore(Store):
         """Soft delete, or tombstone."""
 
         async def op(conn: psycopg.AsyncConnection[Any]) -> int:
-            state = await self._load_state(conn, stream)
-            if tombstone:
-                check_expected(stream, state, expected)
-                state = state or StreamState(stream, 0)
-                state.tombstone()
-            else:
-                if state is not None and state.tombstoned:
-                    raise StreamDeleted(stream)
-                if state is None or not state.exists:
-                    raise StreamNotFound(f"stream {stream!r} not found", details={"stream": stream})
-                check_expected(stream, state, expected)
-                state.deleted, state.truncate_before = True, state.version + 1
+            state = deleted_state(
+                stream, await self._load_state(conn, stream), expected, tombstone=tombstone,
+                new_state=lambda: StreamState(stream, 0),
+            )  # fmt: skip
             await self._save_states(conn, [state])
             # The snapshot describes events the delete hid: a revived stream must not load it.
             await conn.execute("DELETE FROM graveyar_snapshots WHERE stream = %s", (stream,))
