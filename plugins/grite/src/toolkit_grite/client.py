@@ -24,8 +24,9 @@ PASSED_ENV = (
     "TOOLKIT_DISABLE_PLUGINS",
 )
 #: Commands that always run locally. `sync` runs git with the caller's environment (SSH agent,
-#: proxies, credential helpers), which a daemon started by someone else earlier does not have.
-LOCAL_ONLY = {"daemon", "export", "sync"}
+#: proxies, credential helpers), which a daemon started by someone else earlier does not have;
+#: `tui` and `webui` own the terminal or a listening socket for as long as they run.
+LOCAL_ONLY = {"daemon", "export", "sync", "tui", "webui"}
 DEFAULT_IDLE = 300.0
 #: Seconds a live daemon takes at most to greet a client (its event loop answers at once; a
 #: frozen or stopped daemon never does; after that the command runs locally, nothing was sent),

@@ -388,9 +388,10 @@ def register(group: click.Group) -> None:
     _snapshot_cmds(group)
     _lock_cmds(group)
     _db_cmds(group)
-    from toolkit_grite import bridge_cli, context_cli, daemon_cli
+    from toolkit_grite import bridge_cli, context_cli, daemon_cli, ui_cli
 
     daemon_cli.register(group)
     bridge_cli.register(group)
     context_cli.register(group)
     context_cli.register_skill(group)
+    ui_cli.register(group)

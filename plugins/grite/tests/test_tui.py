@@ -1,0 +1,152 @@
+"""`grite tui` driven through textual's Pilot: every key writes through the core and is read back."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from grite_testutil import grite
+
+from toolkit_grite import ops
+from toolkit_grite.core import Grite
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.tui]
+
+HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07 title\u202e"
+
+
+def screen_text(app: Any) -> str:
+    """The characters on the screen (from textual's own SVG rendering of it)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def issue(g: Grite, ident: str) -> dict[str, Any]:
+    g.catch_up(force=True)
+    shown: dict[str, Any] = ops.show_issue(g, ident)["issue"]
+    return shown
+
+
+@pytest.fixture
+def seeded(repo: Path) -> tuple[Grite, str, str]:
+    g = Grite()
+    bug = ops.create_issue(g, "first bug", "it breaks", ["bug"])["issue_id"]
+    other = ops.create_issue(g, HOSTILE, "body\x1b[31m red\nline two")["issue_id"]
+    return g, bug, other
+
+
+async def test_list_query_and_escaped_detail(seeded: tuple[Grite, str, str]) -> None:
+    from textual.widgets import DataTable, Input
+
+    from toolkit_grite.tui.app import GriteApp
+
+    g, bug, other = seeded
+    app = GriteApp(g)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#issues", DataTable)
+        assert table.row_count == 2
+        assert set(app.rows) == {bug, other}
+        table.move_cursor(row=app.rows.index(other))
+        await pilot.pause()
+        shown = screen_text(app)
+        # Control characters arrive as visible escapes, never as terminal commands.
+        assert "evil\\x1b[2J\\x1b]0;pwned\\x07 title\\u202e" in shown
+        assert "body\\x1b[31m red" in shown
+        assert "\x1b" not in shown
+
+        await pilot.press("slash")
+        query = app.query_one("#query", Input)
+        query.value = "label:bug"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.rows == [bug]
+        assert "first bug" in screen_text(app)
+
+        query.value = "colour:red"  # unknown qualifier: an error line, the list stays
+        await pilot.press("slash", "enter")
+        await pilot.pause()
+        assert "unknown qualifier colour:" in screen_text(app)
+        assert app.rows == [bug]
+
+
+async def test_comment_edit_labels_close_reopen_create(seeded: tuple[Grite, str, str]) -> None:
+    from textual.widgets import Input, TextArea
+
+    from toolkit_grite.tui.app import GriteApp
+
+    g, bug, _other = seeded
+    app = GriteApp(g, query="label:bug")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert app.current is not None
+        assert app.current["issue_id"] == bug
+
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#body", TextArea).text = "a comment\nover two lines"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert [c["body"] for c in issue(g, bug)["comments"]] == ["a comment\nover two lines"]
+        assert "over two lines" in screen_text(app)
+
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#title", Input).value = "renamed bug"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert issue(g, bug)["title"] == "renamed bug"
+        assert issue(g, bug)["body"] == "it breaks"  # unchanged fields are not rewritten
+
+        await pilot.press("l", *"urgent", "enter")
+        await pilot.pause()
+        assert issue(g, bug)["labels"] == ["bug", "urgent"]
+        await pilot.press("L", *"urgent", "enter")
+        await pilot.pause()
+        assert issue(g, bug)["labels"] == ["bug"]
+
+        await pilot.press("x")
+        await pilot.pause()
+        assert issue(g, bug)["state"] == "closed"
+        await pilot.press("x")
+        await pilot.pause()
+        assert issue(g, bug)["state"] == "open"
+
+        await pilot.press("c", "escape")  # cancelled: nothing written
+        await pilot.pause()
+        assert len(issue(g, bug)["comments"]) == 1
+
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#title", Input).value = "made in the tui"
+        app.screen.query_one("#body", TextArea).text = "with a body"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        made = [s for s in ops.list_issues(g, text="tui")["issues"]]
+        assert [s["title"] for s in made] == ["made in the tui"]
+
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # an empty title is refused, nothing is written
+        await pilot.pause()
+        assert "--title must not be empty" in screen_text(app)
+        assert ops.list_issues(g)["total"] == 3
+
+
+async def test_sees_writes_of_other_processes_on_reload(seeded: tuple[Grite, str, str], repo: Path) -> None:
+    from toolkit_grite.tui.app import GriteApp
+
+    g, _bug, _other = seeded
+    app = GriteApp(g, query="")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert len(app.rows) == 2
+        made = grite(repo, "issue", "create", "--title", "written elsewhere", "--json")
+        assert made.code == 0, made.err
+        await pilot.press("r")
+        await pilot.pause()
+        assert len(app.rows) == 3
+        assert "written elsewhere" in screen_text(app)
