@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from toolkit_grite.core.repo import RepoPaths
 from toolkit_grite.errors import GriteConflict, GriteIoError
-from toolkit_grite.repo import RepoPaths
 
 __all__ = ["SKILL", "install"]
 

@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from toolkit_grite import wal
-from toolkit_grite.chunk import decode_chunk, encode_chunk
-from toolkit_grite.core import Grite
+from toolkit_grite.core import wal
+from toolkit_grite.core.chunk import decode_chunk, encode_chunk
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import DbError, GriteNotFound, InvalidArgs
-from toolkit_grite.model import Event
 
 __all__ = ["SNAP_PREFIX", "create", "exists", "gc", "list_snapshots", "load_latest"]
 

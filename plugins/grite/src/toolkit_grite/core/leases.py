@@ -8,11 +8,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from toolkit_grite import wal
+from toolkit_grite.core import wal
 from toolkit_grite.errors import GriteConflict, GriteNotFound, InvalidArgs
 
 if TYPE_CHECKING:
-    from toolkit_grite.core import Grite
+    from toolkit_grite.core.grite import Grite
 
 __all__ = [
     "LOCK_PREFIX",
@@ -301,7 +301,7 @@ def check_policy(g: Grite, resource: str, *, strict: bool = False) -> None:
     policy = "require" if strict else g.config["lock_policy"]
     if policy == "off":
         return
-    from toolkit_grite.refsfs import read_refs
+    from toolkit_grite.core.refsfs import read_refs
 
     known = read_refs(str(g.paths.common_dir), (LOCK_PREFIX,))
     if known == {}:

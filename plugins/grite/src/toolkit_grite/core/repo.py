@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit_grite.core.locate import find_git_dirs
+from toolkit_grite.core.model import new_id
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
-from toolkit_grite.locate import find_git_dirs
-from toolkit_grite.model import new_id
 
 __all__ = ["ActorInfo", "RepoPaths", "discover", "load_config", "resolve_actor"]
 

@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
-from toolkit_grite import wal
-from toolkit_grite.core import Grite
+from toolkit_grite.core import wal
+from toolkit_grite.core.grite import Grite
 from toolkit_grite.errors import InvalidArgs
 
 __all__ = ["IDENT_PREFIX", "known", "publish"]

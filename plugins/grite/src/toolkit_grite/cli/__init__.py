@@ -1,6 +1,6 @@
 """Console entry point for `grite` and the group the toolkit host mounts.
 
-`main` first forwards the command line to the repository's daemon (`toolkit_grite.client`),
+`main` first forwards the command line to the repository's daemon (`toolkit_grite.daemon.client`),
 which spares the short-lived process the import of click, pygit2 and LMDB; when there is no
 daemon (or `--no-daemon`/`GRITE_NO_DAEMON=1`), it runs `standalone_main(grite)`, exactly
 what `toolkit grite ...` runs.
@@ -15,12 +15,12 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: this module must not import
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["grite", "main"]  # noqa: F822 - `grite` is served lazily by __getattr__
+__all__ = ["grite", "main"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "grite":
-        from toolkit_grite.commands import grite
+        from toolkit_grite.cli.commands import grite
 
         return grite
     raise AttributeError(name)
@@ -28,13 +28,13 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Run `grite ...` (through the daemon when possible)."""
-    from toolkit_grite.client import route
+    from toolkit_grite.daemon.client import route
 
     code = route(sys.argv[1:])
     if code is not None:
         _exit_now(code)
     from toolkit.cliutil import standalone_main
-    from toolkit_grite.commands import grite
+    from toolkit_grite.cli.commands import grite
 
     standalone_main(grite)()
 

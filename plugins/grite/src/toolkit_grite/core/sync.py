@@ -11,10 +11,10 @@ import os
 import subprocess
 from typing import Any
 
-from toolkit_grite import leases, wal
-from toolkit_grite.core import Grite
+from toolkit_grite.core import leases, wal
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import GriteConflict, GriteIoError, GriteNotFound
-from toolkit_grite.model import Event
 
 __all__ = ["MAX_ATTEMPTS", "find_fork", "sync"]
 
@@ -183,7 +183,7 @@ def _sync_locks(g: Grite, remote: str, name: str, push: bool) -> list[str]:  # n
 
 def _push_identity(g: Grite, remote: str, name: str) -> None:
     """Publish our own identity record when the remote's differs (only we rewrite our ref)."""
-    from toolkit_grite.identities import IDENT_PREFIX
+    from toolkit_grite.core.identities import IDENT_PREFIX
 
     ref = IDENT_PREFIX + g.actor.actor_id.hex()
     ours = wal.ref_target(g.repo, ref)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from toolkit_grite.model import Event
+from toolkit_grite.core.model import Event
 
 __all__ = ["apply", "full", "new_state", "summary", "visible"]
 

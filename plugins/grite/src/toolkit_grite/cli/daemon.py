@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, output
+from toolkit_grite.cli.base import GriteGroup, common_options, output
 
 __all__ = ["register"]
 
@@ -53,8 +53,8 @@ def register(group: click.Group) -> None:
     @common_options
     def start(idle_timeout: float) -> None:
         """Start the daemon (no-op when it runs)."""
-        from toolkit_grite.client import spec_for
-        from toolkit_grite.repo import discover
+        from toolkit_grite.core.repo import discover
+        from toolkit_grite.daemon.client import spec_for
         from toolkit_kernel.ipc import connect_or_spawn, daemon_status
 
         paths = discover()
@@ -73,8 +73,8 @@ def register(group: click.Group) -> None:
     @common_options
     def status() -> None:
         """Report whether the daemon runs."""
-        from toolkit_grite.client import spec_for
-        from toolkit_grite.repo import discover
+        from toolkit_grite.core.repo import discover
+        from toolkit_grite.daemon.client import spec_for
 
         output(
             _status_dict(spec_for(discover().common_dir)),
@@ -85,8 +85,8 @@ def register(group: click.Group) -> None:
     @common_options
     def stop() -> None:
         """Stop the daemon."""
-        from toolkit_grite.client import spec_for
-        from toolkit_grite.repo import discover
+        from toolkit_grite.core.repo import discover
+        from toolkit_grite.daemon.client import spec_for
         from toolkit_kernel.ipc import stop_daemon
 
         stopped = stop_daemon(spec_for(discover().common_dir))

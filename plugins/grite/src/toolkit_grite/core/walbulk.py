@@ -32,9 +32,9 @@ import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
-from toolkit_grite.chunk import decode_chunk
+from toolkit_grite.core.chunk import decode_chunk
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import Event
 
 __all__ = ["read_segment"]
 

@@ -1,4 +1,4 @@
-"""The `grite` click group and its issue commands (adapters over `toolkit_grite.ops`)."""
+"""The `grite` click group and its issue commands (adapters over `toolkit_grite.core.ops`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output, terminal_safe
+from toolkit_grite.cli.base import GriteGroup, common_options, get_grite, output, terminal_safe
 
 __all__ = ["grite"]
 
@@ -24,7 +24,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     from importlib.metadata import version
 
     from toolkit.cliutil import write_json
-    from toolkit_grite.clibase import wants_json
+    from toolkit_grite.cli.base import wants_json
 
     ours = version("toolkit-grite")
     if wants_json(ctx):
@@ -54,7 +54,7 @@ class _RootGroup(GriteGroup):
     def _register_admin(self) -> None:
         with self._admin_lock:
             if not self._admin_registered:
-                from toolkit_grite import commands_admin
+                from toolkit_grite.cli import admin as commands_admin
 
                 commands_admin.register(self)
                 self._admin_registered = True
@@ -169,7 +169,7 @@ def _done(verb: str) -> Any:
 @common_options
 def issue_create(title: str, body: str | None, body_file: str | None, labels: tuple[str, ...], lock: bool) -> None:
     """Create an issue."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     g = get_grite()
     text = _body(body, body_file) or ""
@@ -198,8 +198,8 @@ def issue_list(
 ) -> None:
     """List issues; QUERY is git-bug's language: status:open author:A label:L no:label sort:edit-desc words."""
     from toolkit.cliutil import json_mode
-    from toolkit_grite import ops
-    from toolkit_grite.clibase import quiet
+    from toolkit_grite.cli.base import quiet
+    from toolkit_grite.core import ops
 
     g = get_grite()
     data = ops.list_issues(
@@ -224,7 +224,7 @@ def issue_list(
 @common_options
 def issue_show(issue_id: str) -> None:
     """Show an issue with its events."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     output(ops.show_issue(get_grite(), issue_id), _show)
 
@@ -238,7 +238,7 @@ def issue_show(issue_id: str) -> None:
 @common_options
 def issue_update(issue_id: str, title: str | None, body: str | None, body_file: str | None, lock: bool) -> None:
     """Change an issue's title and/or body."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     g = get_grite()
     text = _body(body, body_file)
@@ -253,7 +253,7 @@ def issue_update(issue_id: str, title: str | None, body: str | None, body_file: 
 @common_options
 def issue_comment(issue_id: str, body: str | None, body_file: str | None, lock: bool) -> None:
     """Comment on an issue."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     g = get_grite()
     text = _body(body, body_file, required=True)
@@ -267,7 +267,7 @@ def _state_command(name: str, state: str, verb: str) -> None:
     @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
     @common_options
     def command(issue_id: str, lock: bool) -> None:
-        from toolkit_grite import ops
+        from toolkit_grite.core import ops
 
         g = get_grite()
         output(ops.set_state(g, issue_id, state, lock=lock), _done(verb), g.warnings)
@@ -292,7 +292,7 @@ def _members_group(name: str, option: str, add_kind: int, help_text: str) -> Non
             @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
             @common_options
             def command(issue_id: str, values: tuple[str, ...], lock: bool) -> None:
-                from toolkit_grite import ops
+                from toolkit_grite.core import ops
 
                 g = get_grite()
                 data = ops.set_members(g, issue_id, kind, values, lock=lock)
@@ -313,7 +313,7 @@ assert isinstance(_LABELS, click.Group)
 @common_options
 def label_list() -> None:
     """List every label in use with its number of open and of all issues."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     output(
         ops.label_list(get_grite()),
@@ -338,7 +338,7 @@ def link() -> None:
 @common_options
 def link_add(issue_id: str, url: str, note: str | None, lock: bool) -> None:
     """Add a link."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     g = get_grite()
     output(ops.add_link(g, issue_id, url, note, lock=lock), _done("linked"), g.warnings)
@@ -359,7 +359,7 @@ def attachment() -> None:
 @common_options
 def attachment_add(issue_id: str, name: str, sha256: str, mime: str, lock: bool) -> None:
     """Add attachment metadata."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     g = get_grite()
     output(ops.add_attachment(g, issue_id, name, sha256, mime, lock=lock), _done("attached to"), g.warnings)
@@ -379,7 +379,7 @@ def _dep_command(action: str) -> None:
     @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
     @common_options
     def command(issue_id: str, target: str, dep_type: str, lock: bool) -> None:
-        from toolkit_grite import ops
+        from toolkit_grite.core import ops
 
         g = get_grite()
         data = ops.dep_change(g, issue_id, target, dep_type, add=action == "add", lock=lock)
@@ -396,7 +396,7 @@ _dep_command("remove")
 @common_options
 def dep_list(issue_id: str, reverse: bool) -> None:
     """List dependencies."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     def human(d: dict[str, Any]) -> str:
         if not d["deps"]:
@@ -412,6 +412,6 @@ def dep_list(issue_id: str, reverse: bool) -> None:
 @common_options
 def dep_topo(state: str, labels: tuple[str, ...]) -> None:
     """Issues in dependency order (targets first)."""
-    from toolkit_grite import ops
+    from toolkit_grite.core import ops
 
     output(ops.dep_topo(get_grite(), state=state, labels=labels), _table)

@@ -1,4 +1,4 @@
-"""`grite bridge git-bug import|export`: adapters over `toolkit_grite.bridge_gitbug`."""
+"""`grite bridge git-bug import|export`: adapters over `toolkit_grite.core.bridge_gitbug`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.cli.base import GriteGroup, common_options, get_grite, output
 
 __all__ = ["register"]
 
@@ -19,7 +19,7 @@ def _direction(group: click.Group, name: str, help_text: str, human: Callable[[d
     @click.option("--git-bug", "binary", metavar="PATH", help="The git-bug executable (default: git-bug on PATH).")
     @common_options
     def command(where: str, binary: str | None) -> None:
-        from toolkit_grite import bridge_gitbug
+        from toolkit_grite.core import bridge_gitbug
 
         run = bridge_gitbug.import_bugs if name == "import" else bridge_gitbug.export_issues
         output(run(get_grite(), Path(where), binary), human)

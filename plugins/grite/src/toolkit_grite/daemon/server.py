@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from toolkit_grite.client import PASSED_ENV, spec_for
-from toolkit_grite.repo import RepoPaths, discover
+from toolkit_grite.core.repo import RepoPaths, discover
+from toolkit_grite.daemon.client import PASSED_ENV, spec_for
 
 __all__ = ["execute", "main", "serve"]
 
@@ -29,7 +29,7 @@ _RUN_LOCK = threading.Lock()
 
 def execute(argv: list[str], cwd: str, env: dict[str, str]) -> dict[str, Any]:
     """Run one grite command line in this process; return `{stdout, stderr, code}`."""
-    from toolkit_grite.commands import grite
+    from toolkit_grite.cli.commands import grite
 
     out, err = io.StringIO(), io.StringIO()
     with _RUN_LOCK:
@@ -93,7 +93,7 @@ async def _handle(request: dict[str, Any]) -> Any:
 
 def serve(paths: RepoPaths, idle_timeout: float | None) -> None:
     """Run the daemon for `paths` until idle, stopped or signalled."""
-    from toolkit_grite import core
+    from toolkit_grite.core import grite as core
     from toolkit_kernel.ipc import DaemonRuntime
 
     global _IDENTITY, _RUNTIME, _PATHS

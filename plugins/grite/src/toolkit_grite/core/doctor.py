@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from toolkit_grite import dbops, wal
-from toolkit_grite import repo as repo_mod
-from toolkit_grite.core import Grite
+from toolkit_grite.core import dbops, wal
+from toolkit_grite.core import repo as repo_mod
+from toolkit_grite.core.grite import Grite
 from toolkit_grite.errors import GriteError
 from toolkit_kernel.locks import FileLock
 

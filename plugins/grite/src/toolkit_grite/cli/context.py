@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, get_grite, output
+from toolkit_grite.cli.base import GriteGroup, common_options, get_grite, output
 
 __all__ = ["register", "register_skill"]
 
@@ -22,7 +22,7 @@ def register(group: click.Group) -> None:
     @common_options
     def show(path: str) -> None:
         """Show a file's indexed context (symbols, summary)."""
-        from toolkit_grite import context as ctx
+        from toolkit_grite.core import context as ctx
 
         output(ctx.show(get_grite(), path))
 
@@ -31,7 +31,7 @@ def register(group: click.Group) -> None:
     @common_options
     def query(text: str) -> None:
         """Find symbols whose name starts with TEXT."""
-        from toolkit_grite import context as ctx
+        from toolkit_grite.core import context as ctx
 
         output(ctx.query(get_grite(), text), lambda d: "\n".join(f"{m['symbol']}  {m['path']}" for m in d["matches"]))
 
@@ -40,7 +40,7 @@ def register(group: click.Group) -> None:
     @common_options
     def project(key: str | None) -> None:
         """Show one project context key, or all of them."""
-        from toolkit_grite import context as ctx
+        from toolkit_grite.core import context as ctx
 
         output(ctx.project(get_grite(), key))
 
@@ -50,7 +50,7 @@ def register(group: click.Group) -> None:
     @common_options
     def set_(key: str, value: str) -> None:
         """Set a project context key."""
-        from toolkit_grite import context as ctx
+        from toolkit_grite.core import context as ctx
 
         g = get_grite()
         output(ctx.set_project(g, key, value), lambda d: f"set {d['key']}", g.warnings)
@@ -65,7 +65,7 @@ def register_skill(group: click.Group) -> None:
     @common_options
     def install_skill(global_: bool, force: bool) -> None:
         """Write a Claude skill (.claude/skills/grite.md) that teaches agents to use grite."""
-        from toolkit_grite.repo import discover
-        from toolkit_grite.skill import install
+        from toolkit_grite.core.repo import discover
+        from toolkit_grite.core.skill import install
 
         output(install(discover(), global_=global_, force=force), lambda d: f"{d['action']} skill at {d['path']}")

@@ -7,10 +7,10 @@ import re
 import time
 from typing import Any
 
-from toolkit_grite import projection, wal
-from toolkit_grite.core import Grite
+from toolkit_grite.core import projection, wal
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
-from toolkit_grite.model import Event
 
 __all__ = ["FORMATS", "build_export"]
 

@@ -17,10 +17,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from toolkit_grite import projection
-from toolkit_grite.core import Grite
+from toolkit_grite.core import projection
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event, make_event
 from toolkit_grite.errors import GriteIoError, GriteNotFound
-from toolkit_grite.model import Event, make_event
 
 __all__ = ["export_issues", "import_bugs"]
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from toolkit_grite import projection
+from toolkit_grite.core import projection
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import DbError, GriteNotFound, InvalidArgs
-from toolkit_grite.model import Event
 
 __all__ = ["MAP_SIZE", "View"]
 

@@ -161,7 +161,7 @@ def quiet() -> bool:
 
 def get_grite() -> Any:
     """Open the repository of the current directory with the global actor options."""
-    from toolkit_grite.core import Grite
+    from toolkit_grite.core.grite import Grite
 
     data_dir = meta("grite.data_dir") or os.environ.get("GRITE_HOME") or None
     g = Grite(actor_flag=meta("grite.actor"), data_dir=data_dir)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from toolkit_grite.chunk import decode_chunk, decode_items, encode_chunk
+from toolkit_grite.core.chunk import decode_chunk, decode_items, encode_chunk
+from toolkit_grite.core.model import Event
+from toolkit_grite.core.repo import RepoPaths
 from toolkit_grite.errors import DbError, GriteIoError
-from toolkit_grite.model import Event
-from toolkit_grite.repo import RepoPaths
 
 __all__ = [
     "WAL_REF",
@@ -185,7 +185,7 @@ class Screen:
         return good
 
     def _signature_ok(self, oid: str, ev: Event) -> bool:
-        from toolkit_grite.model import verify
+        from toolkit_grite.core.model import verify
 
         key = self.keys.get(ev.actor)
         if key is None:
@@ -301,7 +301,7 @@ def walk(
     chunks and events are skipped and recorded in `screen.problems`.
     """
     screen = screen if screen is not None else Screen()
-    from toolkit_grite import walbulk
+    from toolkit_grite.core import walbulk
 
     out: list[tuple[str, list[Event]]] = []
     seen: set[str] = set()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from toolkit_grite.core import Grite
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
-from toolkit_grite.model import Event
 
 __all__ = ["PROJECT_ID", "file_context_id", "project", "query", "set_project", "show"]
 

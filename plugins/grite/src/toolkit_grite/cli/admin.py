@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from toolkit_grite.clibase import GriteGroup, common_options, fail_with_report, get_grite, output
+from toolkit_grite.cli.base import GriteGroup, common_options, fail_with_report, get_grite, output
 
 __all__ = ["register"]
 
@@ -31,8 +31,8 @@ def _init_cmd(group: click.Group) -> None:
     @common_options
     def init(no_agents_md: bool) -> None:
         """Set up grite in this repository (actor, config, AGENTS.md)."""
-        from toolkit_grite import repo as r
-        from toolkit_grite.repo import discover
+        from toolkit_grite.core import repo as r
+        from toolkit_grite.core.repo import discover
 
         paths = discover()
         paths.grite_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ def _identity_cmds(actor: click.Group) -> None:
     @common_options
     def actor_set(name: str | None, email: str | None) -> None:
         """Publish the acting actor's name and email (refs/grite/identities/<actor>)."""
-        from toolkit_grite.identities import publish
+        from toolkit_grite.core.identities import publish
 
         output(publish(get_grite(), name, email), lambda d: f"{d['actor_id']}: {d['name'] or ''} <{d['email'] or ''}>")
 
@@ -84,7 +84,7 @@ def _identity_cmds(actor: click.Group) -> None:
     @common_options
     def actor_identities() -> None:
         """List every known identity (local and synced): actor id, name, email."""
-        from toolkit_grite.identities import known
+        from toolkit_grite.core.identities import known
 
         rows = sorted(known(get_grite()).values(), key=lambda r: r["actor_id"])
         output(
@@ -108,7 +108,7 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_init(label: str | None, generate_key: bool) -> None:
         """Create a new actor."""
-        from toolkit_grite import repo as r
+        from toolkit_grite.core import repo as r
 
         paths = r.discover()
         cfg = r.create_actor(paths, label=label, generate_key=generate_key)
@@ -121,7 +121,7 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_list() -> None:
         """List local actors."""
-        from toolkit_grite import repo as r
+        from toolkit_grite.core import repo as r
 
         actors = [
             {"actor_id": a["actor_id"], "label": a.get("label"), "data_dir": a["data_dir"]}
@@ -138,7 +138,7 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_show(actor_id: str | None) -> None:
         """Show an actor (default: the current one)."""
-        from toolkit_grite import repo as r
+        from toolkit_grite.core import repo as r
         from toolkit_grite.errors import GriteNotFound
 
         g = get_grite()
@@ -164,7 +164,7 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_use(actor_id: str) -> None:
         """Make an actor the default (of this worktree when inside a linked worktree)."""
-        from toolkit_grite import repo as r
+        from toolkit_grite.core import repo as r
         from toolkit_grite.errors import GriteNotFound
 
         paths = r.discover()
@@ -186,7 +186,7 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def export(fmt: str, since: str | None, out: str | None) -> None:
         """Export issues and events (to stdout unless --output)."""
-        from toolkit_grite.exporting import build_export
+        from toolkit_grite.core.exporting import build_export
         from toolkit_kernel.snapshot import atomic_write_text
 
         doc, info = build_export(get_grite(), fmt, since)
@@ -202,7 +202,7 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def rebuild(from_snapshot: bool) -> None:
         """Rebuild the view from the WAL."""
-        from toolkit_grite.dbops import rebuild as do
+        from toolkit_grite.core.dbops import rebuild as do
 
         output(
             do(get_grite(), from_snapshot=from_snapshot),
@@ -216,7 +216,7 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def sync(remote: str, pull: bool, push: bool) -> None:
         """Exchange issues with a remote."""
-        from toolkit_grite.sync import sync as do
+        from toolkit_grite.core.sync import sync as do
 
         do_push = push or not pull
         data = do(get_grite(), remote, pull=True, push=do_push, push_only=push and not pull)
@@ -227,7 +227,7 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def doctor(fix: bool) -> None:
         """Check (and repair) grite's storage."""
-        from toolkit_grite.doctor import doctor as do
+        from toolkit_grite.core.doctor import doctor as do
 
         def human(d: dict[str, Any]) -> str:
             lines = [f"[{c['status']:>5}] {c['id']}: {c['message']}" for c in d["checks"]]
@@ -253,7 +253,7 @@ def _snapshot_cmds(group: click.Group) -> None:
     @common_options
     def create() -> None:
         """Create a snapshot."""
-        from toolkit_grite import snapshots
+        from toolkit_grite.core import snapshots
 
         output(snapshots.create(get_grite()), lambda d: f"snapshot {d['ref_name']} ({d['event_count']} events)")
 
@@ -261,7 +261,7 @@ def _snapshot_cmds(group: click.Group) -> None:
     @common_options
     def list_() -> None:
         """List snapshots, newest first."""
-        from toolkit_grite import snapshots
+        from toolkit_grite.core import snapshots
 
         def human(d: dict[str, Any]) -> str:
             return "\n".join(f"{s['ref_name']}  {s['event_count']} events" for s in d["snapshots"]) or "no snapshots"
@@ -273,7 +273,7 @@ def _snapshot_cmds(group: click.Group) -> None:
     @common_options
     def gc(keep: int) -> None:
         """Delete old snapshots."""
-        from toolkit_grite import snapshots
+        from toolkit_grite.core import snapshots
 
         output(snapshots.gc(get_grite(), keep), lambda d: f"deleted {d['deleted']}, kept {d['kept']}")
 
@@ -290,7 +290,7 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def acquire(resource: str, ttl: int) -> None:
         """Acquire a lease."""
-        from toolkit_grite import leases
+        from toolkit_grite.core import leases
 
         output(
             leases.acquire(get_grite(), resource, ttl), lambda d: f"locked {d['resource']} until {d['expires_unix_ms']}"
@@ -302,7 +302,7 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def renew(resource: str, ttl: int) -> None:
         """Renew a lease you hold."""
-        from toolkit_grite import leases
+        from toolkit_grite.core import leases
 
         output(leases.renew(get_grite(), resource, ttl), lambda d: f"renewed {d['resource']}")
 
@@ -311,7 +311,7 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def release(resource: str) -> None:
         """Release a lease you hold."""
-        from toolkit_grite import leases
+        from toolkit_grite.core import leases
 
         output(leases.release(get_grite(), resource), lambda d: f"released {d['resource']}")
 
@@ -319,7 +319,7 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def status() -> None:
         """List locks."""
-        from toolkit_grite import leases
+        from toolkit_grite.core import leases
 
         def human(d: dict[str, Any]) -> str:
             rows = []
@@ -334,7 +334,7 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def gc() -> None:
         """Delete expired locks."""
-        from toolkit_grite import leases
+        from toolkit_grite.core import leases
 
         output(leases.gc(get_grite()), lambda d: f"removed {d['removed']}, kept {d['kept']}")
 
@@ -349,7 +349,7 @@ def _db_cmds(group: click.Group) -> None:
     @common_options
     def stats() -> None:
         """Size and counters."""
-        from toolkit_grite import dbops
+        from toolkit_grite.core import dbops
 
         output(dbops.stats(get_grite()))
 
@@ -358,7 +358,7 @@ def _db_cmds(group: click.Group) -> None:
     @common_options
     def check(verify_parents: bool) -> None:
         """Recompute every event id."""
-        from toolkit_grite import dbops
+        from toolkit_grite.core import dbops
 
         report = dbops.check(get_grite(), verify_parents=verify_parents)
         if report["corrupt_count"]:
@@ -375,7 +375,7 @@ def _db_cmds(group: click.Group) -> None:
     @common_options
     def verify(verbose: bool) -> None:
         """Check Ed25519 signatures."""
-        from toolkit_grite import dbops
+        from toolkit_grite.core import dbops
 
         output(dbops.verify_signatures(get_grite(), verbose=verbose))
 
@@ -388,7 +388,9 @@ def register(group: click.Group) -> None:
     _snapshot_cmds(group)
     _lock_cmds(group)
     _db_cmds(group)
-    from toolkit_grite import bridge_cli, context_cli, daemon_cli
+    from toolkit_grite.cli import bridge as bridge_cli
+    from toolkit_grite.cli import context as context_cli
+    from toolkit_grite.cli import daemon as daemon_cli
 
     daemon_cli.register(group)
     bridge_cli.register(group)

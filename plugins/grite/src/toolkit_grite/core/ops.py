@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from toolkit_grite import projection, query
-from toolkit_grite.core import Grite
+from toolkit_grite.core import projection, query
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import DEP_TYPES, Event, new_id
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
-from toolkit_grite.model import DEP_TYPES, Event, new_id
 
 __all__ = [
     "add_attachment",
@@ -47,7 +47,7 @@ def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> I
 
     `creating`: `--lock` only refuses (conflict) when another owner holds a repo: lock.
     """
-    from toolkit_grite import leases  # writes only: list and show never pay for it
+    from toolkit_grite.core import leases  # writes only: list and show never pay for it
 
     resource = f"issue:{issue_hex}"
     if lock and creating:
@@ -262,8 +262,8 @@ def _filtered(
 
 def _author_ids(g: Grite, names: Sequence[str]) -> set[str]:
     """Actor ids an `author:` value names: a hex prefix of the id, or a local actor's label."""
-    from toolkit_grite.identities import known
-    from toolkit_grite.repo import list_actors
+    from toolkit_grite.core.identities import known
+    from toolkit_grite.core.repo import list_actors
 
     aliases: dict[str, set[str]] = {}
     for a in list_actors(g.paths):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from toolkit_grite import repo as repo_mod
-from toolkit_grite import snapshots, wal
-from toolkit_grite.core import Grite
-from toolkit_grite.model import Event, verify
+from toolkit_grite.core import repo as repo_mod
+from toolkit_grite.core import snapshots, wal
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event, verify
 
 __all__ = ["check", "collect_all", "rebuild", "stats", "verify_signatures"]
 

@@ -164,7 +164,7 @@ def route(argv: list[str]) -> int | None:
         return None
     if "--body-file=-" in argv or any(argv[i : i + 2] == ["--body-file", "-"] for i in range(len(argv))):
         return None  # the body comes from our standard input, which the daemon cannot read
-    from toolkit_grite.locate import find_git_dirs
+    from toolkit_grite.core.locate import find_git_dirs
 
     found = find_git_dirs(os.getcwd())
     if found is None or not os.path.isdir(os.path.join(found[2], "grite")):

@@ -8,8 +8,8 @@ from typing import Any
 
 import cbor2
 
+from toolkit_grite.core.model import Event
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import Event
 from toolkit_kernel.hashing import blake2b_256
 
 __all__ = ["CODEC", "MAGIC", "decode_chunk", "decode_items", "encode_chunk"]

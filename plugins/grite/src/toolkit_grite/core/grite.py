@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from toolkit_grite import wal
+from toolkit_grite.core import wal
+from toolkit_grite.core.model import Event, make_event
+from toolkit_grite.core.repo import ActorInfo, RepoPaths, discover, load_config, resolve_actor
+from toolkit_grite.core.view import View
 from toolkit_grite.errors import DbBusy, DbError
-from toolkit_grite.model import Event, make_event
-from toolkit_grite.repo import ActorInfo, RepoPaths, discover, load_config, resolve_actor
-from toolkit_grite.view import View
 from toolkit_kernel.errors import LockTimeout
 from toolkit_kernel.locks import FileLock
 
@@ -132,7 +132,7 @@ class Grite:
 
     def wal_heads(self) -> list[str]:
         """Heads of the local WAL and of every remote-tracking WAL (local first)."""
-        from toolkit_grite.refsfs import read_refs
+        from toolkit_grite.core.refsfs import read_refs
 
         refs = read_refs(str(self.paths.common_dir), (wal.WAL_REF, TRACKING_PREFIX))
         if refs is None:
@@ -168,7 +168,7 @@ class Grite:
         policy = self.config["verify_signatures"]
         keys: dict[bytes, bytes] = {}
         if policy != "off":
-            from toolkit_grite.repo import list_actors
+            from toolkit_grite.core.repo import list_actors
 
             keys = {
                 bytes.fromhex(a["actor_id"]): bytes.fromhex(a["public_key"])
