@@ -94,7 +94,7 @@ def parallel(repo: Path, daemon: bool) -> int:
 
 def populate(repo: Path, n: int) -> float:
     code = (
-        "import sys,time\nfrom toolkit_grite import ops\nfrom toolkit_grite.core import Grite\n"
+        "import sys,time\nfrom toolkit_grite import ops\nfrom toolkit_grite.core.grite import Grite\n"
         "g=Grite()\nt=time.perf_counter()\n"
         f"for i in range({n}): ops.create_issue(g, f'issue {{i}}', 'body text', ['bench', 'l%d' % (i % 7)])\n"
         "print(time.perf_counter()-t)\n"
@@ -105,7 +105,7 @@ def populate(repo: Path, n: int) -> float:
 def chunked(repo: Path, issues: int, per_commit: int) -> None:
     """A WAL as bulk writers leave it: 1000-event chunks, five events per issue."""
     code = (
-        "from toolkit_grite.core import Grite\nfrom toolkit_grite.model import new_id\n"
+        "from toolkit_grite.core.grite import Grite\nfrom toolkit_grite.core.model import new_id\n"
         "g=Grite()\nbatch=[]\n"
         f"for i in range({issues}):\n"
         "    iid = new_id()\n"

@@ -136,9 +136,9 @@ def test_error_envelope_and_exit_codes(repo, cli, args, code, exit_code):
 
 
 def test_ambiguous_prefix(repo, g):
-    from toolkit_grite.core import Grite
+    from toolkit_grite.core.grite import Grite
+    from toolkit_grite.core.model import make_event
     from toolkit_grite.errors import GriteNotFound, InvalidArgs
-    from toolkit_grite.model import make_event
 
     grite_ctx = Grite()
     view = grite_ctx.ready()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from grite_testutil import GRITE, grite
 
-from toolkit_grite.client import spec_for
+from toolkit_grite.daemon.client import spec_for
 from toolkit_kernel.ipc import read_state
 
 DAEMON_ENV = {"GRITE_NO_DAEMON": ""}
@@ -247,7 +247,7 @@ def test_a_state_file_pointing_at_a_foreign_socket_is_ignored(daemon_repo, tmp_p
     import json
     import socket
 
-    from toolkit_grite.client import owned_by_me
+    from toolkit_grite.daemon.client import owned_by_me
 
     repo = daemon_repo
     grite(repo, "daemon", "stop", "--json")

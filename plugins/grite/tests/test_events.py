@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite.chunk import HEADER, decode_chunk, encode_chunk
+from toolkit_grite.core.chunk import HEADER, decode_chunk, encode_chunk
+from toolkit_grite.core.model import Event, make_event, sign, verify
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import Event, make_event, sign, verify
 from toolkit_kernel.hashing import blake2b_256, grite_event_id, grite_event_preimage
 
 VECTORS = Path("/work/shared/reference/grite-hash-vectors.md")

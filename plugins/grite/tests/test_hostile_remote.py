@@ -15,8 +15,8 @@ import pygit2
 import pytest
 from grite_testutil import git, grite, make_repo, write_tree
 
-from toolkit_grite.chunk import HEADER, encode_chunk
-from toolkit_grite.model import make_event
+from toolkit_grite.core.chunk import HEADER, encode_chunk
+from toolkit_grite.core.model import make_event
 
 ATTACKER = bytes.fromhex("66" * 16)
 

@@ -23,9 +23,9 @@ def test_command_group_imports_nothing_heavy():
 
 
 def test_daemon_client_path_is_light():
-    # everything the forwarding path imports (see toolkit_grite.client._connect_fast)
+    # everything the forwarding path imports (see toolkit_grite.daemon.client._connect_fast)
     code = (
-        "import toolkit_grite.cli, toolkit_grite.client, toolkit_grite.locate, toolkit_kernel.errors,"
+        "import toolkit_grite.cli, toolkit_grite.daemon.client, toolkit_grite.core.locate, toolkit_kernel.errors,"
         " toolkit_kernel.ipc.client, toolkit_kernel.paths"
     )
     assert _loaded(code) == []
@@ -59,7 +59,15 @@ def test_list_served_by_the_daemon_imports_no_click_git_lmdb_or_asyncio(repo: Pa
     finally:
         grite(repo, "daemon", "stop", "--json")
     assert [i["title"] for i in json.loads(out)["data"]["issues"]] == ["served"]
-    heavy = {*HEAVY, "click", "asyncio", "subprocess", "toolkit", "toolkit_grite.commands", "toolkit_grite.ops"}
+    heavy = {
+        *HEAVY,
+        "click",
+        "asyncio",
+        "subprocess",
+        "toolkit",
+        "toolkit_grite.cli.commands",
+        "toolkit_grite.core.ops",
+    }
     assert modules & heavy == set()
     assert "toolkit_kernel.ipc.client" in modules  # the probe sees the forwarding path's imports
 
@@ -75,11 +83,11 @@ def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
     assert grite(repo, "init", "--no-agents-md").code == 0
     modules, out = _imported_by(["issue", "list", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
     assert json.loads(out)["data"]["issues"] == []
-    assert "toolkit_grite.commands" in modules
+    assert "toolkit_grite.cli.commands" in modules
     assert {
-        "toolkit_grite.commands_admin",
-        "toolkit_grite.daemon_cli",
-        "toolkit_grite.leases",
+        "toolkit_grite.cli.admin",
+        "toolkit_grite.cli.daemon",
+        "toolkit_grite.core.leases",
         "pygit2",
         "nacl",
     } & modules == set()

@@ -4,9 +4,9 @@ import os
 
 from grite_testutil import git
 
-from toolkit_grite.client import spec_for
-from toolkit_grite.refsfs import read_refs
-from toolkit_grite.repo import discover
+from toolkit_grite.core.refsfs import read_refs
+from toolkit_grite.core.repo import discover
+from toolkit_grite.daemon.client import spec_for
 
 
 def test_daemon_spec_lives_in_the_grite_dir_and_uses_the_kernel_socket_path(repo):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from grite_testutil import grite, two_replicas
 
-from toolkit_grite import leases
+from toolkit_grite.core import leases
 
 
 def _policy(repo: Path, policy: str) -> None:

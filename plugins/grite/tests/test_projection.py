@@ -5,8 +5,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite import projection
-from toolkit_grite.model import make_event
+from toolkit_grite.core import projection
+from toolkit_grite.core.model import make_event
 
 ISSUE = bytes(range(16))
 ACTORS = [bytes([i]) * 16 for i in range(1, 4)]

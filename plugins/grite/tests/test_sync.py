@@ -7,10 +7,10 @@ from grite_testutil import git, grite, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite import ops, projection
-from toolkit_grite.core import Grite
-from toolkit_grite.repo import discover
-from toolkit_grite.sync import sync
+from toolkit_grite.core import ops, projection
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.repo import discover
+from toolkit_grite.core.sync import sync
 
 
 def bare(path):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from grite_testutil import grite
 
-from toolkit_grite import ops
-from toolkit_grite.core import Grite
+from toolkit_grite.core import ops
+from toolkit_grite.core.grite import Grite
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.tui]
 

@@ -15,10 +15,10 @@ import pygit2
 import pytest
 from grite_testutil import write_tree
 
-from toolkit_grite import wal, walbulk
-from toolkit_grite.chunk import encode_chunk
+from toolkit_grite.core import wal, walbulk
+from toolkit_grite.core.chunk import encode_chunk
+from toolkit_grite.core.model import make_event
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import make_event
 
 ACTOR = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 BLOB = pygit2.enums.FileMode.BLOB

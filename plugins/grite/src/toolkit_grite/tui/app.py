@@ -1,6 +1,6 @@
 """The grite TUI: an issue list with a query box above the selected issue.
 
-Every read and write goes through `toolkit_grite.ops` (the functions the CLI and the daemon
+Every read and write goes through `toolkit_grite.core.ops` (the functions the CLI and the daemon
 call), so the TUI writes exactly the events `grite issue ...` writes. Titles, bodies and comments
 come from any replica, so they are shown through `terminal_safe` and as plain text (never markup).
 """
@@ -18,9 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from toolkit_grite import ops
-from toolkit_grite.clibase import terminal_safe
-from toolkit_grite.core import Grite
+from toolkit_grite.cli.base import terminal_safe
+from toolkit_grite.core import ops
+from toolkit_grite.core.grite import Grite
 from toolkit_grite.tui.dialogs import EditorScreen, EditResult, PromptScreen
 from toolkit_kernel.errors import ToolkitError
 

@@ -1,6 +1,6 @@
 """The web UI's HTTP application (specs/grite/webui.md): the page, its assets and a JSON API.
 
-Every route calls `toolkit_grite.ops`, the functions behind `grite issue ...`, so the browser
+Every route calls `toolkit_grite.core.ops`, the functions behind `grite issue ...`, so the browser
 writes the same events as the CLI. One `Grite` serves the process; a lock serializes the calls
 (LMDB and pygit2 handles are shared), and every read first catches up with the WAL so writes by
 other processes and syncs show up without a restart.
@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolkit_grite import ops
-from toolkit_grite.core import Grite
+from toolkit_grite.core import ops
+from toolkit_grite.core.grite import Grite
 from toolkit_grite.errors import InvalidArgs
 from toolkit_kernel.errors import ToolkitError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from toolkit_grite.core import Grite
+from toolkit_grite.core.grite import Grite
 from toolkit_grite.errors import InvalidArgs
 from toolkit_kernel.exposure import ExposurePolicy, guard_asgi, uvicorn_options
 

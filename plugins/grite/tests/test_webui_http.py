@@ -1,0 +1,132 @@
+"""`grite webui` over real HTTP: the JSON API writes what the CLI writes; bad input changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from grite_testutil import grite
+from webui_helpers import webui
+
+
+@pytest.fixture
+def server(repo: Path) -> Iterator[httpx.Client]:
+    with webui(repo) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
+
+
+def shown(repo: Path, issue_id: str) -> dict[str, Any]:
+    """The issue as the CLI (another process) reads it back."""
+    result: dict[str, Any] = grite(repo, "issue", "show", issue_id, "--json").data
+    return result
+
+
+def test_read_and_write_through_the_api(server: httpx.Client, repo: Path) -> None:
+    made = server.post("/api/issues", json={"title": "from the web", "body": "b", "labels": ["bug"]})
+    assert made.status_code == 201, made.text
+    iid = made.json()["issue_id"]
+    assert shown(repo, iid)["issue"]["labels"] == ["bug"]
+
+    assert server.post(f"/api/issues/{iid}/comments", json={"body": "first"}).status_code == 201
+    assert server.patch(f"/api/issues/{iid[:8]}", json={"title": "renamed"}).status_code == 200
+    labels = server.post(f"/api/issues/{iid}/labels", json={"add": ["a", "b"], "remove": ["bug"]})
+    assert labels.status_code == 200, labels.text
+    assert len(labels.json()["event_ids"]) == 3
+    assert server.post(f"/api/issues/{iid}/state", json={"state": "closed"}).json()["state"] == "closed"
+
+    issue = shown(repo, iid)["issue"]
+    assert (issue["title"], issue["body"], issue["state"]) == ("renamed", "b", "closed")
+    assert issue["labels"] == ["a", "b"]
+    assert [c["body"] for c in issue["comments"]] == ["first"]
+    assert server.get(f"/api/issues/{iid}").json()["issue"] == issue
+
+    assert server.get("/api/issues", params={"q": "status:open"}).json() == {"issues": [], "total": 0}
+    found = server.get("/api/issues", params={"q": "status:closed label:a renamed"}).json()
+    assert [s["issue_id"] for s in found["issues"]] == [iid]
+
+
+def test_writes_of_other_processes_show_up(server: httpx.Client, repo: Path) -> None:
+    assert server.get("/api/issues").json()["total"] == 0
+    iid = grite(repo, "issue", "create", "--title", "by the cli", "--json").data["issue_id"]
+    assert [s["issue_id"] for s in server.get("/api/issues").json()["issues"]] == [iid]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "needle"),
+    [
+        ("POST", "/api/issues", {"title": " "}, 400, "title must not be empty"),
+        ("POST", "/api/issues", {"title": "x", "colour": "red"}, 400, "colour"),
+        ("POST", "/api/issues", {"title": 7}, 400, "title"),
+        ("POST", "/api/issues", "not json", 400, "bad request"),
+        ("POST", "/api/issues/{iid}/state", {"state": "gone"}, 400, "open or closed"),
+        ("POST", "/api/issues/{iid}/labels", {}, 400, "labels to add or remove"),
+        ("POST", "/api/issues/{iid}/comments", {"body": ""}, 400, "must not be empty"),
+        ("PATCH", "/api/issues/{iid}", {}, 400, "--title or --body"),
+        ("GET", "/api/issues/ffffffffffffffff", None, 404, "not found"),
+        ("GET", "/api/issues?q=colour:red", None, 400, "unknown qualifier"),
+        ("GET", "/api/issues?q=%22unbalanced", None, 400, "quotation"),
+    ],
+)
+def test_bad_requests_are_refused_and_change_nothing(
+    server: httpx.Client, repo: Path, method: str, path: str, body: Any, status: int, needle: str
+) -> None:
+    iid = server.post("/api/issues", json={"title": "target"}).json()["issue_id"]
+    before = shown(repo, iid)
+    kwargs: dict[str, Any] = {"content": body} if isinstance(body, str) else {"json": body}
+    reply = server.request(method, path.format(iid=iid), **({} if body is None else kwargs))
+    assert reply.status_code == status, reply.text
+    assert needle in reply.json()["error"]["message"]
+    assert shown(repo, iid) == before
+    assert server.get("/api/issues").json()["total"] == 1
+
+
+def test_page_and_assets_are_local_and_locked_down(server: httpx.Client) -> None:
+    page = server.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for name in ("app.js", "app.css"):
+        asset = server.get(f"/static/{name}")
+        assert asset.status_code == 200
+        # No CDN: nothing the page loads comes from elsewhere.
+        assert not re.search(r"https?://|//[a-z]", asset.text.replace("// ", "")), name
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text)
+    assert server.get("/static/../app.py").status_code == 404
+    assert server.get("/static/index.html").status_code == 200
+
+
+def test_foreign_host_and_origin_are_refused(server: httpx.Client) -> None:
+    assert server.get("/api/issues", headers={"host": "evil.example"}).status_code == 403
+    refused = server.post("/api/issues", json={"title": "csrf"}, headers={"origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden_origin"
+    cross = server.post("/api/issues", json={"title": "csrf"}, headers={"sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403
+    assert server.get("/api/issues").json()["total"] == 0
+    same = server.post("/api/issues", json={"title": "ok"}, headers={"origin": str(server.base_url).rstrip("/")})
+    assert same.status_code == 201
+
+
+def test_non_loopback_needs_a_token(repo: Path, tmp_path: Path) -> None:
+    refused = grite(repo, "webui", "--host", "0.0.0.0", "--json")
+    assert refused.code == 2, refused.err
+    assert "without a token" in refused.error["message"]
+    missing = grite(repo, "webui", "--token-file", str(tmp_path / "absent"), "--json")
+    assert missing.code == 2
+    assert "cannot read --token-file" in missing.error["message"]
+
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token\n")
+    with webui(repo, "--token-file", str(token_file)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert client.get("/").status_code == 200  # the page is public: it asks for the token
+        assert client.get("/static/app.js").status_code == 200
+        assert client.get("/api/issues").status_code == 401
+        wrong = client.get("/api/issues", headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = client.get("/api/issues", headers={"authorization": "Bearer s3cret-token"})
+        assert ok.json() == {"issues": [], "total": 0}
