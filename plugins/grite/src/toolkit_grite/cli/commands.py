@@ -261,6 +261,40 @@ def issue_comment(issue_id: str, body: str | None, body_file: str | None, lock: 
     output(ops.comment(g, issue_id, text, lock=lock), _done("commented on"), g.warnings)
 
 
+@issue.command("edit-comment")
+@click.argument("issue_id")
+@click.argument("comment_id")
+@click.option("--body", help="The comment's new text.")
+@_BODY_FILE
+@click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+@common_options
+def issue_edit_comment(issue_id: str, comment_id: str, body: str | None, body_file: str | None, lock: bool) -> None:
+    """Replace the text of one of your comments (COMMENT_ID: 4+ hex of its event_id); 0.5.3 reads it."""
+    from toolkit_grite.core import ops
+
+    g = get_grite()
+    text = _body(body, body_file, required=True)
+    assert text is not None
+    data = ops.edit_comment(g, issue_id, comment_id, text, lock=lock)
+    output(data, lambda d: f"edited comment {d['comment_id'][:8]} on {d['issue_id']}", g.warnings)
+
+
+def _removal_command(name: str, restore: bool, help_text: str) -> None:
+    @issue.command(name, help=help_text)
+    @click.argument("issue_id")
+    @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
+    @common_options
+    def command(issue_id: str, lock: bool) -> None:
+        from toolkit_grite.core import ops
+
+        g = get_grite()
+        output(ops.remove_issue(g, issue_id, restore=restore, lock=lock), _done(name.rstrip("e") + "ed"), g.warnings)
+
+
+_removal_command("remove", False, "Remove an issue (label grite:removed + closed; 0.5.3 reads it).")
+_removal_command("restore", True, "Bring back a removed issue (it stays closed until reopened).")
+
+
 def _state_command(name: str, state: str, verb: str) -> None:
     @issue.command(name, help=f"{name.capitalize()} an issue.")
     @click.argument("issue_id")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from toolkit_grite.core import projection, query
+from toolkit_grite.core import amend, projection, query
 from toolkit_grite.core.grite import Grite
 from toolkit_grite.core.model import DEP_TYPES, Event, new_id
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
@@ -23,7 +23,10 @@ __all__ = [
     "dep_change",
     "dep_list",
     "dep_topo",
+    "edit_comment",
     "list_issues",
+    "remove_issue",
+    "restore_issue",
     "set_members",
     "set_state",
     "show_issue",
@@ -65,12 +68,15 @@ def _guard(g: Grite, issue_hex: str, lock: bool, *, creating: bool = False) -> I
     yield
 
 
-def _issue(g: Grite, ident: str) -> tuple[bytes, dict[str, Any]]:
+def _issue(g: Grite, ident: str, *, removed: bool = False) -> tuple[bytes, dict[str, Any]]:
+    """The issue `ident` names; a removed one is not found (as after git-bug's `rm`) unless `removed`."""
     view = g.ready()
     iid = view.resolve_issue(ident)
     state = view.state(iid)
     if state is None:
         raise GriteNotFound(f"issue {ident} not found")
+    if projection.removed(state) and not removed:
+        raise GriteNotFound(f"issue {ident} was removed", hint=f"`grite issue restore {ident}` brings it back")
     return iid, state
 
 
@@ -110,6 +116,52 @@ def comment(g: Grite, ident: str, body: str, *, lock: bool = False) -> dict[str,
     """Add a comment."""
     _nonempty(body, "--body")
     return _single(g, ident, 3, lambda _iid: [body], lock)
+
+
+def edit_comment(g: Grite, ident: str, comment_ref: str, body: str, *, lock: bool = False) -> dict[str, Any]:
+    """Replace the text of one of the acting actor's comments (`comment_ref`: its event id or a prefix).
+
+    Written as a CommentAdded grite 0.5.3 reads (core/amend.py); the result names the edited comment.
+    """
+    _nonempty(body, "--body")
+    iid, state = _issue(g, ident)
+    ref = comment_ref.lower()
+    matches = [c for _key, c in state["comments"] if c["event_id"].startswith(ref)] if len(ref) >= 4 else []
+    if len(matches) != 1:
+        problem = "matches no comment" if not matches else "matches several comments"
+        raise InvalidArgs(f"comment {comment_ref} {problem} of issue {iid.hex()[:8]}",
+                          hint="give 4 or more hex digits of the comment's event_id (`issue show --json`)")  # fmt: skip
+    target = matches[0]
+    if target["actor"] != g.actor.actor_id.hex():
+        raise InvalidArgs(
+            "only a comment's author can edit it",
+            hint=f"comment {target['event_id'][:8]} was written by actor {target['actor'][:8]}",
+        )
+    data = _single(g, ident, 3, lambda _iid: [amend.edit_body(target["event_id"], body)], lock)
+    return dict(data, comment_id=target["event_id"])
+
+
+def remove_issue(g: Grite, ident: str, *, restore: bool = False, lock: bool = False) -> dict[str, Any]:
+    """Remove an issue (git-bug's `rm`), or bring a removed one back, in events 0.5.3 reads (core/amend.py).
+
+    Removal adds the label `grite:removed` and closes the issue in one commit; restoring removes the
+    label (the issue stays closed until reopened).
+    """
+    iid, state = _issue(g, ident, removed=True)
+    if projection.removed(state) != restore:
+        raise InvalidArgs(f"issue {iid.hex()[:8]} is {'not removed' if restore else 'already removed'}")
+    with _guard(g, iid.hex(), lock):
+        events = [g.new_event(iid, 5 if restore else 4, [amend.REMOVED_LABEL], after=state["updated_ts"])]
+        if not restore:
+            events.append(g.new_event(iid, 6, ["closed"], after=events[0].ts))
+        head = g.write(events)
+    ids = [e.event_id.hex() for e in events]
+    return {"issue_id": iid.hex(), "event_ids": ids, "wal_head": head, "removed": not restore}
+
+
+def restore_issue(g: Grite, ident: str, *, lock: bool = False) -> dict[str, Any]:
+    """Bring back a removed issue."""
+    return remove_issue(g, ident, restore=True, lock=lock)
 
 
 def set_state(g: Grite, ident: str, state: str, *, lock: bool = False) -> dict[str, Any]:
@@ -250,6 +302,8 @@ def _filtered(
             continue
         if q.no_label and summary["labels"]:
             continue
+        if amend.REMOVED_LABEL in summary["labels"] and amend.REMOVED_LABEL not in wanted:
+            continue  # removed (core/amend.py): listed only when asked for by its label
         if assignees and not all(a in summary["assignees"] for a in assignees):
             continue
         if any(n not in haystack for n in needles):

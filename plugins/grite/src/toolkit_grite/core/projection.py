@@ -10,9 +10,10 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+from toolkit_grite.core.amend import REMOVED_LABEL, apply_edits, parse_edit
 from toolkit_grite.core.model import Event
 
-__all__ = ["apply", "full", "new_state", "summary", "visible"]
+__all__ = ["apply", "full", "new_state", "removed", "summary", "visible"]
 
 Key = list[Any]
 
@@ -57,6 +58,17 @@ def _insert_sorted(items: list[Any], key: Key, item: dict[str, Any]) -> None:
     items.insert(pos, [key, item])
 
 
+def _comment(state: dict[str, Any], key: Key, body: str) -> None:
+    edit = parse_edit(body)
+    if edit is None:
+        _insert_sorted(state["comments"], key, {"event_id": key[2], "actor": key[1], "ts": key[0], "body": body})
+        return
+    # A comment edit (core/amend.py); states stored before edits existed lack the table.
+    edits = state.setdefault("comment_edits", {}).setdefault(edit[0], [])
+    if [key, key[1], edit[1]] not in edits:
+        edits.append([key, key[1], edit[1]])
+
+
 def apply(state: dict[str, Any], ev: Event) -> None:  # noqa: PLR0912 - one branch per event kind
     """Fold one event into `state` (in place)."""
     key: Key = [ev.ts, ev.actor.hex(), ev.event_id.hex()]
@@ -79,7 +91,7 @@ def apply(state: dict[str, Any], ev: Event) -> None:  # noqa: PLR0912 - one bran
         if p[1] is not None:
             _set_register(state, "body", p[1], key)
     elif kind == 3:
-        _insert_sorted(state["comments"], key, {"event_id": key[2], "actor": key[1], "ts": ev.ts, "body": p[0]})
+        _comment(state, key, p[0])
     elif kind in (4, 5):
         _set_element(state["labels"], p[0], kind == 4, key)
     elif kind == 6:
@@ -100,6 +112,12 @@ def apply(state: dict[str, Any], ev: Event) -> None:  # noqa: PLR0912 - one bran
 def visible(state: dict[str, Any]) -> bool:
     """True once the issue's IssueCreated has been applied."""
     return state["created_key"] is not None
+
+
+def removed(state: dict[str, Any]) -> bool:
+    """True when the issue carries the removal label (core/amend.py)."""
+    present = state["labels"].get(REMOVED_LABEL)
+    return bool(present and present[0])
 
 
 def _members(table: dict[str, Any]) -> list[str]:
@@ -135,7 +153,7 @@ def full(state: dict[str, Any]) -> dict[str, Any]:
     out.update(
         {
             "body": state["body"][0],
-            "comments": [item for _key, item in state["comments"]],
+            "comments": apply_edits([item for _key, item in state["comments"]], state.get("comment_edits", {})),
             "links": [item for _key, item in state["links"]],
             "attachments": [item for _key, item in state["attachments"]],
             "dependencies": dependencies(state),

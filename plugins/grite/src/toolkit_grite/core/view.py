@@ -56,7 +56,9 @@ def summary_record(state: dict[str, Any]) -> bytes:
     summary = projection.summary(state)
     text = _CANONICAL(summary)
     # Free text matches titles, bodies and comments (git-bug's query language).
-    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"])]).lower()
+    edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
+    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
+    search = search.lower()
     return marshal.dumps((summary, text, search), _MARSHAL_VERSION)
 
 
