@@ -150,3 +150,45 @@ async def test_sees_writes_of_other_processes_on_reload(seeded: tuple[Grite, str
         await pilot.pause()
         assert len(app.rows) == 3
         assert "written elsewhere" in screen_text(app)
+
+
+async def test_edit_own_comment_and_remove(seeded: tuple[Grite, str, str], repo: Path) -> None:
+    from textual.widgets import Input, TextArea
+
+    from toolkit_grite.tui.app import GriteApp
+
+    g, bug, other_issue = seeded
+    mine = ops.comment(g, bug, "frist")["event_id"]
+    other = grite(repo, "actor", "init", "--label", "other", "--json").data["actor_id"]
+    assert grite(repo, "--actor", other, "issue", "comment", bug, "--body", "theirs", "--json").code == 0
+    app = GriteApp(g, query="label:bug")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("E")  # offers the last of my comments (#1); #2 is not mine
+        await pilot.pause()
+        prompt = app.screen.query_one("#prompt", Input)
+        assert prompt.value == "#1"
+        prompt.value = "#2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "#2 is not one of your comments (#1)" in screen_text(app)
+
+        await pilot.press("E", "enter")
+        await pilot.pause()
+        app.screen.query_one("#body", TextArea).text = "first"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        comments = issue(g, bug)["comments"]
+        assert [(c["event_id"], c["body"], c.get("edited", False)) for c in comments] == [
+            (mine, "first", True),
+            (comments[1]["event_id"], "theirs", False),
+        ]
+        assert "(edited)" in screen_text(app)
+
+        await pilot.press("D", "n", "enter")  # not confirmed: nothing happens
+        await pilot.pause()
+        assert issue(g, bug)["state"] == "open"
+        await pilot.press("D", "y", "enter")
+        await pilot.pause()
+        assert app.rows == []
+        assert [s["issue_id"] for s in ops.list_issues(g)["issues"]] == [other_issue]

@@ -51,7 +51,7 @@ def test_create_comment_edit_label_close_in_the_browser(page_at: tuple[Any, str]
     expect(page.locator("#comments li")).to_have_count(1)
     expect(page.locator("#comments li .text")).to_have_text("looks right")
 
-    page.get_by_role("button", name="Edit").click()
+    page.get_by_role("button", name="Edit", exact=True).click()
     page.locator("#edit-title").fill("renamed in chromium")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#issue-title")).to_have_text("renamed in chromium")
@@ -104,8 +104,33 @@ def test_refused_write_shows_the_error_and_changes_nothing(page_at: tuple[Any, s
     iid = grite(repo, "issue", "create", "--title", "target", "--json").data["issue_id"]
     page.goto(f"{url}#/issue/{iid}")
     expect(page.locator("#issue-title")).to_have_text("target")
-    page.get_by_role("button", name="Edit").click()
+    page.get_by_role("button", name="Edit", exact=True).click()
     page.locator("#edit-title").fill("   ")  # `required` passes, the server refuses blank titles
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#error")).to_contain_text("title must not be empty")
     assert cli_issue(repo, iid)["title"] == "target"
+
+
+def test_edit_own_comment_and_remove_in_the_browser(page_at: tuple[Any, str], repo: Path) -> None:
+    from playwright.sync_api import expect
+
+    page, url = page_at
+    iid = grite(repo, "issue", "create", "--title", "short-lived", "--json").data["issue_id"]
+    grite(repo, "issue", "comment", iid, "--body", "teh typo", "--json")
+    other = grite(repo, "actor", "init", "--label", "other", "--json").data["actor_id"]
+    grite(repo, "--actor", other, "issue", "comment", iid, "--body", "not yours", "--json")
+    page.goto(f"{url}#/issue/{iid}")
+    expect(page.locator("#comments li")).to_have_count(2)
+    # Only the acting actor's comment offers an edit.
+    expect(page.get_by_role("button", name="Edit comment")).to_have_count(1)
+    page.get_by_role("button", name="Edit comment").click()
+    page.get_by_label("comment text").fill("the typo")
+    page.get_by_role("button", name="Save comment").click()
+    expect(page.locator("#comments li .text").first).to_have_text("the typo")
+    expect(page.locator("#comments li .meta").first).to_contain_text("(edited)")
+    assert [c["body"] for c in cli_issue(repo, iid)["comments"]] == ["the typo", "not yours"]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove issue").click()
+    expect(page.locator("#count")).to_have_text("0 issue(s)")
+    assert grite(repo, "issue", "show", iid, "--json").code == 3

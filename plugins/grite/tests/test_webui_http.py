@@ -130,3 +130,28 @@ def test_non_loopback_needs_a_token(repo: Path, tmp_path: Path) -> None:
         assert wrong.status_code == 401
         ok = client.get("/api/issues", headers={"authorization": "Bearer s3cret-token"})
         assert ok.json() == {"issues": [], "total": 0}
+
+
+def test_edit_comment_and_remove_through_the_api(server: httpx.Client, repo: Path) -> None:
+    iid = server.post("/api/issues", json={"title": "to remove"}).json()["issue_id"]
+    cid = server.post(f"/api/issues/{iid}/comments", json={"body": "helo"}).json()["event_id"]
+    me = server.get("/api/actor").json()["actor_id"]
+    assert shown(repo, iid)["issue"]["comments"][0]["actor"] == me
+    edited = server.patch(f"/api/issues/{iid}/comments/{cid[:6]}", json={"body": "hello"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["comment_id"] == cid
+    comment = shown(repo, iid)["issue"]["comments"][0]
+    assert (comment["body"], comment["edited"]) == ("hello", True)
+    missing = server.patch(f"/api/issues/{iid}/comments/abcdef", json={"body": "x"})
+    assert missing.status_code == 400
+    assert "matches no comment" in missing.json()["error"]["message"]
+
+    assert server.delete(f"/api/issues/{iid}").json()["removed"] is True
+    assert server.get("/api/issues").json()["total"] == 0
+    gone = server.get(f"/api/issues/{iid}")
+    assert gone.status_code == 404
+    assert "was removed" in gone.json()["error"]["message"]
+    assert server.delete(f"/api/issues/{iid}", headers={"origin": "https://evil.example"}).status_code == 403
+    restored = grite(repo, "issue", "restore", iid, "--json")
+    assert restored.code == 0, restored.err
+    assert server.get(f"/api/issues/{iid}").status_code == 200

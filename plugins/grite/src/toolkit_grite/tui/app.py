@@ -81,7 +81,9 @@ class GriteApp(App[None]):
         Binding("e", "edit", "edit"),
         Binding("l", "label('add')", "label+"),
         Binding("L", "label('remove')", "label-"),
+        Binding("E", "edit_comment", "edit comment"),
         Binding("x", "toggle_state", "close/reopen"),
+        Binding("D", "remove", "remove"),
         Binding("r", "reload", "reload"),
     ]
 
@@ -252,6 +254,51 @@ class GriteApp(App[None]):
                 )
 
         self.push_screen(PromptScreen(f"label to {action} on {issue['issue_id'][:8]}"), save)
+
+    def action_edit_comment(self) -> None:
+        """Edit one of your comments on the selected issue, chosen by its number (#n)."""
+        issue = self._selected()
+        if issue is None:
+            return
+        comments = issue["comments"]
+        mine = [n for n, c in enumerate(comments, 1) if c["actor"] == self.g.actor.actor_id.hex()]
+        if not mine:
+            self.status("none of this issue's comments is yours", error=True)
+            return
+
+        def chosen(answer: str | None) -> None:
+            if answer is None:
+                return
+            number = answer.strip().lstrip("#")
+            if not number.isdigit() or int(number) not in mine:
+                self.status(f"#{number} is not one of your comments ({', '.join(f'#{n}' for n in mine)})", error=True)
+                return
+            target = comments[int(number) - 1]
+
+            def save(result: EditResult | None) -> None:
+                if result is not None and result[1] != target["body"]:
+                    text = result[1]
+                    self._write(
+                        lambda: ops.edit_comment(self.g, issue["issue_id"], target["event_id"], text),
+                        f"edited comment #{number}",
+                    )
+
+            self.push_screen(EditorScreen(f"edit comment #{number}", target["body"]), save)
+
+        self.push_screen(PromptScreen("edit which of your comments?", f"#{mine[-1]}"), chosen)
+
+    def action_remove(self) -> None:
+        """Remove the selected issue after a confirmation (`grite issue restore` brings it back)."""
+        issue = self._selected()
+        if issue is None:
+            return
+
+        def confirmed(answer: str | None) -> None:
+            if answer is not None and answer.strip().lower() in ("y", "yes"):
+                self.current = None
+                self._write(lambda: ops.remove_issue(self.g, issue["issue_id"]), f"removed {issue['issue_id'][:8]}")
+
+        self.push_screen(PromptScreen(f"remove issue {issue['issue_id'][:8]}? (y/n)"), confirmed)
 
     def action_toggle_state(self) -> None:
         """Close an open issue, reopen a closed one."""

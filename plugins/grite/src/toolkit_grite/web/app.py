@@ -128,6 +128,10 @@ def _read_routes(app: FastAPI, g: Grite, call: Call) -> None:
     def health() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get("/api/actor")
+    def actor() -> dict[str, str]:
+        return {"actor_id": call(lambda: g.actor).actor_id.hex()}  # the first use may create the actor
+
     @app.get("/api/issues")
     def list_issues(q: str = "") -> dict[str, Any]:
         return dict(call(lambda: ops.list_issues(g, text=q), read=True))
@@ -152,6 +156,16 @@ def _write_routes(app: FastAPI, g: Grite, call: Call) -> None:
     @app.post("/api/issues/{issue_id}/comments", status_code=201)
     def add_comment(issue_id: str, new: NewComment) -> dict[str, Any]:
         result: dict[str, Any] = call(lambda: ops.comment(g, issue_id, new.body))
+        return result
+
+    @app.patch("/api/issues/{issue_id}/comments/{comment_id}")
+    def edit_comment(issue_id: str, comment_id: str, edit: NewComment) -> dict[str, Any]:
+        result: dict[str, Any] = call(lambda: ops.edit_comment(g, issue_id, comment_id, edit.body))
+        return result
+
+    @app.delete("/api/issues/{issue_id}")
+    def remove_issue(issue_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = call(lambda: ops.remove_issue(g, issue_id))
         return result
 
     @app.post("/api/issues/{issue_id}/labels")

@@ -5,6 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 let current = null; // the issue shown, as `GET /api/issues/{id}` returned it
+let me = null; // the acting actor's id: only its own comments can be edited
 
 function token() { return sessionStorage.getItem("grite-token"); }
 
@@ -69,12 +70,38 @@ async function showIssue(id) {
   $("issue-labels").replaceChildren(...issue.labels.map((label) => el("li", label)));
   $("issue-body").textContent = issue.body || "(no description)";
   $("toggle-state").textContent = issue.state === "open" ? "Close issue" : "Reopen issue";
-  $("comments").replaceChildren(...issue.comments.map((comment) => {
-    const item = el("li");
-    const meta = comment.actor.slice(0, 8) + " at " + when(comment.ts) + (comment.edited ? " (edited)" : "");
-    item.append(el("div", meta, "meta"), el("div", comment.body, "text"));
-    return item;
-  }));
+  if (me === null) me = (await api("GET", "/api/actor")).actor_id;
+  $("comments").replaceChildren(...issue.comments.map(commentItem));
+}
+
+function commentItem(comment) {
+  const item = el("li");
+  item.dataset.commentId = comment.event_id;
+  const meta = comment.actor.slice(0, 8) + " at " + when(comment.ts) + (comment.edited ? " (edited)" : "");
+  const text = el("div", comment.body, "text");
+  item.append(el("div", meta, "meta"), text);
+  if (comment.actor !== me) return item;
+  const edit = el("button", "Edit comment");
+  edit.type = "button";
+  edit.addEventListener("click", () => {
+    const form = el("form", undefined, "comment-edit");
+    const area = el("textarea");
+    area.value = comment.body;
+    area.rows = 4;
+    area.setAttribute("aria-label", "comment text");
+    const save = el("button", "Save comment");
+    save.type = "submit";
+    form.append(area, save);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      write(() => api("PATCH", "/api/issues/" + current.issue_id + "/comments/" + comment.event_id,
+                      { body: area.value }));
+    });
+    edit.replaceWith(form);
+    area.focus();
+  });
+  item.append(edit);
+  return item;
 }
 
 async function route() {
@@ -113,6 +140,10 @@ function wire() {
   });
   $("toggle-state").addEventListener("click", () => write(() => api(
     "POST", "/api/issues/" + current.issue_id + "/state", { state: current.state === "open" ? "closed" : "open" })));
+  $("remove-issue").addEventListener("click", () => {
+    if (!confirm("Remove this issue? It can be restored with `grite issue restore`.")) return;
+    write(() => api("DELETE", "/api/issues/" + current.issue_id), () => { location.hash = "#/"; });
+  });
   $("edit-issue").addEventListener("click", () => {
     $("edit-title").value = current.title;
     $("edit-body").value = current.body;
