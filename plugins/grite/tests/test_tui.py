@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from grite_testutil import grite
 from toolkit_grite.core import ops
 from toolkit_grite.core.grite import Grite
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.tui]
+pytestmark = [pytest.mark.tui]
 
 HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07 title\u202e"
 
@@ -38,6 +39,7 @@ def seeded(repo: Path) -> tuple[Grite, str, str]:
     return g, bug, other
 
 
+@pytest.mark.asyncio
 async def test_list_query_and_escaped_detail(seeded: tuple[Grite, str, str]) -> None:
     from textual.widgets import DataTable, Input
 
@@ -73,6 +75,7 @@ async def test_list_query_and_escaped_detail(seeded: tuple[Grite, str, str]) -> 
         assert app.rows == [bug]
 
 
+@pytest.mark.asyncio
 async def test_comment_edit_labels_close_reopen_create(seeded: tuple[Grite, str, str]) -> None:
     from textual.widgets import Input, TextArea
 
@@ -136,22 +139,36 @@ async def test_comment_edit_labels_close_reopen_create(seeded: tuple[Grite, str,
         assert ops.list_issues(g)["total"] == 3
 
 
-async def test_sees_writes_of_other_processes_on_reload(seeded: tuple[Grite, str, str], repo: Path) -> None:
+@pytest.mark.asyncio
+async def test_sees_writes_of_other_processes(seeded: tuple[Grite, str, str], repo: Path) -> None:
     from toolkit_grite.tui.app import GriteApp
 
     g, _bug, _other = seeded
-    app = GriteApp(g, query="")
+    app = GriteApp(g, query="", watch_interval=0.05)
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         assert len(app.rows) == 2
         made = grite(repo, "issue", "create", "--title", "written elsewhere", "--json")
         assert made.code == 0, made.err
-        await pilot.press("r")
-        await pilot.pause()
+        # The WAL head moved: the list follows without a key press (generous deadline: loaded machine).
+        deadline = time.monotonic() + 60
+        while len(app.rows) < 3 and time.monotonic() < deadline:
+            await pilot.pause(0.05)
         assert len(app.rows) == 3
         assert "written elsewhere" in screen_text(app)
+        grite(repo, "issue", "create", "--title", "and another", "--json")
+        await pilot.press("r")  # and on demand
+        await pilot.pause()
+        assert len(app.rows) == 4
 
 
+def test_tui_needs_a_terminal(repo: Path) -> None:
+    res = grite(repo, "tui", "--json")
+    assert res.code == 2
+    assert res.error["message"] == "grite tui needs a terminal"
+
+
+@pytest.mark.asyncio
 async def test_edit_own_comment_and_remove(seeded: tuple[Grite, str, str], repo: Path) -> None:
     from textual.widgets import Input, TextArea
 

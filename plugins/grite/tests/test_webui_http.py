@@ -155,3 +155,19 @@ def test_edit_comment_and_remove_through_the_api(server: httpx.Client, repo: Pat
     restored = grite(repo, "issue", "restore", iid, "--json")
     assert restored.code == 0, restored.err
     assert server.get(f"/api/issues/{iid}").status_code == 200
+
+
+def test_oversized_bodies_are_refused(server: httpx.Client) -> None:
+    huge = {"title": "x", "body": "y" * (5 * 1024 * 1024)}
+    refused = server.post("/api/issues", json=huge)
+    assert refused.status_code == 413
+    assert "exceeds" in refused.json()["error"]["message"]
+
+    def streamed():
+        for _ in range(6):
+            yield b"z" * (1024 * 1024)
+
+    chunked = server.post("/api/issues", content=streamed(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert server.get("/api/issues").json()["total"] == 0
+    assert server.post("/api/issues", json={"title": "still serving"}).status_code == 201

@@ -17,6 +17,12 @@ def register(group: click.Group) -> None:
     @common_options
     def tui(query: tuple[str, ...]) -> None:
         """Browse and change issues in the terminal; QUERY as `issue list` (default status:open)."""
+        import sys
+
+        from toolkit_grite.errors import InvalidArgs
+
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise InvalidArgs("grite tui needs a terminal", hint="use `grite issue list` and friends in scripts")
         from toolkit_grite.tui.app import GriteApp
 
         GriteApp(get_grite(), query=" ".join(query) or "status:open").run()

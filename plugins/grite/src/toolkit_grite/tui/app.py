@@ -87,12 +87,14 @@ class GriteApp(App[None]):
         Binding("r", "reload", "reload"),
     ]
 
-    def __init__(self, g: Grite, *, query: str = "status:open") -> None:
+    def __init__(self, g: Grite, *, query: str = "status:open", watch_interval: float = 2.0) -> None:
         super().__init__()
         self.g = g
         self.query_text = query
+        self.watch_interval = watch_interval
         self.rows: list[str] = []
         self.current: dict[str, Any] | None = None
+        self._heads: list[str] = []
 
     def compose(self) -> ComposeResult:
         """Build the layout."""
@@ -114,6 +116,12 @@ class GriteApp(App[None]):
             table.add_column(column, key=column)
         self.reload()
         table.focus()
+        self.set_interval(self.watch_interval, self._watch)
+
+    def _watch(self) -> None:
+        """Read again when a WAL head moved (another writer, a sync), unless a dialog is open."""
+        if len(self.screen_stack) == 1 and self.g.wal_heads() != self._heads:
+            self.reload()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -133,6 +141,7 @@ class GriteApp(App[None]):
 
     def reload(self) -> None:
         """Re-run the query (after catching up with the WAL: other writers and syncs) and the detail."""
+        self._heads = self.g.wal_heads()
         self.g.catch_up(force=True)
         result = self._attempt(lambda: ops.list_issues(self.g, text=self.query_text))
         if result is None:
