@@ -184,10 +184,14 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 conn.sendall(encode_frame({"hello": {"protocol": 1, "pid": os.getpid(), "name": "grite"}}))
                 received.append(recv_frame(conn))
 
-        for args in (("-q",), ("--json",)):
+        # the fast path (issue create) and the click path (label add) both send a core call
+        lines = [("issue", "create", "--title", "lost", "-q"), ("issue", "create", "--title", "lost", "--json")]
+        lines.append(("issue", "label", "add", "abcd", "--label", "l", "--json"))
+        for line in lines:
+            args = line[-1:]
             thread = threading.Thread(target=serve_once)
             thread.start()
-            res = grite(repo, "issue", "create", "--title", "lost", *args, env=DAEMON_ENV)
+            res = grite(repo, *line, env=DAEMON_ENV)
             thread.join(60)
             assert res.code == 6, res.err
             assert res.out == ""
@@ -198,8 +202,10 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 assert res.err.startswith("error: grite daemon failed during the request: connection to ")
                 assert "hint: the command may or may not have been applied" in res.err
     path.unlink()
-    assert [r["op"] for r in received] == ["run", "run"]
-    assert received[0]["argv"] == ["issue", "create", "--title", "lost", "-q"]
+    assert [(r["op"], r["call"]) for r in received] == [("call", "issue.create")] * 2 + [("call", "issue.set_members")]
+    assert received[0]["args"] == {"title": "lost", "body": ""}
+    assert received[2]["args"] == {"ident": "abcd", "kind": 4, "values": ["l"], "lock": False}
+    assert Path(received[0]["cwd"]).resolve() == repo.resolve()
     assert grite(repo, "issue", "list", "--json").data["total"] == 0  # never re-run locally
 
 

@@ -23,15 +23,15 @@ def test_command_group_imports_nothing_heavy():
 
 
 def test_daemon_client_path_is_light():
-    # everything the forwarding path imports (see toolkit_grite.daemon.client._connect_fast)
-    code = (
-        "import toolkit_grite.cli, toolkit_grite.daemon.client, toolkit_grite.core.locate, toolkit_kernel.errors,"
-        " toolkit_kernel.ipc.client, toolkit_kernel.paths"
-    )
+    # everything the fast path imports before it knows whether the daemon serves the command
+    code = "import toolkit_grite.cli, toolkit_grite.cli.fast, toolkit_grite.core.locate, toolkit_grite.error_codes"
     assert _loaded(code) == []
-    probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess')))"
+    probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess', 'typing')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False", "False"]
+    assert out == ["False", "False", "False", "False"]
+    probe = code + "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('toolkit_kernel.')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"  # the kernel's IPC client (cbor2, typing, pathlib) is for starting a daemon only
 
 
 def _imported_by(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:
@@ -67,9 +67,11 @@ def test_list_served_by_the_daemon_imports_no_click_git_lmdb_or_asyncio(repo: Pa
         "toolkit",
         "toolkit_grite.cli.commands",
         "toolkit_grite.core.ops",
+        "toolkit_kernel.ipc.client",
+        "cbor2",
     }
     assert modules & heavy == set()
-    assert "toolkit_kernel.ipc.client" in modules  # the probe sees the forwarding path's imports
+    assert "toolkit_grite.daemon.wire" in modules  # the probe sees the fast path's imports
 
 
 def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:

@@ -1,9 +1,10 @@
 """Console entry point for `grite` and the group the toolkit host mounts.
 
-`main` first forwards the command line to the repository's daemon (`toolkit_grite.daemon.client`),
-which spares the short-lived process the import of click, pygit2 and LMDB; when there is no
-daemon (or `--no-daemon`/`GRITE_NO_DAEMON=1`), it runs `standalone_main(grite)`, exactly
-what `toolkit grite ...` runs.
+`main` first tries the fast path (`toolkit_grite.cli.fast`): the everyday issue commands go to
+the repository's daemon as core calls before click, pygit2 or LMDB are imported. Every other
+command line runs `standalone_main(grite)`, exactly what `toolkit grite ...` runs, except that
+its core calls still go to the daemon when one serves the repository (`cli.base.call`), unless
+`--no-daemon`/`GRITE_NO_DAEMON=1`.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Run `grite ...` (through the daemon when possible)."""
-    from toolkit_grite.daemon.client import route
+    from toolkit_grite.cli import fast
 
-    code = route(sys.argv[1:])
+    code = fast.run(sys.argv[1:])
     if code is not None:
         _exit_now(code)
     from toolkit.cliutil import standalone_main
+    from toolkit_grite.cli import base
     from toolkit_grite.cli.commands import grite
+
+    base.ROUTE_THROUGH_DAEMON = os.environ.get("GRITE_NO_DAEMON", "") in ("", "0")
 
     standalone_main(grite)()
 
@@ -42,9 +46,8 @@ def main() -> None:
 def _exit_now(code: int) -> None:
     """Exit after a forwarded command without the interpreter's teardown.
 
-    Nothing in the forwarding path needs finalizers (the IPC connection is closed already),
-    and tearing down the modules the kernel client imported (typing via cbor2, pathlib,
-    hashlib) measured ~5 ms, about an eighth of a forwarded `issue create`. If the output
+    Nothing in the fast path needs finalizers (the daemon connection is closed already), and
+    the interpreter's teardown is a measurable part of a forwarded `issue create`. If the output
     cannot be flushed (a closed pipe), exit the ordinary way so Python reports it as usual.
     """
     try:

@@ -7,22 +7,9 @@ from typing import Any
 
 import click
 
-from toolkit_grite.cli.base import GriteGroup, common_options, fail_with_report, get_grite, output
+from toolkit_grite.cli.base import GriteGroup, call, common_options, emit_call, fail_with_report, get_grite, output
 
 __all__ = ["register"]
-
-AGENTS_SECTION = """## Grite
-
-This repository tracks issues with grite (events in `refs/grite/*`, never in the working tree).
-Useful commands for agents (add `--json` for machine output):
-
-- `grite issue list --state open` / `grite issue show <id>`
-- `grite issue create --title "..." --body "..." --label bug`
-- `grite issue comment <id> --body "..."`, `grite issue close <id>`
-- `grite lock acquire issue:<id>` before long work, `grite lock release issue:<id>` after
-- `grite sync` to exchange issues with `origin`
-- set `GRITE_ACTOR=<id>` (see `grite actor init --label <name>`) so each agent has its own identity
-"""
 
 
 def _init_cmd(group: click.Group) -> None:
@@ -31,40 +18,13 @@ def _init_cmd(group: click.Group) -> None:
     @common_options
     def init(no_agents_md: bool) -> None:
         """Set up grite in this repository (actor, config, AGENTS.md)."""
-        from toolkit_grite.core import repo as r
+        from toolkit_grite.core.actors import init as do
         from toolkit_grite.core.repo import discover
 
-        paths = discover()
-        paths.grite_dir.mkdir(parents=True, exist_ok=True)
-        cfg = r.read_toml(paths.config_path)
-        action = "existing"
-        if not cfg.get("default_actor"):
-            cfg["default_actor"] = r.create_actor(paths)["actor_id"]
-            action = "created"
-        cfg.setdefault("lock_policy", "warn")
-        r.write_toml(paths.config_path, cfg)
-        actor_hex = str(cfg["default_actor"])
-        data: dict[str, Any] = {
-            "actor_id": actor_hex,
-            "data_dir": str(r.actor_dir(paths, actor_hex)),
-            "repo_config": str(paths.config_path),
-            "action": action,
-        }
-        if not no_agents_md and paths.workdir is not None:
-            agents = paths.workdir / "AGENTS.md"
-            if not agents.exists():
-                agents.write_text("# Agents\n\n" + AGENTS_SECTION, encoding="utf-8")
-                data["agents_md_action"] = "created"
-            elif "## Grite" not in agents.read_text(encoding="utf-8"):
-                with agents.open("a", encoding="utf-8") as fh:
-                    fh.write("\n" + AGENTS_SECTION)
-                data["agents_md_action"] = "updated"
-            else:
-                data["agents_md_action"] = "skipped"
-            data["agents_md_path"] = str(agents)
-        else:
-            data["agents_md_action"] = "disabled"
-        output(data, lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})")
+        output(
+            do(discover(), agents_md=not no_agents_md),
+            lambda d: f"grite initialised ({d['action']} actor {d['actor_id']})",
+        )
 
 
 def _identity_cmds(actor: click.Group) -> None:
@@ -76,19 +36,16 @@ def _identity_cmds(actor: click.Group) -> None:
     @common_options
     def actor_set(name: str | None, email: str | None) -> None:
         """Publish the acting actor's name and email (refs/grite/identities/<actor>)."""
-        from toolkit_grite.core.identities import publish
-
-        output(publish(get_grite(), name, email), lambda d: f"{d['actor_id']}: {d['name'] or ''} <{d['email'] or ''}>")
+        emit_call(
+            "actor.set", lambda d: f"{d['actor_id']}: {d['name'] or ''} <{d['email'] or ''}>", name=name, email=email
+        )
 
     @actor.command("identities")
     @common_options
     def actor_identities() -> None:
         """List every known identity (local and synced): actor id, name, email."""
-        from toolkit_grite.core.identities import known
-
-        rows = sorted(known(get_grite()).values(), key=lambda r: r["actor_id"])
-        output(
-            {"identities": rows},
+        emit_call(
+            "actor.identities",
             lambda d: (
                 "\n".join(f"{r['actor_id']}  {r['name'] or ''} <{r['email'] or ''}>" for r in d["identities"])
                 or "no identities"
@@ -108,46 +65,29 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_init(label: str | None, generate_key: bool) -> None:
         """Create a new actor."""
-        from toolkit_grite.core import repo as r
+        from toolkit_grite.core.actors import actor_init as do
+        from toolkit_grite.core.repo import discover
 
-        paths = r.discover()
-        cfg = r.create_actor(paths, label=label, generate_key=generate_key)
-        data = {"actor_id": cfg["actor_id"], "label": label, "data_dir": str(r.actor_dir(paths, cfg["actor_id"]))}
-        if cfg.get("public_key"):
-            data["public_key"] = cfg["public_key"]
-        output(data, lambda d: f"created actor {d['actor_id']}")
+        output(do(discover(), label=label, generate_key=generate_key), lambda d: f"created actor {d['actor_id']}")
 
     @actor.command("list")
     @common_options
     def actor_list() -> None:
         """List local actors."""
-        from toolkit_grite.core import repo as r
-
-        actors = [
-            {"actor_id": a["actor_id"], "label": a.get("label"), "data_dir": a["data_dir"]}
-            for a in r.list_actors(r.discover())
-        ]
+        from toolkit_grite.core.actors import actor_list as do
+        from toolkit_grite.core.repo import discover
 
         def human(d: dict[str, Any]) -> str:
             return "\n".join(f"{a['actor_id']}  {a['label'] or ''}" for a in d["actors"]) or "no actors"
 
-        output({"actors": actors}, human)
+        output(do(discover()), human)
 
     @actor.command("show")
     @click.argument("actor_id", required=False)
     @common_options
     def actor_show(actor_id: str | None) -> None:
         """Show an actor (default: the current one)."""
-        from toolkit_grite.core import repo as r
-        from toolkit_grite.errors import GriteNotFound
-
-        g = get_grite()
-        ident = r.lookup_actor(g.paths, actor_id) if actor_id else g.actor.actor_id.hex()
-        cfg = r.read_actor(r.actor_dir(g.paths, ident))
-        if not cfg:
-            raise GriteNotFound(f"actor {ident} has no local config", hint="see `grite actor list`")
-        keys = ("actor_id", "label", "created_ts", "public_key", "key_scheme")
-        output({"actor": {k: cfg.get(k) for k in keys if k in cfg or k in ("actor_id", "label")}})
+        emit_call("actor.show", actor_id=actor_id)
 
     _identity_cmds(actor)
 
@@ -155,27 +95,17 @@ def _actor_cmds(group: click.Group) -> None:
     @common_options
     def actor_current() -> None:
         """Show the acting actor and how it was chosen."""
-        g = get_grite()
-        a = g.actor
-        output({"actor_id": a.actor_id.hex(), "data_dir": str(a.data_dir), "source": a.source}, lambda d: d["actor_id"])
+        emit_call("actor.current", lambda d: d["actor_id"])
 
     @actor.command("use")
     @click.argument("actor_id")
     @common_options
     def actor_use(actor_id: str) -> None:
         """Make an actor the default (of this worktree when inside a linked worktree)."""
-        from toolkit_grite.core import repo as r
-        from toolkit_grite.errors import GriteNotFound
+        from toolkit_grite.core.actors import actor_use as do
+        from toolkit_grite.core.repo import discover
 
-        paths = r.discover()
-        ident = r.lookup_actor(paths, actor_id)
-        if not (r.actor_dir(paths, ident) / "config.toml").is_file():
-            raise GriteNotFound(f"actor {ident} does not exist here", hint="create one with `grite actor init`")
-        target = paths.worktree_config_path or paths.config_path
-        cfg = r.read_toml(target)
-        cfg["default_actor"] = ident
-        r.write_toml(target, cfg)
-        output({"default_actor": ident, "repo_config": str(target)}, lambda d: f"default actor is {d['default_actor']}")
+        output(do(discover(), actor_id), lambda d: f"default actor is {d['default_actor']}")
 
 
 def _data_cmds(group: click.Group) -> None:
@@ -202,11 +132,10 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def rebuild(from_snapshot: bool) -> None:
         """Rebuild the view from the WAL."""
-        from toolkit_grite.core.dbops import rebuild as do
-
-        output(
-            do(get_grite(), from_snapshot=from_snapshot),
+        emit_call(
+            "rebuild",
             lambda d: f"rebuilt: {d['event_count']} events, {d['issue_count']} issues",
+            from_snapshot=from_snapshot,
         )
 
     @group.command("sync")
@@ -227,14 +156,13 @@ def _data_cmds(group: click.Group) -> None:
     @common_options
     def doctor(fix: bool) -> None:
         """Check (and repair) grite's storage."""
-        from toolkit_grite.core.doctor import doctor as do
 
         def human(d: dict[str, Any]) -> str:
             lines = [f"[{c['status']:>5}] {c['id']}: {c['message']}" for c in d["checks"]]
             lines += [f"fixed: {a}" for a in d["applied"]]
             return "\n".join(lines)
 
-        report = do(get_grite(), fix=fix)
+        report, _warnings = call("doctor", fix=fix)
         failed = [c["id"] for c in report["checks"] if c["status"] == "error"]
         if failed:
             fail_with_report(
@@ -253,29 +181,24 @@ def _snapshot_cmds(group: click.Group) -> None:
     @common_options
     def create() -> None:
         """Create a snapshot."""
-        from toolkit_grite.core import snapshots
-
-        output(snapshots.create(get_grite()), lambda d: f"snapshot {d['ref_name']} ({d['event_count']} events)")
+        emit_call("snapshot.create", lambda d: f"snapshot {d['ref_name']} ({d['event_count']} events)")
 
     @snapshot.command("list")
     @common_options
     def list_() -> None:
         """List snapshots, newest first."""
-        from toolkit_grite.core import snapshots
 
         def human(d: dict[str, Any]) -> str:
             return "\n".join(f"{s['ref_name']}  {s['event_count']} events" for s in d["snapshots"]) or "no snapshots"
 
-        output(snapshots.list_snapshots(get_grite()), human)
+        emit_call("snapshot.list", human)
 
     @snapshot.command("gc")
     @click.option("--keep", default=5, show_default=True, type=int, help="How many to keep.")
     @common_options
     def gc(keep: int) -> None:
         """Delete old snapshots."""
-        from toolkit_grite.core import snapshots
-
-        output(snapshots.gc(get_grite(), keep), lambda d: f"deleted {d['deleted']}, kept {d['kept']}")
+        emit_call("snapshot.gc", lambda d: f"deleted {d['deleted']}, kept {d['kept']}", keep=keep)
 
 
 def _lock_cmds(group: click.Group) -> None:
@@ -290,10 +213,11 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def acquire(resource: str, ttl: int) -> None:
         """Acquire a lease."""
-        from toolkit_grite.core import leases
-
-        output(
-            leases.acquire(get_grite(), resource, ttl), lambda d: f"locked {d['resource']} until {d['expires_unix_ms']}"
+        emit_call(
+            "lock.acquire",
+            lambda d: f"locked {d['resource']} until {d['expires_unix_ms']}",
+            resource=resource,
+            ttl_s=ttl,
         )
 
     @lock.command("renew")
@@ -302,24 +226,19 @@ def _lock_cmds(group: click.Group) -> None:
     @common_options
     def renew(resource: str, ttl: int) -> None:
         """Renew a lease you hold."""
-        from toolkit_grite.core import leases
-
-        output(leases.renew(get_grite(), resource, ttl), lambda d: f"renewed {d['resource']}")
+        emit_call("lock.renew", lambda d: f"renewed {d['resource']}", resource=resource, ttl_s=ttl)
 
     @lock.command("release")
     @click.argument("resource")
     @common_options
     def release(resource: str) -> None:
         """Release a lease you hold."""
-        from toolkit_grite.core import leases
-
-        output(leases.release(get_grite(), resource), lambda d: f"released {d['resource']}")
+        emit_call("lock.release", lambda d: f"released {d['resource']}", resource=resource)
 
     @lock.command("status")
     @common_options
     def status() -> None:
         """List locks."""
-        from toolkit_grite.core import leases
 
         def human(d: dict[str, Any]) -> str:
             rows = []
@@ -328,15 +247,13 @@ def _lock_cmds(group: click.Group) -> None:
                 rows.append(f"{lk['resource']}  {lk['owner'][:8]}  {left}")
             return "\n".join(rows) or "no locks"
 
-        output(leases.status(get_grite()), human)
+        emit_call("lock.status", human)
 
     @lock.command("gc")
     @common_options
     def gc() -> None:
         """Delete expired locks."""
-        from toolkit_grite.core import leases
-
-        output(leases.gc(get_grite()), lambda d: f"removed {d['removed']}, kept {d['kept']}")
+        emit_call("lock.gc", lambda d: f"removed {d['removed']}, kept {d['kept']}")
 
 
 def _db_cmds(group: click.Group) -> None:
@@ -349,18 +266,14 @@ def _db_cmds(group: click.Group) -> None:
     @common_options
     def stats() -> None:
         """Size and counters."""
-        from toolkit_grite.core import dbops
-
-        output(dbops.stats(get_grite()))
+        emit_call("db.stats")
 
     @db.command("check")
     @click.option("--verify-parents", is_flag=True, help="Also check that parent events exist.")
     @common_options
     def check(verify_parents: bool) -> None:
         """Recompute every event id."""
-        from toolkit_grite.core import dbops
-
-        report = dbops.check(get_grite(), verify_parents=verify_parents)
+        report, _warnings = call("db.check", verify_parents=verify_parents)
         if report["corrupt_count"]:
             fail_with_report(
                 report,
@@ -375,9 +288,7 @@ def _db_cmds(group: click.Group) -> None:
     @common_options
     def verify(verbose: bool) -> None:
         """Check Ed25519 signatures."""
-        from toolkit_grite.core import dbops
-
-        output(dbops.verify_signatures(get_grite(), verbose=verbose))
+        emit_call("db.verify", verbose=verbose)
 
 
 def register(group: click.Group) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -13,13 +12,17 @@ import click
 
 from toolkit.cliutil import ToolkitClickError, ToolkitGroup, json_mode, json_option, write_json
 from toolkit_grite import errors as gerr
+from toolkit_grite.cli.render import terminal_safe
+from toolkit_grite.error_codes import CODE_BY_KIND
 from toolkit_kernel import errors as kerr
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "GriteGroup",
+    "call",
     "common_options",
+    "emit_call",
     "fail_with_report",
     "get_grite",
     "output",
@@ -27,18 +30,18 @@ __all__ = [
     "wants_json",
 ]
 
-_CONVERT: dict[str, type[gerr.GriteError]] = {
-    "usage": gerr.InvalidArgs,
-    "config": gerr.InvalidArgs,
-    "not_found": gerr.GriteNotFound,
-    "conflict": gerr.GriteConflict,
-    "busy": gerr.DbBusy,
-    "lock_timeout": gerr.DbBusy,
-    "io": gerr.GriteIoError,
-    "corrupt": gerr.DbError,
-    "snapshot_corrupt": gerr.DbError,
-    "ipc": gerr.GriteIpcError,
-    "internal": gerr.GriteInternal,
+_CLASS_BY_CODE: dict[str, type[gerr.GriteError]] = {
+    cls.code: cls
+    for cls in (
+        gerr.InvalidArgs,
+        gerr.GriteNotFound,
+        gerr.GriteConflict,
+        gerr.DbBusy,
+        gerr.GriteIoError,
+        gerr.DbError,
+        gerr.GriteIpcError,
+        gerr.GriteInternal,
+    )
 }
 
 
@@ -46,7 +49,7 @@ def to_grite_error(err: kerr.ToolkitError) -> gerr.GriteError:
     """Re-type any toolkit error as the grite error with the same kind (keeps message, hint, details)."""
     if isinstance(err, gerr.GriteError):
         return err
-    cls = _CONVERT.get(err.kind, gerr.GriteInternal)
+    cls = _CLASS_BY_CODE[CODE_BY_KIND.get(err.kind, "internal_error")]
     return cls(err.message, hint=err.hint, details=err.details)
 
 
@@ -163,31 +166,52 @@ def get_grite() -> Any:
     """Open the repository of the current directory with the global actor options."""
     from toolkit_grite.core.grite import Grite
 
-    data_dir = meta("grite.data_dir") or os.environ.get("GRITE_HOME") or None
-    g = Grite(actor_flag=meta("grite.actor"), data_dir=data_dir)
+    g = Grite(actor_flag=meta("grite.actor"), data_dir=_data_dir())
     ctx = click.get_current_context()
     ctx.call_on_close(g.close)
     return g
 
 
-# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder a line.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+def _data_dir() -> str | None:
+    return meta("grite.data_dir") or os.environ.get("GRITE_HOME") or None
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+#: Set by the `grite` console script (`toolkit_grite.cli.main`): core calls go to the repository's
+#: daemon when one serves it. `toolkit grite ...` and in-process callers (tests) run them here.
+ROUTE_THROUGH_DAEMON = False
 
 
-def terminal_safe(text: str, *, single_line: bool = False) -> str:
-    """`text` with terminal control characters (ANSI sequences, carriage returns, bidi) shown as escapes.
+def call(name: str, /, **args: Any) -> tuple[dict[str, Any], list[str]]:
+    """Run the core call `name` (`toolkit_grite.core.calls`): through the daemon when routing, else here.
 
-    Titles, bodies and comments come from any replica, so a hostile one could otherwise clear the
-    screen, rewrite earlier lines or hide text. `single_line` also escapes newlines and tabs (for
-    fields printed on one line, such as titles in a table).
+    Returns:
+        The call's JSON data and its warnings.
+
+    Raises:
+        GriteError: the call's own error (from the daemon or local), or `ipc_error` when the
+            daemon failed after the request was sent (never re-run here: it may have been applied).
     """
-    return (_LINE_CONTROLS if single_line else _CONTROLS).sub(_escape, text)
+    if ROUTE_THROUGH_DAEMON and not meta("grite.no_daemon"):
+        from toolkit_grite.daemon import client
+
+        try:
+            result = client.forward(name, args, actor=meta("grite.actor"), data_dir=_data_dir(), fmt="data")
+        except client.RemoteError as exc:
+            raise to_grite_error(kerr.error_from_dict(exc.error)) from None
+        except client.Lost as exc:
+            raise gerr.GriteIpcError(client.failure_message(str(exc)), hint=client.FAILURE_HINT) from None
+        if result is not None:
+            return result["data"], list(result["warnings"])
+    from toolkit_grite.core.calls import run
+
+    g = get_grite()
+    return run(g, name, args), g.warnings
+
+
+def emit_call(name: str, human: Callable[[dict[str, Any]], str] | None = None, /, **args: Any) -> None:
+    """Run the core call `name` (see `call`) and print its result with `output`."""
+    data, warnings = call(name, **args)
+    output(data, human, warnings)
 
 
 def output(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from typing import Any
 
 import click
 
-from toolkit_grite.cli.base import GriteGroup, common_options, get_grite, output, terminal_safe
+from toolkit_grite.cli.base import GriteGroup, call, common_options, emit_call, output
+from toolkit_grite.cli.render import done, show, table
 
 __all__ = ["grite"]
 
@@ -113,53 +113,6 @@ def _body(body: str | None, body_file: str | None, *, required: bool = False) ->
 _BODY_FILE = click.option("--body-file", metavar="PATH", help="Read the body from PATH (- for standard input).")
 
 
-def _ts(ms: int | None) -> str:
-    if not ms:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
-
-
-def _table(data: dict[str, Any]) -> str:
-    rows = data["issues"]
-    if not rows:
-        return "no issues"
-    lines = [f"{'ID':<8}  {'STATE':<6}  {'CREATED':<16}  TITLE"]
-    for s in rows:
-        labels = f"  [{', '.join(s['labels'])}]" if s["labels"] else ""
-        title = terminal_safe(s["title"] + labels, single_line=True)  # one row per issue, whatever the title holds
-        lines.append(f"{s['issue_id'][:8]}  {s['state']:<6}  {_ts(s['created_ts']):<16}  {title}")
-    if data.get("total", len(rows)) > len(rows):
-        lines.append(f"({len(rows)} of {data['total']} shown)")
-    return "\n".join(lines)
-
-
-def _show(data: dict[str, Any]) -> str:
-    i = data["issue"]
-    lines = [
-        f"{i['issue_id']}  [{i['state']}]  {terminal_safe(i['title'], single_line=True)}",
-        f"created {_ts(i['created_ts'])}  updated {_ts(i['updated_ts'])}",
-    ]
-    if i["labels"]:
-        lines.append(f"labels: {', '.join(i['labels'])}")
-    if i["assignees"]:
-        lines.append(f"assignees: {', '.join(i['assignees'])}")
-    for dep in i["dependencies"]:
-        lines.append(f"{dep['dep_type']}: {dep['target']}")
-    if i["body"]:
-        lines += ["", i["body"]]
-    for link in i["links"]:
-        lines.append(f"link: {link['url']}" + (f" ({link['note']})" if link["note"] else ""))
-    for att in i["attachments"]:
-        lines.append(f"attachment: {att['name']} {att['mime']} sha256:{att['sha256']}")
-    for c in i["comments"]:
-        lines += ["", f"--- {c['actor'][:8]} at {_ts(c['ts'])}", c["body"]]
-    return "\n".join(lines)
-
-
-def _done(verb: str) -> Any:
-    return lambda d: f"{verb} {d['issue_id']}"
-
-
 @issue.command("create")
 @click.option("--title", required=True, help="Issue title.")
 @click.option("--body", help="Issue body.")
@@ -169,11 +122,8 @@ def _done(verb: str) -> Any:
 @common_options
 def issue_create(title: str, body: str | None, body_file: str | None, labels: tuple[str, ...], lock: bool) -> None:
     """Create an issue."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
     text = _body(body, body_file) or ""
-    output(ops.create_issue(g, title, text, labels, lock=lock), _done("created"), g.warnings)
+    emit_call("issue.create", done("created"), title=title, body=text, labels=list(labels), lock=lock)
 
 
 @issue.command("list")
@@ -199,13 +149,11 @@ def issue_list(
     """List issues; QUERY is git-bug's language: status:open author:A label:L no:label sort:edit-desc words."""
     from toolkit.cliutil import json_mode
     from toolkit_grite.cli.base import quiet
-    from toolkit_grite.core import ops
 
-    g = get_grite()
-    data = ops.list_issues(
-        g,
+    data, warnings = call(
+        "issue.list",
         state=state,
-        labels=labels,
+        labels=list(labels),
         assignee=assignee,
         search=search,
         sort=sort,
@@ -213,20 +161,19 @@ def issue_list(
         limit=limit,
         text=" ".join(query),  # as git-bug: the arguments joined; quote a phrase inside the query
     )
-    if json_mode() and not quiet():
-        click.echo(data.envelope_json())  # same bytes as output(), without re-encoding 10k summaries
+    envelope_json = getattr(data, "envelope_json", None)
+    if envelope_json is not None and json_mode() and not quiet() and not warnings:
+        click.echo(envelope_json())  # same bytes as output(), without re-encoding 10k summaries
         return
-    output(data, _table)
+    output(data, table, warnings)
 
 
 @issue.command("show")
 @click.argument("issue_id")
 @common_options
-def issue_show(issue_id: str) -> None:
+def issueshow(issue_id: str) -> None:
     """Show an issue with its events."""
-    from toolkit_grite.core import ops
-
-    output(ops.show_issue(get_grite(), issue_id), _show)
+    emit_call("issue.show", show, ident=issue_id)
 
 
 @issue.command("update")
@@ -238,11 +185,8 @@ def issue_show(issue_id: str) -> None:
 @common_options
 def issue_update(issue_id: str, title: str | None, body: str | None, body_file: str | None, lock: bool) -> None:
     """Change an issue's title and/or body."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
     text = _body(body, body_file)
-    output(ops.update_issue(g, issue_id, title, text, lock=lock), _done("updated"), g.warnings)
+    emit_call("issue.update", done("updated"), ident=issue_id, title=title, body=text, lock=lock)
 
 
 @issue.command("comment")
@@ -253,12 +197,8 @@ def issue_update(issue_id: str, title: str | None, body: str | None, body_file: 
 @common_options
 def issue_comment(issue_id: str, body: str | None, body_file: str | None, lock: bool) -> None:
     """Comment on an issue."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
     text = _body(body, body_file, required=True)
-    assert text is not None
-    output(ops.comment(g, issue_id, text, lock=lock), _done("commented on"), g.warnings)
+    emit_call("issue.comment", done("commented on"), ident=issue_id, body=text, lock=lock)
 
 
 @issue.command("edit-comment")
@@ -270,13 +210,15 @@ def issue_comment(issue_id: str, body: str | None, body_file: str | None, lock: 
 @common_options
 def issue_edit_comment(issue_id: str, comment_id: str, body: str | None, body_file: str | None, lock: bool) -> None:
     """Replace the text of one of your comments (COMMENT_ID: 4+ hex of its event_id); 0.5.3 reads it."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
     text = _body(body, body_file, required=True)
-    assert text is not None
-    data = ops.edit_comment(g, issue_id, comment_id, text, lock=lock)
-    output(data, lambda d: f"edited comment {d['comment_id'][:8]} on {d['issue_id']}", g.warnings)
+    emit_call(
+        "issue.edit_comment",
+        lambda d: f"edited comment {d['comment_id'][:8]} on {d['issue_id']}",
+        ident=issue_id,
+        comment_ref=comment_id,
+        body=text,
+        lock=lock,
+    )
 
 
 def _removal_command(name: str, restore: bool, help_text: str) -> None:
@@ -285,10 +227,7 @@ def _removal_command(name: str, restore: bool, help_text: str) -> None:
     @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
     @common_options
     def command(issue_id: str, lock: bool) -> None:
-        from toolkit_grite.core import ops
-
-        g = get_grite()
-        output(ops.remove_issue(g, issue_id, restore=restore, lock=lock), _done(name.rstrip("e") + "ed"), g.warnings)
+        emit_call("issue.remove", done(name.rstrip("e") + "ed"), ident=issue_id, restore=restore, lock=lock)
 
 
 _removal_command("remove", False, "Remove an issue (label grite:removed + closed; 0.5.3 reads it).")
@@ -301,10 +240,7 @@ def _state_command(name: str, state: str, verb: str) -> None:
     @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
     @common_options
     def command(issue_id: str, lock: bool) -> None:
-        from toolkit_grite.core import ops
-
-        g = get_grite()
-        output(ops.set_state(g, issue_id, state, lock=lock), _done(verb), g.warnings)
+        emit_call("issue.set_state", done(verb), ident=issue_id, state=state, lock=lock)
 
 
 _state_command("close", "closed", "closed")
@@ -326,12 +262,15 @@ def _members_group(name: str, option: str, add_kind: int, help_text: str) -> Non
             @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
             @common_options
             def command(issue_id: str, values: tuple[str, ...], lock: bool) -> None:
-                from toolkit_grite.core import ops
-
-                g = get_grite()
-                data = ops.set_members(g, issue_id, kind, values, lock=lock)
                 verb = "added" if action == "add" else "removed"
-                output(data, lambda d: f"{verb} {', '.join(values)} on {d['issue_id']}", g.warnings)
+                emit_call(
+                    "issue.set_members",
+                    lambda d: f"{verb} {', '.join(values)} on {d['issue_id']}",
+                    ident=issue_id,
+                    kind=kind,
+                    values=list(values),
+                    lock=lock,
+                )
 
         make()
 
@@ -347,10 +286,8 @@ assert isinstance(_LABELS, click.Group)
 @common_options
 def label_list() -> None:
     """List every label in use with its number of open and of all issues."""
-    from toolkit_grite.core import ops
-
-    output(
-        ops.label_list(get_grite()),
+    emit_call(
+        "label.list",
         lambda d: "\n".join(f"{r['label']}  {r['open']} open / {r['issues']}" for r in d["labels"]) or "no labels",
     )
 
@@ -372,10 +309,7 @@ def link() -> None:
 @common_options
 def link_add(issue_id: str, url: str, note: str | None, lock: bool) -> None:
     """Add a link."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
-    output(ops.add_link(g, issue_id, url, note, lock=lock), _done("linked"), g.warnings)
+    emit_call("issue.add_link", done("linked"), ident=issue_id, url=url, note=note, lock=lock)
 
 
 @issue.group("attachment", cls=GriteGroup)
@@ -393,10 +327,8 @@ def attachment() -> None:
 @common_options
 def attachment_add(issue_id: str, name: str, sha256: str, mime: str, lock: bool) -> None:
     """Add attachment metadata."""
-    from toolkit_grite.core import ops
-
-    g = get_grite()
-    output(ops.add_attachment(g, issue_id, name, sha256, mime, lock=lock), _done("attached to"), g.warnings)
+    args = {"ident": issue_id, "name": name, "sha256": sha256, "mime": mime, "lock": lock}
+    emit_call("issue.add_attachment", done("attached to"), **args)
 
 
 @issue.group("dep", cls=GriteGroup)
@@ -413,11 +345,15 @@ def _dep_command(action: str) -> None:
     @click.option("--lock", is_flag=True, help="Hold issue:<id> while writing.")
     @common_options
     def command(issue_id: str, target: str, dep_type: str, lock: bool) -> None:
-        from toolkit_grite.core import ops
-
-        g = get_grite()
-        data = ops.dep_change(g, issue_id, target, dep_type, add=action == "add", lock=lock)
-        output(data, lambda d: f"{d['action']} {d['dep_type']} {d['issue_id'][:8]} -> {d['target'][:8]}", g.warnings)
+        emit_call(
+            "issue.dep_change",
+            lambda d: f"{d['action']} {d['dep_type']} {d['issue_id'][:8]} -> {d['target'][:8]}",
+            ident=issue_id,
+            target=target,
+            dep_type=dep_type,
+            add=action == "add",
+            lock=lock,
+        )
 
 
 _dep_command("add")
@@ -430,14 +366,13 @@ _dep_command("remove")
 @common_options
 def dep_list(issue_id: str, reverse: bool) -> None:
     """List dependencies."""
-    from toolkit_grite.core import ops
 
     def human(d: dict[str, Any]) -> str:
         if not d["deps"]:
             return "no dependencies"
         return "\n".join(f"{r['dep_type']:<11} {r['issue_id'][:8]}  [{r['state']}]  {r['title']}" for r in d["deps"])
 
-    output(ops.dep_list(get_grite(), issue_id, reverse=reverse), human)
+    emit_call("issue.dep_list", human, ident=issue_id, reverse=reverse)
 
 
 @dep.command("topo")
@@ -446,6 +381,4 @@ def dep_list(issue_id: str, reverse: bool) -> None:
 @common_options
 def dep_topo(state: str, labels: tuple[str, ...]) -> None:
     """Issues in dependency order (targets first)."""
-    from toolkit_grite.core import ops
-
-    output(ops.dep_topo(get_grite(), state=state, labels=labels), _table)
+    emit_call("issue.dep_topo", table, state=state, labels=list(labels))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from toolkit_grite.cli.base import GriteGroup, common_options, get_grite, output
+from toolkit_grite.cli.base import GriteGroup, common_options, emit_call, output
 
 __all__ = ["register", "register_skill"]
 
@@ -22,27 +22,21 @@ def register(group: click.Group) -> None:
     @common_options
     def show(path: str) -> None:
         """Show a file's indexed context (symbols, summary)."""
-        from toolkit_grite.core import context as ctx
-
-        output(ctx.show(get_grite(), path))
+        emit_call("context.show", path=path)
 
     @context.command("query")
     @click.argument("text")
     @common_options
     def query(text: str) -> None:
         """Find symbols whose name starts with TEXT."""
-        from toolkit_grite.core import context as ctx
-
-        output(ctx.query(get_grite(), text), lambda d: "\n".join(f"{m['symbol']}  {m['path']}" for m in d["matches"]))
+        emit_call("context.query", lambda d: "\n".join(f"{m['symbol']}  {m['path']}" for m in d["matches"]), text=text)
 
     @context.command("project")
     @click.argument("key", required=False)
     @common_options
     def project(key: str | None) -> None:
         """Show one project context key, or all of them."""
-        from toolkit_grite.core import context as ctx
-
-        output(ctx.project(get_grite(), key))
+        emit_call("context.project", key=key)
 
     @context.command("set")
     @click.argument("key")
@@ -50,10 +44,7 @@ def register(group: click.Group) -> None:
     @common_options
     def set_(key: str, value: str) -> None:
         """Set a project context key."""
-        from toolkit_grite.core import context as ctx
-
-        g = get_grite()
-        output(ctx.set_project(g, key, value), lambda d: f"set {d['key']}", g.warnings)
+        emit_call("context.set", lambda d: f"set {d['key']}", key=key, value=value)
 
 
 def register_skill(group: click.Group) -> None:

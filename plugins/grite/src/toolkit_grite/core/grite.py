@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -36,10 +36,10 @@ TRACKING_PREFIX = "refs/remotes/"
 TRACKING_SUFFIX = "/grite/wal"
 
 
-def lock_timeout() -> float:
-    """Seconds a writer waits for the write lock (`GRITE_LOCK_TIMEOUT`, default 30)."""
+def lock_timeout(env: Mapping[str, str] | None = None) -> float:
+    """Seconds a writer waits for the write lock (`GRITE_LOCK_TIMEOUT` of `env`, default os.environ; 30)."""
     try:
-        return float(os.environ.get("GRITE_LOCK_TIMEOUT", "30"))
+        return float((os.environ if env is None else env).get("GRITE_LOCK_TIMEOUT", "30"))
     except ValueError:
         return 30.0
 
@@ -51,12 +51,22 @@ class Grite:
         paths: Repository paths (discovered from the current directory when None).
         actor_flag: `--actor` value.
         data_dir: `--data-dir` value.
+        env: The caller's environment (`GRITE_ACTOR`, `GRITE_LOCK_TIMEOUT`, `GRITE_AUTO_GC`); the
+            daemon passes its client's, everyone else this process's (the default).
     """
 
-    def __init__(self, paths: RepoPaths | None = None, *, actor_flag: str | None = None, data_dir: str | None = None):
+    def __init__(
+        self,
+        paths: RepoPaths | None = None,
+        *,
+        actor_flag: str | None = None,
+        data_dir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         self.paths = paths or discover()
         self.actor_flag = actor_flag
         self.data_dir = data_dir
+        self.env: Mapping[str, str] = os.environ if env is None else env
         self.paths.grite_dir.mkdir(parents=True, exist_ok=True)
         self._caught_up = False
         self.warnings: list[str] = []
@@ -94,7 +104,7 @@ class Grite:
     @cached_property
     def actor(self) -> ActorInfo:
         """The acting actor (auto-created on first use when none is configured)."""
-        return resolve_actor(self.paths, flag=self.actor_flag, data_dir=self.data_dir)
+        return resolve_actor(self.paths, flag=self.actor_flag, data_dir=self.data_dir, env=self.env)
 
     def close(self, *, force: bool = False) -> None:
         """Release the view environment (a shared one only with `force`)."""
@@ -115,7 +125,7 @@ class Grite:
         """
         lock = FileLock(self.paths.write_lock_path)
         try:
-            lock.acquire(timeout=lock_timeout() if timeout is None else timeout)
+            lock.acquire(timeout=lock_timeout(self.env) if timeout is None else timeout)
         except LockTimeout:
             lock.close()
             raise DbBusy(
@@ -231,7 +241,7 @@ class Grite:
         work is due, and `gc --auto` detaches itself, so this costs a few milliseconds at most.
         `GRITE_AUTO_GC=0` turns it off.
         """
-        if os.environ.get("GRITE_AUTO_GC", "1") in ("0", ""):
+        if self.env.get("GRITE_AUTO_GC", "1") in ("0", ""):
             return
         count = int(self.view.get_meta("event_count", 0))
         if count // GC_EVERY == (count - written) // GC_EVERY:

@@ -385,12 +385,13 @@ class ListResult(dict[str, Any]):
         super().__init__(data)
         self.texts = texts
 
+    def data_json(self) -> str:
+        """`{issues, total}` as JSON, byte-identical to `json.dumps(..., sort_keys=True, separators=(",", ":"))`."""
+        return '{"issues":[' + ",".join(self.texts) + '],"total":' + str(self["total"]) + "}"
+
     def envelope_json(self) -> str:
-        """The success envelope, byte-identical to `json.dumps(..., sort_keys=True, separators=(",", ":"))`."""
-        return (
-            '{"data":{"issues":[' + ",".join(self.texts) + '],"total":' + str(self["total"]) + '},"ok":true,'
-            '"schema_version":1}'
-        )
+        """The success envelope around `data_json()` (the same bytes `--json` prints for a dict)."""
+        return '{"data":' + self.data_json() + ',"ok":true,"schema_version":1}'
 
 
 def show_issue(g: Grite, ident: str) -> dict[str, Any]:

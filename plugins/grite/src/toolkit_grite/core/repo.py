@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,18 +245,25 @@ def default_actor(paths: RepoPaths) -> str | None:
     return str(value) if value else None
 
 
-def resolve_actor(paths: RepoPaths, *, flag: str | None, data_dir: str | None, create: bool = True) -> ActorInfo:
-    """Pick the acting actor (flag, env, data dir, default, auto-created).
+def resolve_actor(
+    paths: RepoPaths,
+    *,
+    flag: str | None,
+    data_dir: str | None,
+    create: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> ActorInfo:
+    """Pick the acting actor (flag, `GRITE_ACTOR` of `env` (default os.environ), data dir, default, auto-created).
 
     Raises:
         InvalidArgs: an actor value is malformed.
         GriteNotFound: `--data-dir` has no actor config.
     """
-    env = os.environ.get("GRITE_ACTOR")
+    env_actor = (os.environ if env is None else env).get("GRITE_ACTOR")
     if flag:
         actor_hex, source = lookup_actor(paths, flag), "flag"
-    elif env:
-        actor_hex, source = lookup_actor(paths, env), "env"
+    elif env_actor:
+        actor_hex, source = lookup_actor(paths, env_actor), "env"
     elif data_dir:
         directory = Path(data_dir)
         cfg = read_actor(directory)

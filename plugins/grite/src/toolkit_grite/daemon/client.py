@@ -1,4 +1,10 @@
-"""The thin daemon client used by the `grite` console script: the kernel's `IpcClient`, no click, pygit2 or LMDB."""
+"""How a `grite` process reaches its repository's daemon and has it run one core call.
+
+The request names a core call (`toolkit_grite.core.calls`) with its JSON arguments, the caller's
+working directory, actor options and `GRITE_*` settings; the answer is the call's JSON data and
+warnings, or its error. Connecting uses `toolkit_grite.daemon.wire` (no click, pygit2, LMDB,
+typing or the kernel's client); only starting a daemon loads the kernel's daemon lifecycle.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +12,34 @@ import os
 import sys
 import time
 
+from toolkit_grite.daemon.wire import Connection, Lost, ProtocolError, RemoteError, socket_path
+
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing this module must stay free of typing
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["PASSED_ENV", "route", "spec_for"]
+__all__ = [
+    "CALLER_ENV",
+    "FAILURE_HINT",
+    "Lost",
+    "RemoteError",
+    "failure_message",
+    "forward",
+    "owned_by_me",
+    "spec_for",
+]
 
-#: Environment variables the daemon applies while running a forwarded command.
-PASSED_ENV = (
-    "GRITE_ACTOR",
-    "GRITE_HOME",
-    "GRITE_QUIET",
-    "GRITE_LOCK_TIMEOUT",
-    "TOOLKIT_JSON",
-    "TOOLKIT_DEBUG",
-    "TOOLKIT_LOAD_PLUGINS",
-    "TOOLKIT_DISABLE_PLUGINS",
-)
-#: Commands that always run locally. `sync` runs git with the caller's environment (SSH agent,
-#: proxies, credential helpers), which a daemon started by someone else earlier does not have;
-#: `tui` and `webui` own the terminal or a listening socket for as long as they run.
-LOCAL_ONLY = {"daemon", "export", "sync", "tui", "webui"}
+#: The caller's settings a daemon applies to the call (it never reads its own environment for them).
+CALLER_ENV = ("GRITE_ACTOR", "GRITE_LOCK_TIMEOUT", "GRITE_AUTO_GC")
 DEFAULT_IDLE = 300.0
 #: Seconds a live daemon takes at most to greet a client (its event loop answers at once; a
 #: frozen or stopped daemon never does; after that the command runs locally, nothing was sent),
-#: and to answer a forwarded command (as grite 0.5.3: 10 s, rebuild 300 s). `GRITE_DAEMON_TIMEOUT`
-#: overrides the short one.
+#: and to answer an ordinary call (as grite 0.5.3: 10 s; the slow calls below 300 s).
+#: `GRITE_DAEMON_TIMEOUT` overrides the short one.
 CALL_TIMEOUT = 10.0
 SLOW_CALL_TIMEOUT = 300.0
-SLOW_COMMANDS = {"rebuild", "doctor", "snapshot", "db"}
+SLOW_CALLS = frozenset({"rebuild", "doctor", "db.stats", "db.check", "db.verify", "snapshot.create", "snapshot.gc"})
+FAILURE_HINT = "the command may or may not have been applied; check, then retry with --no-daemon"
 
 
 def idle_timeout() -> float:
@@ -45,17 +50,25 @@ def idle_timeout() -> float:
         return DEFAULT_IDLE
 
 
+def short_timeout() -> float:
+    """The liveness and ordinary-call timeout: `GRITE_DAEMON_TIMEOUT` seconds, default 10."""
+    try:
+        return float(os.environ.get("GRITE_DAEMON_TIMEOUT", CALL_TIMEOUT))
+    except ValueError:
+        return CALL_TIMEOUT
+
+
 def spec_for(common_dir: str | os.PathLike[str], *, idle_timeout: float = DEFAULT_IDLE) -> Any:
     """The DaemonSpec of the daemon serving the repository whose shared git directory is `common_dir`."""
     from pathlib import Path
 
     from toolkit_kernel.ipc.daemon import DaemonSpec
-    from toolkit_kernel.paths import socket_path
+    from toolkit_kernel.paths import socket_path as kernel_socket_path
 
     common = os.fspath(common_dir)
     return DaemonSpec(
         name="grite",
-        socket_path=socket_path("grite", common),
+        socket_path=kernel_socket_path("grite", common),
         lock_path=Path(common, "grite", "daemon.lock"),
         argv=(
             sys.executable,
@@ -71,49 +84,11 @@ def spec_for(common_dir: str | os.PathLike[str], *, idle_timeout: float = DEFAUL
     )
 
 
-def _subcommand(argv: list[str]) -> str | None:
-    takes_value = {"--actor", "--data-dir"}
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg in takes_value:
-            skip = True
-            continue
-        if arg.startswith("-"):
-            continue
-        return arg
-    return None
-
-
-def _connect_fast(common_dir: str) -> Any:
-    """A client connected to the daemon at the kernel's socket path for `common_dir`, or None.
-
-    Imports only `toolkit_kernel.ipc.client` and `toolkit_kernel.paths` (no asyncio, and not the
-    daemon-lifecycle module with its subprocess/dataclasses/locks imports): when the daemon runs,
-    this is all a forwarded command pays for on top of the interpreter's start-up.
-    """
-    from toolkit_kernel.errors import ToolkitError
-    from toolkit_kernel.ipc.client import IpcClient
-    from toolkit_kernel.paths import socket_path
-
-    try:
-        path = socket_path("grite", common_dir)
-        if not owned_by_me(path):
-            return None
-        client = IpcClient(path, timeout=short_timeout(), retries=0)
-        client.connect()
-    except (ToolkitError, OSError):
-        return None  # no socket, refused, stale, busy, or a bad runtime dir: the slow path decides
-    return client
-
-
 def owned_by_me(path: str | os.PathLike[str]) -> bool:
     """True when `path` (a socket) and its directory belong to this user and nobody else can write there.
 
     Another local user who can write `.git/grite/` could otherwise point the state file at a
-    socket of hers and receive every forwarded command line and its environment.
+    socket of hers and receive every forwarded call and its arguments.
     """
     uid = os.getuid()
     try:
@@ -124,10 +99,18 @@ def owned_by_me(path: str | os.PathLike[str]) -> bool:
     return st.st_uid == uid and parent.st_uid == uid and not parent.st_mode & 0o022
 
 
-def _connect_slow(common_dir: str) -> Any:
+def _open(path: str) -> Connection | None:
+    if not owned_by_me(path):
+        return None
+    try:
+        return Connection(path, short_timeout())
+    except (OSError, ProtocolError):
+        return None  # no socket, refused, stale, frozen or not a toolkit daemon
+
+
+def _spawned(common_dir: str) -> Connection | None:
     """Find the daemon through its state file or start it; None when it cannot be had (run locally)."""
     from toolkit_kernel.errors import ToolkitError
-    from toolkit_kernel.ipc.client import IpcClient
     from toolkit_kernel.ipc.daemon import connect_or_spawn, read_state
 
     try:
@@ -140,87 +123,75 @@ def _connect_slow(common_dir: str) -> Any:
             and recorded
             and recorded != str(spec.socket_path)
             and owned_by_me(spec.state_path)
-            and owned_by_me(recorded)
         ):
-            client = IpcClient(recorded, timeout=short_timeout(), retries=0)
-            try:
-                client.connect()
-                return client
-            except (ToolkitError, OSError):
-                client.close()
-        client = connect_or_spawn(spec, client_timeout=short_timeout())
-        if not owned_by_me(client.path):
-            client.close()
-            return None
-        return client
+            conn = _open(recorded)
+            if conn is not None:
+                return conn
+        connect_or_spawn(spec, client_timeout=short_timeout()).close()
+        return _open(str(spec.socket_path))
     except (ToolkitError, OSError):
         return None  # daemon unavailable: run locally (writers wait on the write lock)
 
 
-def route(argv: list[str]) -> int | None:
-    """Run `argv` through the daemon; return its exit code, or None to run locally."""
-    if os.environ.get("GRITE_NO_DAEMON", "") not in ("", "0") or "--no-daemon" in argv:
+def _connect(common_dir: str) -> Connection | None:
+    started = time.monotonic()
+    try:
+        conn = _open(socket_path("grite", common_dir))
+    except ValueError:  # a runtime dir path with a NUL byte: the kernel refuses it too
         return None
-    if any(a in ("--help", "-h", "--version") for a in argv) or _subcommand(argv) in (None, *LOCAL_ONLY):
-        return None
-    if "--body-file=-" in argv or any(argv[i : i + 2] == ["--body-file", "-"] for i in range(len(argv))):
-        return None  # the body comes from our standard input, which the daemon cannot read
+    if conn is None and time.monotonic() - started >= short_timeout() * 0.9:
+        return None  # a frozen daemon holds the socket: do not wait for it (or spawn next to it) again
+    return conn or _spawned(common_dir)
+
+
+def _common_dir() -> str | None:
+    """The shared git directory of the repository here, when grite was set up in it."""
     from toolkit_grite.core.locate import find_git_dirs
 
     found = find_git_dirs(os.getcwd())
     if found is None or not os.path.isdir(os.path.join(found[2], "grite")):
         return None
-    common_dir = found[2]
-    started = time.monotonic()
-    client = _connect_fast(common_dir)
-    if client is None and time.monotonic() - started >= short_timeout() * 0.9:
-        return None  # a frozen daemon holds the socket: do not wait for it (or spawn next to it) again
-    client = client or _connect_slow(common_dir)
-    if client is None:
-        return None
-    from toolkit_kernel.errors import ToolkitError
+    return found[2]
 
+
+def forward(
+    call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None, fmt: str
+) -> dict[str, Any] | None:
+    """Have the daemon run core call `call`; None when none can serve it (then run it locally).
+
+    `fmt` "data" answers `{data, warnings}`; "json" answers `{json, warnings}` with `json` the
+    data's compact sorted-key JSON text (what `--json` prints inside the envelope).
+
+    Raises:
+        RemoteError: the call failed in the daemon (its error kind, message, hint, details).
+        Lost: the daemon went away or timed out after the request was sent.
+    """
+    if os.environ.get("GRITE_NO_DAEMON", "") not in ("", "0"):
+        return None
+    common_dir = _common_dir()
+    if common_dir is None:
+        return None
+    conn = _connect(common_dir)
+    if conn is None:
+        return None
     request = {
-        "op": "run",
-        "argv": argv,
+        "op": "call",
+        "call": call,
+        "args": args,
         "cwd": os.getcwd(),
-        "env": {k: os.environ[k] for k in PASSED_ENV if k in os.environ},
+        "actor": actor,
+        "data_dir": data_dir,
+        "env": {k: os.environ[k] for k in CALLER_ENV if k in os.environ},
+        "format": fmt,
     }
-    try:
-        with client:
-            result = client.call(request, timeout=call_timeout(argv))
-    except ToolkitError as exc:  # sent: the daemon failed, or the connection broke, mid-request
-        return _ipc_failure(exc.message)
+    result = conn.call(request, SLOW_CALL_TIMEOUT if call in SLOW_CALLS else short_timeout())
+    if not isinstance(result, dict):
+        raise Lost(f"unexpected answer from the daemon: {result!r:.200}")
     if result.get("stale"):
         return None  # the daemon served a deleted repository at this path; it exits, we run locally
-    sys.stdout.write(result["stdout"])
-    sys.stdout.flush()
-    sys.stderr.write(result["stderr"])
-    return int(result["code"])
+    return result
 
 
-def short_timeout() -> float:
-    """The liveness and ordinary-call timeout: `GRITE_DAEMON_TIMEOUT` seconds, default 10."""
-    try:
-        return float(os.environ.get("GRITE_DAEMON_TIMEOUT", CALL_TIMEOUT))
-    except ValueError:
-        return CALL_TIMEOUT
-
-
-def call_timeout(argv: list[str]) -> float:
-    """Seconds to wait for the daemon's answer to `argv` (see CALL_TIMEOUT)."""
-    return SLOW_CALL_TIMEOUT if _subcommand(argv) in SLOW_COMMANDS else short_timeout()
-
-
-def _ipc_failure(message: str) -> int:
-    """Report a daemon failure after the request was sent (it may or may not have been applied)."""
-    import json
-
-    text = f"grite daemon failed during the request: {message}"
-    hint = "the command may or may not have been applied; check, then retry with --no-daemon"
-    if os.environ.get("TOOLKIT_JSON") or "--json" in sys.argv:
-        error = {"code": "ipc_error", "message": text, "details": {"suggestions": [hint]}}
-        sys.stderr.write(json.dumps({"error": error, "ok": False, "schema_version": 1}, sort_keys=True) + "\n")
-    else:
-        sys.stderr.write(f"error: {text}\nhint: {hint}\n")
-    return 6
+def failure_message(reason: str) -> str:
+    """The message of a daemon failure after the request was sent."""
+    return f"grite daemon failed during the request: {reason}"

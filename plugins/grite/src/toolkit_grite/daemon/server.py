@@ -1,18 +1,20 @@
-"""The grite daemon: one per repository, serving whole command lines over the kernel's IPC.
+"""The grite daemon: one per repository, serving core calls over the kernel's IPC.
 
-The daemon runs the very same click group as the local CLI, in-process, with the caller's
-argv, working directory and `GRITE_*`/`TOOLKIT_JSON` environment, and returns stdout, stderr
-and the exit code. Results are therefore byte-identical to local execution by construction.
-Requests run one at a time (like the local write lock), in a worker thread so the event
-loop keeps answering pings. Run with `python -m toolkit_grite.daemon --git-dir DIR`.
+A request is `{"op": "call", "call", "args", "cwd", "actor", "data_dir", "env", "format"}`
+(see `toolkit_grite.daemon.client.forward`): the daemon opens the caller's view of the
+repository (its worktree, actor options and `GRITE_*` settings, never the daemon's own
+environment or working directory), runs the named function of `toolkit_grite.core.calls`
+and answers its JSON data and warnings; a core error travels as the IPC error envelope.
+It keeps one LMDB environment and one repository handle open between calls. Calls run one at
+a time (like the local write lock), in a worker thread so the event loop keeps answering
+pings. Run with `python -m toolkit_grite.daemon --git-dir DIR`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
+import json
 import os
 import sys
 import threading
@@ -20,88 +22,111 @@ from pathlib import Path
 from typing import Any
 
 from toolkit_grite.core.repo import RepoPaths, discover
-from toolkit_grite.daemon.client import PASSED_ENV, spec_for
+from toolkit_grite.daemon.client import CALLER_ENV, spec_for
+from toolkit_grite.errors import InvalidArgs
 
-__all__ = ["execute", "main", "serve"]
+__all__ = ["main", "serve", "serve_call"]
 
 _RUN_LOCK = threading.Lock()
+FORMATS = ("data", "json")
 
 
-def execute(argv: list[str], cwd: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run one grite command line in this process; return `{stdout, stderr, code}`."""
-    from toolkit_grite.cli.commands import grite
+class _Served:
+    """The repository this daemon serves: its paths and the (device, inode) of its common and grite dirs at start."""
 
-    out, err = io.StringIO(), io.StringIO()
-    with _RUN_LOCK:
-        saved_env = {k: os.environ.get(k) for k in PASSED_ENV}
-        saved_cwd = os.getcwd()
-        code = 0
+    def __init__(self, paths: RepoPaths) -> None:
+        self.paths = paths
+        self.identity = self.current_identity()
+        self.runtime: Any = None
+
+    def current_identity(self) -> tuple[tuple[int, int], ...]:
         try:
-            for key in PASSED_ENV:
-                if key in env:
-                    os.environ[key] = env[key]
-                else:
-                    os.environ.pop(key, None)
-            os.chdir(cwd)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    grite.main(args=list(argv), prog_name="grite", standalone_mode=True)
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            dirs = (self.paths.common_dir, self.paths.grite_dir)
+            return tuple((st.st_dev, st.st_ino) for st in map(os.stat, dirs))
+        except OSError:
+            return ()
+
+    def replaced(self) -> bool:
+        """True when the repository at our path was deleted (and maybe recreated) since we started."""
+        return bool(self.identity) and self.current_identity() != self.identity
+
+
+_SERVED: _Served | None = None
+
+
+def _optional_str(request: dict[str, Any], key: str) -> str | None:
+    value = request.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgs(f"{key} must be a string or null")
+    return value
+
+
+def _parse(request: dict[str, Any]) -> tuple[str, dict[str, Any], str, str | None, str | None, dict[str, str], str]:
+    """Check the request's shape (the call's arguments are checked against the call itself)."""
+    if request.get("op") != "call":
+        raise InvalidArgs(f"unknown op {request.get('op')!r}", hint="this daemon serves {'op': 'call', ...}")
+    name, args, cwd = request.get("call"), request.get("args", {}), request.get("cwd")
+    if not isinstance(name, str) or not isinstance(args, dict) or not isinstance(cwd, str):
+        raise InvalidArgs("a call needs call (str), args (map) and cwd (str)")
+    env = request.get("env") or {}
+    if not isinstance(env, dict) or not all(k in CALLER_ENV and isinstance(v, str) for k, v in env.items()):
+        raise InvalidArgs(f"env must map some of {', '.join(CALLER_ENV)} to strings")
+    fmt = request.get("format", "data")
+    if fmt not in FORMATS:
+        raise InvalidArgs(f"format must be one of {', '.join(FORMATS)}")
+    return name, args, cwd, _optional_str(request, "actor"), _optional_str(request, "data_dir"), env, fmt
+
+
+def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
+    """Run one call request for the repository at `served`; return `{data|json, warnings}`.
+
+    Raises:
+        InvalidArgs: a malformed request, or a `cwd` outside the served repository.
+        GriteError: whatever the call raises.
+    """
+    from toolkit_grite.core.calls import run
+    from toolkit_grite.core.grite import Grite
+
+    name, args, cwd, actor, data_dir, env, fmt = _parse(request)
+    with _RUN_LOCK:
+        paths = discover(Path(cwd))
+        if paths.common_dir.resolve() != served.common_dir.resolve():
+            raise InvalidArgs(f"{cwd} is not in the repository this daemon serves ({served.common_dir})")
+        g = Grite(paths, actor_flag=actor, data_dir=data_dir, env=env)
+        try:
+            data = run(g, name, args)
         finally:
-            os.chdir(saved_cwd)
-            for key, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-    return {"stdout": out.getvalue(), "stderr": err.getvalue(), "code": code}
-
-
-#: The repository this daemon serves, as (device, inode) of its common dir and of `grite/` at start.
-_IDENTITY: tuple[tuple[int, int], ...] = ()
-_PATHS: RepoPaths | None = None
-_RUNTIME: Any = None
-
-
-def _identity(paths: RepoPaths) -> tuple[tuple[int, int], ...]:
-    try:
-        return tuple((st.st_dev, st.st_ino) for st in (os.stat(paths.common_dir), os.stat(paths.grite_dir)))
-    except OSError:
-        return ()
+            g.close()
+    if fmt == "json":
+        text_of = getattr(data, "data_json", None)  # a list result carries its text already
+        text = text_of() if text_of else json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return {"json": text, "warnings": g.warnings}
+    return {"data": dict(data), "warnings": g.warnings}
 
 
 async def _handle(request: dict[str, Any]) -> Any:
-    from toolkit_grite.errors import InvalidArgs
-
-    if _IDENTITY and _PATHS is not None and _identity(_PATHS) != _IDENTITY:
-        # The repository was deleted (and maybe recreated) at this path: every handle we hold
-        # points at the old one. Tell the client to run locally (nothing was applied) and leave.
-        if _RUNTIME is not None:
-            _RUNTIME.stop("repository replaced")
+    served = _SERVED
+    assert served is not None
+    if served.replaced():
+        # Every handle we hold points at the old repository. Tell the client to run locally
+        # (nothing was applied) and leave.
+        if served.runtime is not None:
+            served.runtime.stop("repository replaced")
         return {"stale": True}
-    if request.get("op") != "run":
-        raise InvalidArgs(f"unknown op {request.get('op')!r}")
-    argv, cwd, env = request.get("argv"), request.get("cwd"), request.get("env") or {}
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or not isinstance(cwd, str):
-        raise InvalidArgs("run needs argv (list of str) and cwd (str)")
-    if not isinstance(env, dict):
-        raise InvalidArgs("env must be a map")
-    clean = {k: v for k, v in env.items() if k in PASSED_ENV and isinstance(v, str)}
-    return await asyncio.to_thread(execute, argv, cwd, clean)
+    return await asyncio.to_thread(serve_call, request, served.paths)
 
 
 def serve(paths: RepoPaths, idle_timeout: float | None) -> None:
     """Run the daemon for `paths` until idle, stopped or signalled."""
-    from toolkit_grite.core import grite as core
+    from toolkit_grite.core import grite
     from toolkit_kernel.ipc import DaemonRuntime
 
-    global _IDENTITY, _RUNTIME, _PATHS
-    core.SHARED = True
+    global _SERVED
+    grite.SHARED = True
     spec = spec_for(paths.common_dir, idle_timeout=idle_timeout or 0)
-    _PATHS, _IDENTITY = paths, _identity(paths)
-    _RUNTIME = DaemonRuntime(spec, _handle, idle_timeout=idle_timeout)
-    asyncio.run(_RUNTIME.run())
+    _SERVED = _Served(paths)
+    _SERVED.runtime = DaemonRuntime(spec, _handle, idle_timeout=idle_timeout)
+    asyncio.run(_SERVED.runtime.run())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,7 +141,3 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # startup failures land in the daemon log
         print(f"grite daemon failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-
-
-if __name__ == "__main__":
-    main()
