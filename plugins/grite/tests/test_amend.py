@@ -124,3 +124,26 @@ def test_edits_fold_to_the_same_issue_in_any_order(edits, order):
         own = [text for actor, target, text in edits if target == n and actor == n % 2]
         assert comment["body"] == (own[-1] if own else f"c{n}")
     assert len(expected["comments"]) == 2 + sum(1 for actor, target, _ in edits if target == 2 or actor != target % 2)
+
+
+def test_edit_and_remove_through_the_daemon_match_local_runs(repo):
+    from grite_testutil import grite
+
+    daemon = {"GRITE_NO_DAEMON": ""}
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    try:
+        iid = grite(repo, "issue", "create", "--title", "t", "--json", env=daemon).data["issue_id"]
+        cid = grite(repo, "issue", "comment", iid, "--body", "helo", "--json", env=daemon).data["event_id"]
+        before = grite(repo, "daemon", "status", "--json").data["requests"]
+        edited = grite(repo, "issue", "edit-comment", iid, cid[:8], "--body", "hello", "--json", env=daemon)
+        assert edited.data["comment_id"] == cid
+        assert grite(repo, "issue", "remove", iid, "--json", env=daemon).data["removed"] is True
+        assert grite(repo, "daemon", "status", "--json").data["requests"] >= before + 2
+        for args in (("issue", "show", iid, "--json"), ("issue", "show", iid), ("issue", "remove", iid, "--json")):
+            via, local = grite(repo, *args, env=daemon), grite(repo, *args, "--no-daemon")
+            assert (via.code, via.out, via.err) == (local.code, local.out, local.err), args
+        assert grite(repo, "issue", "restore", iid, "--json", env=daemon).data["removed"] is False
+        shown = grite(repo, "issue", "show", iid, "--json", "--no-daemon").data["issue"]
+        assert [(c["body"], c["edited"]) for c in shown["comments"]] == [("hello", True)]
+    finally:
+        grite(repo, "daemon", "stop", "--json")
