@@ -134,3 +134,25 @@ def test_edit_own_comment_and_remove_in_the_browser(page_at: tuple[Any, str], re
     page.get_by_role("button", name="Remove issue").click()
     expect(page.locator("#count")).to_have_text("0 issue(s)")
     assert grite(repo, "issue", "show", iid, "--json").code == 3
+
+
+def test_the_page_asks_for_the_token_of_a_token_server(repo: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from toolkit.testing_browser import browser_page
+
+    grite(repo, "issue", "create", "--title", "behind a token", "--json")
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-123\n")
+    with webui(repo, "--token-file", str(token_file)) as url, browser_page() as page:
+        page.goto(url)
+        expect(page.locator("#token-box")).to_be_visible()
+        expect(page.locator("#error")).to_contain_text("Authorization: Bearer")
+        page.locator("#token").fill("wrong")
+        page.get_by_role("button", name="Use token").click()
+        expect(page.locator("#token-box")).to_be_visible()
+        page.locator("#token").fill("tok-123")
+        page.get_by_role("button", name="Use token").click()
+        expect(page.locator("#issues tbody tr")).to_have_count(1)
+        expect(page.locator("#token-box")).to_be_hidden()
+        expect(page.locator("#error")).to_be_hidden()
