@@ -171,3 +171,14 @@ def test_oversized_bodies_are_refused(server: httpx.Client) -> None:
     assert chunked.status_code == 413
     assert server.get("/api/issues").json()["total"] == 0
     assert server.post("/api/issues", json={"title": "still serving"}).status_code == 201
+
+
+def test_repository_deleted_under_the_server(server: httpx.Client, repo: Path) -> None:
+    import shutil
+
+    assert server.post("/api/issues", json={"title": "before"}).status_code == 201
+    shutil.rmtree(repo / ".git")
+    refused = server.post("/api/issues", json={"title": "after"})
+    assert refused.status_code == 500
+    assert refused.json()["error"]["code"] == "io"
+    assert server.get("/healthz").json() == {"ok": True}  # the server keeps answering

@@ -120,7 +120,7 @@ class GriteApp(App[None]):
 
     def _watch(self) -> None:
         """Read again when a WAL head moved (another writer, a sync), unless a dialog is open."""
-        if len(self.screen_stack) == 1 and self.g.wal_heads() != self._heads:
+        if len(self.screen_stack) == 1 and self._attempt(self.g.wal_heads) not in (None, self._heads):
             self.reload()
 
     # -- reading ------------------------------------------------------------------------------
@@ -137,12 +137,16 @@ class GriteApp(App[None]):
             return what()
         except ToolkitError as exc:
             self.status(f"error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), error=True)
-            return None
+        except OSError as exc:  # the repository went away under us, a full disk, ...
+            self.status(f"error: {exc}", error=True)
+        return None
 
     def reload(self) -> None:
         """Re-run the query (after catching up with the WAL: other writers and syncs) and the detail."""
-        self._heads = self.g.wal_heads()
-        self.g.catch_up(force=True)
+        heads = self._attempt(self.g.wal_heads)
+        if heads is None or self._attempt(lambda: self.g.catch_up(force=True)) is None:
+            return
+        self._heads = heads
         result = self._attempt(lambda: ops.list_issues(self.g, text=self.query_text))
         if result is None:
             return

@@ -102,6 +102,10 @@ def create_app(g: Grite) -> FastAPI:
     async def refused(_request: Request, exc: ToolkitError) -> JSONResponse:
         return _error(exc.kind, exc.message, _STATUS.get(exc.kind, 500), exc.hint)
 
+    @app.exception_handler(OSError)
+    async def io_failed(_request: Request, exc: OSError) -> JSONResponse:
+        return _error("io", f"I/O error: {exc}", 500)  # the repository went away, a full disk, ...
+
     @app.exception_handler(RequestValidationError)
     async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
