@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from grite_testutil import grite
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit_grite.core import ops
 from toolkit_grite.core.grite import Grite
@@ -209,3 +211,30 @@ async def test_edit_own_comment_and_remove(seeded: tuple[Grite, str, str], repo:
         await pilot.pause()
         assert app.rows == []
         assert [s["issue_id"] for s in ops.list_issues(g)["issues"]] == [other_issue]
+
+
+# Tabs and newlines may stay in bodies and comments; nothing else that steers a terminal may.
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@given(title=st.text(), body=st.text(), comment=st.text(), label=st.text(min_size=1))
+@settings(max_examples=200, deadline=None)
+def test_rendered_issue_never_carries_control_characters(title: str, body: str, comment: str, label: str) -> None:
+    from toolkit_grite.tui.app import render_issue
+
+    issue = {
+        "issue_id": "ab" * 16,
+        "title": title,
+        "body": body,
+        "state": "open",
+        "labels": [label],
+        "assignees": [],
+        "created_ts": 1,
+        "updated_ts": 2,
+        "comments": [{"event_id": "cd" * 32, "actor": "ef" * 16, "ts": 3, "body": comment}],
+    }
+    plain = render_issue(issue).plain
+    assert not CONTROLS.search(plain)
+    lines = plain.split("\n")
+    assert lines[1].startswith("ab" * 16)  # the title never spills onto the next line
+    assert "\t" not in lines[0]
