@@ -47,6 +47,9 @@ def test_read_and_write_through_the_api(server: httpx.Client, repo: Path) -> Non
     assert server.get("/api/issues", params={"q": "status:open"}).json() == {"issues": [], "total": 0}
     found = server.get("/api/issues", params={"q": "status:closed label:a renamed"}).json()
     assert [s["issue_id"] for s in found["issues"]] == [iid]
+    server.post("/api/issues", json={"title": "second"})
+    limited = server.get("/api/issues", params={"limit": 1, "q": "sort:creation"}).json()
+    assert ([s["issue_id"] for s in limited["issues"]], limited["total"]) == ([iid], 2)
 
 
 def test_writes_of_other_processes_show_up(server: httpx.Client, repo: Path) -> None:
@@ -69,6 +72,8 @@ def test_writes_of_other_processes_show_up(server: httpx.Client, repo: Path) -> 
         ("GET", "/api/issues/ffffffffffffffff", None, 404, "not found"),
         ("GET", "/api/issues?q=colour:red", None, 400, "unknown qualifier"),
         ("GET", "/api/issues?q=%22unbalanced", None, 400, "quotation"),
+        ("GET", "/api/issues?limit=-1", None, 400, "--limit must be >= 0"),
+        ("GET", "/api/issues?limit=lots", None, 400, "limit"),
     ],
 )
 def test_bad_requests_are_refused_and_change_nothing(

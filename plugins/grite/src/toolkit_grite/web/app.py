@@ -39,6 +39,8 @@ SECURITY_HEADERS = {
 }
 _STATUS = {"usage": 400, "config": 400, "not_found": 404, "conflict": 409, "busy": 503, "lock_timeout": 503}
 T = TypeVar("T")
+#: Rows the page asks for at most (a browser table of 10k rows is slow to build; `total` has the count).
+LIST_LIMIT = 500
 LABEL_ADD, LABEL_REMOVE = 4, 5  # the event kinds `ops.set_members` writes
 
 
@@ -137,8 +139,8 @@ def _read_routes(app: FastAPI, g: Grite, call: Call) -> None:
         return {"actor_id": call(lambda: g.actor).actor_id.hex()}  # the first use may create the actor
 
     @app.get("/api/issues")
-    def list_issues(q: str = "") -> dict[str, Any]:
-        return dict(call(lambda: ops.list_issues(g, text=q), read=True))
+    def list_issues(q: str = "", limit: int = LIST_LIMIT) -> dict[str, Any]:
+        return dict(call(lambda: ops.list_issues(g, text=q, limit=limit), read=True))
 
     @app.get("/api/issues/{issue_id}")
     def show_issue(issue_id: str) -> dict[str, Any]:

@@ -54,7 +54,8 @@ async function showList() {
     return row;
   });
   $("issues").tBodies[0].replaceChildren(...rows);
-  $("count").textContent = data.total + " issue(s)";
+  $("count").textContent = data.total + " issue(s)" +
+    (data.total > data.issues.length ? ", the first " + data.issues.length + " shown" : "");
 }
 
 async function showIssue(id) {
