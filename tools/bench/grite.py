@@ -94,7 +94,7 @@ def parallel(repo: Path, daemon: bool) -> int:
 
 def populate(repo: Path, n: int) -> float:
     code = (
-        "import sys,time\nfrom toolkit_grite import ops\nfrom toolkit_grite.core.grite import Grite\n"
+        "import sys,time\nfrom toolkit_grite.core import ops\nfrom toolkit_grite.core.grite import Grite\n"
         "g=Grite()\nt=time.perf_counter()\n"
         f"for i in range({n}): ops.create_issue(g, f'issue {{i}}', 'body text', ['bench', 'l%d' % (i % 7)])\n"
         "print(time.perf_counter()-t)\n"

@@ -83,7 +83,7 @@ def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:
 
 def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
     assert grite(repo, "init", "--no-agents-md").code == 0
-    modules, out = _imported_by(["issue", "list", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
+    modules, out = _imported_by(["issue", "dep", "topo", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
     assert json.loads(out)["data"]["issues"] == []
     assert "toolkit_grite.cli.commands" in modules
     assert {
@@ -93,3 +93,18 @@ def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
         "pygit2",
         "nacl",
     } & modules == set()
+
+
+def test_local_everyday_commands_import_neither_click_nor_libgit2(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    local = {"GRITE_NO_DAEMON": "1"}
+    modules, out = _imported_by(["issue", "create", "--title", "fast", "--json"], repo, local)
+    iid = json.loads(out)["data"]["issue_id"]
+    never = {"click", "pygit2", "toolkit_grite.cli.commands"}
+    assert modules & never == set()
+    for argv in (["issue", "list", "--json"], ["issue", "show", iid], ["issue", "close", iid, "-q"]):
+        modules, out = _imported_by(argv, repo, local)
+        assert modules & never == set(), argv
+        if argv[1] != "close":
+            assert "toolkit_kernel.locks" not in modules  # readers take no lock
+    assert grite(repo, "issue", "show", iid, "--json").data["issue"]["state"] == "closed"

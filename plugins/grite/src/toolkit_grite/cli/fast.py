@@ -159,31 +159,72 @@ def _env_flag(name: str) -> bool | None:
 
 
 def run(argv: list[str]) -> int | None:
-    """Serve `argv` through the daemon; return the exit code, or None to hand it to the click CLI."""
+    """Serve `argv` (through the daemon, else here); return the exit code, or None to hand it to the click CLI."""
     parsed = _parse(argv)
     if parsed is None:
         return None
     command, args, glob = parsed
     env_json = _env_flag("TOOLKIT_JSON")
-    if glob.get("no_daemon") or env_json is None:
+    if env_json is None:
         return None
     as_json = bool(glob.get("json") or env_json)
     quiet = not as_json and bool(glob.get("quiet") or os.environ.get("GRITE_QUIET", "") not in ("", "0"))
     data_dir = glob.get("data_dir") or os.environ.get("GRITE_HOME") or None
+    fmt = "json" if as_json else "data"
     try:
-        result = client.forward(
-            command.call, args, actor=glob.get("actor"), data_dir=data_dir, fmt="json" if as_json else "data"
-        )
+        result = None
+        if not glob.get("no_daemon"):
+            result = client.forward(command.call, args, actor=glob.get("actor"), data_dir=data_dir, fmt=fmt)
+        if result is None:
+            result = _local(command.call, args, actor=glob.get("actor"), data_dir=data_dir, fmt=fmt)
     except client.RemoteError as exc:
         return _error(exc.error, as_json)
     except client.Lost as exc:
-        return _error(
-            {"kind": "ipc", "message": client.failure_message(str(exc)), "hint": client.FAILURE_HINT}, as_json
-        )
-    if result is None:
-        return None
+        failure = {"kind": "ipc", "message": client.failure_message(str(exc)), "hint": client.FAILURE_HINT}
+        return _error(failure, as_json)
+    except _LocalError as exc:
+        return _error(exc.error, as_json)
     _print(command, result, as_json=as_json, quiet=quiet)
     return 0
+
+
+class _LocalError(Exception):
+    """A local call's failure, as the error dict the daemon would have sent."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.error = error
+
+
+def _local(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None, fmt: str) -> dict[str, Any]:
+    """Run the core call in this process; the answer has the daemon's shape.
+
+    Raises:
+        _LocalError: the call failed (a toolkit error as its dict; a bug as an `internal` one,
+            unless TOOLKIT_DEBUG asks for the traceback), as the click CLI reports them.
+    """
+    from toolkit_kernel.errors import ToolkitError
+
+    try:
+        from toolkit_grite.core.calls import as_json, run
+        from toolkit_grite.core.grite import Grite
+
+        g = Grite(actor_flag=actor, data_dir=data_dir)
+        try:
+            data = run(g, call, args, check=False)  # typed by our own parser
+        finally:
+            g.close()
+    except ToolkitError as exc:
+        raise _LocalError(exc.to_dict()) from None
+    except Exception as exc:
+        if os.environ.get("TOOLKIT_DEBUG"):
+            raise
+        bug = f"internal error: {type(exc).__name__}: {exc}"
+        hint = "this is a bug; rerun with TOOLKIT_DEBUG=1 for a traceback and report it"
+        raise _LocalError({"kind": "internal", "message": bug, "hint": hint}) from None
+    if fmt == "json":
+        return {"json": as_json(data), "warnings": g.warnings}
+    return {"data": data, "warnings": g.warnings}
 
 
 def _print(command: _Command, result: dict[str, Any], *, as_json: bool, quiet: bool) -> None:
@@ -197,6 +238,8 @@ def _print(command: _Command, result: dict[str, Any], *, as_json: bool, quiet: b
             data = dict(json.loads(text), warnings=warnings)
             text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         sys.stdout.write('{"data":' + text + ',"ok":true,"schema_version":1}\n')
+        return
+    if quiet and not warnings:
         return
     from toolkit_grite.cli import render
 

@@ -11,16 +11,17 @@ are not calls: they always run in the client.
 from __future__ import annotations
 
 import importlib
-import inspect
-import types
-import typing
+import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit_grite.core.grite import Grite
 from toolkit_grite.errors import InvalidArgs
 
-__all__ = ["CALLS", "check_args", "resolve", "run"]
+if TYPE_CHECKING:
+    import inspect
+
+__all__ = ["CALLS", "as_json", "check_args", "function", "resolve", "run"]
 
 #: Call name -> "module:function" under `toolkit_grite.core`.
 CALLS = {
@@ -65,6 +66,20 @@ CALLS = {
 _RESOLVED: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, inspect.Parameter], dict[str, Any]]] = {}
 
 
+def function(name: str) -> Callable[..., dict[str, Any]]:
+    """The core function of call `name`.
+
+    Raises:
+        InvalidArgs: there is no such call.
+    """
+    target = CALLS.get(name)
+    if target is None:
+        raise InvalidArgs(f"unknown call {name!r}", hint="see toolkit_grite.core.calls.CALLS")
+    module, _, attribute = target.partition(":")
+    fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(f"toolkit_grite.core.{module}"), attribute)
+    return fn
+
+
 def resolve(name: str) -> tuple[Callable[..., dict[str, Any]], dict[str, inspect.Parameter], dict[str, Any]]:
     """The function of call `name`, its parameters after `g`, and their resolved annotations.
 
@@ -73,11 +88,10 @@ def resolve(name: str) -> tuple[Callable[..., dict[str, Any]], dict[str, inspect
     """
     found = _RESOLVED.get(name)
     if found is None:
-        target = CALLS.get(name)
-        if target is None:
-            raise InvalidArgs(f"unknown call {name!r}", hint="see toolkit_grite.core.calls.CALLS")
-        module, _, attribute = target.partition(":")
-        fn = getattr(importlib.import_module(f"toolkit_grite.core.{module}"), attribute)
+        import inspect
+        import typing
+
+        fn = function(name)
         params = dict(list(inspect.signature(fn).parameters.items())[1:])  # the first is the Grite
         # Modules that import `Grite` for annotations only still resolve it.
         hints = typing.get_type_hints(fn, localns={"Grite": Grite})
@@ -87,6 +101,9 @@ def resolve(name: str) -> tuple[Callable[..., dict[str, Any]], dict[str, inspect
 
 def _matches(value: Any, hint: Any) -> bool:
     """Whether a JSON-decoded `value` fits the annotation `hint` (the few shapes core calls take)."""
+    import types
+    import typing
+
     if hint is Any:
         return True
     if hint is type(None):
@@ -129,12 +146,23 @@ def check_args(name: str, args: Mapping[str, Any]) -> None:
         raise InvalidArgs(f"call {name} needs {', '.join(missing)}", details={"call": name})
 
 
-def run(g: Grite, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Check `args` and run call `name` on `g`; return the JSON data (`g.warnings` holds the warnings).
+def run(g: Grite, name: str, args: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
+    """Run call `name` on `g`; return the JSON data (`g.warnings` holds the warnings).
+
+    `check` validates `args` against the function first (requests from another process);
+    an adapter whose own parser built typed arguments may skip it.
 
     Raises:
         InvalidArgs: unknown call or bad arguments; any error of the call itself.
     """
-    check_args(name, args)
-    fn, _params, _hints = resolve(name)
-    return fn(g, **args)
+    if check:
+        check_args(name, args)
+    return function(name)(g, **args)
+
+
+def as_json(data: Mapping[str, Any]) -> str:
+    """A call's data as compact sorted-key JSON (the text `--json` puts under `data`)."""
+    text_of = getattr(data, "data_json", None)  # a list result carries its summaries' text already
+    if text_of is not None:
+        return str(text_of())
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

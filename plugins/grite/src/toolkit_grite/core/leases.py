@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from toolkit_grite.core import wal
@@ -41,6 +39,8 @@ def now_ms() -> int:
 
 def lock_ref(resource: str, prefix: str = LOCK_PREFIX) -> str:
     """The ref holding `resource`'s lock."""
+    import hashlib  # here, not at the top: every write checks the lock policy, few take a lock
+
     return prefix + hashlib.sha256(resource.encode()).hexdigest()[:16]
 
 
@@ -216,6 +216,8 @@ def acquire(g: Grite, resource: str, ttl_s: int = DEFAULT_TTL) -> dict[str, Any]
             raise _conflict(blocker, resource)
         ref = lock_ref(resource)
         current = read_lock(g.repo, ref)
+        import uuid
+
         nonce = current["nonce"] if current and current.get("owner") == owner else str(uuid.uuid4())
         lock = {"owner": owner, "nonce": nonce, "expires_unix_ms": now_ms() + ttl_s * 1000, "resource": resource}
         oid = write_lock_commit(g.repo, lock)

@@ -100,38 +100,59 @@ def _tree_path_insert(repo: Any, parts: Sequence[str], blob_oid: Any) -> Any:
     return tb.write()
 
 
+class _Append:
+    """The content of one WAL append on top of `prev`: chunk, meta.json, path, message, time."""
+
+    def __init__(self, events: Sequence[Event], actor: bytes, prev: str | None) -> None:
+        self.chunk, chunk_hash = encode_chunk(events)
+        meta = {"schema_version": 1, "actor_id": actor.hex(), "chunk_hash": chunk_hash.hex(), "prev_wal": prev}
+        self.meta = json.dumps(meta, indent=2).encode()
+        self.day = time.strftime("%Y/%m/%d", time.gmtime(events[0].ts / 1000)).split("/")
+        self.name = f"{chunk_hash.hex()}.bin"
+        self.message = f"WAL: {len(events)} events from {actor.hex()[:8]}"
+        self.secs = int(events[-1].ts // 1000)
+        self.parents = [prev] if prev else []
+
+
 def build_commit(repo: Any, events: Sequence[Event], actor: bytes, prev: str | None) -> str:
-    """Write the blobs, trees and commit of one WAL append on top of `prev`; return its oid.
+    """Write the blobs, trees and commit of one WAL append on top of `prev` with libgit2; return its oid.
 
     The reference is not moved; see `append_commit` and `set_ref`.
     """
     import pygit2
 
-    chunk, chunk_hash = encode_chunk(events)
-    meta = {
-        "schema_version": 1,
-        "actor_id": actor.hex(),
-        "chunk_hash": chunk_hash.hex(),
-        "prev_wal": prev,
-    }
-    day = time.strftime("%Y/%m/%d", time.gmtime(events[0].ts / 1000)).split("/")
-    odb_chunk = repo.create_blob(chunk)
-    odb_meta = repo.create_blob(json.dumps(meta, indent=2).encode())
-    events_tree = _tree_path_insert(repo, [*day, f"{chunk_hash.hex()}.bin"], odb_chunk)
+    a = _Append(events, actor, prev)
+    events_tree = _tree_path_insert(repo, [*a.day, a.name], repo.create_blob(a.chunk))
     tb = repo.TreeBuilder()
     tb.insert("events", events_tree, pygit2.enums.FileMode.TREE)
-    tb.insert("meta.json", odb_meta, pygit2.enums.FileMode.BLOB)
-    tree = tb.write()
-    sig = signature(events[-1].ts)
-    parents = [pygit2.Oid(hex=prev)] if prev else []
-    message = f"WAL: {len(events)} events from {actor.hex()[:8]}"
-    return str(repo.create_commit(None, sig, sig, message, tree, parents))
+    tb.insert("meta.json", repo.create_blob(a.meta), pygit2.enums.FileMode.BLOB)
+    sig = pygit2.Signature(AUTHOR[0], AUTHOR[1], a.secs, 0)
+    parents = [pygit2.Oid(hex=p) for p in a.parents]
+    return str(repo.create_commit(None, sig, sig, a.message, tb.write(), parents))
 
 
 def append_commit(repo: Any, events: Sequence[Event], actor: bytes, expected: str | None, ref: str = WAL_REF) -> str:
     """Append one commit holding `events` to `ref` if its head is still `expected`; return the new head."""
     oid = build_commit(repo, events, actor, expected)
     set_ref(repo, ref, oid, expected=expected, message=f"grite: append {len(events)} events")
+    return oid
+
+
+def append_files(common_dir: str, events: Sequence[Event], actor: bytes, expected: str | None) -> str:
+    """`append_commit` to the WAL ref written straight into git's files (`gitfs`; the same bytes and oid).
+
+    Callers check `gitfs.usable(common_dir)` first and hold the write lock.
+    """
+    from toolkit_grite.core import gitfs
+
+    a = _Append(events, actor, expected)
+    sub = gitfs.tree(common_dir, [(gitfs.BLOB, a.name, gitfs.write_object(common_dir, "blob", a.chunk))])
+    for part in reversed(a.day):
+        sub = gitfs.tree(common_dir, [(gitfs.TREE, part, sub)])
+    meta = gitfs.write_object(common_dir, "blob", a.meta)
+    root = gitfs.tree(common_dir, [(gitfs.TREE, "events", sub), (gitfs.BLOB, "meta.json", meta)])
+    oid = gitfs.commit(common_dir, root, a.parents, f"{AUTHOR[0]} <{AUTHOR[1]}>", a.secs, a.message)
+    gitfs.update_ref(common_dir, WAL_REF, oid, expected=expected)
     return oid
 
 

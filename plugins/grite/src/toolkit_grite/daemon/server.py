@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import threading
@@ -84,7 +83,7 @@ def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
         InvalidArgs: a malformed request, or a `cwd` outside the served repository.
         GriteError: whatever the call raises.
     """
-    from toolkit_grite.core.calls import run
+    from toolkit_grite.core.calls import as_json, run
     from toolkit_grite.core.grite import Grite
 
     name, args, cwd, actor, data_dir, env, fmt = _parse(request)
@@ -98,9 +97,7 @@ def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
         finally:
             g.close()
     if fmt == "json":
-        text_of = getattr(data, "data_json", None)  # a list result carries its text already
-        text = text_of() if text_of else json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return {"json": text, "warnings": g.warnings}
+        return {"json": as_json(data), "warnings": g.warnings}
     return {"data": dict(data), "warnings": g.warnings}
 
 
