@@ -46,3 +46,15 @@ def test_real_grite_reads_our_edits_and_removals(tmp_path: Path) -> None:
     real(repo, "issue", "label", "remove", gone, "--label", amend.REMOVED_LABEL)
     assert ours(repo, "issue", "show", gone)["issue"]["labels"] == []
     assert {i["issue_id"] for i in ours(repo, "issue", "list")["issues"]} == {kept, gone}
+
+
+def test_an_edit_written_by_the_real_grite_is_an_edit_for_us(tmp_path: Path) -> None:
+    real, ours = Real(), Ours()
+    repo = new_repo(tmp_path / "r")
+    real(repo, "init", "--no-agents-md")
+    iid = real(repo, "issue", "create", "--title", "t")["issue_id"]
+    comment = real(repo, "issue", "comment", iid, "--body", "wrnog")["event_id"]
+    real(repo, "issue", "comment", iid, "--body", amend.edit_body(comment, "wrong"))  # by hand, same actor
+    shown = ours(repo, "issue", "show", iid)["issue"]
+    assert [(c["event_id"], c["body"], c.get("edited")) for c in shown["comments"]] == [(comment, "wrong", True)]
+    assert shown["comment_count"] == 1
