@@ -238,3 +238,38 @@ def test_rendered_issue_never_carries_control_characters(title: str, body: str, 
     lines = plain.split("\n")
     assert lines[1].startswith("ab" * 16)  # the title never spills onto the next line
     assert "\t" not in lines[0]
+
+
+def test_grite_tui_runs_in_a_real_terminal(repo: Path) -> None:
+    """The shipped command end to end: a pty, the rendered title, `q` quits with status 0."""
+    import os
+    import pty
+    import select
+    import subprocess
+
+    from grite_testutil import GRITE
+
+    assert grite(repo, "issue", "create", "--title", "seen through a pty", "--json").code == 0
+    leader, follower = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="140", LINES="40")
+    with subprocess.Popen([*GRITE, "tui"], cwd=repo, stdin=follower, stdout=follower, stderr=follower, env=env) as proc:
+        os.close(follower)
+        seen = b""
+        deadline = time.monotonic() + 120
+        try:
+            while b"seen through a pty" not in seen and time.monotonic() < deadline:
+                if select.select([leader], [], [], 1.0)[0]:
+                    seen += os.read(leader, 65536)
+            assert b"seen through a pty" in seen
+            os.write(leader, b"q")
+            while proc.poll() is None and time.monotonic() < deadline:
+                if select.select([leader], [], [], 1.0)[0]:
+                    try:
+                        os.read(leader, 65536)
+                    except OSError:
+                        break
+            assert proc.wait(timeout=max(1.0, deadline - time.monotonic())) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(leader)
