@@ -62,8 +62,10 @@ def test_an_edit_of_someone_elses_comment_stays_an_ordinary_comment(repo, g):
     other = g("actor", "init", "--label", "other")["actor_id"]
     spoof = amend.edit_body(target, "words put in your mouth")
     g("--actor", other, "issue", "comment", iid, "--body", spoof)  # as a 0.5.3 user could write it
-    bodies = [c["body"] for c in g("issue", "show", iid)["issue"]["comments"]]
-    assert bodies == ["original", spoof]
+    shown = g("issue", "show", iid)["issue"]
+    assert [c["body"] for c in shown["comments"]] == ["original", spoof]
+    assert shown["comment_count"] == 2
+    assert g("issue", "list")["issues"][0]["comment_count"] == 2
 
 
 def test_remove_hides_the_issue_and_restore_brings_it_back(repo, g, cli):
@@ -124,6 +126,7 @@ def test_edits_fold_to_the_same_issue_in_any_order(edits, order):
         own = [text for actor, target, text in edits if target == n and actor == n % 2]
         assert comment["body"] == (own[-1] if own else f"c{n}")
     assert len(expected["comments"]) == 2 + sum(1 for actor, target, _ in edits if target == 2 or actor != target % 2)
+    assert expected["comment_count"] == len(expected["comments"])
 
 
 def test_edit_and_remove_through_the_daemon_match_local_runs(repo):

@@ -133,6 +133,11 @@ def dependencies(state: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _comments(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The comments as shown: edits applied, edits that apply to nothing listed as comments."""
+    return apply_edits([item for _key, item in state["comments"]], state.get("comment_edits", {}))
+
+
 def summary(state: dict[str, Any]) -> dict[str, Any]:
     """Return the list/export summary of an issue."""
     return {
@@ -143,7 +148,7 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
         "assignees": _members(state["assignees"]),
         "created_ts": state["created_ts"],
         "updated_ts": state["updated_ts"],
-        "comment_count": len(state["comments"]),
+        "comment_count": len(_comments(state)) if state.get("comment_edits") else len(state["comments"]),
     }
 
 
@@ -153,7 +158,7 @@ def full(state: dict[str, Any]) -> dict[str, Any]:
     out.update(
         {
             "body": state["body"][0],
-            "comments": apply_edits([item for _key, item in state["comments"]], state.get("comment_edits", {})),
+            "comments": _comments(state),
             "links": [item for _key, item in state["links"]],
             "attachments": [item for _key, item in state["attachments"]],
             "dependencies": dependencies(state),
