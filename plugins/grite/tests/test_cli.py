@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
-from grite_testutil import git, grite
+
+from toolkit_grite.testing import git, grite
 
 
 def test_issue_lifecycle(repo, g, cli):
@@ -52,7 +54,10 @@ def test_list_filters_and_sort(repo, g):
     c = g("issue", "create", "--title", "Gamma", "--label", "bug", "--label", "ui")["issue_id"]
     g("issue", "close", c)
     g("issue", "assignee", "add", b, "--user", "bob")
-    ids = lambda d: [s["issue_id"] for s in d["issues"]]  # noqa: E731
+
+    def ids(d: dict[str, Any]) -> list[str]:
+        return [s["issue_id"] for s in d["issues"]]
+
     assert ids(g("issue", "list")) == [a, b, c]
     assert g("issue", "list")["total"] == 3
     assert ids(g("issue", "list", "--state", "open")) == [a, b]

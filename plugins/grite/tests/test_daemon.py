@@ -6,11 +6,12 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from grite_testutil import GRITE, grite
 
 from toolkit_grite.daemon.client import spec_for
+from toolkit_grite.testing import GRITE, grite
 from toolkit_kernel.ipc import read_state
 
 DAEMON_ENV = {"GRITE_NO_DAEMON": ""}
@@ -23,7 +24,7 @@ def daemon_repo(repo):
     grite(repo, "daemon", "stop", "--json")
 
 
-def _state(repo) -> dict:
+def _state(repo: Path) -> dict[str, Any]:
     state = read_state(spec_for(repo / ".git"))
     assert state is not None
     return state
@@ -185,7 +186,8 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 received.append(recv_frame(conn))
 
         # the fast path (issue create) and the click path (label add) both send a core call
-        lines = [("issue", "create", "--title", "lost", "-q"), ("issue", "create", "--title", "lost", "--json")]
+        lines: list[tuple[str, ...]] = [("issue", "create", "--title", "lost", "-q")]
+        lines.append(("issue", "create", "--title", "lost", "--json"))
         lines.append(("issue", "label", "add", "abcd", "--label", "l", "--json"))
         for line in lines:
             args = line[-1:]
@@ -202,17 +204,18 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 assert res.err.startswith("error: grite daemon failed during the request: connection to ")
                 assert "hint: the command may or may not have been applied" in res.err
     path.unlink()
-    assert [(r["op"], r["call"]) for r in received] == [("call", "issue.create")] * 2 + [("call", "issue.set_members")]
-    assert received[0]["args"] == {"title": "lost", "body": ""}
-    assert received[2]["args"] == {"ident": "abcd", "kind": 4, "values": ["l"], "lock": False}
-    assert Path(received[0]["cwd"]).resolve() == repo.resolve()
+    frames = [r for r in received if r is not None]
+    assert [(r["op"], r["call"]) for r in frames] == [("call", "issue.create")] * 2 + [("call", "issue.set_members")]
+    assert frames[0]["args"] == {"title": "lost", "body": ""}
+    assert frames[2]["args"] == {"ident": "abcd", "kind": 4, "values": ["l"], "lock": False}
+    assert Path(frames[0]["cwd"]).resolve() == repo.resolve()
     assert grite(repo, "issue", "list", "--json").data["total"] == 0  # never re-run locally
 
 
 def test_repository_deleted_and_recreated_is_not_served_by_the_old_daemon(daemon_repo):
     import shutil
 
-    from grite_testutil import make_repo
+    from toolkit_grite.testing import make_repo
 
     repo = daemon_repo
     grite(repo, "issue", "create", "--title", "old repo", "--json", env=DAEMON_ENV)

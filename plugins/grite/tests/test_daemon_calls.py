@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_testutil import grite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from toolkit_grite.core.calls import CALLS, check_args, resolve
 from toolkit_grite.daemon import wire
 from toolkit_grite.daemon.client import spec_for
 from toolkit_grite.errors import InvalidArgs
+from toolkit_grite.testing import grite
 from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.hashing import canonical_cbor, decode_cbor
 from toolkit_kernel.ipc.client import IpcClient

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from grite_testutil import git
+from toolkit_grite.testing import git
 
 
 def test_snapshots(repo, g):

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from grite_testutil import git, make_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_grite.core import gitfs, wal
-from toolkit_grite.core.model import make_event
+from toolkit_grite.core.model import Event, make_event
 from toolkit_grite.errors import GriteIoError
+from toolkit_grite.testing import git, make_repo
 
 ACTOR = bytes.fromhex("00112233445566778899aabbccddeeff")
 
 
-def _events(titles: list[str], ts: int) -> list[wal.Event]:
+def _events(titles: list[str], ts: int) -> list[Event]:
     return [make_event(bytes(16), ACTOR, ts + i, 1, [t, "", []]) for i, t in enumerate(titles)]
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grite_testutil import grite
+from toolkit_grite.testing import grite
 
 HEAVY = ("pygit2", "lmdb", "nacl")
 
@@ -30,8 +30,8 @@ def test_daemon_client_path_is_light():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False", "False"]
     probe = code + "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('toolkit_kernel.')))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "[]"  # the kernel's IPC client (cbor2, typing, pathlib) is for starting a daemon only
+    kernel = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert kernel == "[]"  # the kernel's IPC client (cbor2, typing, pathlib) is for starting a daemon only
 
 
 def _imported_by(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:

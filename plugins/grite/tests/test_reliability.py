@@ -7,7 +7,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from grite_testutil import GRITE, grite
+from toolkit_grite.testing import GRITE, grite
 
 
 def test_ten_parallel_creates_all_succeed(repo):

@@ -143,7 +143,7 @@ def _item(data: bytes, pos: int) -> tuple[Any, int]:
         result: dict[Any, Any] = {}
         for _ in range(n):
             key, pos = _item(data, pos)
-            if key in result or isinstance(key, (list, dict)):
+            if isinstance(key, (list, dict)) or key in result:
                 raise ProtocolError("duplicate or unhashable map key")
             result[key], pos = _item(data, pos)
         return result, pos
