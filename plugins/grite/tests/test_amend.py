@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_grite.core import amend, projection
-from toolkit_grite.core.model import make_event
+from toolkit_grite.core.model import Event, make_event
 
 
-def error_of(res) -> dict:
-    return json.loads(res.stderr.strip().splitlines()[-1])["error"]
+def error_of(res: Any) -> dict[str, Any]:
+    error: dict[str, Any] = json.loads(res.stderr.strip().splitlines()[-1])["error"]
+    return error
 
 
 def test_edit_comment_replaces_the_text_and_keeps_the_count(repo, g, cli):
@@ -103,7 +105,7 @@ ISSUE = os.urandom(16)
     edits=st.lists(st.tuples(st.integers(0, 1), st.integers(0, 2), st.text(max_size=8)), max_size=6),
     order=st.randoms(use_true_random=False),
 )
-def test_edits_fold_to_the_same_issue_in_any_order(edits, order):
+def test_edits_fold_to_the_same_issue_in_any_order(edits: list[tuple[int, int, str]], order: Any) -> None:
     """Comment edits are part of the order-independent projection: every arrival order, one result."""
     events = [make_event(ISSUE, ACTORS[0], 1, 1, ["t", "", []])]
     comments = [make_event(ISSUE, ACTORS[n % 2], 10 + n, 3, [f"c{n}"]) for n in range(2)]
@@ -112,7 +114,7 @@ def test_edits_fold_to_the_same_issue_in_any_order(edits, order):
     for ts, (actor, target, text) in enumerate(edits, 100):
         events.append(make_event(ISSUE, ACTORS[actor], ts, 3, [amend.edit_body(targets[target], text)]))
 
-    def fold(sequence):
+    def fold(sequence: list[Event]) -> dict[str, Any]:
         state = projection.new_state(ISSUE.hex())
         for ev in sequence:
             projection.apply(state, ev)
@@ -130,7 +132,7 @@ def test_edits_fold_to_the_same_issue_in_any_order(edits, order):
 
 
 def test_edit_and_remove_through_the_daemon_match_local_runs(repo):
-    from grite_testutil import grite
+    from toolkit_grite.testing import grite
 
     daemon = {"GRITE_NO_DAEMON": ""}
     assert grite(repo, "init", "--no-agents-md").code == 0

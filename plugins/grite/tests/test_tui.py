@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_testutil import grite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_grite.core import ops
 from toolkit_grite.core.grite import Grite
+from toolkit_grite.testing import grite
 
 pytestmark = [pytest.mark.tui]
 
@@ -247,7 +247,7 @@ def test_grite_tui_runs_in_a_real_terminal(repo: Path) -> None:
     import select
     import subprocess
 
-    from grite_testutil import GRITE
+    from toolkit_grite.testing import GRITE
 
     assert grite(repo, "issue", "create", "--title", "seen through a pty", "--json").code == 0
     leader, follower = pty.openpty()

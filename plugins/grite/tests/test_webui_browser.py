@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_testutil import grite
-from webui_helpers import webui
+
+from toolkit_grite.testing import grite, webui
 
 HOSTILE_TITLE = "<img src=x onerror=\"document.title='pwned'\"> & <b>bold</b>"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from grite_testutil import grite
-from webui_helpers import webui
+
+from toolkit_grite.testing import grite, webui
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_oversized_bodies_are_refused(server: httpx.Client) -> None:
     assert refused.status_code == 413
     assert "exceeds" in refused.json()["error"]["message"]
 
-    def streamed():
+    def streamed() -> Iterator[bytes]:
         for _ in range(6):
             yield b"z" * (1024 * 1024)
 

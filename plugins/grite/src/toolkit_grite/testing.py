@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import selectors
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ __all__ = [
     "read_like_grite_053",
     "summaries",
     "two_replicas",
+    "webui",
     "write_tree",
 ]
 
@@ -227,3 +231,32 @@ def event_ids(show: dict[str, Any]) -> set[str]:
 def kind_names(show: dict[str, Any]) -> list[str]:
     """The sorted event kind names of an `issue show` result (0.5.3's `{"KindName": ...}` form)."""
     return sorted(next(iter(e["kind"])) for e in show["events"])
+
+
+@contextmanager
+def webui(repo: Path, *args: str, startup_timeout: float = 120.0) -> Iterator[str]:
+    """Run `grite webui --json ARGS` in `repo`; yield its base URL; stop it (SIGTERM) afterwards.
+
+    The deadline for the URL is generous: tests run on loaded, shared machines.
+    """
+    with subprocess.Popen(
+        [*GRITE, "webui", "--json", *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                deadline = time.monotonic() + startup_timeout
+                while not sel.select(timeout=1.0):
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    assert time.monotonic() < deadline, "grite webui printed no URL"
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            yield str(json.loads(line)["data"]["url"])
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

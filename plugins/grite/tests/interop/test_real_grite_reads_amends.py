@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from grite_peer import Ours, Real, event_ids, kind_names, new_repo
 
 from toolkit_grite.core import amend
+from toolkit_grite.testing import Ours, Real, event_ids, kind_names, make_repo
 
 pytestmark = pytest.mark.interop
 
 
 def test_real_grite_reads_our_edits_and_removals(tmp_path: Path) -> None:
     real, ours = Real(), Ours()
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     real(repo, "init", "--no-agents-md")
     kept = ours(repo, "issue", "create", "--title", "kept")["issue_id"]
     gone = ours(repo, "issue", "create", "--title", "gone")["issue_id"]
@@ -50,7 +50,7 @@ def test_real_grite_reads_our_edits_and_removals(tmp_path: Path) -> None:
 
 def test_an_edit_written_by_the_real_grite_is_an_edit_for_us(tmp_path: Path) -> None:
     real, ours = Real(), Ours()
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     real(repo, "init", "--no-agents-md")
     iid = real(repo, "issue", "create", "--title", "t")["issue_id"]
     comment = real(repo, "issue", "comment", iid, "--body", "wrnog")["event_id"]
