@@ -69,6 +69,7 @@ async def test_list_query_and_escaped_detail(seeded: tuple[Grite, str, str]) -> 
         await pilot.pause()
         assert app.rows == [bug]
         assert "first bug" in screen_text(app)
+        assert "1 issue(s) match 'label:bug'" in screen_text(app)
 
         query.value = "colour:red"  # unknown qualifier: an error line, the list stays
         await pilot.press("slash", "enter")
@@ -273,3 +274,18 @@ def test_grite_tui_runs_in_a_real_terminal(repo: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
             os.close(leader)
+
+
+@pytest.mark.asyncio
+async def test_long_lists_are_cut_and_say_so(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit_grite.tui import app as tui
+
+    g = Grite()
+    for n in range(3):
+        ops.create_issue(g, f"issue {n}")
+    monkeypatch.setattr(tui, "LIST_LIMIT", 2)
+    app = tui.GriteApp(g, query="")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert len(app.rows) == 2
+        assert "3 issue(s) match '', the first 2 shown" in screen_text(app)
