@@ -1,7 +1,7 @@
 r"""Console examples in Markdown, read as sessions, and their documented output matched.
 
-A ```console block is a terminal session: each `$ ` line is a command (a trailing `\` joins the
-next line), the lines after it are what it prints. `tests/test_doc_shell_examples.py` runs every
+A fenced code block of language `console` is a terminal session: each `$ ` line is a command (a
+trailing `\` joins the next line), the lines after it are what it prints. `tests/test_doc_shell_examples.py` runs every
 such block of the docs with `toolkit.testing_shell` and checks each command's output with
 `OutputMatcher`, which applies a small, fixed normalisation so that documented output can show
 real values without going stale:
@@ -102,7 +102,7 @@ class Command:
 
 @dataclass
 class ConsoleBlock:
-    """A fenced block and its `<!-- docs-test: ... -->` directive, if any."""
+    """A fenced block and the `<!-- docs-test: KEY=VALUE ... -->` comment line just before it, if any."""
 
     line: int
     lang: str
