@@ -1,10 +1,10 @@
 r"""Console examples in Markdown, read as sessions, and their documented output matched.
 
 A fenced code block of language `console` is a terminal session: each `$ ` line is a command (a
-trailing `\` joins the next line), the lines after it are what it prints. `tests/test_doc_shell_examples.py` runs every
-such block of the docs with `toolkit.testing_shell` and checks each command's output with
-`OutputMatcher`, which applies a small, fixed normalisation so that documented output can show
-real values without going stale:
+trailing `\` joins the next line), the lines after it are what it prints.
+`tests/test_doc_shell_examples.py` runs every such block of the docs with `toolkit.testing_shell`
+and checks each command's output with `OutputMatcher`, which applies a small, fixed normalisation
+so that documented output can show real values without going stale:
 
 - whitespace: any run of spaces and tabs matches any other run; trailing spaces and leading or
   trailing blank lines are ignored;
