@@ -199,16 +199,26 @@ def test_a_stale_entry_behind_a_trusted_index_is_rebuilt_and_retried(site):
 
 
 def test_a_console_script_the_index_does_not_know_rebuilds_it(site):
+    """A script added to an installed distribution's entry points: no name or time the index checks changed."""
     unset = {"TOOLKIT_LOAD_PLUGINS": "<unset>"}
     _run(site, "toolkit", "plugins", **unset)
-    saved = _keep_times(site)
-    _install(site, "gamma", "The gamma system.")
-    _restore_times(saved)
+    entry_points = site / "tk_alpha-1.0.dist-info" / "entry_points.txt"
+    entry_points.write_text(entry_points.read_text() + "gamma = tk_alpha:main\n")  # the [toolkit.scripts] section
+    assert _indexed_scripts(site) == ["alpha", "beta"]  # trusted, and it misses gamma
     out, _ = _run(site, "gamma", "ping", **unset)
-    assert (out.returncode, out.stdout) == (0, "pong from gamma\n"), out.stderr
-    helped, modules = _run(site, "gamma", "--help", **unset)
-    assert helped.stdout.startswith("Usage: gamma")
-    assert "click" not in modules  # answered from the rebuilt index
+    assert (out.returncode, out.stdout) == (0, "pong from alpha\n"), out.stderr
+    assert _indexed_scripts(site) == ["alpha", "beta", "gamma"]  # the miss rebuilt it
+
+
+def _indexed_scripts(site: Path) -> list[str]:
+    """Return the console scripts in the index the launcher at `site` trusts (none: no trusted index)."""
+    probe = "from toolkit.fastpath import load_raw; d = load_raw(); print(' '.join(sorted(d['scripts'])) if d else '')"
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "80"}
+    for var in ("TOOLKIT_LOAD_PLUGINS", "TOOLKIT_STRICT_PLUGINS", "TOOLKIT_DISABLE_PLUGINS"):
+        env.pop(var, None)
+    argv = [sys.executable, "-c", probe]
+    scripts = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    return [name for name in scripts if name in ("alpha", "beta", "gamma")]  # the venv's own scripts aside
 
 
 def test_a_console_script_nobody_provides_is_a_clear_error(site):
