@@ -288,3 +288,12 @@ def test_continues_always_follows_a_session_on_the_same_page() -> None:
         blocks = [b for b in console_blocks(page.read_text()) if b.lang == "console"]
         if blocks and blocks[0].values("continues"):
             pytest.fail(f"{page.relative_to(ROOT)}:{blocks[0].line}: `continues` on the page's first session")
+
+
+def test_only_pages_outside_the_site_are_left_to_other_checks() -> None:
+    """The example plugin's README is not a docs page (mkdocs excludes it); `nox -s example` runs it."""
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert "plugins/example/" in config.split("exclude_docs:", 1)[1].split("\n\n", 1)[0]
+    noxfile = (ROOT / "noxfile.py").read_text()
+    for step in ('"plugins"', '"hello", "greet"'):
+        assert step in noxfile[noxfile.index("def example(") :], f"nox -s example no longer runs {step}"
