@@ -233,6 +233,9 @@ def test_rendered_issue_never_carries_control_characters(title: str, body: str, 
         "created_ts": 1,
         "updated_ts": 2,
         "comments": [{"event_id": "cd" * 32, "actor": "ef" * 16, "ts": 3, "body": comment}],
+        "links": [{"url": body, "note": title}],
+        "attachments": [{"name": label, "mime": comment}],
+        "dependencies": [{"target": "12" * 16, "dep_type": "blocks"}],
     }
     plain = render_issue(issue).plain
     assert not CONTROLS.search(plain)

@@ -19,9 +19,13 @@ def page_at(repo: Path) -> Iterator[tuple[Any, str]]:
 
     with webui(repo) as url, browser_page() as page:
         errors: list[str] = []
+        requested: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda request: requested.append(request.url))
         yield page, url
         assert errors == []  # no script error on any page
+        assert requested
+        assert [r for r in requested if not r.startswith(url)] == []  # no CDN, nothing from elsewhere
 
 
 def cli_issue(repo: Path, ident: str) -> dict[str, Any]:
@@ -90,6 +94,18 @@ def test_list_query_and_hostile_text_stays_text(page_at: tuple[Any, str], repo: 
     assert page.locator("#issue-title img, #issue-title b").count() == 0
     assert page.title() == "grite"
     assert hostile.startswith(page.locator("#issue-id").inner_text()[:8])
+
+    grite(repo, "issue", "link", "add", hostile, "--url", "javascript:document.title='pwned'", "--json")
+    grite(repo, "issue", "link", "add", hostile, "--url", "https://example.com/x", "--note", "upstream", "--json")
+    grite(repo, "issue", "assignee", "add", hostile, "--user", "alice", "--json")
+    page.reload()
+    expect(page.locator("#issue-facts dd")).to_have_text(
+        ["alice", "javascript:document.title='pwned'", "https://example.com/x (upstream)"]
+    )
+    links = page.locator("#issue-facts a")
+    expect(links).to_have_count(1)  # only the http(s) URL is clickable
+    assert links.get_attribute("href") == "https://example.com/x"
+    assert links.get_attribute("rel") == "noopener noreferrer"
 
     page.goto(url)
     page.locator("#query").fill("colour:red")

@@ -48,6 +48,13 @@ def render_issue(issue: dict[str, Any]) -> Text:
         text.append("labels: " + terminal_safe(", ".join(issue["labels"]), single_line=True) + "\n", style="cyan")
     if issue["assignees"]:
         text.append("assignees: " + terminal_safe(", ".join(issue["assignees"]), single_line=True) + "\n")
+    for dep in issue.get("dependencies", ()):
+        text.append(f"{dep['dep_type']}: {dep['target'][:8]}\n")
+    for link in issue.get("links", ()):
+        note = f" ({link['note']})" if link["note"] else ""
+        text.append("link: " + terminal_safe(link["url"] + note, single_line=True) + "\n")
+    for att in issue.get("attachments", ()):
+        text.append("attachment: " + terminal_safe(f"{att['name']} {att['mime']}", single_line=True) + "\n")
     text.append("\n" + (terminal_safe(issue["body"]) or "(no description)") + "\n")
     for number, comment in enumerate(issue["comments"], 1):
         text.append(f"\n#{number} {comment['actor'][:8]} at {_when(comment['ts'])}", style="bold dim")

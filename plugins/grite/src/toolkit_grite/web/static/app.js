@@ -69,10 +69,29 @@ async function showIssue(id) {
   $("issue-state").className = "state " + issue.state;
   $("issue-dates").textContent = "created " + when(issue.created_ts) + ", updated " + when(issue.updated_ts);
   $("issue-labels").replaceChildren(...issue.labels.map((label) => el("li", label)));
+  $("issue-facts").replaceChildren(...facts(issue));
   $("issue-body").textContent = issue.body || "(no description)";
   $("toggle-state").textContent = issue.state === "open" ? "Close issue" : "Reopen issue";
   if (me === null) me = (await api("GET", "/api/actor")).actor_id;
   $("comments").replaceChildren(...issue.comments.map(commentItem));
+}
+
+// Assignees, dependencies, links and attachments as a definition list. A link is clickable only
+// when it is http(s): a `javascript:` or `data:` URL from a replica stays text.
+function facts(issue) {
+  const out = [];
+  const add = (term, node) => { out.push(el("dt", term)); const dd = el("dd"); dd.append(node); out.push(dd); };
+  if (issue.assignees.length) add("Assignees", issue.assignees.join(", "));
+  for (const dep of issue.dependencies) add(dep.dep_type, dep.target.slice(0, 8));
+  for (const link of issue.links) {
+    const node = /^https?:\/\//i.test(link.url) ? el("a", link.url) : el("span", link.url);
+    if (node.tagName === "A") { node.href = link.url; node.rel = "noopener noreferrer"; node.target = "_blank"; }
+    const dd = el("span");
+    dd.append(node, link.note ? " (" + link.note + ")" : "");
+    add("Link", dd);
+  }
+  for (const att of issue.attachments) add("Attachment", att.name + " " + att.mime + " sha256:" + att.sha256);
+  return out;
 }
 
 function commentItem(comment) {
