@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -110,7 +111,6 @@ def test_the_daemon_refuses_malformed_requests_and_keeps_serving(repo: Path, tmp
         "call": "issue.create",
         "args": {"title": "ok"},
         "cwd": str(repo),
-        "format": "data",
     }
     bad: list[dict[str, Any]] = [
         {"op": "run", "argv": ["issue", "list"], "cwd": str(repo)},
@@ -118,7 +118,7 @@ def test_the_daemon_refuses_malformed_requests_and_keeps_serving(repo: Path, tmp
         {**good, "args": {"title": 5}},
         {**good, "args": {"title": "t", "extra": 1}},
         {**good, "env": {"PATH": "/evil"}},
-        {**good, "format": "yaml"},
+        {**good, "env": {"GRITE_ACTOR": 5}},
         {**good, "actor": 12},
         {**good, "cwd": str(other)},  # another repository: not this daemon's
     ]
@@ -130,8 +130,8 @@ def test_the_daemon_refuses_malformed_requests_and_keeps_serving(repo: Path, tmp
             assert caught.value.kind == "usage", (request, caught.value)
         with IpcClient(path, timeout=60, retries=0) as client:
             result = client.call(good)
-        assert set(result) == {"data", "warnings"}
-        assert set(result["data"]) == {"issue_id", "event_id", "wal_head"}
+        assert set(result) == {"json", "warnings"}
+        assert set(json.loads(result["json"])) == {"issue_id", "event_id", "wal_head"}
     finally:
         grite(repo, "daemon", "stop", "--json")
     titles = [i["title"] for i in grite(repo, "issue", "list", "--json", "--no-daemon").data["issues"]]

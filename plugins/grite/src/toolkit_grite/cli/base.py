@@ -195,17 +195,17 @@ def call(name: str, /, **args: Any) -> tuple[dict[str, Any], list[str]]:
         from toolkit_grite.daemon import client
 
         try:
-            result = client.forward(name, args, actor=meta("grite.actor"), data_dir=_data_dir(), fmt="data")
+            result = client.forward(name, args, actor=meta("grite.actor"), data_dir=_data_dir())
         except client.RemoteError as exc:
             raise to_grite_error(kerr.error_from_dict(exc.error)) from None
         except client.Lost as exc:
             raise gerr.GriteIpcError(client.failure_message(str(exc)), hint=client.FAILURE_HINT) from None
         if result is not None:
-            return result["data"], list(result["warnings"])
+            return json.loads(result["json"]), list(result["warnings"])
     from toolkit_grite.core.calls import run
 
     g = get_grite()
-    return run(g, name, args), g.warnings
+    return run(g, name, args, check=False), g.warnings  # click typed the arguments already
 
 
 def emit_call(name: str, human: Callable[[dict[str, Any]], str] | None = None, /, **args: Any) -> None:

@@ -170,13 +170,12 @@ def run(argv: list[str]) -> int | None:
     as_json = bool(glob.get("json") or env_json)
     quiet = not as_json and bool(glob.get("quiet") or os.environ.get("GRITE_QUIET", "") not in ("", "0"))
     data_dir = glob.get("data_dir") or os.environ.get("GRITE_HOME") or None
-    fmt = "json" if as_json else "data"
     try:
         result = None
         if not glob.get("no_daemon"):
-            result = client.forward(command.call, args, actor=glob.get("actor"), data_dir=data_dir, fmt=fmt)
+            result = client.forward(command.call, args, actor=glob.get("actor"), data_dir=data_dir)
         if result is None:
-            result = _local(command.call, args, actor=glob.get("actor"), data_dir=data_dir, fmt=fmt)
+            result = _local(command.call, args, actor=glob.get("actor"), data_dir=data_dir)
     except client.RemoteError as exc:
         return _error(exc.error, as_json)
     except client.Lost as exc:
@@ -196,8 +195,8 @@ class _LocalError(Exception):
         self.error = error
 
 
-def _local(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None, fmt: str) -> dict[str, Any]:
-    """Run the core call in this process; the answer has the daemon's shape.
+def _local(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None) -> dict[str, Any]:
+    """Run the core call in this process; the answer has the daemon's shape (and the data itself).
 
     Raises:
         _LocalError: the call failed (a toolkit error as its dict; a bug as an `internal` one,
@@ -222,9 +221,7 @@ def _local(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str 
         bug = f"internal error: {type(exc).__name__}: {exc}"
         hint = "this is a bug; rerun with TOOLKIT_DEBUG=1 for a traceback and report it"
         raise _LocalError({"kind": "internal", "message": bug, "hint": hint}) from None
-    if fmt == "json":
-        return {"json": as_json(data), "warnings": g.warnings}
-    return {"data": data, "warnings": g.warnings}
+    return {"json": as_json(data), "warnings": g.warnings, "data": data}
 
 
 def _print(command: _Command, result: dict[str, Any], *, as_json: bool, quiet: bool) -> None:
@@ -247,7 +244,12 @@ def _print(command: _Command, result: dict[str, Any], *, as_json: bool, quiet: b
         sys.stderr.write(f"warning: {render.terminal_safe(warning)}\n")
     if quiet:
         return
-    data = result["data"]
+    if "data" in result:
+        data = result["data"]
+    else:
+        import json
+
+        data = json.loads(result["json"])
     kind, _, verb = command.human.partition(":")
     text = render.done(verb)(data) if kind == "done" else render.table(data) if kind == "table" else render.show(data)
     if text:

@@ -154,13 +154,11 @@ def _common_dir() -> str | None:
     return found[2]
 
 
-def forward(
-    call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None, fmt: str
-) -> dict[str, Any] | None:
+def forward(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None) -> dict[str, Any] | None:
     """Have the daemon run core call `call`; None when none can serve it (then run it locally).
 
-    `fmt` "data" answers `{data, warnings}`; "json" answers `{json, warnings}` with `json` the
-    data's compact sorted-key JSON text (what `--json` prints inside the envelope).
+    The answer is `{json, warnings}`: `json` is the call's data as compact sorted-key JSON text
+    (what `--json` prints inside the envelope).
 
     Raises:
         RemoteError: the call failed in the daemon (its error kind, message, hint, details).
@@ -182,7 +180,6 @@ def forward(
         "actor": actor,
         "data_dir": data_dir,
         "env": {k: os.environ[k] for k in CALLER_ENV if k in os.environ},
-        "format": fmt,
     }
     result = conn.call(request, SLOW_CALL_TIMEOUT if call in SLOW_CALLS else short_timeout())
     if not isinstance(result, dict):

@@ -1,10 +1,10 @@
 """The grite daemon: one per repository, serving core calls over the kernel's IPC.
 
-A request is `{"op": "call", "call", "args", "cwd", "actor", "data_dir", "env", "format"}`
+A request is `{"op": "call", "call", "args", "cwd", "actor", "data_dir", "env"}`
 (see `toolkit_grite.daemon.client.forward`): the daemon opens the caller's view of the
 repository (its worktree, actor options and `GRITE_*` settings, never the daemon's own
 environment or working directory), runs the named function of `toolkit_grite.core.calls`
-and answers its JSON data and warnings; a core error travels as the IPC error envelope.
+and answers its data as JSON text with the warnings; a core error travels as the IPC error envelope.
 It keeps one LMDB environment and one repository handle open between calls. Calls run one at
 a time (like the local write lock), in a worker thread so the event loop keeps answering
 pings. Run with `python -m toolkit_grite.daemon --git-dir DIR`.
@@ -27,7 +27,6 @@ from toolkit_grite.errors import InvalidArgs
 __all__ = ["main", "serve", "serve_call"]
 
 _RUN_LOCK = threading.Lock()
-FORMATS = ("data", "json")
 
 
 class _Served:
@@ -60,7 +59,7 @@ def _optional_str(request: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _parse(request: dict[str, Any]) -> tuple[str, dict[str, Any], str, str | None, str | None, dict[str, str], str]:
+def _parse(request: dict[str, Any]) -> tuple[str, dict[str, Any], str, str | None, str | None, dict[str, str]]:
     """Check the request's shape (the call's arguments are checked against the call itself)."""
     if request.get("op") != "call":
         raise InvalidArgs(f"unknown op {request.get('op')!r}", hint="this daemon serves {'op': 'call', ...}")
@@ -70,14 +69,11 @@ def _parse(request: dict[str, Any]) -> tuple[str, dict[str, Any], str, str | Non
     env = request.get("env") or {}
     if not isinstance(env, dict) or not all(k in CALLER_ENV and isinstance(v, str) for k, v in env.items()):
         raise InvalidArgs(f"env must map some of {', '.join(CALLER_ENV)} to strings")
-    fmt = request.get("format", "data")
-    if fmt not in FORMATS:
-        raise InvalidArgs(f"format must be one of {', '.join(FORMATS)}")
-    return name, args, cwd, _optional_str(request, "actor"), _optional_str(request, "data_dir"), env, fmt
+    return name, args, cwd, _optional_str(request, "actor"), _optional_str(request, "data_dir"), env
 
 
 def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
-    """Run one call request for the repository at `served`; return `{data|json, warnings}`.
+    """Run one call request for the repository at `served`; return `{json, warnings}`.
 
     Raises:
         InvalidArgs: a malformed request, or a `cwd` outside the served repository.
@@ -86,7 +82,7 @@ def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
     from toolkit_grite.core.calls import as_json, run
     from toolkit_grite.core.grite import Grite
 
-    name, args, cwd, actor, data_dir, env, fmt = _parse(request)
+    name, args, cwd, actor, data_dir, env = _parse(request)
     with _RUN_LOCK:
         paths = discover(Path(cwd))
         if paths.common_dir.resolve() != served.common_dir.resolve():
@@ -96,9 +92,8 @@ def serve_call(request: dict[str, Any], served: RepoPaths) -> dict[str, Any]:
             data = run(g, name, args)
         finally:
             g.close()
-    if fmt == "json":
-        return {"json": as_json(data), "warnings": g.warnings}
-    return {"data": dict(data), "warnings": g.warnings}
+    # JSON text, not a CBOR tree: the client prints it as is, or parses it with the C json module.
+    return {"json": as_json(data), "warnings": g.warnings}
 
 
 async def _handle(request: dict[str, Any]) -> Any:
