@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,26 @@ def test_export_to_git_bug_and_back(tmp_path: Path) -> None:
     # Incremental: only the change goes out; and importing back does not duplicate anything.
     ours(repo, "issue", "comment", iid, "--body", "second note")
     ours(repo, "issue", "label", "remove", iid, "--label", "infra")
-    assert ours(repo, "bridge", "git-bug", "export", "--git-bug", gb) == {"created": 0, "updated": 1, "issues": 2}
+    exported = ours(repo, "bridge", "git-bug", "export", "--git-bug", gb)
+    assert exported == {"created": 0, "updated": 1, "removed": 0, "issues": 2}
     bug = show("From grite")
     assert ([c["message"] for c in bug["comments"]][-1], bug["labels"]) == ("second note", [])
     assert ours(repo, "bridge", "git-bug", "import", "--git-bug", gb)["events"] == 0
     assert ours(repo, "issue", "list")["total"] == 2
+
+    # An edited comment is edited there; a removed issue's bug is removed there.
+    first = ours(repo, "issue", "show", iid)["issue"]["comments"][0]["event_id"]
+    ours(repo, "issue", "edit-comment", iid, first, "--body", "first note, corrected")
+    ours(repo, "issue", "remove", other)
+    exported = ours(repo, "bridge", "git-bug", "export", "--git-bug", gb)
+    assert exported == {"created": 0, "updated": 1, "removed": 1, "issues": 1}
+    bug = show("From grite")
+    assert [c["message"] for c in bug["comments"]] == ["grite body", "first note, corrected", "second note"]
+    titles = [b["title"] for b in json.loads(run_git_bug(gb, repo, "bug", "--format", "json"))]
+    assert titles == ["From grite"]
+    again = ours(repo, "bridge", "git-bug", "export", "--git-bug", gb)
+    assert again == {"created": 0, "updated": 0, "removed": 0, "issues": 1}
+
+
+def run_git_bug(gb: str, repo: Path, *args: str) -> str:
+    return subprocess.run([gb, *args], cwd=repo, capture_output=True, text=True, check=True, timeout=120).stdout

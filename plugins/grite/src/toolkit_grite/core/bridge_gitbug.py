@@ -147,7 +147,7 @@ def export_issues(g: Grite, target: Path, binary: str | None = None) -> dict[str
     if _run(exe, target, "user", "--format", "json").strip() in ("", "[]", "null"):
         name = f"grite-{g.actor.actor_id.hex()[:8]}"
         _run(exe, target, "user", "new", "--name", name, "--email", f"{name}@grite.local", "--non-interactive")
-    created = updated = 0
+    created = updated = removed = 0
     for state in view.states():
         if not projection.visible(state):
             continue
@@ -155,6 +155,14 @@ def export_issues(g: Grite, target: Path, binary: str | None = None) -> dict[str
         iid = issue["issue_id"]
         if any(b.startswith(iid) for b in known) and iid not in mapping:
             continue  # imported from git-bug: it is the source of truth there
+        if projection.removed(state):  # `grite issue remove`: git-bug's `bug rm` (never created there)
+            gone = mapping.pop(iid, None)
+            if gone is not None:
+                if gone in known:
+                    _run(exe, target, "bug", "rm", gone)
+                    removed += 1
+                _save_map(g, mapping)
+            continue
         bug_id = mapping.get(iid)
         if bug_id is None:
             before = known.copy()
@@ -167,18 +175,22 @@ def export_issues(g: Grite, target: Path, binary: str | None = None) -> dict[str
             created += 1
         elif _sync_bug(exe, target, bug_id, issue):
             updated += 1
-    return {"created": created, "updated": updated, "issues": len(mapping)}
+    return {"created": created, "updated": updated, "removed": removed, "issues": len(mapping)}
 
 
 def _sync_bug(exe: str, target: Path, bug_id: str, issue: dict[str, Any]) -> bool:
-    """Bring bug `bug_id` to `issue`'s title, comments, labels and status; True when anything changed."""
+    """Bring bug `bug_id` to `issue`'s title, comments (new and edited), labels and status; True on any change."""
     bug = _git_bug(exe, target, "bug", "show", bug_id, "--format", "json")
     changed = False
     if bug["title"] != issue["title"]:
         _run(exe, target, "bug", "title", "edit", bug_id, "--title", issue["title"], "--non-interactive")
         changed = True
-    sent = len(bug.get("comments") or []) - 1
-    for comment in issue["comments"][max(sent, 0) :]:
+    posted = (bug.get("comments") or [])[1:]  # the first is the bug's description
+    for before, comment in zip(posted, issue["comments"], strict=False):
+        if before["message"] != comment["body"]:  # edited here since (`grite issue edit-comment`)
+            _run(exe, target, "bug", "comment", "edit", before["id"], "--message", comment["body"], "--non-interactive")
+            changed = True
+    for comment in issue["comments"][len(posted) :]:
         _run(exe, target, "bug", "comment", "new", bug_id, "--message", comment["body"], "--non-interactive")
         changed = True
     have, want = set(bug.get("labels") or []), set(issue["labels"])
