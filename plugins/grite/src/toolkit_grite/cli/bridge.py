@@ -48,5 +48,5 @@ def register(group: click.Group) -> None:
         git_bug,
         "export",
         "Create or update a git-bug bug for every grite issue that did not come from git-bug.",
-        lambda d: f"exported: {d['created']} created, {d['updated']} updated",
+        lambda d: f"exported: {d['created']} created, {d['updated']} updated, {d['removed']} removed",
     )
