@@ -171,9 +171,9 @@ def test_follow_live_in_subprocess(sub_env, cli, plasmite_argv: list[str]) -> No
 
 
 def test_follow_reports_drops(cli, pool_dir: Path) -> None:
-    from toolkit_plasmite.codec import encode_payload
-    from toolkit_plasmite.pool import PoolFile
-    from toolkit_plasmite.tail import follow
+    from toolkit_plasmite.core.codec import encode_payload
+    from toolkit_plasmite.core.pool import PoolFile
+    from toolkit_plasmite.core.tail import follow
 
     cli("plasmite", "pool", "create", "small", "--size", "8K").assert_success()
     with PoolFile(pool_dir / "small.plasmite") as pool:

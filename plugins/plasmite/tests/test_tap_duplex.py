@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.tail import retained
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.tail import retained
 
 CHILD = r"""
 import sys, os

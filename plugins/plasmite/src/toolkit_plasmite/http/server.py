@@ -21,8 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toolkit_plasmite import __version__
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.codec import dumps_compact, envelope
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.codec import dumps_compact, envelope
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.tail import follow
+from toolkit_plasmite.core.values import check_pool_name
 from toolkit_plasmite.errors import (
     BusyError,
     ErrorKind,
@@ -31,10 +35,6 @@ from toolkit_plasmite.errors import (
     PlasmiteError,
     UsageError,
 )
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.tail import follow
-from toolkit_plasmite.values import check_pool_name
 
 LITE3_MEDIA_TYPE = "application/x-plasmite-lite3"
 
@@ -343,7 +343,7 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
         check_pool_name(pool)
 
         def work() -> dict[str, Any]:
-            from toolkit_plasmite.codec import decode_payload
+            from toolkit_plasmite.core.codec import decode_payload
 
             with ctx.open_pool(pool, False) as pf:
                 s, ts, payload, _ = pf.get(seq)
@@ -380,7 +380,7 @@ def _add_lite3_message_routes(app: FastAPI, ctx: _Context) -> None:
         check_pool_name(pool)
 
         def work() -> tuple[int, bytes]:
-            from toolkit_plasmite.lite3_api import frame_payload
+            from toolkit_plasmite.core.lite3_api import frame_payload
 
             with ctx.open_pool(pool, False) as pf:
                 frame = frame_payload(pf, pf.get(seq))

@@ -10,8 +10,8 @@ import click
 from toolkit.cliutil import ToolkitGroup, json_option, standalone_main
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite import __version__
+from toolkit_plasmite.cli.ui import PlasmiteClickError, get_settings
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.ui import PlasmiteClickError, get_settings
 
 __all__ = ["main", "plasmite"]
 
@@ -103,11 +103,11 @@ def completion_command(shell: str) -> None:
 
 
 def _register() -> None:
-    from toolkit_plasmite.cli_feed import duplex_command, feed_command
-    from toolkit_plasmite.cli_follow import follow_command
-    from toolkit_plasmite.cli_pool import doctor_command, fetch_command, pool_group
-    from toolkit_plasmite.cli_serve import serve_group
-    from toolkit_plasmite.cli_tap import tap_command
+    from toolkit_plasmite.cli.feed import duplex_command, feed_command
+    from toolkit_plasmite.cli.follow import follow_command
+    from toolkit_plasmite.cli.pool import doctor_command, fetch_command, pool_group
+    from toolkit_plasmite.cli.serve import serve_group
+    from toolkit_plasmite.cli.tap import tap_command
 
     for command in (
         pool_group,

@@ -20,19 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 from zlib import crc32
 
-from toolkit_plasmite import codec
-from toolkit_plasmite._lock import WriterLock
-from toolkit_plasmite.core import lite3
-from toolkit_plasmite.core.semaphore import PoolSemaphore
-from toolkit_plasmite.errors import (
-    AlreadyExistsError,
-    CorruptError,
-    NotFoundError,
-    PermissionDeniedError,
-    UsageError,
-    from_os_error,
-)
-from toolkit_plasmite.format import (
+from toolkit_plasmite.core import codec, lite3
+from toolkit_plasmite.core.format import (
     COMMIT_MARKER,
     FOLLOW_UNTIL_OFFSET,
     FORMAT_VERSION,
@@ -60,7 +49,17 @@ from toolkit_plasmite.format import (
     parse_geometry,
     plan_geometry,
 )
-from toolkit_plasmite.plan import plan_append
+from toolkit_plasmite.core.lock import WriterLock
+from toolkit_plasmite.core.plan import plan_append
+from toolkit_plasmite.core.semaphore import PoolSemaphore
+from toolkit_plasmite.errors import (
+    AlreadyExistsError,
+    CorruptError,
+    NotFoundError,
+    PermissionDeniedError,
+    UsageError,
+    from_os_error,
+)
 
 __all__ = ["Frame", "Gap", "PoolFile", "create_pool_file"]
 

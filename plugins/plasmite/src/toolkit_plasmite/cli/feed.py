@@ -11,13 +11,13 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.codec import dumps_compact, format_time
+from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings
+from toolkit_plasmite.core.codec import dumps_compact, format_time
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.ingest import Record, RecordParser, iter_chunks, sniff
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.ui import Settings, binary_stream, get_settings
-from toolkit_plasmite.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 
 __all__ = ["duplex_command", "feed_command", "open_local_pool", "remote_options"]
 
@@ -38,7 +38,7 @@ def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def remote_client(ref_base: str, token: str | None, token_file: str | None, tls_ca: str | None, skip: bool) -> Any:
     """Build a RemoteClient from the remote flags."""
-    from toolkit_plasmite.remote import RemoteClient
+    from toolkit_plasmite.http.remote import RemoteClient
 
     if token and token_file:
         raise UsageError("give --token or --token-file, not both")
@@ -58,7 +58,7 @@ def check_no_remote_flags(token: str | None, token_file: str | None, tls_ca: str
 
 def open_local_pool(ref: str, settings: Settings, create: bool, create_size: str | None) -> PoolFile:
     """Open a local pool for writing, creating it with `--create`."""
-    from toolkit_plasmite.pool import create_pool_file
+    from toolkit_plasmite.core.pool import create_pool_file
 
     path = resolve_pool_path(ref, settings.pool_dir)
     try:
@@ -260,8 +260,8 @@ def _appender(
     """Return (append a batch of objects -> [(seq, ts)], close) for a local or remote pool."""
     remote = parse_remote_ref(pool)
     if remote is not None:
-        from toolkit_plasmite.codec import parse_time
-        from toolkit_plasmite.remote import RemotePool
+        from toolkit_plasmite.core.codec import parse_time
+        from toolkit_plasmite.http.remote import RemotePool
 
         if create:
             raise UsageError("--create works on local pools only")
@@ -331,7 +331,7 @@ def duplex_command(
     echo_self: bool,
 ) -> None:
     """Follow POOL while appending what you type (or pipe) into it."""
-    from toolkit_plasmite.cli_follow import FollowOptions, run_follow
+    from toolkit_plasmite.cli.follow import FollowOptions, run_follow
 
     settings = get_settings()
     if parse_remote_ref(pool) is not None:

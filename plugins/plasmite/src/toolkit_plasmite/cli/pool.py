@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from toolkit.cliutil import json_option
-from toolkit_plasmite.client import LocalClient, pool_name
-from toolkit_plasmite.codec import decode_payload, envelope
+from toolkit_plasmite.cli.ui import get_settings
+from toolkit_plasmite.core.client import LocalClient, pool_name
+from toolkit_plasmite.core.codec import decode_payload, envelope
+from toolkit_plasmite.core.values import parse_remote_ref, parse_size
 from toolkit_plasmite.errors import PlasmiteError, UsageError
-from toolkit_plasmite.ui import get_settings
-from toolkit_plasmite.values import parse_remote_ref, parse_size
 
 __all__ = ["doctor_command", "fetch_command", "pool_group"]
 
@@ -125,7 +125,7 @@ def pool_delete(names: tuple[str, ...]) -> None:
 
 
 def _remote_entries(server: str) -> list[dict[str, Any]]:
-    from toolkit_plasmite.remote import RemoteClient
+    from toolkit_plasmite.http.remote import RemoteClient
 
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"SERVER must be an http(s)://host:port origin, not {server!r}")
@@ -141,7 +141,7 @@ def fetch_command(pool: str, seq: int) -> None:
     """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
     remote = parse_remote_ref(pool)
     if remote is not None:
-        from toolkit_plasmite.remote import RemoteClient
+        from toolkit_plasmite.http.remote import RemoteClient
 
         with RemoteClient(remote.base_url) as rc:
             get_settings().out(rc.request("GET", f"/v0/pools/{remote.pool}/messages/{seq}")["message"])
@@ -162,7 +162,7 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
         raise UsageError("give a POOL or --all (not both)", hint="plasmite doctor mypool")
     c = client()
     if check_all:
-        from toolkit_plasmite.validate import validate_pool
+        from toolkit_plasmite.core.validate import validate_pool
 
         paths = sorted(Path(e["path"]) for e in c.list_entries())
         reports = [validate_pool(p, pool_name(p)) for p in paths]

@@ -13,7 +13,7 @@ import click
 
 from toolkit.cliutil import json_mode
 from toolkit_kernel.errors import ToolkitError
-from toolkit_plasmite.codec import dumps_compact, dumps_pretty, format_time
+from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.errors import PlasmiteError
 
 __all__ = ["PlasmiteClickError", "Settings", "get_settings"]

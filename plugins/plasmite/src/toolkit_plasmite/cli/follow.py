@@ -12,13 +12,13 @@ from typing import Any
 
 import click
 
-from toolkit_plasmite.codec import dumps_compact, dumps_pretty, envelope
+from toolkit_plasmite.cli.ui import Settings, get_settings
+from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, envelope
+from toolkit_plasmite.core.pool import Gap, PoolFile
+from toolkit_plasmite.core.tail import Message4, follow, has_tags, retained
+from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_since
+from toolkit_plasmite.core.where import WhereFilter
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.pool import Gap, PoolFile
-from toolkit_plasmite.tail import Message4, follow, has_tags, retained
-from toolkit_plasmite.ui import Settings, get_settings
-from toolkit_plasmite.values import parse_duration, parse_remote_ref, parse_since
-from toolkit_plasmite.where import WhereFilter
 
 __all__ = ["FollowOptions", "follow_command", "run_follow"]
 
@@ -208,7 +208,7 @@ def _drain(stream: Iterator[Message4], printer: _Printer, opts: FollowOptions, m
 
 
 def _replay(printer: _Printer, backlog: list[dict[str, Any]], speed: float) -> None:
-    from toolkit_plasmite.codec import parse_time
+    from toolkit_plasmite.core.codec import parse_time
 
     prev: int | None = None
     for env in backlog:
@@ -235,7 +235,7 @@ def _remote_history(rpool: Any, bounds: dict[str, int], printer: _Printer, tail:
 
 def run_remote_follow(pool_ref: str, opts: FollowOptions, client: Any, pool_name: str) -> None:
     """Follow a pool served over HTTP."""
-    from toolkit_plasmite.remote import RemotePool
+    from toolkit_plasmite.http.remote import RemotePool
 
     opts.validate()
     printer = _Printer(opts)
@@ -314,7 +314,7 @@ def follow_command(
     tls_skip_verify: bool,
 ) -> None:
     """Print POOL's messages as they arrive (pretty JSON unless --jsonl)."""
-    from toolkit_plasmite.cli_feed import check_no_remote_flags, open_local_pool, remote_client
+    from toolkit_plasmite.cli.feed import check_no_remote_flags, open_local_pool, remote_client
 
     settings = get_settings()
     opts = FollowOptions(
@@ -359,7 +359,7 @@ def follow_command(
     if create:
         pf = open_local_pool(pool, settings, True, None)
     else:
-        from toolkit_plasmite.values import resolve_pool_path
+        from toolkit_plasmite.core.values import resolve_pool_path
 
         pf = PoolFile(resolve_pool_path(pool, settings.pool_dir))
     try:

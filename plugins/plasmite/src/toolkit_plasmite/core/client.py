@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.codec import format_time
+from toolkit_plasmite.core.codec import format_time
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.pool import PoolFile, create_pool_file
+from toolkit_plasmite.core.validate import validate_pool
+from toolkit_plasmite.core.values import default_pool_dir, resolve_pool_path
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, error_for_kind, from_os_error
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.pool import PoolFile, create_pool_file
-from toolkit_plasmite.validate import validate_pool
-from toolkit_plasmite.values import default_pool_dir, resolve_pool_path
 
 __all__ = ["LocalClient", "pool_info", "pool_name"]
 

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, Literal
 
-from toolkit_plasmite.codec import decode_payload
+from toolkit_plasmite.core.codec import decode_payload
+from toolkit_plasmite.core.notify import Waiter
+from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
-from toolkit_plasmite.notify import Waiter
-from toolkit_plasmite.pool import Gap, PoolFile
 
 __all__ = ["GapPolicy", "Message4", "follow", "has_tags", "retained"]
 

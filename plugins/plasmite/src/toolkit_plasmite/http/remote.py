@@ -16,7 +16,7 @@ from toolkit_plasmite.errors import IoError, PlasmiteError, UsageError, error_fo
 if TYPE_CHECKING:
     import httpx
 
-    from toolkit_plasmite.api import Durability, Message
+    from toolkit_plasmite.core.api import Durability, Message
 
 __all__ = ["RemoteClient", "RemotePool"]
 
@@ -182,7 +182,7 @@ class RemotePool:
 
     def append(self, value: Any, tags: Iterable[str] | None = None, durability: Durability | int = 0) -> Message:
         """Append and return the committed Message."""
-        from toolkit_plasmite.api import message_from_envelope
+        from toolkit_plasmite.core.api import message_from_envelope
 
         return message_from_envelope(self.append_value(value, tags or (), durability))
 
@@ -193,7 +193,7 @@ class RemotePool:
 
     def get(self, seq: int) -> Message:
         """Message `seq`."""
-        from toolkit_plasmite.api import parse_message
+        from toolkit_plasmite.core.api import parse_message
 
         return parse_message(self.get_json(seq))
 
@@ -283,7 +283,7 @@ class RemotePool:
         error_on_gap: bool = False,
     ) -> Generator[Message, None, None]:
         """Messages from `since_seq` (default: the oldest retained), like `Pool.tail`."""
-        from toolkit_plasmite.api import message_from_envelope
+        from toolkit_plasmite.core.api import message_from_envelope
 
         for env in self.iter_envelopes(since_seq, max_messages, timeout_ms, tags, error_on_gap):
             yield message_from_envelope(env)
