@@ -280,6 +280,33 @@ def test_remote_feed_and_follow_cli(serve, cli, plasmite_argv: list[str], sub_en
     assert json.loads(cli("plasmite", "fetch", ref, "1").assert_success().stdout)["seq"] == 1
 
 
+def test_remote_duplex_shows_others_sends_ours_and_ends_at_end_of_input(serve, cli, plasmite_argv, sub_env) -> None:
+    srv = serve()
+    with RemoteClient(srv.base_url) as rc:
+        rc.create_pool("chat", 65536).append({"from": "bob", "msg": "seed"})
+    ref = f"{srv.base_url}/chat"
+    proc = subprocess.Popen(
+        [*plasmite_argv, "duplex", ref, "--me", "alice", "--tail", "1", "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    assert proc.stdout is not None
+    try:
+        assert json.loads(proc.stdout.readline())["data"] == {"from": "bob", "msg": "seed"}
+        out, err = proc.communicate('{"from":"alice","msg":"remote-reply"}\n', timeout=60)  # then end of input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out == ""  # our own message is not echoed
+    res = cli("plasmite", "follow", ref, "--tail", "2", "--jsonl", "--no-follow").assert_success()
+    assert [m["data"]["from"] for m in lines_of(res.stdout)] == ["bob", "alice"]
+
+
 def lines_of(text: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in text.splitlines() if x.strip()]
 

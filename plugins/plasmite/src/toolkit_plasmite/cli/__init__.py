@@ -103,7 +103,8 @@ def completion_command(shell: str) -> None:
 
 
 def _register() -> None:
-    from toolkit_plasmite.cli.feed import duplex_command, feed_command
+    from toolkit_plasmite.cli.duplex import duplex_command
+    from toolkit_plasmite.cli.feed import feed_command
     from toolkit_plasmite.cli.follow import follow_command
     from toolkit_plasmite.cli.pool import doctor_command, fetch_command, pool_group
     from toolkit_plasmite.cli.serve import serve_group

@@ -1,9 +1,8 @@
-"""`feed` (append records from an argument, a file or stdin) and `duplex` (feed + follow)."""
+"""`feed`: append records from an argument, a file or stdin, to a local or remote pool."""
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
 
-__all__ = ["duplex_command", "feed_command", "open_local_pool", "remote_options"]
+__all__ = ["feed_command", "isatty", "open_local_pool", "read_records", "remote_options"]
 
 
 def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +74,7 @@ def open_local_pool(ref: str, settings: Settings, create: bool, create_size: str
     return PoolFile(path)
 
 
-def _records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) -> Iterator[list[Record]]:
+def read_records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) -> Iterator[list[Record]]:
     """Yield batches of parsed records from exactly one source."""
     if data is not None:
         if file is not None:
@@ -90,7 +89,7 @@ def _records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) ->
             raise UsageError(f"cannot read --file {file}: {exc.strerror}") from None
         chunks = _closing(fh)
     else:
-        if file is None and _isatty(stdin):
+        if file is None and isatty(stdin):
             raise UsageError(
                 "no input: give DATA, --file, or pipe records on stdin", hint="echo '{\"a\":1}' | plasmite feed POOL"
             )
@@ -118,7 +117,8 @@ def _closing(fh: IO[bytes]) -> Iterator[bytes]:
         fh.close()
 
 
-def _isatty(stream: Any) -> bool:
+def isatty(stream: Any) -> bool:
+    """True when `stream` is a terminal (False for closed or fake streams)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -204,7 +204,7 @@ def feed_command(
     total = ok = failed = 0
     try:
         stdin = binary_stream("stdin")
-        for batch in _records(data, file, mode, stdin):
+        for batch in read_records(data, file, mode, stdin):
             good: list[dict[str, Any]] = []
             for rec in batch:
                 total += 1
@@ -307,64 +307,3 @@ def _flush_good(
     n = len(good)
     good.clear()
     return n
-
-
-@click.command("duplex")
-@click.argument("pool")
-@click.option("--me", help='Your name: terminal lines become {"from": ME, "msg": LINE}; your messages are hidden.')
-@click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
-@click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N messages.")
-@click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
-@click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default=None)
-@click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
-@click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339).")
-@click.option("--echo-self", is_flag=True, help="Also show messages whose data.from is ME.")
-def duplex_command(
-    pool: str,
-    me: str | None,
-    create: bool,
-    tail_n: int,
-    jsonl: bool,
-    fmt: str | None,
-    timeout: str | None,
-    since: str | None,
-    echo_self: bool,
-) -> None:
-    """Follow POOL while appending what you type (or pipe) into it."""
-    from toolkit_plasmite.cli.follow import FollowOptions, run_follow
-
-    settings = get_settings()
-    if parse_remote_ref(pool) is not None:
-        raise UsageError("`duplex` works on local pools only", hint="use `feed` and `follow` with remote refs")
-    stdin = binary_stream("stdin")
-    interactive = _isatty(stdin)
-    if interactive and not me:
-        raise UsageError("--me is required on a terminal", hint="plasmite duplex chat --me alice")
-    pf = open_local_pool(pool, settings, create, None)
-    error: list[BaseException] = []
-
-    def pump() -> None:
-        try:
-            if interactive:
-                for raw in iter(stdin.readline, b""):
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if line:
-                        pf.append(pf.encode_payload({"from": me, "msg": line}))
-            else:
-                for batch in _records(None, None, "auto", stdin):
-                    good = [r.data for r in batch if r.data is not None]
-                    if good:
-                        pf.append_many([pf.encode_payload(d) for d in good])
-        except BaseException as exc:  # reported by the follower loop
-            error.append(exc)
-
-    thread = threading.Thread(target=pump, daemon=True, name="duplex-stdin")
-    opts = FollowOptions(
-        tail=tail_n, since=since, jsonl=jsonl, fmt=fmt, timeout=timeout, hide_from=None if echo_self else me
-    )
-    live_edge = pf.last_seq() + 1  # before the pump starts, so our own first lines are not skipped
-    thread.start()
-    try:
-        run_follow(settings, pool, pf, opts, errors=error, start_seq=live_edge)
-    finally:
-        pf.close()
