@@ -7,7 +7,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,52 +14,6 @@ import httpx
 import pytest
 
 from toolkit_plasmite import ErrorKind, NotFoundError, RemoteClient, RetentionGapError
-
-
-class Server:
-    def __init__(self, proc: subprocess.Popen[str], base_url: str, banner: dict[str, Any]) -> None:
-        self.proc = proc
-        self.base_url = base_url
-        self.banner = banner
-
-
-@pytest.fixture
-def serve(plasmite_argv: list[str], sub_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> Server:
-        proc = subprocess.Popen(
-            [*plasmite_argv, "serve", "--bind", "127.0.0.1:0", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=sub_env,
-        )
-        procs.append(proc)
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        banner = json.loads(line)["notice"]
-        assert banner["kind"] == "serve_ready", line
-        base = banner["details"]["base_url"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/healthz", verify=False, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        return Server(proc, base, banner)
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def test_routes_roundtrip(serve) -> None:

@@ -106,6 +106,7 @@ def _register() -> None:
     from toolkit_plasmite.cli.duplex import duplex_command
     from toolkit_plasmite.cli.feed import feed_command
     from toolkit_plasmite.cli.follow import follow_command
+    from toolkit_plasmite.cli.mcp import mcp_command
     from toolkit_plasmite.cli.pool import doctor_command, fetch_command, pool_group
     from toolkit_plasmite.cli.serve import serve_group
     from toolkit_plasmite.cli.tap import tap_command
@@ -119,6 +120,7 @@ def _register() -> None:
         tap_command,
         serve_group,
         doctor_command,
+        mcp_command,
     ):
         plasmite.add_command(command)
 

@@ -110,7 +110,7 @@ class GuardMiddleware:
             await send(message)
 
         path: str = scope.get("path", "")
-        if self._token is not None and path.startswith("/v0"):
+        if self._token is not None and path.startswith(("/v0", "/mcp")):
             headers = dict(scope.get("headers") or [])
             got = headers.get(b"authorization", b"")
             if not hmac.compare_digest(got, b"Bearer " + self._token):
@@ -225,6 +225,7 @@ class _Context:
 
 def create_app(config: ServeConfig) -> FastAPI:
     """Build the FastAPI app for `config`."""
+    mcp_server = _mcp_server(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -233,7 +234,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         # Every open tail holds a worker thread while it waits; keep room for storage requests too.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, config.max_tail_concurrency + 16)
-        yield
+        async with mcp_server.session_manager.run():
+            yield
 
     app = FastAPI(
         title="plasmite",
@@ -246,12 +248,33 @@ def create_app(config: ServeConfig) -> FastAPI:
     _add_pool_routes(app, ctx)
     _add_message_routes(app, ctx)
     _add_tail_route(app, ctx)
+    app.router.routes.extend(_mcp_routes(mcp_server))
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(GuardMiddleware, config=config)
     return app
+
+
+def _mcp_server(config: ServeConfig) -> Any:
+    """Plasmite's agent tools for this server's pool directory and access mode (served at `/mcp`)."""
+    from toolkit.mcp_server import build_server
+    from toolkit_plasmite.mcp.plasmite import plasmite_tools
+
+    return build_server(plasmite_tools(config.pool_dir, config.access))
+
+
+def _mcp_routes(mcp_server: Any) -> list[Any]:
+    """The streamable-HTTP route `/mcp` (its session manager runs in the app's lifespan)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # Host and Origin are already checked by the kernel's exposure guard around the whole app,
+    # with the server's real bind and allowlist; the SDK's own loopback-only check would refuse
+    # a legitimately exposed server.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    routes: list[Any] = mcp_server.streamable_http_app(streamable_http_path="/mcp", transport_security=security).routes
+    return routes
 
 
 def _add_error_handlers(app: FastAPI) -> None:
