@@ -10,7 +10,7 @@ import click
 from toolkit.cliutil import ToolkitGroup, json_option, standalone_main
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite import __version__
-from toolkit_plasmite.cli.ui import PlasmiteClickError, get_settings
+from toolkit_plasmite.cli.ui import PlasmiteClickError, format_option, get_settings
 from toolkit_plasmite.errors import UsageError
 
 __all__ = ["main", "plasmite"]
@@ -50,6 +50,7 @@ class PlasmiteGroup(ToolkitGroup):
     help="Terminal rendering: always forces pretty output even when piped.",
 )
 @json_option
+@format_option
 @click.pass_context
 def plasmite(ctx: click.Context, pool_dir: Path | None, color: str) -> None:
     """Local-first message pools: mmap'd ring-buffer files you feed, fetch and follow.

@@ -10,8 +10,8 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings
-from toolkit_plasmite.core.codec import dumps_compact, format_time
+from toolkit_plasmite.cli.ui import Settings, binary_stream, format_option, get_settings
+from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff
 from toolkit_plasmite.core.pool import PoolFile
@@ -137,11 +137,10 @@ def _with_retry(action: Callable[[], Any], retries: int, delay: float) -> Any:
             time.sleep(delay)
 
 
-def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
-    if machine:
-        return dumps_compact({"meta": {"tags": tags}, "seq": seq, "time": format_time(ts)})
-    suffix = f"  tags: {','.join(tags)}" if tags else ""
-    return f"fed seq={seq} at {format_time(ts)}{suffix}"
+def _receipt(machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> str:
+    """The appended message, as plasmite 1.2.1 prints it: compact in a pipe, pretty on a terminal."""
+    message = {"data": data, "meta": {"tags": tags}, "seq": seq, "time": format_time(ts)}
+    return dumps_compact(message) if machine else dumps_pretty(message)
 
 
 @click.command("feed")
@@ -150,7 +149,13 @@ def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
 @click.option("--tag", "tags", multiple=True, help="Tag for every record (repeatable).")
 @click.option("-f", "--file", "file", help="Read records from PATH ('-' for stdin).")
 @click.option(
-    "-i", "--in", "mode", type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]), default="auto", show_default=True
+    "-i",
+    "--in",
+    "--input-format",
+    "mode",
+    type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]),
+    default="auto",
+    show_default=True,
 )
 @click.option("-e", "--errors", "errors", type=click.Choice(["stop", "skip"]), default="stop", show_default=True)
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
@@ -159,6 +164,7 @@ def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
 @click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
 @click.option("--retry-delay", default=None, help="Delay between retries (default 50ms; needs --retry).")
 @remote_options
+@format_option
 def feed_command(
     pool: str,
     data: str | None,
@@ -302,7 +308,8 @@ def _flush_good(
         return 0
     results = append_batch(good)
     machine = settings.machine
-    click.echo("\n".join([_receipt(machine, seq, ts, tags) for seq, ts in results]))  # one write per batch
+    receipts = [_receipt(machine, seq, ts, data, tags) for (seq, ts), data in zip(results, good, strict=True)]
+    click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
     n = len(good)
     good.clear()

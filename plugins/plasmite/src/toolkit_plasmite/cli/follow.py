@@ -30,6 +30,8 @@ class FollowOptions(FollowSpec):
     fmt: str | None = None
     quiet_drops: bool = False
     notify: bool = True
+    #: Output goes to a program (a pipe, or `--format json` before the command): compact lines.
+    machine: bool = False
 
     def validate(self) -> None:
         """Check flag combinations (Usage errors)."""
@@ -39,8 +41,10 @@ class FollowOptions(FollowSpec):
 
     @property
     def compact(self) -> bool:
-        """True for one compact object per line."""
-        return self.jsonl or self.fmt == "jsonl"
+        """True for one compact object per line (`--format json|jsonl`, `--jsonl`, or a pipe)."""
+        if self.fmt is not None:
+            return self.fmt in ("json", "jsonl")
+        return self.jsonl or self.machine
 
 
 def _gap_notice(settings: Settings, opts: FollowOptions, pool_ref: str, path: str) -> Callable[[Gap], None]:
@@ -107,7 +111,13 @@ def print_run(
 @click.option("--one", is_flag=True, help="Exit after the first match (with --tail N: once N matches exist).")
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long (500ms, 5s, 1m).")
 @click.option("--data-only", is_flag=True, help="Print only the data object.")
-@click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default=None)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pretty", "json", "jsonl"]),
+    default=None,
+    help="pretty, or json/jsonl (one compact message per line); default pretty on a terminal, json in a pipe.",
+)
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
 @click.option("--replay", type=float, default=None, help="Replay --tail/--since with original gaps / SPEED, then exit.")
 @click.option("--quiet-drops", is_flag=True, help="No notice when messages were evicted before being read.")
@@ -156,6 +166,7 @@ def follow_command(
         quiet_drops=quiet_drops,
         notify=not no_notify,
         no_follow=no_follow,
+        machine=settings.machine,
     )
     opts.validate()  # usage errors come before any pool is opened
     remote = parse_remote_ref(pool)
