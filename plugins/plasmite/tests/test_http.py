@@ -386,3 +386,35 @@ def test_remote_fetch_pool_list_and_lite3_routes(serve, cli) -> None:
     assert missing.exit_code == 3
     history = cli("plasmite", "follow", f"{srv.base_url}/docs", "--no-follow", "--jsonl").assert_success()
     assert [json.loads(line)["seq"] for line in history.stdout.splitlines()] == [1]
+
+
+def test_lite3_tail_frames_and_ui_events(serve) -> None:
+    import struct
+
+    from toolkit_plasmite.core import lite3
+
+    srv = serve()
+    with RemoteClient(srv.base_url) as rc:
+        pool = rc.create_pool("frames", 65536)
+        for n in range(3):
+            pool.append({"n": n}, ["odd"] * (n % 2))
+    query: dict[str, Any] = {"since_seq": 1, "max": 3, "timeout_ms": 2000}
+    res = httpx.get(f"{srv.base_url}/v0/pools/frames/tail_lite3", params=query, timeout=60)
+    assert res.headers["content-type"] == "application/x-plasmite-lite3-stream"
+    body, frames = res.content, []
+    while body:
+        seq, ts, size = struct.unpack_from(">QQI", body)
+        frames.append((seq, ts > 0, lite3.decode_message(body[20 : 20 + size])))
+        body = body[20 + size :]
+    assert frames == [(1, True, ({"n": 0}, [])), (2, True, ({"n": 1}, ["odd"])), (3, True, ({"n": 2}, []))]
+    only_odd = httpx.get(
+        f"{srv.base_url}/v0/pools/frames/tail_lite3", params={**query, "tag": "odd", "timeout_ms": 200}, timeout=60
+    )
+    assert struct.unpack_from(">Q", only_odd.content)[0] == 2
+    refused = httpx.get(f"{srv.base_url}/v0/pools/frames/tail_lite3", params={"gap_policy": "error"}, timeout=60)
+    assert (refused.status_code, refused.json()["error"]["kind"]) == (400, "Usage")
+    events = httpx.get(f"{srv.base_url}/v0/ui/pools/frames/events", params=query, timeout=60)
+    assert events.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in events.text.split("\n\n") if b]
+    assert [b.splitlines()[0] for b in blocks] == ["event: message"] * 3
+    assert [json.loads(b.splitlines()[1].removeprefix("data: "))["seq"] for b in blocks] == [1, 2, 3]
