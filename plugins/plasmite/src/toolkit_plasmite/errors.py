@@ -48,14 +48,6 @@ class ErrorKind(IntEnum):
         """The kind as printed in JSON: `NotFound`, `RetentionGap`, ..."""
         return _LABELS[self]
 
-    # Text is the label (what the kernel's str kinds give: `f"{err.kind}: ..."` reads
-    # `AlreadyExists: ...`, not `4: ...`); arithmetic and exit codes keep the int value.
-    def __str__(self) -> str:
-        return _LABELS[self]
-
-    def __format__(self, spec: str) -> str:
-        return format(_LABELS[self], spec)
-
     @property
     def http_status(self) -> int:
         """The HTTP status the server answers for this kind."""

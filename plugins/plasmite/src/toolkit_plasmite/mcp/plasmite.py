@@ -8,10 +8,13 @@ Names, arguments and result shapes follow plasmite 1.2.1's MCP server: `plasmite
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from toolkit.tools import McpTool
+from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import envelope
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
@@ -102,22 +105,42 @@ def plasmite_tools(pool_dir: Path | str | None = None, access: str = "read-write
             return wait_batch(opened, after_seq, count, timeout_ms, tags or [])
 
     readers = [
-        McpTool("plasmite_pool_list", plasmite_pool_list, read_only=True),
-        McpTool("plasmite_pool_info", plasmite_pool_info, read_only=True),
-        McpTool("plasmite_fetch", plasmite_fetch, read_only=True),
-        McpTool("plasmite_read", plasmite_read, read_only=True),
-        McpTool("plasmite_wait", plasmite_wait, read_only=True),
+        McpTool(f.__name__, _kind_named(f), read_only=True)
+        for f in (plasmite_pool_list, plasmite_pool_info, plasmite_fetch, plasmite_read, plasmite_wait)
     ]
     writers = [
-        McpTool("plasmite_pool_create", plasmite_pool_create),
-        McpTool("plasmite_feed", plasmite_feed),
-        McpTool("plasmite_pool_delete", plasmite_pool_delete, destructive=True),
+        McpTool("plasmite_pool_create", _kind_named(plasmite_pool_create)),
+        McpTool("plasmite_feed", _kind_named(plasmite_feed)),
+        McpTool("plasmite_pool_delete", _kind_named(plasmite_pool_delete), destructive=True),
     ]
     if access == "read-only":
         return readers
     if access == "write-only":
         return writers
     return readers + writers
+
+
+_KIND_ERRORS: dict[str, type[ToolkitError]] = {}
+
+
+def _kind_named(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Report a PlasmiteError under its kind's name (`AlreadyExists: ...`), as plasmite's tools do.
+
+    The host prints `<kind>: <message>`; a PlasmiteError's kind is the binding's IntEnum (its
+    text is the exit code, kept for drop-in compatibility), so it is re-raised as a ToolkitError
+    whose kind is the name.
+    """
+
+    @functools.wraps(function)
+    def call(**kwargs: Any) -> Any:
+        try:
+            return function(**kwargs)
+        except PlasmiteError as exc:
+            label = exc.kind.label
+            cls = _KIND_ERRORS.setdefault(label, type(f"{label}ToolError", (ToolkitError,), {"kind": label}))
+            raise cls(exc.message, hint=exc.hint) from exc
+
+    return call
 
 
 def _named(info: dict[str, Any]) -> dict[str, Any]:
