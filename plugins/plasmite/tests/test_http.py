@@ -418,3 +418,15 @@ def test_lite3_tail_frames_and_ui_events(serve) -> None:
     blocks = [b for b in events.text.split("\n\n") if b]
     assert [b.splitlines()[0] for b in blocks] == ["event: message"] * 3
     assert [json.loads(b.splitlines()[1].removeprefix("data: "))["seq"] for b in blocks] == [1, 2, 3]
+
+
+def test_api_docs_are_served_with_local_assets(serve) -> None:
+    srv = serve()
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = httpx.get(srv.base_url + page, timeout=30)
+        assert html.status_code == 200
+        assert "cdn." not in html.text  # nothing from the internet: /docs works offline
+        src = next(part.split('"')[0] for part in html.text.split('src="')[1:] if asset in part.split('"')[0])
+        js = httpx.get(srv.base_url + src, timeout=30)
+        assert (js.status_code, len(js.content) > 10_000) == (200, True)
+    assert httpx.get(srv.base_url + "/openapi.json", timeout=30).json()["info"]["title"] == "plasmite"

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from toolkit.webdocs import offline_docs
 from toolkit_plasmite import __version__
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import envelope
@@ -240,7 +241,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         version=__version__,
         description="plasmite v0 HTTP API over local message pools",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    offline_docs(app)  # /docs and /redoc with their assets served here: they work offline
     ctx = Context(config)
     _add_error_handlers(app)
     _add_pool_routes(app, ctx)
