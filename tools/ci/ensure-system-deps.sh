@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite starts for real: PostgreSQL server binaries
-# (graveyar's postgres backend tests run initdb + postgres on loopback).
+# (graveyar's postgres backend tests run initdb + postgres on loopback) and Chromium (the web UIs
+# are tested in a real browser through playwright, which drives Debian's chromium; playwright's
+# own browser download is not reachable from here).
 set -euo pipefail
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "installing PostgreSQL server binaries (apt)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages (apt): ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 ls -d /usr/lib/postgresql/*/bin/initdb
+command -v chromium

@@ -147,14 +147,19 @@ def install_go(ctx: Context) -> dict[str, Any]:
 
 
 def find_uv() -> str:
-    beside = Path(sys.executable).with_name("uv")  # a venv that has uv (the README installs it so)
-    found = str(beside) if beside.exists() else shutil.which("uv")
-    if found:
-        return found
+    # Where the README puts uv: beside this interpreter (a venv that has it), on PATH, or in the
+    # checkout's throwaway `.uv-venv` (so `python3 tools/peers install` works from a plain shell).
+    repo_uv = Path(__file__).resolve().parents[2] / ".uv-venv" / "bin" / "uv"
+    for candidate in (Path(sys.executable).with_name("uv"), shutil.which("uv"), repo_uv):
+        if candidate is not None and Path(candidate).exists():
+            return str(candidate)
     probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
     if probe.returncode == 0:
         return f"{sys.executable} -m uv"
-    raise InstallError("uv is needed to install Python peers: `python3 -m pip install uv`")
+    raise InstallError(
+        "uv is needed to install Python peers: run `python3 -m venv .uv-venv && .uv-venv/bin/pip install uv` "
+        "in the checkout (README command 2 does), or put uv on PATH"
+    )
 
 
 def _venv(ctx: Context, requirements: Sequence[str], *, env: Mapping[str, str] | None = None,
