@@ -34,6 +34,7 @@ from toolkit_plasmite.errors import (
     UsageError,
 )
 from toolkit_plasmite.http.tail import add_tail_routes
+from toolkit_plasmite.web import add_web_routes
 
 LITE3_MEDIA_TYPE = "application/x-plasmite-lite3"
 
@@ -250,6 +251,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     _add_pool_routes(app, ctx)
     _add_message_routes(app, ctx)
     add_tail_routes(app, ctx)
+    add_web_routes(app)
     app.router.routes.extend(_mcp_routes(mcp_server))
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -326,10 +328,12 @@ def _add_pool_routes(app: FastAPI, ctx: Context) -> None:
         return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(name))}
 
     @app.get("/v0/pools")
+    @app.get("/v0/ui/pools", include_in_schema=False)  # the web UI's name for it (as plasmite's)
     async def list_() -> dict[str, Any]:
         return {"pools": await ctx.guarded("read", ctx.client.list_pools)}
 
     @app.get("/v0/pools/{pool}/info")
+    @app.get("/v0/ui/pools/{pool}/info", include_in_schema=False)
     async def info(pool: str) -> dict[str, Any]:
         check_pool_name(pool)
         return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(pool))}
