@@ -480,6 +480,7 @@ class PoolFile:
         writers' syncs can share a journal commit) and before this returns.
         """
         self._check_open()
+        self._check_size()  # before the lock: one syscall less inside the writers' critical section
         lock = self._lock
         lock.acquire()
         try:
@@ -495,6 +496,7 @@ class PoolFile:
     def append_many(self, payloads: Sequence[bytes], flush: bool = False) -> list[tuple[int, int]]:
         """Append several payloads under one lock acquisition (a batch); return their (seq, ts)."""
         self._check_open()
+        self._check_size()
         out = []
         lock = self._lock
         lock.acquire()
@@ -512,7 +514,6 @@ class PoolFile:
     def _append_locked(self, payload: bytes, keep_ts: int | None = None) -> tuple[int, int]:
         if not self.writable:
             raise PermissionDeniedError("pool is opened read-only", path=self._spath, hint="check the file's mode")
-        self._check_size()
         n = len(payload)
         if n > self._max_payload:
             raise UsageError(
