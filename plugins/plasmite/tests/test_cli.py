@@ -355,3 +355,24 @@ def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
     deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
     assert deleted.stdout.strip() == 'Deleted pool "demo".'
     assert cli("plasmite", "feed", "x", "{}", "--format", "yaml").exit_code == 2
+
+
+def test_feed_copies_complete_messages_unless_data(cli) -> None:
+    cli("plasmite", "pool", "create", "a", "b", "--size", "64K").assert_success()
+    cli("plasmite", "feed", "a", '{"x":1}', "--tag", "t1").assert_success()
+    cli("plasmite", "feed", "a", '{"x":2}').assert_success()
+    copied = cli("plasmite", "follow", "a", "--no-follow", "--format", "json").assert_success().stdout
+    fed = lines(cli("plasmite", "feed", "b", input=copied).assert_success().stdout)
+    assert [(m["data"], m["meta"]["tags"]) for m in fed] == [({"x": 1}, ["t1"]), ({"x": 2}, [])]
+    assert [m["seq"] for m in fed] == [1, 2]  # new seqs and times in the destination
+    literal = cli("plasmite", "feed", "b", "--data", input=copied.splitlines()[0]).assert_success().json()
+    assert set(literal["data"]) == {"data", "meta", "seq", "time"}
+    clash = cli("plasmite", "feed", "b", "--tag", "x", input=copied.splitlines()[0])
+    assert clash.exit_code == 2
+    assert "complete messages supply their own tags" in json.loads(clash.stderr)["error"]["message"]
+    bad = cli("plasmite", "feed", "b", '{"data":{"x":1},"meta":{"tags":["t"]},"seq":"a","time":"x"}')
+    assert bad.exit_code == 2
+    assert "invalid complete message" in json.loads(bad.stderr)["error"]["message"]
+    other = cli("plasmite", "feed", "b", '{"data":{"x":1},"meta":{"tags":[],"k":1},"seq":1,"time":"x"}')
+    assert other.assert_success().json()["data"]["meta"] == {"tags": [], "k": 1}  # not a message: plain data
+    assert cli("plasmite", "fetch", "b", "4").json()["data"]["meta"]["k"] == 1

@@ -75,6 +75,9 @@ def test_flags_users_type_work_on_both(both: tuple[list[str], list[str]]) -> Non
         ["feed", "demo", "-i", "json", '{"n":2}', "--format", "json"],
         ["--format", "json", "feed", "demo", '{"n":3}'],
         ["follow", "demo", "--tail", "3", "--no-follow", "--format", "json"],
+        ["feed", "demo", '{"data":{"n":4},"meta":{"tags":["copied"]},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
+        ["feed", "demo", "--data", '{"data":{"n":5},"meta":{"tags":["t"]},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
+        ["feed", "demo", '{"data":{"n":6},"meta":{"tags":[],"k":1},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
         ["fetch", "demo", "2", "--format", "json"],
         ["pool", "info", "demo", "--format", "json"],
     ]
@@ -87,3 +90,4 @@ def test_flags_users_type_work_on_both(both: tuple[list[str], list[str]]) -> Non
         shape = [[sorted(doc) for doc in docs] for docs in outs]
         assert shape[0] == shape[1], argv
         assert [d.get("data") for d in outs[0]] == [d.get("data") for d in outs[1]], argv
+        assert [d.get("meta") for d in outs[0]] == [d.get("meta") for d in outs[1]], argv

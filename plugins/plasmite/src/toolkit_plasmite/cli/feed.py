@@ -13,10 +13,13 @@ import click
 from toolkit_plasmite.cli.ui import Settings, binary_stream, format_option, get_settings
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff
+from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff, unwrap_message
 from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
+
+#: One record to append: its data and its tags.
+Item = tuple[Any, list[str]]
 
 __all__ = ["feed_command", "isatty", "open_local_pool", "read_records", "remote_options"]
 
@@ -147,6 +150,12 @@ def _receipt(machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> st
 @click.argument("pool")
 @click.argument("data", required=False)
 @click.option("--tag", "tags", multiple=True, help="Tag for every record (repeatable).")
+@click.option(
+    "--data",
+    "as_data",
+    is_flag=True,
+    help="Append complete messages ({data, meta, seq, time}) as data too, instead of copying their data and tags.",
+)
 @click.option("-f", "--file", "file", help="Read records from PATH ('-' for stdin).")
 @click.option(
     "-i",
@@ -169,6 +178,7 @@ def feed_command(
     pool: str,
     data: str | None,
     tags: tuple[str, ...],
+    as_data: bool,
     file: str | None,
     mode: str,
     errors: str,
@@ -199,7 +209,6 @@ def feed_command(
     append_batch, closer = _appender(
         pool,
         settings,
-        tag_list,
         durability,
         create,
         create_size,
@@ -211,21 +220,27 @@ def feed_command(
     try:
         stdin = binary_stream("stdin")
         for batch in read_records(data, file, mode, stdin):
-            good: list[dict[str, Any]] = []
+            good: list[Item] = []
             for rec in batch:
                 total += 1
-                if rec.error is not None:
+                error, item = rec.error, None
+                if error is None:
+                    try:
+                        item = (rec.data, tag_list) if as_data else unwrap_message(rec.data, tag_list)
+                    except UsageError as exc:
+                        error = exc.message
+                if item is None:
                     failed += 1
                     if errors == "stop":
-                        _flush_good(append_batch, good, settings, tag_list)
+                        _flush_good(append_batch, good, settings)
                         raise UsageError(
-                            f"record {rec.index + 1} rejected: {rec.error}",
+                            f"record {rec.index + 1} rejected: {error}",
                             hint="fix the input, or pass --errors skip",
                         )
                     settings.notice(
                         "ingest_skip",
                         pool,
-                        f"skipped record {rec.index + 1}: {rec.error}",
+                        f"skipped record {rec.index + 1}: {error}",
                         {
                             "mode": mode,
                             "index": rec.index,
@@ -235,9 +250,8 @@ def feed_command(
                         },
                     )
                     continue
-                assert rec.data is not None
-                good.append(rec.data)
-            ok += _flush_good(append_batch, good, settings, tag_list)
+                good.append(item)
+            ok += _flush_good(append_batch, good, settings)
         if total == 0:
             raise UsageError("no records in the input", hint="feed at least one JSON object")
     finally:
@@ -255,15 +269,14 @@ def feed_command(
 def _appender(
     pool: str,
     settings: Settings,
-    tag_list: list[str],
     durability: str,
     create: bool,
     create_size: str | None,
     retry: int,
     delay: float,
     remote_flags: tuple[str | None, str | None, str | None, bool],
-) -> tuple[Callable[[list[dict[str, Any]]], list[tuple[int, int]]], Callable[[], None]]:
-    """Return (append a batch of objects -> [(seq, ts)], close) for a local or remote pool."""
+) -> tuple[Callable[[list[Item]], list[tuple[int, int]]], Callable[[], None]]:
+    """Return (append a batch of (data, tags) -> [(seq, ts)], close) for a local or remote pool."""
     remote = parse_remote_ref(pool)
     if remote is not None:
         from toolkit_plasmite.core.codec import parse_time
@@ -275,12 +288,12 @@ def _appender(
         rpool = RemotePool(rc, remote.pool)
         dur = 1 if durability == "flush" else 0
 
-        def append_remote(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        def append_remote(items: list[Item]) -> list[tuple[int, int]]:
             out = []
-            for obj in objs:
+            for item in items:
 
-                def send(obj: dict[str, Any] = obj) -> dict[str, Any]:
-                    return rpool.append_value(obj, tag_list, dur)
+                def send(item: Item = item) -> dict[str, Any]:
+                    return rpool.append_value(item[0], item[1], dur)
 
                 env = _with_retry(send, retry, delay)
                 out.append((env["seq"], parse_time(env["time"])))
@@ -291,24 +304,23 @@ def _appender(
     pf = open_local_pool(pool, settings, create, create_size)
     flush = durability == "flush"
 
-    def append_local(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-        payloads = [pf.encode_payload(o, tag_list) for o in objs]
+    def append_local(items: list[Item]) -> list[tuple[int, int]]:
+        payloads = [pf.encode_payload(data, tags) for data, tags in items]
         return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
 
     return append_local, pf.close
 
 
 def _flush_good(
-    append_batch: Callable[[list[dict[str, Any]]], list[tuple[int, int]]],
-    good: list[dict[str, Any]],
+    append_batch: Callable[[list[Item]], list[tuple[int, int]]],
+    good: list[Item],
     settings: Settings,
-    tags: list[str],
 ) -> int:
     if not good:
         return 0
     results = append_batch(good)
     machine = settings.machine
-    receipts = [_receipt(machine, seq, ts, data, tags) for (seq, ts), data in zip(results, good, strict=True)]
+    receipts = [_receipt(machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
     click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
     n = len(good)
