@@ -352,6 +352,10 @@ def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
     assert table[1].split()[-1] == "demo.plasmite"
     machine = cli("plasmite", "--format", "pretty", "pool", "info", "demo", "--format", "json").assert_success()
     assert machine.json()["metrics"]["age"]["newest_time"] == cli("plasmite", "fetch", "demo", "1").json()["time"]
+    doctor = cli("plasmite", "doctor", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    assert doctor == ["demo: healthy", "  messages:  1 (seq 1..1)", "  checked:   header, index, ring — 0 issues"]
+    every = cli("plasmite", "doctor", "--all", "--format", "pretty").assert_success().stdout.splitlines()
+    assert every == ["All 1 pools healthy.", "", "  demo   1 messages   0 issues"]
     deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
     assert deleted.stdout.strip() == 'Deleted pool "demo".'
     assert cli("plasmite", "feed", "x", "{}", "--format", "yaml").exit_code == 2

@@ -60,6 +60,8 @@ def test_terminal_renderings_match_plasmite(both: tuple[list[str], list[str]]) -
         ["pool", "info", "demo"],
         ["pool", "list"],
         ["fetch", "demo", "1"],
+        ["doctor", "demo"],
+        ["doctor", "--all"],
         ["pool", "delete", "demo"],
     ]
     for step in steps:

@@ -8,7 +8,7 @@ from typing import Any
 
 from toolkit_plasmite.core.codec import parse_time
 
-__all__ = ["created_text", "deleted_text", "pool_info_text", "pool_table"]
+__all__ = ["all_healthy_text", "created_text", "deleted_text", "healthy_text", "pool_info_text", "pool_table"]
 
 _UNITS = (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
 
@@ -93,3 +93,24 @@ def created_text(created: list[dict[str, Any]], pool_dir: Path) -> str:
 def deleted_text(deleted: list[dict[str, Any]]) -> str:
     """`pool delete` on a terminal (failures are reported as errors)."""
     return "\n".join(f'Deleted pool "{d["pool"]}".' for d in deleted)
+
+
+def _messages(info: dict[str, Any]) -> str:
+    b = info["bounds"]
+    return f"{info['metrics']['message_count']} (seq {b['oldest']}..{b['newest']})" if b else "empty"
+
+
+def healthy_text(ref: str, info: dict[str, Any]) -> str:
+    """`doctor POOL` on a terminal when the pool is healthy."""
+    return f"{ref}: healthy\n  messages:  {_messages(info)}\n  checked:   header, index, ring — 0 issues"
+
+
+def all_healthy_text(infos: list[dict[str, Any]]) -> str:
+    """`doctor --all` on a terminal when every pool is healthy: a count, then one line per pool."""
+    name_w = max((len(i["name"]) for i in infos), default=0)
+    count_w = max((len(str(i["metrics"]["message_count"])) for i in infos), default=0)
+    lines = [f"All {len(infos)} pools healthy.", ""]
+    lines += [
+        f"  {i['name']:<{name_w}}   {i['metrics']['message_count']:>{count_w}} messages   0 issues" for i in infos
+    ]
+    return "\n".join(lines)

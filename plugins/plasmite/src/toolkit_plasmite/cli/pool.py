@@ -188,6 +188,9 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
     settings = get_settings()
     if settings.machine:
         settings.out({"reports": reports})
+    elif all(r["status"] == "ok" for r in reports):
+        infos = [c.pool_info(r["path"]) for r in reports]
+        click.echo(human.all_healthy_text(infos) if check_all else human.healthy_text(reports[0]["pool_ref"], infos[0]))
     else:
         for r in reports:
             click.echo(
