@@ -439,9 +439,10 @@ class PoolFile:
                 raise NotFoundError(f"message {seq} not found", path=self._spath, seq=seq, hint=self._bounds_hint(st))
             frame = self._locate(seq, st)
             if frame is not None:
-                if self._v3 and seq < self._state_tuple()[4]:
+                if self._v3 and seq < self._state3()[4]:
                     # Evicted while we copied it: its bytes may already be a newer frame's
-                    # (format 3 has no payload checksum to tell).
+                    # (format 3 has no payload checksum to tell). The file size was checked
+                    # by the state read above: no second fstat.
                     continue
                 return frame
             if st[0] == last_gen:
