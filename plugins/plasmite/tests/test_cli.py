@@ -380,3 +380,14 @@ def test_feed_copies_complete_messages_unless_data(cli) -> None:
     other = cli("plasmite", "feed", "b", '{"data":{"x":1},"meta":{"tags":[],"k":1},"seq":1,"time":"x"}')
     assert other.assert_success().json()["data"]["meta"] == {"tags": [], "k": 1}  # not a message: plain data
     assert cli("plasmite", "fetch", "b", "4").json()["data"]["meta"]["k"] == 1
+
+
+def test_dir_after_the_command(cli, tmp_path: Path) -> None:
+    elsewhere = str(tmp_path / "elsewhere")
+    cli("plasmite", "pool", "create", "p", "--size", "64K", "--dir", elsewhere).assert_success()
+    assert (tmp_path / "elsewhere" / "p.plasmite").exists()
+    cli("plasmite", "feed", "p", '{"n":1}', "--dir", elsewhere).assert_success()
+    res = cli("plasmite", "follow", "p", "--dir", elsewhere, "--tail", "10", "--no-follow").assert_success()
+    assert lines(res.stdout)[0]["data"] == {"n": 1}
+    assert cli("plasmite", "fetch", "p", "1", "--dir", elsewhere).json()["seq"] == 1
+    assert cli("plasmite", "fetch", "p", "1").exit_code == 3  # the default directory has no such pool

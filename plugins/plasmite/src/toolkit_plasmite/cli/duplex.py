@@ -10,7 +10,7 @@ import click
 
 from toolkit_plasmite.cli.feed import isatty, open_local_pool, read_records
 from toolkit_plasmite.cli.follow import FollowOptions, local_source, print_run
-from toolkit_plasmite.cli.ui import binary_stream, get_settings
+from toolkit_plasmite.cli.ui import binary_stream, dir_option, get_settings
 from toolkit_plasmite.core.follow import FollowSource
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
@@ -61,6 +61,7 @@ class _Pump(threading.Thread):
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
 @click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339; local pools).")
 @click.option("--echo-self", is_flag=True, help="Also show messages whose data.from is ME.")
+@dir_option
 def duplex_command(
     pool: str,
     me: str | None,

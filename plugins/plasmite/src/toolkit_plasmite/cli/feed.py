@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.cli.ui import Settings, binary_stream, format_option, get_settings
+from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings, late_globals
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff, unwrap_message
@@ -173,7 +173,7 @@ def _receipt(machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> st
 @click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
 @click.option("--retry-delay", default=None, help="Delay between retries (default 50ms; needs --retry).")
 @remote_options
-@format_option
+@late_globals
 def feed_command(
     pool: str,
     data: str | None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import click
 
-from toolkit_plasmite.cli.ui import Settings, get_settings
+from toolkit_plasmite.cli.ui import Settings, dir_option, get_settings
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty
 from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck
 from toolkit_plasmite.core.pool import Gap, PoolFile
@@ -127,6 +127,7 @@ def print_run(
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Remote only: file holding the token.")
 @click.option("--tls-ca", type=click.Path(dir_okay=False), help="Remote only: CA bundle for the server.")
 @click.option("--tls-skip-verify", is_flag=True, help="Remote only: do not verify the server certificate.")
+@dir_option
 def follow_command(
     pool: str,
     tail_n: int,

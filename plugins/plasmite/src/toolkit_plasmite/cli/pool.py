@@ -10,7 +10,7 @@ import click
 
 from toolkit.cliutil import json_option
 from toolkit_plasmite.cli import human
-from toolkit_plasmite.cli.ui import format_option, get_settings
+from toolkit_plasmite.cli.ui import get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient, pool_name
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
@@ -48,7 +48,7 @@ def pool_group() -> None:
     help="3: plasmite's format (Lite3); 100: our earlier CBOR format.",
 )
 @json_option
-@format_option
+@late_globals
 def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, format_version: str) -> None:
     """Create pools NAMES (stops at the first that exists; earlier ones stay)."""
     nbytes = parse_size(size)
@@ -79,7 +79,7 @@ def pool_migrate_command(name: str) -> None:
 @pool_group.command("info")
 @click.argument("name")
 @json_option
-@format_option
+@late_globals
 def pool_info_command(name: str) -> None:
     """Show a pool's geometry, bounds and metrics."""
     c = client()
@@ -90,7 +90,7 @@ def pool_info_command(name: str) -> None:
 @pool_group.command("list")
 @click.argument("server", required=False)
 @json_option
-@format_option
+@late_globals
 def pool_list(server: str | None) -> None:
     """List the pools in the pool directory, or at SERVER (http://host:port)."""
     settings = get_settings()
@@ -107,7 +107,7 @@ def pool_list(server: str | None) -> None:
 @pool_group.command("delete")
 @click.argument("names", nargs=-1, required=True)
 @json_option
-@format_option
+@late_globals
 def pool_delete(names: tuple[str, ...]) -> None:
     """Delete pools NAMES (readers that have them open keep working)."""
     c = client()
@@ -151,7 +151,7 @@ def _remote_entries(server: str) -> list[dict[str, Any]]:
 @click.command("fetch")
 @click.argument("pool")
 @click.argument("seq", type=int)
-@format_option
+@late_globals
 def fetch_command(pool: str, seq: int) -> None:
     """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
     remote = parse_remote_ref(pool)
@@ -171,7 +171,7 @@ def fetch_command(pool: str, seq: int) -> None:
 @click.argument("pool", required=False)
 @click.option("--all", "check_all", is_flag=True, help="Check every pool in the pool directory.")
 @json_option
-@format_option
+@late_globals
 def doctor_command(pool: str | None, check_all: bool) -> None:
     """Validate a pool (every invariant) and say what to do about problems; exit 7 if corrupt."""
     if bool(pool) == check_all:

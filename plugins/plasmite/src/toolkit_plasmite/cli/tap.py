@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from toolkit_plasmite.cli.ui import binary_stream, get_settings
+from toolkit_plasmite.cli.ui import binary_stream, dir_option, get_settings
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
 
@@ -19,6 +19,7 @@ __all__ = ["tap_command"]
 @click.option("--tag", "tags", multiple=True, help="Tag for every line message (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not pass the child's output through.")
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
+@dir_option
 def tap_command(
     pool: str,
     command: tuple[str, ...],

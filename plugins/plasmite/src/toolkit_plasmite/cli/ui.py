@@ -16,7 +16,7 @@ from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.errors import PlasmiteError
 
-__all__ = ["PlasmiteClickError", "Settings", "format_option", "get_settings"]
+__all__ = ["PlasmiteClickError", "Settings", "dir_option", "format_option", "get_settings", "late_globals"]
 
 _KEY = "plasmite.settings"
 
@@ -108,6 +108,29 @@ def format_option(func: Any) -> Any:
         callback=_remember_format,
         help="Output: pretty (readable) or json (compact); default pretty on a terminal, json in a pipe.",
     )(func)
+
+
+def _remember_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        get_settings(ctx).pool_dir = value
+
+
+def dir_option(func: Any) -> Any:
+    """`--dir` after the command too (`plasmite follow chat --dir ./pools`), as plasmite 1.2.1 accepts it."""
+    return click.option(
+        "--dir",
+        "late_pool_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_remember_dir,
+        help="Pool directory (same as the global --dir).",
+    )(func)
+
+
+def late_globals(func: Any) -> Any:
+    """`--format` and `--dir` accepted after the command."""
+    return dir_option(format_option(func))
 
 
 class PlasmiteClickError(click.ClickException):
