@@ -21,10 +21,10 @@ _AGES = re.compile(r"\b\d+[smhd] ago\b")
 _STAMPS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
-def _on_terminal(argv: list[str]) -> str:
-    """Run `argv` with stdout on a pseudo-terminal (as a user sees it); return what it printed."""
+def _on_terminal(argv: list[str], status: int = 0) -> str:
+    """Run `argv` with stdout and stderr on a pseudo-terminal (as a user sees it); return what it printed."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
     os.close(follower)
     chunks = []
     while True:
@@ -36,7 +36,7 @@ def _on_terminal(argv: list[str]) -> str:
             break
         chunks.append(chunk)
     os.close(leader)
-    assert proc.wait(timeout=120) == 0
+    assert proc.wait(timeout=120) == status
     text = b"".join(chunks).decode().replace("\r\n", "\n")
     return _STAMPS.sub("<time>", _AGES.sub("<age>", text))
 
@@ -66,6 +66,10 @@ def test_terminal_renderings_match_plasmite(both: tuple[list[str], list[str]]) -
     ]
     for step in steps:
         assert _on_terminal(ours + step) == _on_terminal(real + step), step
+    quiet = ["follow", "quiet", "--create", "--timeout", "200ms"]
+    assert _on_terminal(ours + quiet, 124) == _on_terminal(real + quiet, 124) == (
+        "No messages received (timed out after 200ms).\n"
+    )
 
 
 def test_flags_users_type_work_on_both(both: tuple[list[str], list[str]]) -> None:

@@ -91,13 +91,17 @@ def print_run(
 ) -> None:
     """Print a follow run to completion; a failure in `errors` is raised, a timeout exits 124."""
     run = FollowRun(source, opts, start_seq=start_seq, should_stop=should_stop)
+    printed = 0
     for env in run:
         value = env["data"] if opts.data_only else env
         click.echo(dumps_compact(value) if opts.compact else dumps_pretty(value))
         sys.stdout.flush()
+        printed += 1
     if errors:
         raise errors[0]
     if run.timed_out:
+        if not printed and get_settings().stderr_human:  # a person is waiting: say why it ended
+            click.echo(f"No messages received (timed out after {opts.timeout}).", err=True)
         raise click.exceptions.Exit(TIMEOUT_EXIT)
 
 
