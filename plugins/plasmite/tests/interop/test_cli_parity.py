@@ -67,8 +67,10 @@ def test_terminal_renderings_match_plasmite(both: tuple[list[str], list[str]]) -
     for step in steps:
         assert _on_terminal(ours + step) == _on_terminal(real + step), step
     quiet = ["follow", "quiet", "--create", "--timeout", "200ms"]
-    assert _on_terminal(ours + quiet, 124) == _on_terminal(real + quiet, 124) == (
-        "No messages received (timed out after 200ms).\n"
+    assert (
+        _on_terminal(ours + quiet, 124)
+        == _on_terminal(real + quiet, 124)
+        == ("No messages received (timed out after 200ms).\n")
     )
 
 
