@@ -391,3 +391,5 @@ def test_dir_after_the_command(cli, tmp_path: Path) -> None:
     assert lines(res.stdout)[0]["data"] == {"n": 1}
     assert cli("plasmite", "fetch", "p", "1", "--dir", elsewhere).json()["seq"] == 1
     assert cli("plasmite", "fetch", "p", "1").exit_code == 3  # the default directory has no such pool
+    shown = cli("plasmite", "pool", "info", "p", "--dir", elsewhere, "--color", "always").assert_success().stdout
+    assert shown.splitlines()[0] == "p"  # --color always after the command: the terminal layout, piped

@@ -115,8 +115,22 @@ def _remember_dir(ctx: click.Context, _param: click.Parameter, value: Path | Non
         get_settings(ctx).pool_dir = value
 
 
+def _remember_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        get_settings(ctx).color = value
+
+
 def dir_option(func: Any) -> Any:
-    """`--dir` after the command too (`plasmite follow chat --dir ./pools`), as plasmite 1.2.1 accepts it."""
+    """`--dir` and `--color` after the command too (`plasmite follow chat --dir ./pools`), as plasmite 1.2.1."""
+    func = click.option(
+        "--color",
+        "late_color",
+        type=click.Choice(["auto", "always", "never"]),
+        default=None,
+        expose_value=False,
+        callback=_remember_color,
+        help="Same as the global --color.",
+    )(func)
     return click.option(
         "--dir",
         "late_pool_dir",
@@ -129,7 +143,7 @@ def dir_option(func: Any) -> Any:
 
 
 def late_globals(func: Any) -> Any:
-    """`--format` and `--dir` accepted after the command."""
+    """`--format`, `--dir` and `--color` accepted after the command."""
     return dir_option(format_option(func))
 
 
