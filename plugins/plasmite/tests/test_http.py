@@ -290,6 +290,7 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
     check = res.json()["check"]
     assert check["listen"] == "127.0.0.1:9999"
     assert check["auth"] == "none"
+    assert (check["mcp"], check["ui"]) == ("http://127.0.0.1:9999/mcp", "http://127.0.0.1:9999/ui")
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "check").exit_code == 2
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "check").exit_code == 2
     # Read-only is not enough off loopback: the kernel exposure policy wants a token too.
