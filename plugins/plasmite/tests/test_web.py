@@ -68,3 +68,29 @@ def test_ui_lists_pools_streams_live_messages_and_appends(serve: Any) -> None:
             assert _row(page, 1).is_visible()
             assert not _row(page, 3).is_visible()
             assert dialogs == []
+
+
+def test_ui_on_a_server_with_a_token(serve: Any, tmp_path: Any) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    srv = serve("--token-file", str(token_file))
+    with RemoteClient(srv.base_url, token="s3cret") as rc:
+        pool = rc.create_pool("guarded", 65536)
+        pool.append({"msg": "first"})
+        with browser_page() as page:
+            page.goto(srv.base_url + "/ui")
+            page.get_by_text("Permission: missing or invalid bearer token").wait_for()
+
+            page.goto("about:blank")  # a fresh load (a fragment change alone does not reload)
+            page.goto(srv.base_url + "/ui#token=s3cret")  # handed over once, in the fragment
+            page.get_by_role("link", name="guarded").click()
+            page.wait_for_url("**/ui/pools/guarded")
+            assert "#" not in page.url  # the token left the address bar
+            assert "first" in _row(page, 1).inner_text()
+            page.locator("#live.on").wait_for()
+            pool.append({"msg": "second"})
+            assert "second" in _row(page, 2).inner_text()
+            page.fill("#send-data", '{"msg": "third"}')
+            page.get_by_role("button", name="Append").click()
+            assert "third" in _row(page, 3).inner_text()
+        assert pool.get(3).data == {"msg": "third"}

@@ -12,8 +12,24 @@ const plasmiteUi = (() => {
     return td;
   }
 
-  async function api(path, options) {
-    const res = await fetch(path, { cache: "no-store", ...options });
+  // A server started with a token needs it on every /v0 request. It is handed over once in
+  // the URL fragment (`/ui#token=...`, never sent to the server nor logged), then kept in this
+  // tab's sessionStorage and removed from the address bar.
+  const TOKEN_KEY = "plasmite-token";
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has("token")) {
+    sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  function authHeaders() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  async function api(path, options = {}) {
+    const headers = { ...authHeaders(), ...(options.headers || {}) };
+    const res = await fetch(path, { cache: "no-store", ...options, headers });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       const err = body.error || {};
@@ -56,7 +72,6 @@ const plasmiteUi = (() => {
     $("name").textContent = name;
     const rows = $("log").tBodies[0];
     let lastSeq = 0;
-    let source = null;
 
     function matches(env) {
       const q = $("filter").value.trim().toLowerCase();
@@ -80,17 +95,49 @@ const plasmiteUi = (() => {
       while (rows.rows.length > 500) rows.deleteRow(rows.rows.length - 1);
     }
 
-    function connect(since) {
-      // The stream ends after an idle timeout; reopen from the next seq (no gaps, no repeats).
-      source = new EventSource(`/v0/ui/pools/${encodeURIComponent(name)}/events?since_seq=${since}`);
-      source.addEventListener("open", () => { $("live").textContent = "live"; $("live").className = "on"; });
-      source.addEventListener("message", (ev) => show(JSON.parse(ev.data)));
-      source.addEventListener("error", (ev) => {
-        if (ev.data) $("live").textContent = JSON.parse(ev.data).error.message;
-        source.close();
+    function parseEvents(buffer, onEvent) {
+      // Server-sent events: blocks separated by a blank line, `event:` and `data:` fields.
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const fields = {};
+        for (const line of buffer.slice(0, cut).split("\n")) {
+          const colon = line.indexOf(": ");
+          if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 2);
+        }
+        buffer = buffer.slice(cut + 2);
+        if (fields.data !== undefined) onEvent(fields.event || "message", JSON.parse(fields.data));
+      }
+      return buffer;
+    }
+
+    async function connect(since) {
+      // fetch rather than EventSource, which cannot send the bearer token. The stream ends
+      // after the server's idle timeout; reopen from the next seq (no gaps, no repeats).
+      const url = `/v0/ui/pools/${encodeURIComponent(name)}/events?since_seq=${since}`;
+      try {
+        const res = await fetch(url, { cache: "no-store", headers: authHeaders() });
+        if (!res.ok) {
+          const err = (await res.json().catch(() => ({}))).error || {};
+          throw new Error(`${err.kind || res.status}: ${err.message || res.statusText}`);
+        }
+        $("live").textContent = "live";
+        $("live").className = "on";
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer = parseEvents(buffer + value, (kind, body) => {
+            if (kind === "message") show(body);
+            else $("live").textContent = body.error.message;
+          });
+        }
+        setTimeout(() => connect(lastSeq + 1), 0);
+      } catch (err) {
+        $("live").textContent = String(err.message || err);
         $("live").className = "off";
         setTimeout(() => connect(lastSeq + 1), 1000);
-      });
+      }
     }
 
     async function start() {
