@@ -44,8 +44,8 @@ from plasmite_peers import (  # type: ignore[import-not-found]  # noqa: E402 - t
     sqlite_open,
 )
 
-from toolkit_plasmite.codec import decode_payload, encode_payload  # noqa: E402
-from toolkit_plasmite.pool import Gap, PoolFile, create_pool_file  # noqa: E402
+from toolkit_plasmite.core.codec import decode_payload, encode_payload  # noqa: E402
+from toolkit_plasmite.core.pool import Gap, PoolFile, create_pool_file  # noqa: E402
 
 PY = sys.executable
 

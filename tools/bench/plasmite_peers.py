@@ -77,8 +77,8 @@ system, target, size, durability, n, start_at, extra = sys.argv[1:8]
 size, n, start_at = int(size), int(n), float(start_at)
 data = {{"kind": "bench", "body": "x" * max(0, size - 30)}}
 if system == "plasmite":
-    from toolkit_plasmite.pool import PoolFile
-    from toolkit_plasmite.codec import encode_payload
+    from toolkit_plasmite.core.pool import PoolFile
+    from toolkit_plasmite.core.codec import encode_payload
     pool = PoolFile(target)
     flush = durability == "flush"
     def run():
@@ -119,8 +119,8 @@ system, target, count, extra = sys.argv[1:5]
 count = int(count)
 lat = []
 if system == "plasmite":
-    from toolkit_plasmite.pool import PoolFile
-    from toolkit_plasmite.tail import follow
+    from toolkit_plasmite.core.pool import PoolFile
+    from toolkit_plasmite.core.tail import follow
     pool = PoolFile(target)
     stream = follow(pool, live=True, max_messages=count, timeout=30)
     print("ready", flush=True)

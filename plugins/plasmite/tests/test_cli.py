@@ -43,7 +43,7 @@ def test_feed_formats_and_receipts(cli) -> None:
     receipt = res.json()
     assert receipt["seq"] == 1
     assert receipt["meta"] == {"tags": ["a", "b"]}
-    assert "data" not in receipt
+    assert receipt["data"] == {"x": 1}  # the complete message, as plasmite 1.2.1 prints it
     assert receipt["time"].endswith("Z")
     # JSONL with a value spanning lines
     res = cli("plasmite", "feed", "p", input='{"n":2}\n{"n":\n 3}\n\n{"n":4}\n').assert_success()
@@ -122,8 +122,14 @@ def test_fetch_and_follow_tail_where(cli) -> None:
     res = cli("plasmite", "follow", "p", "--tail", "2", "--one", "--jsonl")
     assert res.exit_code == 0
     assert [e["seq"] for e in lines(res.stdout)] == [6]
-    res = cli("plasmite", "follow", "p", "--tail", "1", "--timeout", "50ms")  # pretty by default, even piped
-    assert res.stdout.startswith("{\n  ")
+    res = cli("plasmite", "follow", "p", "--tail", "1", "--timeout", "50ms")  # compact in a pipe (plasmite 1.2.1)
+    assert lines(res.stdout)[0]["seq"] == 6
+    assert res.stdout.count("\n") == 1
+    for pretty in (["follow", "p", "--format", "pretty"], ["--format", "pretty", "follow", "p"]):
+        res = cli("plasmite", *pretty, "--tail", "1", "--timeout", "50ms")
+        assert res.stdout.startswith("{\n  ")
+    res = cli("plasmite", "follow", "p", "--tail", "1", "--format", "json", "--timeout", "50ms")
+    assert lines(res.stdout)[0]["seq"] == 6
     res = cli("plasmite", "follow", "p", "--tail", "1", "--where", ".data")
     assert res.exit_code == 2
     assert cli("plasmite", "follow", "p", "--where", "(((").exit_code == 2
@@ -171,9 +177,9 @@ def test_follow_live_in_subprocess(sub_env, cli, plasmite_argv: list[str]) -> No
 
 
 def test_follow_reports_drops(cli, pool_dir: Path) -> None:
-    from toolkit_plasmite.codec import encode_payload
-    from toolkit_plasmite.pool import PoolFile
-    from toolkit_plasmite.tail import follow
+    from toolkit_plasmite.core.codec import encode_payload
+    from toolkit_plasmite.core.pool import PoolFile
+    from toolkit_plasmite.core.tail import follow
 
     cli("plasmite", "pool", "create", "small", "--size", "8K").assert_success()
     with PoolFile(pool_dir / "small.plasmite") as pool:
@@ -325,3 +331,65 @@ def test_follow_no_follow_prints_history_and_exits(cli) -> None:
     assert [json.loads(line)["data"]["i"] for line in every.stdout.splitlines()] == [1, 2, 3]
     last = cli("plasmite", "follow", "hist", "--no-follow", "--tail", "1", "--jsonl").assert_success()
     assert [json.loads(line)["seq"] for line in last.stdout.splitlines()] == [3]
+
+
+def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
+    created = cli("plasmite", "--format", "pretty", "pool", "create", "demo", "--size", "64K").assert_success()
+    assert created.stdout.splitlines() == ["Created demo (64K, 256 index slots)", "  path: demo.plasmite"]
+    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    assert info[:4] == ["demo", "  path:      demo.plasmite", "  size:      64K (0 used, 0.00%)", "  messages:  empty"]
+    assert info[-2:] == ["  index:     256 slots (4K)", "  ring:      56K"]
+    fed = cli("plasmite", "feed", "demo", '{"a":1}', "--format", "pretty").assert_success()
+    assert json.loads(fed.stdout)["data"] == {"a": 1}
+    assert fed.stdout.startswith("{\n  ")
+    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    assert info[3] == "  messages:  1 (seq 1..1)"
+    assert info[5].startswith("  newest:    ")
+    assert info[5].endswith("Z)")
+    table = cli("plasmite", "pool", "list", "--format", "pretty").assert_success().stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE", "MSGS", "MODIFIED", "PATH"]
+    assert table[1].split()[:3] == ["demo", "64K", "1"]
+    assert table[1].split()[-1] == "demo.plasmite"
+    machine = cli("plasmite", "--format", "pretty", "pool", "info", "demo", "--format", "json").assert_success()
+    assert machine.json()["metrics"]["age"]["newest_time"] == cli("plasmite", "fetch", "demo", "1").json()["time"]
+    doctor = cli("plasmite", "doctor", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    assert doctor == ["demo: healthy", "  messages:  1 (seq 1..1)", "  checked:   header, index, ring — 0 issues"]
+    every = cli("plasmite", "doctor", "--all", "--format", "pretty").assert_success().stdout.splitlines()
+    assert every == ["All 1 pools healthy.", "", "  demo   1 messages   0 issues"]
+    deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
+    assert deleted.stdout.strip() == 'Deleted pool "demo".'
+    assert cli("plasmite", "feed", "x", "{}", "--format", "yaml").exit_code == 2
+
+
+def test_feed_copies_complete_messages_unless_data(cli) -> None:
+    cli("plasmite", "pool", "create", "a", "b", "--size", "64K").assert_success()
+    cli("plasmite", "feed", "a", '{"x":1}', "--tag", "t1").assert_success()
+    cli("plasmite", "feed", "a", '{"x":2}').assert_success()
+    copied = cli("plasmite", "follow", "a", "--no-follow", "--format", "json").assert_success().stdout
+    fed = lines(cli("plasmite", "feed", "b", input=copied).assert_success().stdout)
+    assert [(m["data"], m["meta"]["tags"]) for m in fed] == [({"x": 1}, ["t1"]), ({"x": 2}, [])]
+    assert [m["seq"] for m in fed] == [1, 2]  # new seqs and times in the destination
+    literal = cli("plasmite", "feed", "b", "--data", input=copied.splitlines()[0]).assert_success().json()
+    assert set(literal["data"]) == {"data", "meta", "seq", "time"}
+    clash = cli("plasmite", "feed", "b", "--tag", "x", input=copied.splitlines()[0])
+    assert clash.exit_code == 2
+    assert "complete messages supply their own tags" in json.loads(clash.stderr)["error"]["message"]
+    bad = cli("plasmite", "feed", "b", '{"data":{"x":1},"meta":{"tags":["t"]},"seq":"a","time":"x"}')
+    assert bad.exit_code == 2
+    assert "invalid complete message" in json.loads(bad.stderr)["error"]["message"]
+    other = cli("plasmite", "feed", "b", '{"data":{"x":1},"meta":{"tags":[],"k":1},"seq":1,"time":"x"}')
+    assert other.assert_success().json()["data"]["meta"] == {"tags": [], "k": 1}  # not a message: plain data
+    assert cli("plasmite", "fetch", "b", "4").json()["data"]["meta"]["k"] == 1
+
+
+def test_dir_after_the_command(cli, tmp_path: Path) -> None:
+    elsewhere = str(tmp_path / "elsewhere")
+    cli("plasmite", "pool", "create", "p", "--size", "64K", "--dir", elsewhere).assert_success()
+    assert (tmp_path / "elsewhere" / "p.plasmite").exists()
+    cli("plasmite", "feed", "p", '{"n":1}', "--dir", elsewhere).assert_success()
+    res = cli("plasmite", "follow", "p", "--dir", elsewhere, "--tail", "10", "--no-follow").assert_success()
+    assert lines(res.stdout)[0]["data"] == {"n": 1}
+    assert cli("plasmite", "fetch", "p", "1", "--dir", elsewhere).json()["seq"] == 1
+    assert cli("plasmite", "fetch", "p", "1").exit_code == 3  # the default directory has no such pool
+    shown = cli("plasmite", "pool", "info", "p", "--dir", elsewhere, "--color", "always").assert_success().stdout
+    assert shown.splitlines()[0] == "p"  # --color always after the command: the terminal layout, piped

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,52 +14,6 @@ import httpx
 import pytest
 
 from toolkit_plasmite import ErrorKind, NotFoundError, RemoteClient, RetentionGapError
-
-
-class Server:
-    def __init__(self, proc: subprocess.Popen[str], base_url: str, banner: dict[str, Any]) -> None:
-        self.proc = proc
-        self.base_url = base_url
-        self.banner = banner
-
-
-@pytest.fixture
-def serve(plasmite_argv: list[str], sub_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> Server:
-        proc = subprocess.Popen(
-            [*plasmite_argv, "serve", "--bind", "127.0.0.1:0", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=sub_env,
-        )
-        procs.append(proc)
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        banner = json.loads(line)["notice"]
-        assert banner["kind"] == "serve_ready", line
-        base = banner["details"]["base_url"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/healthz", verify=False, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        return Server(proc, base, banner)
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def test_routes_roundtrip(serve) -> None:
@@ -280,6 +233,33 @@ def test_remote_feed_and_follow_cli(serve, cli, plasmite_argv: list[str], sub_en
     assert json.loads(cli("plasmite", "fetch", ref, "1").assert_success().stdout)["seq"] == 1
 
 
+def test_remote_duplex_shows_others_sends_ours_and_ends_at_end_of_input(serve, cli, plasmite_argv, sub_env) -> None:
+    srv = serve()
+    with RemoteClient(srv.base_url) as rc:
+        rc.create_pool("chat", 65536).append({"from": "bob", "msg": "seed"})
+    ref = f"{srv.base_url}/chat"
+    proc = subprocess.Popen(
+        [*plasmite_argv, "duplex", ref, "--me", "alice", "--tail", "1", "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sub_env,
+    )
+    assert proc.stdout is not None
+    try:
+        assert json.loads(proc.stdout.readline())["data"] == {"from": "bob", "msg": "seed"}
+        out, err = proc.communicate('{"from":"alice","msg":"remote-reply"}\n', timeout=60)  # then end of input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out == ""  # our own message is not echoed
+    res = cli("plasmite", "follow", ref, "--tail", "2", "--jsonl", "--no-follow").assert_success()
+    assert [m["data"]["from"] for m in lines_of(res.stdout)] == ["bob", "alice"]
+
+
 def lines_of(text: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in text.splitlines() if x.strip()]
 
@@ -310,6 +290,7 @@ def test_serve_check_init_and_loopback_rules(cli, tmp_path: Path) -> None:
     check = res.json()["check"]
     assert check["listen"] == "127.0.0.1:9999"
     assert check["auth"] == "none"
+    assert (check["mcp"], check["ui"]) == ("http://127.0.0.1:9999/mcp", "http://127.0.0.1:9999/ui")
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "check").exit_code == 2
     assert cli("plasmite", "serve", "--bind", "0.0.0.0:9999", "--allow-non-loopback", "check").exit_code == 2
     # Read-only is not enough off loopback: the kernel exposure policy wants a token too.
@@ -406,3 +387,47 @@ def test_remote_fetch_pool_list_and_lite3_routes(serve, cli) -> None:
     assert missing.exit_code == 3
     history = cli("plasmite", "follow", f"{srv.base_url}/docs", "--no-follow", "--jsonl").assert_success()
     assert [json.loads(line)["seq"] for line in history.stdout.splitlines()] == [1]
+
+
+def test_lite3_tail_frames_and_ui_events(serve) -> None:
+    import struct
+
+    from toolkit_plasmite.core import lite3
+
+    srv = serve()
+    with RemoteClient(srv.base_url) as rc:
+        pool = rc.create_pool("frames", 65536)
+        for n in range(3):
+            pool.append({"n": n}, ["odd"] * (n % 2))
+    query: dict[str, Any] = {"since_seq": 1, "max": 3, "timeout_ms": 2000}
+    res = httpx.get(f"{srv.base_url}/v0/pools/frames/tail_lite3", params=query, timeout=60)
+    assert res.headers["content-type"] == "application/x-plasmite-lite3-stream"
+    body, frames = res.content, []
+    while body:
+        seq, ts, size = struct.unpack_from(">QQI", body)
+        frames.append((seq, ts > 0, lite3.decode_message(body[20 : 20 + size])))
+        body = body[20 + size :]
+    assert frames == [(1, True, ({"n": 0}, [])), (2, True, ({"n": 1}, ["odd"])), (3, True, ({"n": 2}, []))]
+    only_odd = httpx.get(
+        f"{srv.base_url}/v0/pools/frames/tail_lite3", params={**query, "tag": "odd", "timeout_ms": 200}, timeout=60
+    )
+    assert struct.unpack_from(">Q", only_odd.content)[0] == 2
+    refused = httpx.get(f"{srv.base_url}/v0/pools/frames/tail_lite3", params={"gap_policy": "error"}, timeout=60)
+    assert (refused.status_code, refused.json()["error"]["kind"]) == (400, "Usage")
+    events = httpx.get(f"{srv.base_url}/v0/ui/pools/frames/events", params=query, timeout=60)
+    assert events.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in events.text.split("\n\n") if b]
+    assert [b.splitlines()[0] for b in blocks] == ["event: message"] * 3
+    assert [json.loads(b.splitlines()[1].removeprefix("data: "))["seq"] for b in blocks] == [1, 2, 3]
+
+
+def test_api_docs_are_served_with_local_assets(serve) -> None:
+    srv = serve()
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = httpx.get(srv.base_url + page, timeout=30)
+        assert html.status_code == 200
+        assert "cdn." not in html.text  # nothing from the internet: /docs works offline
+        src = next(part.split('"')[0] for part in html.text.split('src="')[1:] if asset in part.split('"')[0])
+        js = httpx.get(srv.base_url + src, timeout=30)
+        assert (js.status_code, len(js.content) > 10_000) == (200, True)
+    assert httpx.get(srv.base_url + "/openapi.json", timeout=30).json()["info"]["title"] == "plasmite"

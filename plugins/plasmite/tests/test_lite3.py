@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_plasmite.core import lite3
+from toolkit_plasmite.core.pool import PoolFile, create_pool_file
 from toolkit_plasmite.errors import CorruptError, UsageError
-from toolkit_plasmite.pool import PoolFile, create_pool_file
 
 _text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=20)
 _json = st.recursive(
@@ -97,7 +97,7 @@ def test_pool_migrate_keeps_seqs_times_and_data(cli, pool_dir: Path) -> None:
 
 
 def test_a_tail_skips_an_undecodable_message_and_goes_on(tmp_path: Path) -> None:
-    from toolkit_plasmite.tail import follow
+    from toolkit_plasmite.core.tail import follow
 
     path = tmp_path / "bad.plasmite"
     create_pool_file(path, 64 * 1024)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolkit_plasmite.core.plan import plan_append
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.plan import plan_append
 
 
 class ModelRing:

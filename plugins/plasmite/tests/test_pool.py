@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.codec import decode_payload, encode_payload
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.codec import decode_payload, encode_payload
+from toolkit_plasmite.core.format import auto_index_capacity
+from toolkit_plasmite.core.pool import Gap, PoolFile, create_pool_file
+from toolkit_plasmite.core.validate import validate_pool
 from toolkit_plasmite.errors import AlreadyExistsError, CorruptError, NotFoundError, UsageError
-from toolkit_plasmite.format import auto_index_capacity
-from toolkit_plasmite.pool import Gap, PoolFile, create_pool_file
-from toolkit_plasmite.validate import validate_pool
 
 
 def test_geometry_matches_plasmite_for_1mib(tmp_path: Path) -> None:

@@ -16,15 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit_plasmite.codec import decode_payload, encode_payload
+from toolkit_plasmite.core.codec import decode_payload, encode_payload
+from toolkit_plasmite.core.pool import Gap, PoolFile, create_pool_file
+from toolkit_plasmite.core.validate import validate_pool
 from toolkit_plasmite.errors import CorruptError, PlasmiteError
-from toolkit_plasmite.pool import Gap, PoolFile, create_pool_file
-from toolkit_plasmite.validate import validate_pool
 
 WRITER = r"""
 import sys, hashlib
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.codec import encode_payload
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.codec import encode_payload
 path, wid, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 pool = PoolFile(path)
 i = 0

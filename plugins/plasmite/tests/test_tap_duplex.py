@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.tail import retained
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.tail import retained
 
 CHILD = r"""
 import sys, os
@@ -110,11 +110,11 @@ def test_tap_missing_command_is_usage(cli) -> None:
     assert "cannot run" in json.loads(res.stderr)["error"]["message"]
 
 
-def test_duplex_pipes_stdin_and_hides_self(cli, pool_dir: Path) -> None:
+def test_duplex_pipes_stdin_hides_self_and_ends_at_end_of_input(cli, pool_dir: Path) -> None:
     cli("plasmite", "pool", "create", "room", "--size", "64K").assert_success()
     stdin = '{"from":"alice","msg":"mine"}\n{"from":"bob","msg":"theirs"}\n'
-    res = cli("plasmite", "duplex", "room", "--me", "alice", "--jsonl", "--timeout", "700ms", input=stdin)
-    assert res.exit_code == 124
+    res = cli("plasmite", "duplex", "room", "--me", "alice", "--jsonl", input=stdin)
+    assert res.exit_code == 0, res.stderr  # piped input ended: so does duplex (no --timeout needed)
     shown = [json.loads(x)["data"] for x in res.stdout.splitlines()]
     assert shown == [{"from": "bob", "msg": "theirs"}]
     res = cli(
@@ -127,9 +127,13 @@ def test_duplex_pipes_stdin_and_hides_self(cli, pool_dir: Path) -> None:
         "5",
         "--echo-self",
         "--jsonl",
-        "--timeout",
-        "200ms",
         input="",
     )
+    assert res.exit_code == 0, res.stderr
     assert [json.loads(x)["data"]["from"] for x in res.stdout.splitlines()] == ["alice", "bob"]
-    assert cli("plasmite", "duplex", "http://127.0.0.1:1/room").exit_code == 2
+    for flag in (["--create"], ["--since", "2999-01-01T00:00:00Z"]):
+        res = cli("plasmite", "duplex", "http://127.0.0.1:1/room", *flag, input="")
+        assert res.exit_code == 2
+        assert f"does not support {flag[0]}" in json.loads(res.stderr)["error"]["message"]
+    res = cli("plasmite", "duplex", "missing", "--since", "2999-01-01T00:00:00Z", input="")
+    assert (res.exit_code, json.loads(res.stderr)["error"]["kind"]) == (3, "NotFound")

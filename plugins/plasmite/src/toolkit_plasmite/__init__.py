@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 from toolkit_kernel import __version__  # one version for every toolkit distribution
 
 _EXPORTS = {
-    "DEFAULT_POOL_DIR": "toolkit_plasmite.api",
-    "DEFAULT_POOL_SIZE": "toolkit_plasmite.api",
-    "DEFAULT_POOL_SIZE_BYTES": "toolkit_plasmite.api",
-    "Client": "toolkit_plasmite.api",
-    "Durability": "toolkit_plasmite.api",
-    "Message": "toolkit_plasmite.api",
-    "MessageMeta": "toolkit_plasmite.api",
-    "Pool": "toolkit_plasmite.api",
-    "Stream": "toolkit_plasmite.api",
-    "default_pool_dir": "toolkit_plasmite.api",
-    "parse_message": "toolkit_plasmite.api",
+    "DEFAULT_POOL_DIR": "toolkit_plasmite.core.api",
+    "DEFAULT_POOL_SIZE": "toolkit_plasmite.core.api",
+    "DEFAULT_POOL_SIZE_BYTES": "toolkit_plasmite.core.api",
+    "Client": "toolkit_plasmite.core.api",
+    "Durability": "toolkit_plasmite.core.api",
+    "Message": "toolkit_plasmite.core.api",
+    "MessageMeta": "toolkit_plasmite.core.api",
+    "Pool": "toolkit_plasmite.core.api",
+    "Stream": "toolkit_plasmite.core.api",
+    "default_pool_dir": "toolkit_plasmite.core.api",
+    "parse_message": "toolkit_plasmite.core.api",
     "AlreadyExistsError": "toolkit_plasmite.errors",
     "BusyError": "toolkit_plasmite.errors",
     "CorruptError": "toolkit_plasmite.errors",
@@ -34,10 +34,10 @@ _EXPORTS = {
     "PlasmiteError": "toolkit_plasmite.errors",
     "RetentionGapError": "toolkit_plasmite.errors",
     "UsageError": "toolkit_plasmite.errors",
-    "Lite3Frame": "toolkit_plasmite.lite3_api",
-    "Lite3Stream": "toolkit_plasmite.lite3_api",
-    "RemoteClient": "toolkit_plasmite.remote",
-    "RemotePool": "toolkit_plasmite.remote",
+    "Lite3Frame": "toolkit_plasmite.core.lite3_api",
+    "Lite3Stream": "toolkit_plasmite.core.lite3_api",
+    "RemoteClient": "toolkit_plasmite.http.remote",
+    "RemotePool": "toolkit_plasmite.http.remote",
 }
 
 __all__ = [
@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from toolkit_plasmite.api import (
+    from toolkit_plasmite.core.api import (
         DEFAULT_POOL_DIR,
         DEFAULT_POOL_SIZE,
         DEFAULT_POOL_SIZE_BYTES,
@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         default_pool_dir,
         parse_message,
     )
+    from toolkit_plasmite.core.lite3_api import Lite3Frame, Lite3Stream
     from toolkit_plasmite.errors import (
         AlreadyExistsError,
         BusyError,
@@ -97,8 +98,7 @@ if TYPE_CHECKING:
         RetentionGapError,
         UsageError,
     )
-    from toolkit_plasmite.lite3_api import Lite3Frame, Lite3Stream
-    from toolkit_plasmite.remote import RemoteClient, RemotePool
+    from toolkit_plasmite.http.remote import RemoteClient, RemotePool
 
 
 def __getattr__(name: str) -> Any:

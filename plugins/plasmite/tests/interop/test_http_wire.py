@@ -233,3 +233,34 @@ def test_real_cli_lite3_document_round_trips_through_our_server(our_server: str,
     assert bad.status_code == 500
     assert bad.json()["error"]["kind"] == "Corrupt"
     assert _remote_pool(our_server, "docs").info()["bounds"] == {"oldest": 1, "newest": 1}
+
+
+def _sse_events(body: str) -> list[tuple[str, object]]:
+    events = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields:
+            events.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return events
+
+
+def test_lite3_tail_and_ui_events_match_real_serve_on_one_pool_file(
+    our_server: str, real_server: str, tmp_path: Path
+) -> None:
+    pool = _remote_pool(real_server, "streams", create=True)  # both servers serve tmp_path/pools
+    for n in range(3):
+        pool.append({"n": n, "nested": {"list": [n, None, True]}}, [f"t{n}"])
+    query = {"since_seq": 1, "max": 3, "timeout_ms": 2000}
+    real = httpx.get(f"{real_server}/v0/pools/streams/tail_lite3", params=query, timeout=60)
+    ours = httpx.get(f"{our_server}/v0/pools/streams/tail_lite3", params=query, timeout=60)
+    assert (ours.status_code, ours.headers["content-type"]) == (200, real.headers["content-type"])
+    assert ours.content == real.content  # the same frames around the same stored Lite3 documents
+    assert len(ours.content) > 3 * 20
+    for base in (real_server, our_server):
+        refused = httpx.get(f"{base}/v0/pools/streams/tail_lite3", params={"gap_policy": "error"}, timeout=60)
+        assert (refused.status_code, refused.json()["error"]["kind"]) == (400, "Usage")
+    real = httpx.get(f"{real_server}/v0/ui/pools/streams/events", params=query, timeout=60)
+    ours = httpx.get(f"{our_server}/v0/ui/pools/streams/events", params=query, timeout=60)
+    assert ours.headers["content-type"].split(";")[0] == real.headers["content-type"].split(";")[0]
+    assert _sse_events(ours.text) == _sse_events(real.text)
+    assert [event[1]["data"]["n"] for event in _sse_events(ours.text)] == [0, 1, 2]  # type: ignore[index]

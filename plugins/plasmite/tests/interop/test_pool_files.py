@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from toolkit.testing_peers import require_peer
 from toolkit_plasmite import Client
+from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.core.semaphore import PoolSemaphore
-from toolkit_plasmite.pool import PoolFile
 
 pytestmark = pytest.mark.interop
 

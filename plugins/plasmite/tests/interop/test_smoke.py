@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,34 @@ def test_plasmite_python_binding_appends_and_reads_with_the_real_library(tmp_pat
         [str(plasmite.path), "--dir", str(pools), "fetch", "smoke", "1"], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(fetched)["data"] == {"hello": "binding"}
+
+
+OVERSIZE = """
+import json, sys, tempfile
+import {module} as plasmite
+pool = plasmite.Client(tempfile.mkdtemp()).create_pool("o", 64 * 1024)
+out = []
+for size in (40_000, 70_000, 5_000_000):
+    try:
+        out.append([size, "ok", pool.append({{"x": "a" * size}}, []).seq])
+    except plasmite.PlasmiteError as err:
+        out.append([size, type(err).__name__, int(err.kind), isinstance(err, RuntimeError)])
+out.append(["next", pool.append({{"small": True}}, []).seq])  # the failed appends took no seq
+print(json.dumps(out))
+"""
+
+
+def test_oversize_records_fail_alike_in_the_binding_and_ours() -> None:
+    binding = require_peer("plasmite-python")
+    env = {**os.environ, **binding.extra.get("env", {})}
+    real = subprocess.run(
+        [str(binding.python), "-c", OVERSIZE.format(module="plasmite")],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    ours = subprocess.run(
+        [sys.executable, "-c", OVERSIZE.format(module="toolkit_plasmite")],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert json.loads(ours) == json.loads(real)
+    assert json.loads(ours)[1][1:] == ["UsageError", 2, True]
+    assert json.loads(ours)[-1] == ["next", 2]

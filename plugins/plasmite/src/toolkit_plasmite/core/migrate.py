@@ -8,10 +8,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.codec import decode_payload
+from toolkit_plasmite.core.codec import decode_payload
+from toolkit_plasmite.core.format import PLASMITE_LITE3_VERSION, State, encode_header, plan_geometry
+from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
 from toolkit_plasmite.errors import UsageError, from_os_error
-from toolkit_plasmite.format import PLASMITE_LITE3_VERSION, State, encode_header, plan_geometry
-from toolkit_plasmite.pool import Frame, Gap, PoolFile
 
 __all__ = ["migrate_pool"]
 

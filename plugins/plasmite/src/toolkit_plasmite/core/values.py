@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from toolkit_plasmite.codec import parse_time
+from toolkit_plasmite.core.codec import parse_time
 from toolkit_plasmite.errors import UsageError
 
 __all__ = [

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.codec import decode_payload
-from toolkit_plasmite.errors import CorruptError, PlasmiteError, UsageError
-from toolkit_plasmite.format import (
+from toolkit_plasmite.core.codec import decode_payload
+from toolkit_plasmite.core.format import (
     HEADER_SIZE,
     INDEX_SLOT,
     PLASMITE_LITE3_VERSION,
@@ -19,7 +18,8 @@ from toolkit_plasmite.format import (
     decode_slots,
     parse_geometry,
 )
-from toolkit_plasmite.pool import PoolFile
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.errors import CorruptError, PlasmiteError, UsageError
 
 __all__ = ["validate_pool"]
 

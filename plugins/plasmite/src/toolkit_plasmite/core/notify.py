@@ -12,7 +12,7 @@ import select
 import sys
 import time
 
-from toolkit_plasmite.pool import PoolFile
+from toolkit_plasmite.core.pool import PoolFile
 
 __all__ = ["Waiter"]
 

@@ -13,10 +13,10 @@ import click
 
 from toolkit.cliutil import json_mode
 from toolkit_kernel.errors import ToolkitError
-from toolkit_plasmite.codec import dumps_compact, dumps_pretty, format_time
+from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.errors import PlasmiteError
 
-__all__ = ["PlasmiteClickError", "Settings", "get_settings"]
+__all__ = ["PlasmiteClickError", "Settings", "dir_option", "format_option", "get_settings", "late_globals"]
 
 _KEY = "plasmite.settings"
 
@@ -34,12 +34,16 @@ class Settings:
 
     pool_dir: Path | None = None
     color: str = "auto"
+    #: `--format pretty|json` when given (plasmite 1.2.1's switch); None decides by the terminal.
+    fmt: str | None = None
     cmd: str = ""
     last_drop_notice: float = field(default=0.0)
 
     @property
     def machine(self) -> bool:
-        """True when output is for programs: `--json`, or stdout is not a terminal (and color is not forced)."""
+        """True when output is for programs: `--format json`, `--json`, or stdout is not a terminal."""
+        if self.fmt is not None:
+            return self.fmt == "json"
         if json_mode():
             return True
         if self.color == "always":
@@ -86,6 +90,61 @@ def get_settings(ctx: click.Context | None = None) -> Settings:
         root.meta[_KEY] = settings
     assert isinstance(settings, Settings)
     return settings
+
+
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        get_settings(ctx).fmt = value
+
+
+def format_option(func: Any) -> Any:
+    """`--format pretty|json`, accepted before the command (global) or after it, as plasmite 1.2.1 does."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["pretty", "json"]),
+        default=None,
+        expose_value=False,
+        callback=_remember_format,
+        help="Output: pretty (readable) or json (compact); default pretty on a terminal, json in a pipe.",
+    )(func)
+
+
+def _remember_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        get_settings(ctx).pool_dir = value
+
+
+def _remember_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        get_settings(ctx).color = value
+
+
+def dir_option(func: Any) -> Any:
+    """`--dir` and `--color` after the command too (`plasmite follow chat --dir ./pools`), as plasmite 1.2.1."""
+    func = click.option(
+        "--color",
+        "late_color",
+        type=click.Choice(["auto", "always", "never"]),
+        default=None,
+        expose_value=False,
+        callback=_remember_color,
+        help="Same as the global --color.",
+    )(func)
+    return click.option(
+        "--dir",
+        "late_pool_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_remember_dir,
+        help="Pool directory (same as the global --dir).",
+    )(func)
+
+
+def late_globals(func: Any) -> Any:
+    """`--format`, `--dir` and `--color` accepted after the command."""
+    return dir_option(format_option(func))
 
 
 class PlasmiteClickError(click.ClickException):

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from toolkit_plasmite.codec import decode_payload
 from toolkit_plasmite.core import lite3
+from toolkit_plasmite.core.codec import decode_payload
+from toolkit_plasmite.core.notify import Waiter
+from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
 from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
-from toolkit_plasmite.notify import Waiter
-from toolkit_plasmite.pool import Frame, Gap, PoolFile
 
 __all__ = ["Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from toolkit_plasmite.errors import IoError, PlasmiteError, UsageError, error_for_kind
@@ -16,11 +16,12 @@ from toolkit_plasmite.errors import IoError, PlasmiteError, UsageError, error_fo
 if TYPE_CHECKING:
     import httpx
 
-    from toolkit_plasmite.api import Durability, Message
+    from toolkit_plasmite.core.api import Durability, Message
 
-__all__ = ["RemoteClient", "RemotePool"]
+__all__ = ["RemoteClient", "RemotePool", "RemoteSource"]
 
 _MAX_TAIL_MS = 30_000
+_STOP_CHECK_MS = 500
 
 
 def _error_from_response(resp: httpx.Response) -> PlasmiteError:
@@ -37,6 +38,19 @@ def _error_from_response(resp: httpx.Response) -> PlasmiteError:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return IoError(f"server answered HTTP {resp.status_code}", causes=[resp.text[:200]])
+
+
+def _request_wait_ms(deadline: float | None, checking_stop: bool, stopping: bool) -> int | None:
+    """How long one tail request may wait for messages (None: the idle deadline has passed)."""
+    wait_ms = _MAX_TAIL_MS
+    if deadline is not None:
+        wait_ms = int((deadline - time.monotonic()) * 1000)
+        if wait_ms <= 0:
+            return None
+        wait_ms = min(wait_ms, _MAX_TAIL_MS)
+    if checking_stop:
+        wait_ms = 1 if stopping else min(wait_ms, _STOP_CHECK_MS)
+    return wait_ms
 
 
 class RemoteClient:
@@ -182,7 +196,7 @@ class RemotePool:
 
     def append(self, value: Any, tags: Iterable[str] | None = None, durability: Durability | int = 0) -> Message:
         """Append and return the committed Message."""
-        from toolkit_plasmite.api import message_from_envelope
+        from toolkit_plasmite.core.api import message_from_envelope
 
         return message_from_envelope(self.append_value(value, tags or (), durability))
 
@@ -193,7 +207,7 @@ class RemotePool:
 
     def get(self, seq: int) -> Message:
         """Message `seq`."""
-        from toolkit_plasmite.api import parse_message
+        from toolkit_plasmite.core.api import parse_message
 
         return parse_message(self.get_json(seq))
 
@@ -209,8 +223,13 @@ class RemotePool:
         tags: Iterable[str] | None = None,
         error_on_gap: bool = False,
         live: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield envelopes, reconnecting with `since_seq=last+1` until max or an idle timeout."""
+        """Yield envelopes, reconnecting with `since_seq=last+1` until max, an idle timeout or `should_stop`.
+
+        With `should_stop`, requests wait at most half a second so the check runs often; once it
+        returns True, one last request without waiting delivers what was committed before.
+        """
         next_seq = since_seq
         if next_seq is None and not live:
             bounds = self.info().get("bounds") or {}
@@ -219,13 +238,12 @@ class RemotePool:
         delivered = 0
         tag_list = list(tags or [])
         deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+        stopping = False
         while True:
-            wait_ms = _MAX_TAIL_MS
-            if deadline is not None:
-                wait_ms = int((deadline - time.monotonic()) * 1000)
-                if wait_ms <= 0:
-                    return
-                wait_ms = min(wait_ms, _MAX_TAIL_MS)
+            stopping = stopping or (should_stop is not None and should_stop())
+            wait_ms = _request_wait_ms(deadline, should_stop is not None, stopping)
+            if wait_ms is None:
+                return
             params: list[tuple[str, str | int | float | bool | None]] = [
                 ("timeout_ms", max(wait_ms, 1)),
                 ("gap_policy", "error" if error_on_gap else "continue"),
@@ -248,6 +266,8 @@ class RemotePool:
                 yield item
                 if max_messages is not None and delivered >= max_messages:
                     return
+            if stopping:
+                return
 
     def _tail_request(
         self, params: list[tuple[str, str | int | float | bool | None]], wait_ms: int
@@ -283,7 +303,7 @@ class RemotePool:
         error_on_gap: bool = False,
     ) -> Generator[Message, None, None]:
         """Messages from `since_seq` (default: the oldest retained), like `Pool.tail`."""
-        from toolkit_plasmite.api import message_from_envelope
+        from toolkit_plasmite.core.api import message_from_envelope
 
         for env in self.iter_envelopes(since_seq, max_messages, timeout_ms, tags, error_on_gap):
             yield message_from_envelope(env)
@@ -296,3 +316,44 @@ class RemotePool:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class RemoteSource:
+    """A served pool as a follow source (core.follow.FollowSource).
+
+    Args:
+        pool: The remote pool.
+        tags: Tags the server filters on (the selection checks them again).
+    """
+
+    def __init__(self, pool: RemotePool, tags: Iterable[str] = ()) -> None:
+        self.pool = pool
+        self.tags = list(tags)
+        self._bounds: dict[str, Any] = pool.info().get("bounds") or {}
+
+    def live_edge(self) -> int | None:
+        """The seq after the newest one when the source was opened (None: the pool was empty)."""
+        return int(self._bounds["newest"]) + 1 if self._bounds else None
+
+    def history(self, before_seq: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Retained messages (as of opening) before `before_seq`, oldest first."""
+        from toolkit_plasmite.core.codec import parse_time
+
+        if not self._bounds:
+            return
+        oldest, newest = int(self._bounds["oldest"]), int(self._bounds["newest"])
+        for env in self.pool.iter_envelopes(oldest, newest - oldest + 1, 2000):
+            if before_seq is not None and env["seq"] >= before_seq:
+                return
+            yield parse_time(env["time"]), env
+            if env["seq"] >= newest:
+                return
+
+    def live(
+        self, since_seq: int | None, timeout: float | None, should_stop: Callable[[], bool] | None
+    ) -> Iterator[dict[str, Any]]:
+        """Messages from `since_seq` on, long-polling the server's tail route."""
+        timeout_ms = None if timeout is None else int(timeout * 1000)
+        yield from self.pool.iter_envelopes(
+            since_seq, None, timeout_ms, self.tags, False, live=True, should_stop=should_stop
+        )

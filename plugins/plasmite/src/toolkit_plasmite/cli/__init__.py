@@ -10,8 +10,8 @@ import click
 from toolkit.cliutil import ToolkitGroup, json_option, standalone_main
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite import __version__
+from toolkit_plasmite.cli.ui import PlasmiteClickError, format_option, get_settings
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.ui import PlasmiteClickError, get_settings
 
 __all__ = ["main", "plasmite"]
 
@@ -50,6 +50,7 @@ class PlasmiteGroup(ToolkitGroup):
     help="Terminal rendering: always forces pretty output even when piped.",
 )
 @json_option
+@format_option
 @click.pass_context
 def plasmite(ctx: click.Context, pool_dir: Path | None, color: str) -> None:
     """Local-first message pools: mmap'd ring-buffer files you feed, fetch and follow.
@@ -103,11 +104,13 @@ def completion_command(shell: str) -> None:
 
 
 def _register() -> None:
-    from toolkit_plasmite.cli_feed import duplex_command, feed_command
-    from toolkit_plasmite.cli_follow import follow_command
-    from toolkit_plasmite.cli_pool import doctor_command, fetch_command, pool_group
-    from toolkit_plasmite.cli_serve import serve_group
-    from toolkit_plasmite.cli_tap import tap_command
+    from toolkit_plasmite.cli.duplex import duplex_command
+    from toolkit_plasmite.cli.feed import feed_command
+    from toolkit_plasmite.cli.follow import follow_command
+    from toolkit_plasmite.cli.mcp import mcp_command
+    from toolkit_plasmite.cli.pool import doctor_command, fetch_command, pool_group
+    from toolkit_plasmite.cli.serve import serve_group
+    from toolkit_plasmite.cli.tap import tap_command
 
     for command in (
         pool_group,
@@ -118,6 +121,7 @@ def _register() -> None:
         tap_command,
         serve_group,
         doctor_command,
+        mcp_command,
     ):
         plasmite.add_command(command)
 

@@ -20,19 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 from zlib import crc32
 
-from toolkit_plasmite import codec
-from toolkit_plasmite._lock import WriterLock
-from toolkit_plasmite.core import lite3
-from toolkit_plasmite.core.semaphore import PoolSemaphore
-from toolkit_plasmite.errors import (
-    AlreadyExistsError,
-    CorruptError,
-    NotFoundError,
-    PermissionDeniedError,
-    UsageError,
-    from_os_error,
-)
-from toolkit_plasmite.format import (
+from toolkit_plasmite.core import codec, lite3
+from toolkit_plasmite.core.format import (
     COMMIT_MARKER,
     FOLLOW_UNTIL_OFFSET,
     FORMAT_VERSION,
@@ -60,7 +49,17 @@ from toolkit_plasmite.format import (
     parse_geometry,
     plan_geometry,
 )
-from toolkit_plasmite.plan import plan_append
+from toolkit_plasmite.core.lock import WriterLock
+from toolkit_plasmite.core.plan import plan_append
+from toolkit_plasmite.core.semaphore import PoolSemaphore
+from toolkit_plasmite.errors import (
+    AlreadyExistsError,
+    CorruptError,
+    NotFoundError,
+    PermissionDeniedError,
+    UsageError,
+    from_os_error,
+)
 
 __all__ = ["Frame", "Gap", "PoolFile", "create_pool_file"]
 
@@ -440,9 +439,10 @@ class PoolFile:
                 raise NotFoundError(f"message {seq} not found", path=self._spath, seq=seq, hint=self._bounds_hint(st))
             frame = self._locate(seq, st)
             if frame is not None:
-                if self._v3 and seq < self._state_tuple()[4]:
+                if self._v3 and seq < self._state3()[4]:
                     # Evicted while we copied it: its bytes may already be a newer frame's
-                    # (format 3 has no payload checksum to tell).
+                    # (format 3 has no payload checksum to tell). The file size was checked
+                    # by the state read above: no second fstat.
                     continue
                 return frame
             if st[0] == last_gen:
@@ -481,6 +481,7 @@ class PoolFile:
         writers' syncs can share a journal commit) and before this returns.
         """
         self._check_open()
+        self._check_size()  # before the lock: one syscall less inside the writers' critical section
         lock = self._lock
         lock.acquire()
         try:
@@ -496,6 +497,7 @@ class PoolFile:
     def append_many(self, payloads: Sequence[bytes], flush: bool = False) -> list[tuple[int, int]]:
         """Append several payloads under one lock acquisition (a batch); return their (seq, ts)."""
         self._check_open()
+        self._check_size()
         out = []
         lock = self._lock
         lock.acquire()
@@ -513,7 +515,6 @@ class PoolFile:
     def _append_locked(self, payload: bytes, keep_ts: int | None = None) -> tuple[int, int]:
         if not self.writable:
             raise PermissionDeniedError("pool is opened read-only", path=self._spath, hint="check the file's mode")
-        self._check_size()
         n = len(payload)
         if n > self._max_payload:
             raise UsageError(

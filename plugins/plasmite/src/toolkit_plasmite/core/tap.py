@@ -10,8 +10,8 @@ import time
 from collections.abc import Sequence
 from typing import IO
 
+from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.pool import PoolFile
 
 __all__ = ["run_tap"]
 

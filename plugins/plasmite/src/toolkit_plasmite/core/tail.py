@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, Literal
 
-from toolkit_plasmite.codec import decode_payload
+from toolkit_plasmite.core.codec import decode_payload
+from toolkit_plasmite.core.notify import Waiter
+from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
 from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
-from toolkit_plasmite.notify import Waiter
-from toolkit_plasmite.pool import Gap, PoolFile
 
-__all__ = ["GapPolicy", "Message4", "follow", "has_tags", "retained"]
+__all__ = ["GapPolicy", "Message4", "follow", "follow_frames", "has_tags", "retained"]
 
 GapPolicy = Literal["continue", "error"]
 #: A decoded message: (seq, timestamp_ns, data, tags).
@@ -77,7 +77,13 @@ def _idle_wait(interval: float, deadline: float | None, should_stop: Callable[[]
     return None if left <= 0 else min(interval, left)
 
 
-def follow(
+def follow(pool: PoolFile, **options: Any) -> Generator[Message4, None, None]:
+    """`follow_frames` as decoded messages `(seq, timestamp_ns, data, tags)`; the same keyword options."""
+    for frame, data, tags in follow_frames(pool, **options):
+        yield frame[0], frame[1], data, tags
+
+
+def follow_frames(
     pool: PoolFile,
     *,
     since_seq: int | None = None,
@@ -92,8 +98,8 @@ def follow(
     on_gap: Callable[[Gap], None] | None = None,
     on_corrupt: Callable[[CorruptError], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> Generator[Message4, None, None]:
-    """Yield messages as they are committed.
+) -> Generator[tuple[Frame, dict[str, Any], list[str]], None, None]:
+    """Yield `(frame, data, tags)` for messages as they are committed (the frame keeps the stored bytes).
 
     Args:
         pool: The open pool.
@@ -141,8 +147,7 @@ def follow(
                     decoded = _decode(item, path, on_corrupt)
                     if decoded is None or (required and not has_tags(decoded[1], required)):
                         continue
-                    data, mtags = decoded
-                    yield item[0], item[1], data, mtags
+                    yield item, decoded[0], decoded[1]
                     delivered += 1
                     if max_messages is not None and delivered >= max_messages:
                         return

@@ -19,9 +19,9 @@ import click
 
 from toolkit.cliutil import json_option
 from toolkit_kernel.exposure import ExposureError, ExposurePolicy, guard_asgi, uvicorn_options
+from toolkit_plasmite.cli.ui import get_settings
+from toolkit_plasmite.core.values import default_pool_dir, parse_size
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.ui import get_settings
-from toolkit_plasmite.values import default_pool_dir, parse_size
 
 __all__ = ["ServeOptions", "serve_group"]
 
@@ -130,7 +130,8 @@ class ServeOptions:
             "status": "ok",
             "listen": f"{self.host}:{port if port is not None else self.port}",
             "base_url": self.base_url(port),
-            "mcp": False,
+            "mcp": f"{self.base_url(port)}/mcp",
+            "ui": f"{self.base_url(port)}/ui",
             "auth": "bearer" if self.resolved_token else "none",
             "tls": "self-signed" if self.tls_self_signed else ("cert" if self.tls_cert else "none"),
             "access": self.access,
@@ -206,7 +207,7 @@ def serve_group(ctx: click.Context, /, **kwargs: Any) -> None:
 def _run(opts: ServeOptions) -> None:
     import uvicorn
 
-    from toolkit_plasmite.server import ServeConfig, create_app
+    from toolkit_plasmite.http.server import ServeConfig, create_app
 
     pool_dir = _pool_dir()
     config = ServeConfig(
@@ -236,13 +237,13 @@ def _run(opts: ServeOptions) -> None:
     cert, key = opts.tls_cert, opts.tls_key
     fp = None
     if opts.tls_self_signed:
-        from toolkit_plasmite.tls import write_self_signed
+        from toolkit_plasmite.http.tls import write_self_signed
 
         certdir = tempfile.TemporaryDirectory(prefix="plasmite-tls-")
         cert, key = str(Path(certdir.name) / "cert.pem"), str(Path(certdir.name) / "key.pem")
         fp = write_self_signed(Path(cert), Path(key), ["localhost", "127.0.0.1", "::1", opts.host])
     elif cert:
-        from toolkit_plasmite.tls import cert_fingerprint
+        from toolkit_plasmite.http.tls import cert_fingerprint
 
         fp = cert_fingerprint(Path(cert))
     # The kernel's exposure policy: a token for any non-loopback bind, Host/Origin checks on
@@ -322,7 +323,7 @@ def serve_init(
     init_bind: str, output_dir: Path, init_token_file: str, init_cert: str, init_key: str, force: bool
 ) -> None:
     """Write a token, a self-signed certificate and key for a non-loopback server."""
-    from toolkit_plasmite.tls import _write_private, new_token, write_self_signed
+    from toolkit_plasmite.http.tls import _write_private, new_token, write_self_signed
 
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = [output_dir / init_token_file, output_dir / init_cert, output_dir / init_key]

@@ -3,26 +3,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from toolkit.webdocs import offline_docs
 from toolkit_plasmite import __version__
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.codec import dumps_compact, envelope
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.codec import envelope
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.values import check_pool_name
 from toolkit_plasmite.errors import (
     BusyError,
     ErrorKind,
@@ -31,14 +33,12 @@ from toolkit_plasmite.errors import (
     PlasmiteError,
     UsageError,
 )
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.tail import follow
-from toolkit_plasmite.values import check_pool_name
+from toolkit_plasmite.http.tail import add_tail_routes
+from toolkit_plasmite.web import add_web_routes
 
 LITE3_MEDIA_TYPE = "application/x-plasmite-lite3"
 
-__all__ = ["ServeConfig", "create_app"]
+__all__ = ["Context", "Permits", "ServeConfig", "create_app"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -110,7 +110,7 @@ class GuardMiddleware:
             await send(message)
 
         path: str = scope.get("path", "")
-        if self._token is not None and path.startswith("/v0"):
+        if self._token is not None and path.startswith(("/v0", "/mcp")):
             headers = dict(scope.get("headers") or [])
             got = headers.get(b"authorization", b"")
             if not hmac.compare_digest(got, b"Bearer " + self._token):
@@ -191,7 +191,7 @@ def _name_field(body: dict[str, Any]) -> str:
     return check_pool_name(name)
 
 
-class _Context:
+class Context:
     """Shared state of one server: config, pool client, permits and the access check."""
 
     def __init__(self, config: ServeConfig) -> None:
@@ -225,6 +225,7 @@ class _Context:
 
 def create_app(config: ServeConfig) -> FastAPI:
     """Build the FastAPI app for `config`."""
+    mcp_server = _mcp_server(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -233,25 +234,51 @@ def create_app(config: ServeConfig) -> FastAPI:
         # Every open tail holds a worker thread while it waits; keep room for storage requests too.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, config.max_tail_concurrency + 16)
-        yield
+        async with mcp_server.session_manager.run():
+            yield
 
     app = FastAPI(
         title="plasmite",
         version=__version__,
         description="plasmite v0 HTTP API over local message pools",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-    ctx = _Context(config)
+    offline_docs(app)  # /docs and /redoc with their assets served here: they work offline
+    ctx = Context(config)
     _add_error_handlers(app)
     _add_pool_routes(app, ctx)
     _add_message_routes(app, ctx)
-    _add_tail_route(app, ctx)
+    add_tail_routes(app, ctx)
+    add_web_routes(app)
+    app.router.routes.extend(_mcp_routes(mcp_server))
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(GuardMiddleware, config=config)
     return app
+
+
+def _mcp_server(config: ServeConfig) -> Any:
+    """Plasmite's agent tools for this server's pool directory and access mode (served at `/mcp`)."""
+    from toolkit.mcp_server import build_server
+    from toolkit_plasmite.mcp.plasmite import plasmite_tools
+
+    return build_server(plasmite_tools(config.pool_dir, config.access))
+
+
+def _mcp_routes(mcp_server: Any) -> list[Any]:
+    """The streamable-HTTP route `/mcp` (its session manager runs in the app's lifespan)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # Host and Origin are already checked by the kernel's exposure guard around the whole app,
+    # with the server's real bind and allowlist; the SDK's own loopback-only check would refuse
+    # a legitimately exposed server.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    routes: list[Any] = mcp_server.streamable_http_app(streamable_http_path="/mcp", transport_security=security).routes
+    return routes
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -279,7 +306,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error_response(InternalError(f"internal error: {type(exc).__name__}"))
 
 
-def _add_pool_routes(app: FastAPI, ctx: _Context) -> None:
+def _add_pool_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
@@ -301,10 +328,12 @@ def _add_pool_routes(app: FastAPI, ctx: _Context) -> None:
         return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(name))}
 
     @app.get("/v0/pools")
+    @app.get("/v0/ui/pools", include_in_schema=False)  # the web UI's name for it (as plasmite's)
     async def list_() -> dict[str, Any]:
         return {"pools": await ctx.guarded("read", ctx.client.list_pools)}
 
     @app.get("/v0/pools/{pool}/info")
+    @app.get("/v0/ui/pools/{pool}/info", include_in_schema=False)
     async def info(pool: str) -> dict[str, Any]:
         check_pool_name(pool)
         return {"pool": await ctx.guarded("read", lambda: ctx.client.pool_info(pool))}
@@ -316,7 +345,7 @@ def _add_pool_routes(app: FastAPI, ctx: _Context) -> None:
         return {"ok": True}
 
 
-def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
+def _add_message_routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/v0/pools/{pool}/append")
     async def append(pool: str, request: Request) -> dict[str, Any]:
         ctx.check_access("write")
@@ -343,7 +372,7 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
         check_pool_name(pool)
 
         def work() -> dict[str, Any]:
-            from toolkit_plasmite.codec import decode_payload
+            from toolkit_plasmite.core.codec import decode_payload
 
             with ctx.open_pool(pool, False) as pf:
                 s, ts, payload, _ = pf.get(seq)
@@ -355,7 +384,7 @@ def _add_message_routes(app: FastAPI, ctx: _Context) -> None:
     _add_lite3_message_routes(app, ctx)
 
 
-def _add_lite3_message_routes(app: FastAPI, ctx: _Context) -> None:
+def _add_lite3_message_routes(app: FastAPI, ctx: Context) -> None:
     """Lite3 documents as bodies, as plasmite's server and its `feed http://...` use them."""
     from toolkit_plasmite.core import lite3
 
@@ -380,7 +409,7 @@ def _add_lite3_message_routes(app: FastAPI, ctx: _Context) -> None:
         check_pool_name(pool)
 
         def work() -> tuple[int, bytes]:
-            from toolkit_plasmite.lite3_api import frame_payload
+            from toolkit_plasmite.core.lite3_api import frame_payload
 
             with ctx.open_pool(pool, False) as pf:
                 frame = frame_payload(pf, pf.get(seq))
@@ -388,138 +417,3 @@ def _add_lite3_message_routes(app: FastAPI, ctx: _Context) -> None:
 
         got_seq, payload = await ctx.guarded("read", work)
         return Response(payload, media_type=LITE3_MEDIA_TYPE, headers={"plasmite-seq": str(got_seq)})
-
-
-def _check_tail_query(
-    max_timeout_ms: int, timeout_ms: int | None, since_seq: int | None, max_messages: int | None, gap_policy: str
-) -> int:
-    """Validate a tail's query (400 on a bad value); return the effective timeout in ms."""
-    if timeout_ms is None:
-        timeout_ms = max_timeout_ms
-    if timeout_ms < 0 or timeout_ms > max_timeout_ms:
-        raise UsageError(f"timeout_ms must be between 0 and {max_timeout_ms}")
-    if since_seq is not None and since_seq < 0:
-        raise UsageError("since_seq must be >= 0")
-    if max_messages is not None and max_messages < 0:
-        raise UsageError("max must be >= 0")
-    if gap_policy not in ("continue", "error"):
-        raise UsageError("gap_policy must be continue or error")
-    return timeout_ms
-
-
-def _add_tail_route(app: FastAPI, ctx: _Context) -> None:
-    @app.get("/v0/pools/{pool}/tail")
-    async def tail(
-        pool: str,
-        request: Request,
-        since_seq: int | None = None,
-        max: int | None = None,
-        timeout_ms: int | None = None,
-        gap_policy: str = "continue",
-    ) -> Response:
-        ctx.check_access("read")
-        check_pool_name(pool)
-        tags = request.query_params.getlist("tag")
-        timeout_ms = _check_tail_query(ctx.config.max_tail_timeout_ms, timeout_ms, since_seq, max, gap_policy)
-        permits = ctx.tail_permits
-        if not permits.try_acquire():
-            raise BusyError("server is saturated: too many tails", hint="retry shortly")
-        try:
-            pf = await run_in_threadpool(ctx.open_pool, pool, None)
-        except BaseException:
-            permits.release()
-            raise
-        # Without since_seq a tail starts where plasmite's starts: the oldest retained message.
-        st = pf.state()
-        start = since_seq if since_seq is not None else (st.oldest or st.newest + 1)
-        stop = threading.Event()
-        release = _ReleaseOnce(pf, permits)
-        lines = _tail_lines(pf, release, stop, start, max, timeout_ms / 1000, tags, gap_policy)
-
-        async def watch_disconnect() -> None:
-            # No data flows while a tail waits, so a gone client is only noticed by asking.
-            while not stop.is_set():
-                if await request.is_disconnected():
-                    stop.set()
-                    release()
-                    return
-                await asyncio.sleep(0.2)
-
-        async def body() -> Any:
-            watcher = asyncio.create_task(watch_disconnect())
-            try:
-                while True:
-                    chunk = await run_in_threadpool(next, lines, None)
-                    if chunk is None:
-                        return
-                    yield chunk
-            finally:
-                watcher.cancel()
-                stop.set()
-                # Still running in a worker raises ValueError: it sees `stop` within one poll and cleans up.
-                with contextlib.suppress(ValueError):
-                    lines.close()
-
-        async def cleanup() -> None:
-            # A client that disconnects before the body starts never runs the generator's
-            # `finally`: give the permit back here too (once).
-            stop.set()
-            release()
-
-        return StreamingResponse(
-            body(),
-            media_type="application/jsonl",
-            headers={"plasmite-start-seq": str(start)},
-            background=BackgroundTask(cleanup),
-        )
-
-
-class _ReleaseOnce:
-    """Close a tail's pool handle and return its permit exactly once, whoever gets there first."""
-
-    def __init__(self, pf: PoolFile, permits: Permits) -> None:
-        self._pf = pf
-        self._permits = permits
-        self._lock = threading.Lock()
-        self._done = False
-
-    def __call__(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-        self._permits.release()
-
-    def close_pool(self) -> None:
-        with contextlib.suppress(Exception):
-            self._pf.close()
-
-
-def _tail_lines(
-    pf: PoolFile,
-    release: _ReleaseOnce,
-    stop: threading.Event,
-    since_seq: int,
-    max_messages: int | None,
-    timeout: float,
-    tags: list[str],
-    gap_policy: str,
-) -> Generator[bytes, None, None]:
-    try:
-        stream = follow(
-            pf,
-            since_seq=since_seq,
-            max_messages=max_messages,
-            timeout=timeout,
-            tags=tags,
-            gap_policy="error" if gap_policy == "error" else "continue",
-            should_stop=stop.is_set,
-        )
-        try:
-            for seq, ts, data, mtags in stream:
-                yield (dumps_compact(envelope(seq, ts, data, mtags)) + "\n").encode()
-        except PlasmiteError as exc:
-            yield (dumps_compact({"error": exc.error_body()}) + "\n").encode()
-    finally:
-        release.close_pool()
-        release()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from toolkit_plasmite.cli.ui import binary_stream, dir_option, get_settings
+from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
-from toolkit_plasmite.ui import binary_stream, get_settings
-from toolkit_plasmite.values import parse_remote_ref
 
 __all__ = ["tap_command"]
 
@@ -19,6 +19,7 @@ __all__ = ["tap_command"]
 @click.option("--tag", "tags", multiple=True, help="Tag for every line message (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not pass the child's output through.")
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
+@dir_option
 def tap_command(
     pool: str,
     command: tuple[str, ...],
@@ -29,8 +30,8 @@ def tap_command(
     durability: str,
 ) -> None:
     """Run COMMAND, recording start, each output line and exit in POOL; exit with its status."""
-    from toolkit_plasmite.cli_feed import open_local_pool
-    from toolkit_plasmite.tap import run_tap
+    from toolkit_plasmite.cli.feed import open_local_pool
+    from toolkit_plasmite.core.tap import run_tap
 
     if parse_remote_ref(pool) is not None:
         raise UsageError("`tap` works on local pools only")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from toolkit.cliutil import json_option
-from toolkit_plasmite.client import LocalClient, pool_name
-from toolkit_plasmite.codec import decode_payload, envelope
+from toolkit_plasmite.cli import human
+from toolkit_plasmite.cli.ui import get_settings, late_globals
+from toolkit_plasmite.core.client import LocalClient, pool_name
+from toolkit_plasmite.core.codec import decode_payload, envelope
+from toolkit_plasmite.core.values import parse_remote_ref, parse_size
 from toolkit_plasmite.errors import PlasmiteError, UsageError
-from toolkit_plasmite.ui import get_settings
-from toolkit_plasmite.values import parse_remote_ref, parse_size
 
 __all__ = ["doctor_command", "fetch_command", "pool_group"]
 
@@ -46,6 +48,7 @@ def pool_group() -> None:
     help="3: plasmite's format (Lite3); 100: our earlier CBOR format.",
 )
 @json_option
+@late_globals
 def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, format_version: str) -> None:
     """Create pools NAMES (stops at the first that exists; earlier ones stay)."""
     nbytes = parse_size(size)
@@ -57,7 +60,7 @@ def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, f
             created.append(c.create_pool(ref, nbytes, index_capacity, version=int(format_version)))
     finally:
         if created:
-            get_settings().out({"created": created})
+            _out({"created": created}, lambda: human.created_text(created, c.pool_dir))
 
 
 @pool_group.command("migrate")
@@ -76,14 +79,18 @@ def pool_migrate_command(name: str) -> None:
 @pool_group.command("info")
 @click.argument("name")
 @json_option
+@late_globals
 def pool_info_command(name: str) -> None:
     """Show a pool's geometry, bounds and metrics."""
-    get_settings().out(client().pool_info(local_ref(name, "pool info")))
+    c = client()
+    info = c.pool_info(local_ref(name, "pool info"))
+    _out(info, lambda: human.pool_info_text(name, info, c.pool_dir))
 
 
 @pool_group.command("list")
 @click.argument("server", required=False)
 @json_option
+@late_globals
 def pool_list(server: str | None) -> None:
     """List the pools in the pool directory, or at SERVER (http://host:port)."""
     settings = get_settings()
@@ -94,18 +101,13 @@ def pool_list(server: str | None) -> None:
     if not entries:
         click.echo(f"no pools in {client().pool_dir}")
         return
-    for e in entries:
-        if "error" in e:
-            click.echo(f"{e['name']:<24} ERROR {e['error']['message']}")
-            continue
-        b = e["bounds"]
-        span = f"{b['oldest']}..{b['newest']}" if b else "empty"
-        click.echo(f"{e['name']:<24} {e['file_size']:>12} bytes  seq {span:<20} {e['mtime']}")
+    click.echo(human.pool_table(entries, client().pool_dir))
 
 
 @pool_group.command("delete")
 @click.argument("names", nargs=-1, required=True)
 @json_option
+@late_globals
 def pool_delete(names: tuple[str, ...]) -> None:
     """Delete pools NAMES (readers that have them open keep working)."""
     c = client()
@@ -119,13 +121,25 @@ def pool_delete(names: tuple[str, ...]) -> None:
         except PlasmiteError as exc:
             failed.append({"pool": name, "error": exc.error_body()})
             first = first or exc
-    get_settings().out({"deleted": deleted, "failed": failed})
+    _out({"deleted": deleted, "failed": failed}, lambda: human.deleted_text(deleted))
+    if not get_settings().machine:
+        for f in failed:
+            click.echo(f"error: {f['pool']}: {f['error']['message']}", err=True)
     if first is not None:
         raise click.exceptions.Exit(int(first.kind))
 
 
+def _out(value: dict[str, Any], text: Callable[[], str]) -> None:
+    """JSON for programs, plasmite's readable layout on a terminal."""
+    settings = get_settings()
+    if settings.machine:
+        settings.out(value)
+    elif rendered := text():
+        click.echo(rendered)
+
+
 def _remote_entries(server: str) -> list[dict[str, Any]]:
-    from toolkit_plasmite.remote import RemoteClient
+    from toolkit_plasmite.http.remote import RemoteClient
 
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"SERVER must be an http(s)://host:port origin, not {server!r}")
@@ -137,11 +151,12 @@ def _remote_entries(server: str) -> list[dict[str, Any]]:
 @click.command("fetch")
 @click.argument("pool")
 @click.argument("seq", type=int)
+@late_globals
 def fetch_command(pool: str, seq: int) -> None:
     """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
     remote = parse_remote_ref(pool)
     if remote is not None:
-        from toolkit_plasmite.remote import RemoteClient
+        from toolkit_plasmite.http.remote import RemoteClient
 
         with RemoteClient(remote.base_url) as rc:
             get_settings().out(rc.request("GET", f"/v0/pools/{remote.pool}/messages/{seq}")["message"])
@@ -156,13 +171,14 @@ def fetch_command(pool: str, seq: int) -> None:
 @click.argument("pool", required=False)
 @click.option("--all", "check_all", is_flag=True, help="Check every pool in the pool directory.")
 @json_option
+@late_globals
 def doctor_command(pool: str | None, check_all: bool) -> None:
     """Validate a pool (every invariant) and say what to do about problems; exit 7 if corrupt."""
     if bool(pool) == check_all:
         raise UsageError("give a POOL or --all (not both)", hint="plasmite doctor mypool")
     c = client()
     if check_all:
-        from toolkit_plasmite.validate import validate_pool
+        from toolkit_plasmite.core.validate import validate_pool
 
         paths = sorted(Path(e["path"]) for e in c.list_entries())
         reports = [validate_pool(p, pool_name(p)) for p in paths]
@@ -172,6 +188,9 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
     settings = get_settings()
     if settings.machine:
         settings.out({"reports": reports})
+    elif all(r["status"] == "ok" for r in reports):
+        infos = [c.pool_info(r["path"]) for r in reports]
+        click.echo(human.all_healthy_text(infos) if check_all else human.healthy_text(reports[0]["pool_ref"], infos[0]))
     else:
         for r in reports:
             click.echo(

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit_plasmite.codec import format_time
+from toolkit_plasmite.core.codec import format_time
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.pool import PoolFile, create_pool_file
+from toolkit_plasmite.core.validate import validate_pool
+from toolkit_plasmite.core.values import default_pool_dir, resolve_pool_path
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, error_for_kind, from_os_error
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.pool import PoolFile, create_pool_file
-from toolkit_plasmite.validate import validate_pool
-from toolkit_plasmite.values import default_pool_dir, resolve_pool_path
 
 __all__ = ["LocalClient", "pool_info", "pool_name"]
 
@@ -43,14 +43,19 @@ def pool_info(pool: PoolFile) -> dict[str, Any]:
     now = time.time_ns()
     age: dict[str, Any] = {"oldest_time": None, "newest_time": None, "oldest_age_ms": None, "newest_age_ms": None}
     if not st.empty:
-        oldest_ts = st.newest_ts
+        # Format 3 keeps no newest timestamp in its header (newest_ts is 0): read the frame.
+        newest_ts = st.newest_ts
+        if not newest_ts:
+            with contextlib.suppress(PlasmiteError):
+                newest_ts = pool.get(st.newest)[1]
+        oldest_ts = newest_ts
         with contextlib.suppress(PlasmiteError):
             oldest_ts = pool.get(st.oldest)[1]
         age = {
             "oldest_time": format_time(oldest_ts),
-            "newest_time": format_time(st.newest_ts),
+            "newest_time": format_time(newest_ts),
             "oldest_age_ms": max(0, (now - oldest_ts) // 1_000_000),
-            "newest_age_ms": max(0, (now - st.newest_ts) // 1_000_000),
+            "newest_age_ms": max(0, (now - newest_ts) // 1_000_000),
         }
     return {
         "name": pool_name(pool.path),

@@ -15,17 +15,17 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit_plasmite.client import LocalClient
-from toolkit_plasmite.client import pool_info as _pool_info
-from toolkit_plasmite.codec import decode_payload, dumps_compact, envelope, format_time
+from toolkit_plasmite.core.client import LocalClient
+from toolkit_plasmite.core.client import pool_info as _pool_info
+from toolkit_plasmite.core.codec import decode_payload, dumps_compact, envelope, format_time
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE as _DEFAULT_SIZE
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.tail import follow
+from toolkit_plasmite.core.values import default_pool_dir as _default_pool_dir
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE as _DEFAULT_SIZE
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.tail import follow
-from toolkit_plasmite.values import default_pool_dir as _default_pool_dir
 
 if TYPE_CHECKING:
-    from toolkit_plasmite.lite3_api import Lite3Frame, Lite3Stream
+    from toolkit_plasmite.core.lite3_api import Lite3Frame, Lite3Stream
 
 __all__ = [
     "DEFAULT_POOL_DIR",
@@ -361,13 +361,13 @@ class Pool:
 
     def append_lite3(self, payload: bytes, durability: Durability = Durability.FAST) -> int:
         """Append a Lite3 message document (validated); return its seq."""
-        from toolkit_plasmite.lite3_api import append_lite3
+        from toolkit_plasmite.core.lite3_api import append_lite3
 
         return append_lite3(self._p(), payload, int(durability) == 1)
 
     def get_lite3(self, seq: int) -> Lite3Frame:
         """Message `seq` as its Lite3 document."""
-        from toolkit_plasmite.lite3_api import frame_payload
+        from toolkit_plasmite.core.lite3_api import frame_payload
 
         pool = self._p()
         _non_negative(seq, "seq")
@@ -381,7 +381,7 @@ class Pool:
         error_on_gap: bool = False,
     ) -> Lite3Stream:
         """A pull stream of Lite3Frames (see `Lite3Stream.next`)."""
-        from toolkit_plasmite.lite3_api import Lite3Stream
+        from toolkit_plasmite.core.lite3_api import Lite3Stream
 
         pool = self._p()
         since_seq = _non_negative(since_seq, "since_seq")

@@ -1,9 +1,8 @@
-"""`feed` (append records from an argument, a file or stdin) and `duplex` (feed + follow)."""
+"""`feed`: append records from an argument, a file or stdin, to a local or remote pool."""
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,15 +10,18 @@ from typing import IO, Any
 
 import click
 
-from toolkit_plasmite.codec import dumps_compact, format_time
+from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings, late_globals
+from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
+from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
+from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff, unwrap_message
+from toolkit_plasmite.core.pool import PoolFile
+from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
-from toolkit_plasmite.format import DEFAULT_POOL_SIZE
-from toolkit_plasmite.ingest import Record, RecordParser, iter_chunks, sniff
-from toolkit_plasmite.pool import PoolFile
-from toolkit_plasmite.ui import Settings, binary_stream, get_settings
-from toolkit_plasmite.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 
-__all__ = ["duplex_command", "feed_command", "open_local_pool", "remote_options"]
+#: One record to append: its data and its tags.
+Item = tuple[Any, list[str]]
+
+__all__ = ["feed_command", "isatty", "open_local_pool", "read_records", "remote_options"]
 
 
 def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,7 +40,7 @@ def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def remote_client(ref_base: str, token: str | None, token_file: str | None, tls_ca: str | None, skip: bool) -> Any:
     """Build a RemoteClient from the remote flags."""
-    from toolkit_plasmite.remote import RemoteClient
+    from toolkit_plasmite.http.remote import RemoteClient
 
     if token and token_file:
         raise UsageError("give --token or --token-file, not both")
@@ -58,7 +60,7 @@ def check_no_remote_flags(token: str | None, token_file: str | None, tls_ca: str
 
 def open_local_pool(ref: str, settings: Settings, create: bool, create_size: str | None) -> PoolFile:
     """Open a local pool for writing, creating it with `--create`."""
-    from toolkit_plasmite.pool import create_pool_file
+    from toolkit_plasmite.core.pool import create_pool_file
 
     path = resolve_pool_path(ref, settings.pool_dir)
     try:
@@ -75,7 +77,7 @@ def open_local_pool(ref: str, settings: Settings, create: bool, create_size: str
     return PoolFile(path)
 
 
-def _records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) -> Iterator[list[Record]]:
+def read_records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) -> Iterator[list[Record]]:
     """Yield batches of parsed records from exactly one source."""
     if data is not None:
         if file is not None:
@@ -90,7 +92,7 @@ def _records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]) ->
             raise UsageError(f"cannot read --file {file}: {exc.strerror}") from None
         chunks = _closing(fh)
     else:
-        if file is None and _isatty(stdin):
+        if file is None and isatty(stdin):
             raise UsageError(
                 "no input: give DATA, --file, or pipe records on stdin", hint="echo '{\"a\":1}' | plasmite feed POOL"
             )
@@ -118,7 +120,8 @@ def _closing(fh: IO[bytes]) -> Iterator[bytes]:
         fh.close()
 
 
-def _isatty(stream: Any) -> bool:
+def isatty(stream: Any) -> bool:
+    """True when `stream` is a terminal (False for closed or fake streams)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -137,20 +140,31 @@ def _with_retry(action: Callable[[], Any], retries: int, delay: float) -> Any:
             time.sleep(delay)
 
 
-def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
-    if machine:
-        return dumps_compact({"meta": {"tags": tags}, "seq": seq, "time": format_time(ts)})
-    suffix = f"  tags: {','.join(tags)}" if tags else ""
-    return f"fed seq={seq} at {format_time(ts)}{suffix}"
+def _receipt(machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> str:
+    """The appended message, as plasmite 1.2.1 prints it: compact in a pipe, pretty on a terminal."""
+    message = {"data": data, "meta": {"tags": tags}, "seq": seq, "time": format_time(ts)}
+    return dumps_compact(message) if machine else dumps_pretty(message)
 
 
 @click.command("feed")
 @click.argument("pool")
 @click.argument("data", required=False)
 @click.option("--tag", "tags", multiple=True, help="Tag for every record (repeatable).")
+@click.option(
+    "--data",
+    "as_data",
+    is_flag=True,
+    help="Append complete messages ({data, meta, seq, time}) as data too, instead of copying their data and tags.",
+)
 @click.option("-f", "--file", "file", help="Read records from PATH ('-' for stdin).")
 @click.option(
-    "-i", "--in", "mode", type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]), default="auto", show_default=True
+    "-i",
+    "--in",
+    "--input-format",
+    "mode",
+    type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]),
+    default="auto",
+    show_default=True,
 )
 @click.option("-e", "--errors", "errors", type=click.Choice(["stop", "skip"]), default="stop", show_default=True)
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
@@ -159,10 +173,12 @@ def _receipt(machine: bool, seq: int, ts: int, tags: list[str]) -> str:
 @click.option("--retry", type=int, default=0, show_default=True, help="Retries on Busy or transient Io errors.")
 @click.option("--retry-delay", default=None, help="Delay between retries (default 50ms; needs --retry).")
 @remote_options
+@late_globals
 def feed_command(
     pool: str,
     data: str | None,
     tags: tuple[str, ...],
+    as_data: bool,
     file: str | None,
     mode: str,
     errors: str,
@@ -193,7 +209,6 @@ def feed_command(
     append_batch, closer = _appender(
         pool,
         settings,
-        tag_list,
         durability,
         create,
         create_size,
@@ -204,22 +219,28 @@ def feed_command(
     total = ok = failed = 0
     try:
         stdin = binary_stream("stdin")
-        for batch in _records(data, file, mode, stdin):
-            good: list[dict[str, Any]] = []
+        for batch in read_records(data, file, mode, stdin):
+            good: list[Item] = []
             for rec in batch:
                 total += 1
-                if rec.error is not None:
+                error, item = rec.error, None
+                if error is None:
+                    try:
+                        item = (rec.data, tag_list) if as_data else unwrap_message(rec.data, tag_list)
+                    except UsageError as exc:
+                        error = exc.message
+                if item is None:
                     failed += 1
                     if errors == "stop":
-                        _flush_good(append_batch, good, settings, tag_list)
+                        _flush_good(append_batch, good, settings)
                         raise UsageError(
-                            f"record {rec.index + 1} rejected: {rec.error}",
+                            f"record {rec.index + 1} rejected: {error}",
                             hint="fix the input, or pass --errors skip",
                         )
                     settings.notice(
                         "ingest_skip",
                         pool,
-                        f"skipped record {rec.index + 1}: {rec.error}",
+                        f"skipped record {rec.index + 1}: {error}",
                         {
                             "mode": mode,
                             "index": rec.index,
@@ -229,9 +250,8 @@ def feed_command(
                         },
                     )
                     continue
-                assert rec.data is not None
-                good.append(rec.data)
-            ok += _flush_good(append_batch, good, settings, tag_list)
+                good.append(item)
+            ok += _flush_good(append_batch, good, settings)
         if total == 0:
             raise UsageError("no records in the input", hint="feed at least one JSON object")
     finally:
@@ -249,19 +269,18 @@ def feed_command(
 def _appender(
     pool: str,
     settings: Settings,
-    tag_list: list[str],
     durability: str,
     create: bool,
     create_size: str | None,
     retry: int,
     delay: float,
     remote_flags: tuple[str | None, str | None, str | None, bool],
-) -> tuple[Callable[[list[dict[str, Any]]], list[tuple[int, int]]], Callable[[], None]]:
-    """Return (append a batch of objects -> [(seq, ts)], close) for a local or remote pool."""
+) -> tuple[Callable[[list[Item]], list[tuple[int, int]]], Callable[[], None]]:
+    """Return (append a batch of (data, tags) -> [(seq, ts)], close) for a local or remote pool."""
     remote = parse_remote_ref(pool)
     if remote is not None:
-        from toolkit_plasmite.codec import parse_time
-        from toolkit_plasmite.remote import RemotePool
+        from toolkit_plasmite.core.codec import parse_time
+        from toolkit_plasmite.http.remote import RemotePool
 
         if create:
             raise UsageError("--create works on local pools only")
@@ -269,12 +288,12 @@ def _appender(
         rpool = RemotePool(rc, remote.pool)
         dur = 1 if durability == "flush" else 0
 
-        def append_remote(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        def append_remote(items: list[Item]) -> list[tuple[int, int]]:
             out = []
-            for obj in objs:
+            for item in items:
 
-                def send(obj: dict[str, Any] = obj) -> dict[str, Any]:
-                    return rpool.append_value(obj, tag_list, dur)
+                def send(item: Item = item) -> dict[str, Any]:
+                    return rpool.append_value(item[0], item[1], dur)
 
                 env = _with_retry(send, retry, delay)
                 out.append((env["seq"], parse_time(env["time"])))
@@ -285,86 +304,25 @@ def _appender(
     pf = open_local_pool(pool, settings, create, create_size)
     flush = durability == "flush"
 
-    def append_local(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
-        payloads = [pf.encode_payload(o, tag_list) for o in objs]
+    def append_local(items: list[Item]) -> list[tuple[int, int]]:
+        payloads = [pf.encode_payload(data, tags) for data, tags in items]
         return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
 
     return append_local, pf.close
 
 
 def _flush_good(
-    append_batch: Callable[[list[dict[str, Any]]], list[tuple[int, int]]],
-    good: list[dict[str, Any]],
+    append_batch: Callable[[list[Item]], list[tuple[int, int]]],
+    good: list[Item],
     settings: Settings,
-    tags: list[str],
 ) -> int:
     if not good:
         return 0
     results = append_batch(good)
     machine = settings.machine
-    click.echo("\n".join([_receipt(machine, seq, ts, tags) for seq, ts in results]))  # one write per batch
+    receipts = [_receipt(machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
+    click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
     n = len(good)
     good.clear()
     return n
-
-
-@click.command("duplex")
-@click.argument("pool")
-@click.option("--me", help='Your name: terminal lines become {"from": ME, "msg": LINE}; your messages are hidden.')
-@click.option("--create", is_flag=True, help="Create the pool if it does not exist.")
-@click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N messages.")
-@click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
-@click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default=None)
-@click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
-@click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339).")
-@click.option("--echo-self", is_flag=True, help="Also show messages whose data.from is ME.")
-def duplex_command(
-    pool: str,
-    me: str | None,
-    create: bool,
-    tail_n: int,
-    jsonl: bool,
-    fmt: str | None,
-    timeout: str | None,
-    since: str | None,
-    echo_self: bool,
-) -> None:
-    """Follow POOL while appending what you type (or pipe) into it."""
-    from toolkit_plasmite.cli_follow import FollowOptions, run_follow
-
-    settings = get_settings()
-    if parse_remote_ref(pool) is not None:
-        raise UsageError("`duplex` works on local pools only", hint="use `feed` and `follow` with remote refs")
-    stdin = binary_stream("stdin")
-    interactive = _isatty(stdin)
-    if interactive and not me:
-        raise UsageError("--me is required on a terminal", hint="plasmite duplex chat --me alice")
-    pf = open_local_pool(pool, settings, create, None)
-    error: list[BaseException] = []
-
-    def pump() -> None:
-        try:
-            if interactive:
-                for raw in iter(stdin.readline, b""):
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if line:
-                        pf.append(pf.encode_payload({"from": me, "msg": line}))
-            else:
-                for batch in _records(None, None, "auto", stdin):
-                    good = [r.data for r in batch if r.data is not None]
-                    if good:
-                        pf.append_many([pf.encode_payload(d) for d in good])
-        except BaseException as exc:  # reported by the follower loop
-            error.append(exc)
-
-    thread = threading.Thread(target=pump, daemon=True, name="duplex-stdin")
-    opts = FollowOptions(
-        tail=tail_n, since=since, jsonl=jsonl, fmt=fmt, timeout=timeout, hide_from=None if echo_self else me
-    )
-    live_edge = pf.last_seq() + 1  # before the pump starts, so our own first lines are not skipped
-    thread.start()
-    try:
-        run_follow(settings, pool, pf, opts, errors=error, start_seq=live_edge)
-    finally:
-        pf.close()

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from toolkit_plasmite.core.codec import parse_time
 from toolkit_plasmite.errors import UsageError
 
-__all__ = ["MAX_RECORD", "Record", "RecordParser", "iter_chunks", "sniff"]
+__all__ = ["MAX_RECORD", "Record", "RecordParser", "iter_chunks", "sniff", "unwrap_message"]
 
 MAX_RECORD = 1024 * 1024
 _SSE_PREFIXES = ("data:", "event:", "id:", ":")
@@ -218,3 +219,54 @@ class RecordParser:
             except UnicodeDecodeError:
                 continue
         return self._buf.decode("utf-8", "replace")
+
+
+#: A message as `feed`, `fetch` and `follow` print it: exactly these keys (plasmite 1.2.1).
+_MESSAGE_KEYS = frozenset(("data", "meta", "seq", "time"))
+
+
+def unwrap_message(value: Any, extra_tags: list[str]) -> tuple[Any, list[str]]:
+    """Return (data, tags) to append for one input object, as plasmite 1.2.1's `feed` does.
+
+    A complete message (exactly `data`, `meta: {tags}`, `seq`, `time`, as another command
+    printed it) is appended as its own data and tags, so `plasmite follow A | plasmite feed B`
+    copies messages; anything else is data, tagged with `extra_tags` (`--tag`).
+
+    Raises:
+        UsageError: a complete message with `--tag`, or one whose fields are invalid.
+    """
+    if not (isinstance(value, dict) and value.keys() == _MESSAGE_KEYS):
+        return value, extra_tags
+    meta = value["meta"]
+    if not (isinstance(meta, dict) and meta.keys() == {"tags"}):
+        return value, extra_tags
+    if extra_tags:
+        raise UsageError(
+            "complete messages supply their own tags",
+            hint="remove --tag, or pass --data to append the message itself as data",
+        )
+    tags, seq, time_text, data = meta["tags"], value["seq"], value["time"], value["data"]
+    valid = (
+        isinstance(tags, list)
+        and all(isinstance(t, str) for t in tags)
+        and isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and seq >= 0
+        and isinstance(time_text, str)
+        and _is_rfc3339(time_text)
+        and isinstance(data, dict)
+    )
+    if not valid:
+        raise UsageError(
+            "invalid complete message",
+            hint="expected seq, RFC 3339 time, meta.tags strings and object data (or pass --data)",
+        )
+    return data, list(tags)
+
+
+def _is_rfc3339(text: str) -> bool:
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True

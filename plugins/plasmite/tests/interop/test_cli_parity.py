@@ -1,0 +1,101 @@
+"""Our CLI and the real plasmite 1.2.1, same commands side by side: terminal renderings and the flags users type."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.testing_peers import require_peer
+
+pytestmark = pytest.mark.interop
+
+OURS = [sys.executable, "-c", "from toolkit_plasmite.cli import main; main()"]
+_AGES = re.compile(r"\b\d+[smhd] ago\b")
+_STAMPS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def _on_terminal(argv: list[str], status: int = 0) -> str:
+    """Run `argv` with stdout and stderr on a pseudo-terminal (as a user sees it); return what it printed."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=120) == status
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    return _STAMPS.sub("<time>", _AGES.sub("<age>", text))
+
+
+@pytest.fixture
+def both(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """argv prefixes of the real CLI and ours, each on its own pool directory, colours off."""
+    real = require_peer("plasmite")
+    return (
+        [str(real.path), "--dir", str(tmp_path / "real"), "--color", "never"],
+        [*OURS, "--dir", str(tmp_path / "ours"), "--color", "never"],
+    )
+
+
+def test_terminal_renderings_match_plasmite(both: tuple[list[str], list[str]]) -> None:
+    real, ours = both
+    steps = [
+        ["pool", "create", "demo", "--size", "64K"],
+        ["pool", "info", "demo"],
+        ["feed", "demo", '{"a":1,"b":[true,null,"x"]}', "--tag", "t"],
+        ["pool", "info", "demo"],
+        ["pool", "list"],
+        ["fetch", "demo", "1"],
+        ["doctor", "demo"],
+        ["doctor", "--all"],
+        ["pool", "delete", "demo"],
+    ]
+    for step in steps:
+        assert _on_terminal(ours + step) == _on_terminal(real + step), step
+    quiet = ["follow", "quiet", "--create", "--timeout", "200ms"]
+    assert (
+        _on_terminal(ours + quiet, 124)
+        == _on_terminal(real + quiet, 124)
+        == ("No messages received (timed out after 200ms).\n")
+    )
+
+
+def test_flags_users_type_work_on_both(both: tuple[list[str], list[str]]) -> None:
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "demo"], check=True, capture_output=True, timeout=120)
+    runs = [
+        ["feed", "demo", "--input-format", "json", '{"n":1}'],
+        ["feed", "demo", "-i", "json", '{"n":2}', "--format", "json"],
+        ["--format", "json", "feed", "demo", '{"n":3}'],
+        ["follow", "demo", "--tail", "3", "--no-follow", "--format", "json"],
+        ["feed", "demo", '{"data":{"n":4},"meta":{"tags":["copied"]},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
+        ["feed", "demo", "--data", '{"data":{"n":5},"meta":{"tags":["t"]},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
+        ["feed", "demo", '{"data":{"n":6},"meta":{"tags":[],"k":1},"seq":9,"time":"2020-01-01T00:00:00Z"}'],
+        ["fetch", "demo", "2", "--format", "json"],
+        ["pool", "info", "demo", "--format", "json"],
+    ]
+    for argv in runs:
+        outs = []
+        for prefix in (real, ours):
+            done = subprocess.run([*prefix, *argv], check=False, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, (prefix[0], argv, done.stderr)
+            outs.append([json.loads(line) for line in done.stdout.splitlines()])
+        shape = [[sorted(doc) for doc in docs] for docs in outs]
+        assert shape[0] == shape[1], argv
+        assert [d.get("data") for d in outs[0]] == [d.get("data") for d in outs[1]], argv
+        assert [d.get("meta") for d in outs[0]] == [d.get("meta") for d in outs[1]], argv
