@@ -19,7 +19,7 @@ from toolkit_grite.core.calls import CALLS, check_args, resolve
 from toolkit_grite.daemon import wire
 from toolkit_grite.daemon.client import spec_for
 from toolkit_grite.errors import InvalidArgs
-from toolkit_grite.testing import grite
+from toolkit_grite.testing import GRITE, grite
 from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.hashing import canonical_cbor, decode_cbor
 from toolkit_kernel.ipc.client import IpcClient
@@ -136,3 +136,24 @@ def test_the_daemon_refuses_malformed_requests_and_keeps_serving(repo: Path, tmp
         grite(repo, "daemon", "stop", "--json")
     titles = [i["title"] for i in grite(repo, "issue", "list", "--json", "--no-daemon").data["issues"]]
     assert titles == ["ok"]  # only the well-formed request changed anything
+
+
+def test_output_closed_early_is_not_an_error(repo: Path) -> None:
+    from toolkit_grite.core import ops
+    from toolkit_grite.core.grite import Grite
+
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    g = Grite()
+    for i in range(400):  # ~100 KB of JSON: more than a pipe holds
+        ops.create_issue(g, f"issue {i}", "body")
+    g.close()
+    with subprocess.Popen(
+        [*GRITE, "issue", "list", "--json"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.read(10) == b'{"data":{"'
+        proc.stdout.close()  # as `| head -c 10` does
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 0, err
+    assert b"Traceback" not in err

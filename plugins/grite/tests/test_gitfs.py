@@ -70,3 +70,6 @@ def test_only_plain_sha1_files_backend_repositories_are_written_directly(tmp_pat
     assert not gitfs.usable(str(sha256 / ".git"))
     git(plain, "config", "core.logAllRefUpdates", "always")
     assert not gitfs.usable(str(plain / ".git"))
+    shared = make_repo(tmp_path / "shared")
+    git(shared, "config", "core.sharedRepository", "group")
+    assert not gitfs.usable(str(shared / ".git"))

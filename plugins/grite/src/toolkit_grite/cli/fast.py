@@ -183,7 +183,11 @@ def run(argv: list[str]) -> int | None:
         return _error(failure, as_json)
     except _LocalError as exc:
         return _error(exc.error, as_json)
-    _print(command, result, as_json=as_json, quiet=quiet)
+    try:
+        _print(command, result, as_json=as_json, quiet=quiet)
+    except BrokenPipeError:  # piped into `head` and closed: not an error (as the click CLI)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 

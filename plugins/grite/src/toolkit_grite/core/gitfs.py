@@ -10,7 +10,7 @@ new one and renaming the lock over the ref. The bytes are those libgit2 writes f
 commit, so the oids are identical (a test checks it against pygit2).
 
 `usable` says when this applies: a SHA-1 repository with the files ref backend and no
-repository extensions or `logAllRefUpdates = always`; otherwise callers use pygit2.
+repository extensions, `logAllRefUpdates = always` or `sharedRepository`; otherwise callers use pygit2.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def usable(common_dir: str) -> bool:
     except OSError:
         return False
     # Extensions (objectformat=sha256, refstorage, worktreeconfig ...) change what is on disk;
-    # `logallrefupdates=always` asks for a reflog of our refs, which libgit2 writes and we do not.
-    return "[extensions]" not in config and "logallrefupdates=always" not in config
+    # `logallrefupdates=always` asks for a reflog of our refs, which libgit2 writes and we do not;
+    # `sharedrepository` asks for group permissions on new files and directories.
+    return not any(word in config for word in ("[extensions]", "logallrefupdates=always", "sharedrepository"))
 
 
 def write_object(common_dir: str, kind: str, body: bytes) -> str:
