@@ -1,4 +1,4 @@
-"""The web UI's HTTP application (specs/grite/webui.md): the page, its assets and a JSON API.
+"""The web UI's HTTP application (specs/grite/ui.md): the page, its assets and a JSON API.
 
 Every route calls `toolkit_grite.core.ops`, the functions behind `grite issue ...`, so the browser
 writes the same events as the CLI. One `Grite` serves the process; a lock serializes the calls

@@ -1,4 +1,4 @@
-// grite web UI: talks to the JSON API of the server that sent it (specs/grite/webui.md).
+// grite web UI: talks to the JSON API of the server that sent it (specs/grite/ui.md).
 // Everything from the repository (titles, bodies, comments, labels) goes into the page as text
 // (textContent), never as HTML: any replica may have written it.
 "use strict";
