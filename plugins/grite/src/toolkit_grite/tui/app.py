@@ -74,7 +74,6 @@ class GriteApp(App[None]):
 
     TITLE = "grite"
     CSS = """
-    #query { dock: top; }
     #main { height: 1fr; }
     #issues { width: 45%; border: round $primary; }
     #detail-box { width: 1fr; border: round $secondary; }
