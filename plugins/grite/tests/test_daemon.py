@@ -82,6 +82,16 @@ def test_actor_env_is_forwarded(daemon_repo):
     ]
     assert grite(repo, "issue", "show", iid, "--json", env=DAEMON_ENV).data["events"][0]["actor"] == other
     assert grite(repo, "daemon", "status", "--json").data["running"] is True
+    # a relative --data-dir is the caller's, not the daemon's (which runs in the git dir)
+    relative = os.path.relpath(grite(repo, "actor", "list", "--json").data["actors"][0]["data_dir"], repo)
+    sub = repo / "a" / "b"
+    sub.mkdir(parents=True)
+    mine = os.path.join("..", "..", relative)
+    via = grite(sub, "--data-dir", mine, "actor", "current", "--json", env=DAEMON_ENV)
+    assert via.code == 0, via.err
+    assert via.data["source"] == "data_dir"
+    made = grite(sub, "--data-dir", mine, "issue", "create", "--title", "r", "--json", env=DAEMON_ENV)
+    assert made.code == 0, made.err
 
 
 def test_ten_parallel_creates_through_the_daemon(daemon_repo):

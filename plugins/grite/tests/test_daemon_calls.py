@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,30 @@ def test_output_closed_early_is_not_an_error(repo: Path) -> None:
         err = proc.stderr.read()
         assert proc.wait(timeout=120) == 0, err
     assert b"Traceback" not in err
+
+
+def test_the_fast_path_prints_what_the_click_commands_print(repo: Path) -> None:
+    """`grite issue ...` (parsed without click) against `toolkit grite issue ...` (the click commands)."""
+    toolkit = [sys.executable, "-m", "toolkit"]
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    made = grite(repo, "issue", "create", "--title", "t\x1b[2Jx", "--body", "b\rody", "--label", "l", "--json")
+    iid = made.data["issue_id"]
+    grite(repo, "issue", "comment", iid, "--body", "c1")
+    lines = [
+        ("issue", "list"),
+        ("issue", "list", "--json"),
+        ("issue", "list", "--state", "open", "--label", "l", "--limit", "1", "--json"),
+        ("issue", "list", "--state", "bogus"),
+        ("issue", "list", "--state", "bogus", "--json"),
+        ("issue", "show", iid),
+        ("issue", "show", iid[:8], "--json"),
+        ("issue", "show", "ffff"),
+        ("issue", "show", "zz", "--json"),
+        ("issue", "comment", "ffff", "--body", "x"),
+        ("issue", "close", "ffff", "--json"),
+        ("issue", "update", iid, "-q"),
+    ]
+    for line in lines:
+        fast = grite(repo, *line)
+        click = subprocess.run([*toolkit, "grite", *line], cwd=repo, capture_output=True, text=True, check=False)
+        assert (fast.code, fast.out, fast.err) == (click.returncode, click.stdout, click.stderr), line

@@ -178,7 +178,7 @@ def forward(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str
         "args": args,
         "cwd": os.getcwd(),
         "actor": actor,
-        "data_dir": data_dir,
+        "data_dir": os.path.abspath(data_dir) if data_dir else None,  # the daemon runs elsewhere
         "env": {k: os.environ[k] for k in CALLER_ENV if k in os.environ},
     }
     result = conn.call(request, SLOW_CALL_TIMEOUT if call in SLOW_CALLS else short_timeout())
