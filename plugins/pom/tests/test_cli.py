@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import pid_alive, wait_for, write_project
 
 from toolkit_kernel.errors import ToolkitError
+from toolkit_pom.testing import pid_alive, wait_for, write_project
 
 STACK = """
 [processes.db]
@@ -94,6 +94,20 @@ def test_cli_against_running_pom(tmp_path: Path, start_pom: Any, cli: Any) -> No
     summary = cli("pom", "summary", *f, "--json").assert_success().json()
     assert summary["counts"]["exited"] == 1
     assert any(p["error_count"] for p in summary["processes"])
+
+    graph = cli("pom", "graph", *f, "--json").assert_success().json()
+    assert graph["roots"] == ["web", "job", "tree"]
+    web = next(g for g in graph["groups"] if g["name"] == "web")
+    assert web == {
+        "name": "web",
+        "namespace": "default",
+        "depends_on": {"db": "healthy"},
+        "dependents": [],
+        "instances": {"web.1": "running", "web.2": "running"},
+    }
+    tree = cli("pom", "graph", *f).assert_success().output.splitlines()
+    assert tree[:2] == ["web [running]", "└─ db [ready] (healthy)"]
+    assert tree[2:] == ["job [exited]", "tree [running]"]
 
     stopped = cli("pom", "stop", "web", *f, "--json").assert_success().json()
     assert {r["name"]: r["state"] for r in stopped["results"]} == {"web.1": "stopped", "web.2": "stopped"}

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import wait_for, write_project
 
 from toolkit_pom.cli_fast import parse_logs_args
+from toolkit_pom.testing import wait_for, write_project
 
 PROBE = """
 import json, sys

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pom_helpers import wait_for, write_project
+
+from toolkit_pom.testing import wait_for, write_project
 
 STACK = """
 [processes.api]
@@ -57,6 +58,10 @@ def test_http_api_end_to_end(tmp_path: Path, start_pom: Any) -> None:
         summary = http.get("/summary").json()
         assert summary["counts"] == {"ready": 1, "running": 1}
         assert summary["recent_errors"][0]["text"].startswith("Traceback")
+
+        graph = http.get("/graph").json()
+        assert graph["roots"] == ["api", "count"]
+        assert [g["instances"] for g in graph["groups"]] == [{"api": "ready"}, {"count": "running"}]
 
         spec = http.get("/openapi.json").json()
         assert "/processes/{name}/logs/stream" in spec["paths"]

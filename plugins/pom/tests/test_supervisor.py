@@ -14,22 +14,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from pom_helpers import pid_alive, write_project
 
 from toolkit_pom.config import load_config
 from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.testing import pid_alive, until, write_project
 
 pytestmark = pytest.mark.asyncio
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest_asyncio.fixture

@@ -1,26 +1,14 @@
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pom_helpers import write_project
 
 from toolkit_pom.config import load_config
 from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.testing import until, write_project
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.tui]
-
-
-async def until(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> None:
@@ -63,6 +51,9 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert app.search == "needle"
+            assert len(app._shown) > 2  # find highlights; every line is still shown
+            await pilot.press("v")  # only the matching lines
+            await pilot.pause(0.2)
             shown = [t.plain.split(" ", 1)[1] for t in app._shown]
             assert "needle here" in shown
             assert all("needle" in p for p in shown)
@@ -92,7 +83,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("x")
             await until(lambda: sup.instances["beta"].state == "stopped")
             await pilot.pause(0.2)
-            assert "stopped" in str(table.get_row("beta")[1])
+            assert "stopped" in str(table.get_row("beta")[2])
             await pilot.press("s")
             await until(lambda: sup.instances["beta"].state == "running")
 
@@ -102,7 +93,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("escape")
             await pilot.pause(0.1)
             assert not isinstance(app.screen, HelpScreen)
-            await pilot.press("q")
+            await pilot.press("q", "y")
         assert app.return_value is None
     finally:
         await sup.close()

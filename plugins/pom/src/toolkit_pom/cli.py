@@ -506,6 +506,18 @@ def scale(name: str, replicas: int, file: str | None) -> None:
 @pom.command()
 @file_option
 @json_option
+def graph(file: str | None) -> None:
+    """Show the dependency graph: each root group, then what it depends on, with live states."""
+    from toolkit_pom.core.graph import graph_lines
+
+    with _client(file) as client:
+        data = client.call("graph")
+    emit(data, lambda d: "\n".join(graph_lines(d)))
+
+
+@pom.command()
+@file_option
+@json_option
 def summary(file: str | None) -> None:
     """Everything an agent needs in one call: states, last lines, recent errors."""
     with _client(file) as client:

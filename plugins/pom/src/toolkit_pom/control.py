@@ -233,6 +233,11 @@ class Control:
         instances = await self.sup.scale(name, replicas)
         return {"results": [self._result(i, True, None) for i in instances]}
 
+    async def _op_graph(self, _request: dict[str, Any]) -> Any:
+        from toolkit_pom.core.graph import dependency_graph
+
+        return dependency_graph(self.sup.processes())
+
     async def _op_down(self, _request: dict[str, Any]) -> Any:
         asyncio.get_running_loop().call_soon(self.sup.request_shutdown, 0, "pom down")
         return {"ok": True}

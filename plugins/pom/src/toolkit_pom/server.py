@@ -89,6 +89,10 @@ def _state_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
     async def process(name: str) -> dict[str, Any]:
         return sup.get(name).to_dict()
 
+    @app.get("/graph", summary="The dependency graph of the process groups")
+    async def graph() -> Any:
+        return await control.handle({"op": "graph"})
+
     @app.get("/summary", summary="Agent context: states, last lines, recent errors")
     async def summary() -> Any:
         return await control.handle({"op": "summary"})

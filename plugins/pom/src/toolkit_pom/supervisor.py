@@ -87,14 +87,19 @@ class Supervisor:
         self.reader.start()
 
     def _add_instances(self, spec: ProcessSpec, count: int) -> list[Instance]:
-        names = spec.instance_names(count)
+        """Grow the group of `spec` to `count` instances; return the added ones.
+
+        Instances that exist keep their names (scaling `db` up keeps `db`); new ones take the
+        first names of the numbering scheme not in use, and the next replica numbers.
+        """
+        group = self.groups[spec.name]
+        names = [n for n in spec.instance_names(count) if n not in self.instances][: max(0, count - len(group))]
         added = []
-        for replica, name in enumerate(names, start=1):
-            if name in self.instances:
-                continue
+        for name in names:
+            replica = len(group) + 1
             inst = Instance(self, spec.for_replica(replica), name, replica)
             self.instances[name] = inst
-            self.groups[spec.name].append(name)
+            group.append(name)
             added.append(inst)
         return added
 

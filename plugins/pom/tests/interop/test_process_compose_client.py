@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import wait_for
 
 from toolkit.testing_peers import require_peer
+from toolkit_pom.testing import wait_for
 
 pytestmark = pytest.mark.interop
 
