@@ -109,6 +109,14 @@ def test_cli_against_running_pom(tmp_path: Path, start_pom: Any, cli: Any) -> No
     assert tree[:2] == ["web [running]", "└─ db [ready] (healthy)"]
     assert tree[2:] == ["job [exited]", "tree [running]"]
 
+    last_id = cli("pom", "status", "job", *f, "--json").json()["log"]["last_id"]
+    truncated = cli("pom", "truncate", "job", *f, "--json").assert_success().json()
+    assert truncated["results"][0]["dropped"] >= 2000
+    assert cli("pom", "logs", "job", *f, "--json").assert_success().json()["lines"] == []
+    assert cli("pom", "truncate", "job", "nope", *f).exit_code == 3
+    log = cli("pom", "status", "job", *f, "--json").json()["log"]
+    assert (log["lines"], log["last_id"]) == (0, last_id)  # ids go on from where they were
+
     stopped = cli("pom", "stop", "web", *f, "--json").assert_success().json()
     assert {r["name"]: r["state"] for r in stopped["results"]} == {"web.1": "stopped", "web.2": "stopped"}
     cli("pom", "start", "web.2", *f).assert_success()

@@ -63,6 +63,10 @@ def test_http_api_end_to_end(tmp_path: Path, start_pom: Any) -> None:
         assert graph["roots"] == ["api", "count"]
         assert [g["instances"] for g in graph["groups"]] == [{"api": "ready"}, {"count": "running"}]
 
+        dropped = http.delete("/processes/count/logs").json()["results"][0]["dropped"]
+        assert dropped >= 500
+        assert http.get("/processes/count/logs").json()["lines"] == []
+
         spec = http.get("/openapi.json").json()
         assert "/processes/{name}/logs/stream" in spec["paths"]
         assert "/summary" in spec["paths"]

@@ -504,6 +504,15 @@ def scale(name: str, replicas: int, file: str | None) -> None:
 
 
 @pom.command()
+@click.argument("names", nargs=-1, required=True)
+@file_option
+@json_option
+def truncate(names: tuple[str, ...], file: str | None) -> None:
+    """Drop the stored log lines of processes (ids go on; followers see a gap)."""
+    _control("truncate", names, file)
+
+
+@pom.command()
 @file_option
 @json_option
 def graph(file: str | None) -> None:

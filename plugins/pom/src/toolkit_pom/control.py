@@ -222,6 +222,14 @@ class Control:
         ok = inst.write_input(data.encode())
         return self._result(inst, ok, None if ok else "not running or not reading its input")
 
+    async def _op_truncate(self, request: dict[str, Any]) -> Any:
+        results = []
+        for inst in self.sup.resolve(_names(request)):
+            dropped = inst.log.truncate()
+            self.sup.logs_changed.notify()
+            results.append({**self._result(inst, True, None), "dropped": dropped})
+        return {"results": results}
+
     async def _op_reload(self, _request: dict[str, Any]) -> Any:
         return await self.sup.reload()
 

@@ -80,6 +80,7 @@ def create_pc_app(sup: Supervisor) -> FastAPI:
     app = FastAPI(title="pom (process-compose API)", docs_url=None, redoc_url=None)
     control = Control(sup)
     _info_routes(app, sup)
+    _change_routes(app, sup, control)
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Any, exc: ToolkitError) -> JSONResponse:
@@ -261,3 +262,19 @@ def _info_routes(app: FastAPI, sup: Supervisor) -> None:
     async def scale(name: str, count: int) -> dict[str, str]:
         await sup.scale(name, count)
         return {"name": name}
+
+
+def _change_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
+    """Routes that change what pom holds: log truncation and configuration reload."""
+
+    @app.delete("/process/logs/{name}")
+    async def truncate_logs(name: str) -> Any:
+        await control.handle({"op": "truncate", "names": [sup.get(name).name]})
+        return {"name": name}
+
+    @app.post("/project/configuration")
+    async def reload_project() -> Any:
+        kinds = await control.handle({"op": "reload"})  # an invalid file: 400 {"error"}, nothing changes
+        # process-compose answers per process name: updated, added or removed.
+        status = {"changed": "updated", "added": "added", "removed": "removed"}
+        return {group: word for kind, word in status.items() for group in kinds[kind]}

@@ -116,6 +116,10 @@ def _log_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
         query = LogQuery(stream=stream, after_id=after_id, limit=limit, grep=grep, regex=regex)
         return query_logs(sup.resolve([name]), query)
 
+    @app.delete("/processes/{name}/logs", summary="Drop the stored log lines of a process")
+    async def truncate_logs(name: str) -> Any:
+        return await control.handle({"op": "truncate", "names": [name]})
+
     @app.get("/logs", summary="Stored log lines of several processes, merged by time")
     async def logs(
         process: str | None = None,

@@ -71,6 +71,34 @@ def test_process_stop_start_restart(port: int) -> None:
     assert "no such process: nope" in missing.stdout + missing.stderr
 
 
+def test_logs_truncate(port: int) -> None:
+    wait_for(lambda: client(port, "process", "logs", "web", "-n", "3").stdout, 10)
+    truncated = client(port, "process", "logs", "truncate", "web")
+    assert truncated.returncode == 0
+    assert "Process web logs truncated" in truncated.stdout
+    assert client(port, "process", "logs", "web", "-n", "3").stdout == ""
+    assert client(port, "process", "logs", "truncate", "nope").returncode != 0
+
+
+def test_project_reload_answers_what_the_client_decodes(tmp_path: Path, port: int) -> None:
+    import httpx
+
+    config = tmp_path / "process-compose.yaml"
+    config.write_text(
+        textwrap.dedent(STACK).replace("worker up", "worker up again") + '  extra:\n    command: "exec sleep 300"\n'
+    )
+    # process-compose's TUI reload (ctrl+L) posts here and decodes a map of name to status.
+    answer = httpx.post(f"http://127.0.0.1:{port}/project/configuration", timeout=30)
+    assert answer.status_code == 200
+    assert answer.json() == {"worker": "updated", "extra": "added"}
+    wait_for(lambda: "extra" in client(port, "process", "list").stdout.split(), 20, what="extra listed")
+    config.write_text("processes: [")
+    bad = httpx.post(f"http://127.0.0.1:{port}/project/configuration", timeout=30)
+    assert bad.status_code == 400
+    assert "not valid YAML" in bad.json()["error"]
+    assert "extra" in client(port, "process", "list").stdout.split()
+
+
 def test_unix_socket_mode(tmp_path: Path, start_pom: Any) -> None:
     config = tmp_path / "process-compose.yaml"
     config.write_text(textwrap.dedent(STACK))
