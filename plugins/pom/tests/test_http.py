@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,18 @@ def test_http_api_end_to_end(tmp_path: Path, start_pom: Any) -> None:
         dropped = http.delete("/processes/count/logs").json()["results"][0]["dropped"]
         assert dropped >= 500
         assert http.get("/processes/count/logs").json()["lines"] == []
+
+        # /docs and /redoc take every asset from pom itself (works offline), through the exposure guard.
+        for page in ("/docs", "/redoc"):
+            html = http.get(page)
+            assert html.status_code == 200
+            urls = re.findall(r'(?:src|href)="([^"]+)"|url: *[\'"]([^\'"]+)', html.text)
+            found = [a or b for a, b in urls]
+            assert not [u for u in found if u.startswith(("http://", "https://", "//"))], found
+            local = [u for u in found if u.startswith("/_docs-assets/")]
+            assert local, found
+            for asset in local:
+                assert len(http.get(asset).raise_for_status().content) > 100, asset
 
         spec = http.get("/openapi.json").json()
         assert "/processes/{name}/logs/stream" in spec["paths"]

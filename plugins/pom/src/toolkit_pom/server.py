@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from toolkit.webdocs import offline_docs
 from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.exposure import ExposurePolicy, guard_asgi
 from toolkit_pom import __version__
@@ -59,7 +60,10 @@ def create_app(sup: Supervisor) -> FastAPI:
         title="pom",
         version=__version__,
         description="Dev-session process supervisor: processes, logs, control and agent views.",
+        docs_url=None,
+        redoc_url=None,
     )
+    offline_docs(app)  # /docs and /redoc load their assets from pom itself, so they work offline
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Request, exc: ToolkitError) -> JSONResponse:
