@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from toolkit_pom.config import load_config
+from toolkit_pom.core.config import load_config
 from toolkit_pom.errors import PomConfigError
 from toolkit_pom.testing import write_project
 

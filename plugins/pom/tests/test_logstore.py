@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_pom.logstore import BLOCK_LINES, MAX_LINE_BYTES, STDERR, STDOUT, ProcessLog, split_chunk
+from toolkit_pom.core.logstore import BLOCK_LINES, MAX_LINE_BYTES, STDERR, STDOUT, ProcessLog, split_chunk
 
 
 def fill(log: ProcessLog, n: int, stream: int = STDOUT, start: int = 0) -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit_pom.config import load_config
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.config import load_config
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.testing import until, write_project
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.tui]

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from toolkit_pom.config import load_config
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.config import load_config
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.testing import until, write_project
 
 if TYPE_CHECKING:

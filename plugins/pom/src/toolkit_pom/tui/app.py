@@ -4,7 +4,7 @@ It never blocks on the supervisor: every refresh reads `Process` views and log s
 (specs/pom/log-store.md), and every action sends the same control request the CLI and HTTP
 send, through `Control.handle`.
 """
-# ruff: noqa: TID253 - imported only by runner.py when the TUI is requested.
+# ruff: noqa: TID253 - imported only by daemon/runner.py when the TUI is requested.
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
 
-from toolkit_pom.control import Control
+from toolkit_pom.core.control import Control
 from toolkit_pom.core.graph import graph_lines
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.render import status_text
-from toolkit_pom.supervisor import Supervisor
 from toolkit_pom.tui.screens import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
 from toolkit_pom.tui.table import COLUMNS, SORT_KEYS, cells, stats_line, visible
 

@@ -5,7 +5,7 @@ else in pom's own API. Enough of it for the real `process-compose process list|g
 restart|logs` and `project state`-style clients (specs/pom/process-compose-api.md).
 """
 
-# ruff: noqa: TID253 - imported lazily by runner.py only.
+# ruff: noqa: TID253 - imported lazily by daemon/runner.py only.
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from toolkit_kernel.errors import ToolkitError
-from toolkit_pom.control import Control
-from toolkit_pom.instance import Instance
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.control import Control
+from toolkit_pom.core.instance import Instance
+from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["create_pc_app", "process_state"]
 

@@ -2,7 +2,7 @@
 
 Every route calls the same `Control` operations as the Unix-socket CLI.
 """
-# ruff: noqa: TID253 - this module is only imported lazily by runner.py, never by the CLI group.
+# ruff: noqa: TID253 - this module is only imported lazily by daemon/runner.py, never by the CLI group.
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from toolkit.webdocs import offline_docs
 from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.exposure import ExposurePolicy, guard_asgi
 from toolkit_pom import __version__
-from toolkit_pom.control import Control, LogQuery, query_logs
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.control import Control, LogQuery, query_logs
+from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["create_app"]
 

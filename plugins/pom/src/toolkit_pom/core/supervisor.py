@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from toolkit_pom import __version__
-from toolkit_pom.config import ProcessSpec, ProjectConfig
+from toolkit_pom.core.config import ProcessSpec, ProjectConfig
+from toolkit_pom.core.ingest import ChangeNotifier, PipeReader
+from toolkit_pom.core.instance import UP_STATES, Instance
+from toolkit_pom.core.logstore import LogStore
+from toolkit_pom.core.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 from toolkit_pom.errors import UnknownProcess, UsageError
-from toolkit_pom.ingest import ChangeNotifier, PipeReader
-from toolkit_pom.instance import UP_STATES, Instance
-from toolkit_pom.logstore import LogStore
-from toolkit_pom.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 
 __all__ = ["Supervisor"]
 

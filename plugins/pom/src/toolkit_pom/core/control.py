@@ -12,12 +12,12 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from toolkit_pom import agent
-from toolkit_pom.config import parse_signal
+from toolkit_pom.core import agent
+from toolkit_pom.core.config import parse_signal
+from toolkit_pom.core.instance import Instance
+from toolkit_pom.core.logstore import MAX_LIMIT, LogLine, stream_code
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.errors import UsageError
-from toolkit_pom.instance import Instance
-from toolkit_pom.logstore import MAX_LIMIT, LogLine, stream_code
-from toolkit_pom.supervisor import Supervisor
 
 __all__ = ["HEARTBEAT_S", "Control", "LogQuery", "query_logs"]
 
