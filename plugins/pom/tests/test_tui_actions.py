@@ -195,6 +195,20 @@ async def test_namespace_filter_and_sort_choose_the_rows(compose_file: Path) -> 
         assert "sort: NAMESPACE asc" in screen_text(app)
 
 
+async def test_reload_key_applies_the_changed_files(compose_file: Path) -> None:
+    async with running(compose_file) as (sup, app, pilot):
+        sup.reloader = lambda: load_config(compose_file)
+        await until(lambda: sup.instances["web"].state == "running")
+        compose_file.write_text(COMPOSE + '  extra:\n    command: "exec sleep 300"\n    namespace: backend\n')
+        await pilot.press("ctrl+l")
+        await until(lambda: "extra" in table_names(app))
+        await until(lambda: "reloaded: added extra" in notices(app))
+        compose_file.write_text("processes: [")
+        await pilot.press("ctrl+l")
+        await until(lambda: "not valid YAML" in notices(app))
+        assert "extra" in sup.instances
+
+
 async def test_find_next_wrap_and_quit_confirmation(compose_file: Path) -> None:
     from toolkit_pom.tui.screens import ConfirmScreen
 

@@ -65,6 +65,7 @@ class PomApp(App[None]):
         Binding("K", "signal", "signal"),
         Binding("i,f3", "info", "info"),
         Binding("d,ctrl+q", "graph", "graph"),
+        Binding("ctrl+l", "reload", "reload", show=False),
         Binding("e", "cycle_namespace", "namespace"),
         Binding("F", "filter", "filter"),
         Binding("o", "cycle_sort", "sort"),
@@ -336,6 +337,17 @@ class PomApp(App[None]):
                 self._send({"op": "signal", "names": [name], "signal": sig}, f"signal {sig} to {name}")
 
         self.push_screen(PromptScreen(f"signal to send to {name} (HUP, USR1, 9, ...)", "TERM"), apply)
+
+    async def action_reload(self) -> None:
+        """Read the configuration files again (`pom reload`), then say what changed."""
+        try:
+            kinds = await self.control.handle({"op": "reload"})
+        except Exception as exc:  # invalid files: nothing changed, and the error says why
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        changed = [f"{kind} {', '.join(kinds[kind])}" for kind in ("changed", "added", "removed") if kinds[kind]]
+        self.notify("reloaded: " + ("; ".join(changed) or "nothing changed"), markup=False)
+        self.refresh_view()
 
     async def action_info(self) -> None:
         """Show everything pom knows about the selected process."""

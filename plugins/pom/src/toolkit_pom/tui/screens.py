@@ -18,12 +18,13 @@ HELP = """\
 
   up/down, j/k   select a process
   s / F7         start the selected process
-  x / F9         stop it (signal to the group, SIGKILL after the timeout)
+  x / F9         stop it (SIGKILL after the stop timeout)
   r / ctrl+r     restart it
   S / F2         scale its group (asks for the replica count)
   K              send it a signal (asks: HUP, USR1, 9, ...)
   i / F3         info: everything pom knows about it
   d / ctrl+q     dependency graph
+  ctrl+l         reload the configuration files (as pom reload)
   e              namespace: cycle all / each namespace
   F              filter processes by name
   o / O          sort by the next column / reverse the order
@@ -46,8 +47,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        """Build the help box."""
-        yield Static(HELP, id="help", classes="box")
+        """Build the help box (it scrolls on a short terminal)."""
+        with VerticalScroll(classes="box"):
+            yield Static(HELP, id="help")
 
 
 class TextScreen(ModalScreen[None]):
