@@ -37,28 +37,28 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             table = app.query_one("#procs", DataTable)
             assert table.row_count == 2
             assert app.selected == "alpha"
-            plain = [t.plain for t in app._shown]
+            plain = [t.plain for t in app._pane.shown]
             assert any("hello out" in p for p in plain)
             assert any("bad thing" in p for p in plain)
 
             await pilot.press("f", "f")  # stderr only
             await pilot.pause(0.2)
             assert app.stream == "stderr"
-            assert [t.plain.split(" ", 1)[1] for t in app._shown] == ["bad thing"]
+            assert [t.plain.split(" ", 1)[1] for t in app._pane.shown] == ["bad thing"]
             await pilot.press("f")  # back to all
             await pilot.press("slash")
             await pilot.press(*"needle")
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert app.search == "needle"
-            assert len(app._shown) > 2  # find highlights; every line is still shown
+            assert len(app._pane.shown) > 2  # find highlights; every line is still shown
             await pilot.press("v")  # only the matching lines
             await pilot.pause(0.2)
-            shown = [t.plain.split(" ", 1)[1] for t in app._shown]
+            shown = [t.plain.split(" ", 1)[1] for t in app._pane.shown]
             assert "needle here" in shown
             assert all("needle" in p for p in shown)
             assert len(shown) == 2
-            span_styles = [str(s.style) for s in app._shown[-1].spans]
+            span_styles = [str(s.style) for s in app._pane.shown[-1].spans]
             assert any("yellow" in s for s in span_styles)
 
             await pilot.press("c")
@@ -70,7 +70,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("j")
             await pilot.pause(0.2)
             assert app.selected == "beta"
-            beta = [t for t in app._shown if "beta line" in t.plain and "[pom]" not in t.plain]
+            beta = [t for t in app._pane.shown if "beta line" in t.plain and "[pom]" not in t.plain]
             assert beta
             assert "\x1b" not in beta[0].plain  # ANSI colours are rendered, not shown as escapes
             colours = [getattr(getattr(span.style, "color", None), "number", None) for span in beta[0].spans]

@@ -215,13 +215,13 @@ async def test_find_next_wrap_and_quit_confirmation(compose_file: Path) -> None:
     async with running(compose_file, size=(100, 30)) as (sup, app, pilot):
         await until(lambda: sup.store.log("web").snapshot().query(contains="match 300").lines)
         await select(app, pilot, "web")
-        await until(lambda: any("match 300" in t.plain for t in app._shown))
+        await until(lambda: any("match 300" in t.plain for t in app._pane.shown))
         pane = app._pane
 
         await pilot.press("slash", *"match", "enter")
         await pilot.pause(0.1)
         found = app.matches()
-        assert [app._shown[i].plain.split(" ", 1)[1] for i in found] == [f"match {n}" for n in range(60, 301, 60)]
+        assert [app._pane.shown[i].plain.split(" ", 1)[1] for i in found] == [f"match {n}" for n in range(60, 301, 60)]
         assert app.match_index == 4  # the newest match first
         assert not app.follow  # jumping to a match pauses following
 
@@ -247,7 +247,7 @@ async def test_find_next_wrap_and_quit_confirmation(compose_file: Path) -> None:
         before = len(pane.lines)
         sup.instances["web"].note("x" * 400)
         await pilot.press("p")  # follow again, so the long line arrives
-        await until(lambda: any("xxxx" in t.plain for t in app._shown))
+        await until(lambda: any("xxxx" in t.plain for t in app._pane.shown))
         await pilot.press("w")
         await pilot.pause(0.1)
         assert app.wrap
@@ -258,7 +258,7 @@ async def test_find_next_wrap_and_quit_confirmation(compose_file: Path) -> None:
         assert match_on_screen()
         await pilot.press("w")
         await pilot.pause(0.1)
-        assert len(pane.lines) == len(app._shown)
+        assert len(pane.lines) == len(app._pane.shown)
 
         await pilot.press("q")
         await pilot.pause(0.1)

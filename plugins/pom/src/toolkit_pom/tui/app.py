@@ -18,12 +18,13 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from toolkit_pom.core.control import Control
 from toolkit_pom.core.graph import graph_lines
 from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.render import status_text
+from toolkit_pom.tui.logpane import LogPane
 from toolkit_pom.tui.screens import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
 from toolkit_pom.tui.table import COLUMNS, SORT_KEYS, cells, stats_line, visible
 
@@ -32,7 +33,6 @@ __all__ = ["HelpScreen", "PomApp"]
 STREAM_CYCLE = (None, "stdout", "stderr")
 SORT_CYCLE = tuple(SORT_KEYS)
 MAX_NEW_LINES = 1000
-PANE_LINES = 5000
 
 
 class PomApp(App[None]):
@@ -105,10 +105,9 @@ class PomApp(App[None]):
         #: Index into `matches()` of the line `n`/`N` last jumped to.
         self.match_index: int | None = None
         self._cursor = 0
-        self._shown: list[Text] = []
         self._rows: list[str] = []
         self._table: DataTable[Any]
-        self._pane: RichLog
+        self._pane: LogPane
         self._bar: Static
         self._stats: Static
         self._search_box: Input
@@ -120,7 +119,7 @@ class PomApp(App[None]):
         with Vertical():
             yield DataTable(id="procs", cursor_type="row", zebra_stripes=True)
             yield Static(id="bar")
-            yield RichLog(id="logs", max_lines=PANE_LINES, wrap=False, markup=False, highlight=False)
+            yield LogPane(id="logs")
         yield Input(placeholder="find (enter to apply, escape to clear)", id="search")
         yield Footer()
 
@@ -128,7 +127,7 @@ class PomApp(App[None]):
         """Fill the table and start the refresh timer."""
         self.title = f"pom: {self.sup.config.name}"
         self._table = table = self.query_one("#procs", DataTable)
-        self._pane = self.query_one("#logs", RichLog)
+        self._pane = self.query_one("#logs", LogPane)
         self._bar = self.query_one("#bar", Static)
         self._stats = self.query_one("#stats", Static)
         self._search_box = self.query_one("#search", Input)
@@ -197,13 +196,10 @@ class PomApp(App[None]):
             self._write(Text(f"... {missed} lines not shown (evicted or too fast; use `pom logs`)", style="italic dim"))
         for line in lines[-MAX_NEW_LINES:]:
             self._write(self._line_text(line))
-        if len(self._shown) > PANE_LINES:
-            del self._shown[: len(self._shown) - PANE_LINES]
         self._cursor = result.next_after_id
 
     def _write(self, text: Text) -> None:
-        self._pane.write(text)
-        self._shown.append(text)
+        self._pane.add(text)
 
     def _refresh_bar(self) -> None:
         parts: list[str | tuple[str, str]] = [(self.selected or "-", "bold"), f"stream: {self.stream or 'all'}"]
@@ -225,18 +221,11 @@ class PomApp(App[None]):
         self._bar.update(bar)
 
     def _reload_logs(self) -> None:
-        self._pane.clear()
-        self._shown = []
+        self._pane.reset()
         self._cursor = 0
         self.match_index = None
         self._refresh_logs(paused_too=True)
         self._refresh_bar()
-
-    def _repaint(self) -> None:
-        """Write the shown lines again (after the wrap setting changed), keeping the position."""
-        self._pane.clear()
-        for text in self._shown:
-            self._pane.write(text)
 
     # ------------------------------------------------------------ selection and table
 
@@ -392,10 +381,7 @@ class PomApp(App[None]):
 
     def matches(self) -> list[int]:
         """Indexes of the shown lines that contain the find text."""
-        if not self.search:
-            return []
-        needle = self.search
-        return [i for i, text in enumerate(self._shown) if needle in text.plain.split(" ", 1)[-1]]
+        return self._pane.matches(self.search) if self.search else []
 
     def action_find_next(self, direction: int) -> None:
         """Scroll to the next older (1) or newer (-1) match, wrapping around; following pauses."""
@@ -409,16 +395,8 @@ class PomApp(App[None]):
         else:
             self.match_index = (self.match_index - direction) % len(found)
         self.follow = False
-        self._pane.auto_scroll = False
-        self._pane.scroll_to(y=max(0, self._offset(found[self.match_index]) - 2), animate=False)
+        self._pane.show_line(found[self.match_index])
         self._refresh_bar()
-
-    def _offset(self, index: int) -> int:
-        """The pane row where shown line `index` starts (wrapped lines take several rows)."""
-        if not self.wrap:
-            return index
-        width = max(1, self._pane.scrollable_content_region.width)
-        return sum(len(text.wrap(self.console, width)) for text in self._shown[:index])
 
     def action_toggle_only_matching(self) -> None:
         """Show only the lines that contain the find text, or every line again."""
@@ -437,8 +415,7 @@ class PomApp(App[None]):
     def action_toggle_wrap(self) -> None:
         """Wrap long lines, or cut them at the pane's edge."""
         self.wrap = not self.wrap
-        self._pane.wrap = self.wrap
-        self._repaint()
+        self._pane.set_wrap(self.wrap)
         self._refresh_bar()
 
     def action_toggle_follow(self) -> None:
@@ -453,9 +430,8 @@ class PomApp(App[None]):
 
     def action_copy(self) -> None:
         """Copy the shown log lines (as plain text) to the system clipboard (OSC 52)."""
-        text = "\n".join(t.plain for t in self._shown)
-        self.copy_to_clipboard(text)
-        self.notify(f"copied {len(self._shown)} lines")
+        self.copy_to_clipboard(self._pane.plain())
+        self.notify(f"copied {len(self._pane.shown)} lines")
 
     def action_help(self) -> None:
         """Show key help."""
