@@ -348,6 +348,9 @@ def test_malformed_requests_get_errors_and_the_server_survives(tmp_path: Path, s
         {"op": "scale", "name": "a", "replicas": 1000},
         {"op": "signal", "names": ["a"], "signal": "SIGNOPE"},
         {"op": "errors", "limit": 0},
+        {"op": "reload", "files": ["relative.yaml"]},
+        {"op": "reload", "files": "/abs.yaml"},
+        {"op": "truncate"},
     ]
     for request in bad_requests:
         with pytest.raises(ToolkitError) as info:

@@ -99,6 +99,23 @@ def test_project_reload_answers_what_the_client_decodes(tmp_path: Path, port: in
     assert "extra" in client(port, "process", "list").stdout.split()
 
 
+def test_project_update_from_another_file(tmp_path: Path, port: int) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        textwrap.dedent(STACK).replace("worker up", "worker v2") + '  extra:\n    command: "exec sleep 300"\n'
+    )
+    updated = client(port, "project", "update", "-f", str(other), "-v")
+    assert updated.returncode == 0, updated.stderr
+    # `-v` prints "ICON NAME STATUS" rows under a header.
+    rows = [line.split()[-2:] for line in updated.stdout.splitlines()[1:] if line.strip()]
+    assert {name: status for name, status in rows} == {"worker": "updated", "extra": "added"}
+    wait_for(lambda: "extra" in client(port, "process", "list").stdout.split(), 20, what="extra listed")
+    logs = wait_for(lambda: (r := client(port, "process", "logs", "worker", "-n", "1")).stdout and r, 20)
+    assert logs.stdout.strip() == "worker v2"
+    # A file that does not load: process-compose's own loader refuses it before sending anything.
+    assert client(port, "project", "update", "-f", str(tmp_path / "missing.yaml")).returncode != 0
+
+
 def test_unix_socket_mode(tmp_path: Path, start_pom: Any) -> None:
     config = tmp_path / "process-compose.yaml"
     config.write_text(textwrap.dedent(STACK))

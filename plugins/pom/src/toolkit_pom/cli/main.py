@@ -182,7 +182,7 @@ def up(
         exit_when_ready=exit_when_ready,
         timeout=timeout,
         settle=settle,
-        reload=lambda: _load(files, env_files, formation, port, disable_dotenv),
+        reload=lambda other=(): _load(tuple(other) or files, env_files, formation, port, disable_dotenv),
         watch=watch,
     )
     run_foreground(config, options)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -230,8 +231,11 @@ class Control:
             results.append({**self._result(inst, True, None), "dropped": dropped})
         return {"results": results}
 
-    async def _op_reload(self, _request: dict[str, Any]) -> Any:
-        return await self.sup.reload()
+    async def _op_reload(self, request: dict[str, Any]) -> Any:
+        files = request.get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, str) and os.path.isabs(f) for f in files):
+            raise UsageError("files must be a list of absolute paths", hint="the files to read instead of pom's own")
+        return await self.sup.reload(files)
 
     async def _op_scale(self, request: dict[str, Any]) -> Any:
         name = request.get("name")

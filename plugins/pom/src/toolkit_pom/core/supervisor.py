@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from toolkit_pom import __version__
@@ -77,8 +77,8 @@ class Supervisor:
         self.shutdown_reason: str | None = None
         self.selected: list[str] = []
         self._metrics_task: asyncio.Task[None] | None = None
-        #: Reads the project's files again (`reload`); set by `pom up`.
-        self.reloader: Callable[[], ProjectConfig] | None = None
+        #: Reads the project's files again (`reload`), or the paths it is given instead; set by `pom up`.
+        self.reloader: Callable[..., ProjectConfig] | None = None
         self._psutil_cache: dict[int, Any] = {}
         self._closed = False
         self._escaped: set[int] = set()  # process groups outside every instance's group, told to the watchdog
@@ -264,8 +264,8 @@ class Supervisor:
         self.state_changed.notify()
         return [self.instances[n] for n in self.groups[group]]
 
-    async def reload(self) -> dict[str, list[str]]:
-        """Load the files again and apply the difference; the old config stays when they are invalid.
+    async def reload(self, files: Sequence[str] = ()) -> dict[str, list[str]]:
+        """Load the files again (or `files` instead) and apply the difference; invalid files change nothing.
 
         Changed processes are stopped and started with the new definition (replicas included),
         removed ones stopped and dropped, added ones started unless disabled; the others are not
@@ -277,7 +277,7 @@ class Supervisor:
         """
         if self.reloader is None:
             raise UsageError("this pom cannot reload its configuration", hint="restart it with `pom up`")
-        new = self.reloader()
+        new = self.reloader(files) if files else self.reloader()
         old = self.config.processes
         removed = [g for g in old if g not in new.processes]
         added = [g for g in new.processes if g not in old]

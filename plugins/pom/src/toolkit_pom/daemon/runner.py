@@ -55,8 +55,9 @@ class UpOptions:
     prefix: bool = True
     #: Headless output: processes whose lines are not printed (honcho's -q).
     silenced: frozenset[str] | set[str] = frozenset()
-    #: Loads the project's files again with the same options (`pom reload`); None: reload refused.
-    reload: Callable[[], ProjectConfig] | None = None
+    #: Loads the project's files again with the same options (`pom reload`), or the files given
+    #: instead (process-compose's project update); None: reload refused.
+    reload: Callable[..., ProjectConfig] | None = None
     #: Reload whenever one of the config files changes (`pom up --watch`).
     watch: bool = False
 

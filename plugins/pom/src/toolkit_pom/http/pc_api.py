@@ -274,7 +274,24 @@ def _change_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
 
     @app.post("/project/configuration")
     async def reload_project() -> Any:
-        kinds = await control.handle({"op": "reload"})  # an invalid file: 400 {"error"}, nothing changes
-        # process-compose answers per process name: updated, added or removed.
-        status = {"changed": "updated", "added": "added", "removed": "removed"}
-        return {group: word for kind, word in status.items() for group in kinds[kind]}
+        return _update_status(await control.handle({"op": "reload"}))  # invalid files: 400, nothing changes
+
+    @app.post("/project")
+    async def update_project(request: Request) -> Any:
+        # `process-compose project update -f FILE` sends the project its own loader built; pom
+        # reads the files that project came from (`FileNames`) with its own loader instead.
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            body = None
+        names = body.get("FileNames") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            return _error("expected a process-compose project with FileNames")
+        files = [str(sup.config.dir / name) for name in names]  # relative: to the project directory
+        return _update_status(await control.handle({"op": "reload", "files": files}))
+
+
+def _update_status(kinds: dict[str, list[str]]) -> dict[str, str]:
+    """process-compose's answer to an update: `{process: "updated" | "added" | "removed"}`."""
+    words = {"changed": "updated", "added": "added", "removed": "removed"}
+    return {group: word for kind, word in words.items() for group in kinds[kind]}
