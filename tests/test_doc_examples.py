@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.testing import free_port
+from toolkit.testing_docs import running_service
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -60,45 +58,6 @@ def _examples() -> list[Example]:
 EXAMPLES = _examples()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"the server never listened on 127.0.0.1:{port}:\n{log.read_text()}")
-
-
-@contextmanager
-def _service(name: str, env: dict[str, str], workdir: Path) -> Iterator[tuple[str, str]]:
-    """Run the plugin's service on a free port; yield (documented address, actual address)."""
-    from toolkit.plugins import get_plugins
-
-    specs = {spec.name: spec for spec in get_plugins().services()}
-    spec = specs[name]
-    port = free_port()
-    toolkit = Path(sys.executable).with_name("toolkit")
-    argv = [str(toolkit), *spec.argv[1:], "--bind", f"127.0.0.1:{port}"]
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, proc, log)
-        documented = spec.default_address.removeprefix("http://").split("/")[0]
-        yield documented, f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_docs_python_example_runs(example: Example, tmp_path: Path) -> None:
     env = {
@@ -110,11 +69,10 @@ def test_docs_python_example_runs(example: Example, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
     code = example.code
-    with _service(example.server, env, workdir) if example.server else _nothing() as addresses:
-        if addresses is not None:
-            documented, actual = addresses
-            assert documented in code, f"{example.id} does not use {documented}, the documented address"
-            code = code.replace(documented, actual)
+    with running_service(example.server, env, workdir) if example.server else _nothing() as service:
+        if service is not None:
+            assert service.documented in code, f"{example.id} does not use {service.documented}, the documented address"
+            code = service.replace(code)
         proc = subprocess.run(
             [sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Iterator
 
 from toolkit import hookspecs
 
@@ -56,3 +57,34 @@ def test_pre_commit_runs_what_the_lint_session_runs(root):
     for tool in re.findall(r'session\.run\(((?:"[^"]+",? ?)+)\)', lint):
         command = " ".join(part.strip('" ') for part in tool.split(",") if part.strip('" ') != ".")
         assert command in config, f"pre-commit does not run `{command}` as `nox -s lint` does"
+
+
+def _error_classes() -> dict[str, dict[str, int]]:
+    """Every error class of every installed system, with the exit code its commands end with."""
+    from toolkit.cliutil import exit_code_for
+    from toolkit.plugins import get_plugins
+    from toolkit_kernel.errors import ToolkitError
+
+    get_plugins().commands()  # imports each system's CLI, and with it its errors
+
+    def walk(cls: type[ToolkitError]) -> Iterator[type[ToolkitError]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+
+    found: dict[str, dict[str, int]] = {}
+    for cls in set(walk(ToolkitError)):
+        package = cls.__module__.split(".")[0]
+        if package.startswith("toolkit_") and package != "toolkit_kernel" and not cls.__name__.startswith("_"):
+            system = package.removeprefix("toolkit_")
+            found.setdefault(system, {})[cls.__name__] = exit_code_for(cls.__new__(cls))
+    return found
+
+
+def test_errors_page_lists_every_error_of_every_system_with_its_exit_code(root):
+    text = (root / "docs" / "errors.md").read_text()
+    for system, classes in _error_classes().items():
+        section = re.search(rf"^### {system}\n(.*?)(?=^#|\Z)", text, re.S | re.M)
+        assert section, f"docs/errors.md has no '### {system}' table"
+        documented = {name: int(code) for name, code in re.findall(r"^\| `(\w+)` \| (\d+) \|", section.group(1), re.M)}
+        assert documented == classes, f"docs/errors.md's {system} table differs from its error classes"

@@ -8,6 +8,9 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# the docs' shell examples run as written (tests/test_doc_shell_examples.py): curl, make
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v make >/dev/null 2>&1 || missing+=(make)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages (apt): ${missing[*]}"
   $SUDO apt-get update -qq

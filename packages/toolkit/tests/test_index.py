@@ -156,3 +156,74 @@ def test_hooks_are_called_through_pm_hook_for_every_plugin_and_the_host(make_plu
     assert set(plugins.commands()) == {"completion", "mcp", "plugins", "services", "hello"}
     assert calls == [("toolkit_commands", ["toolkit"]), ("toolkit_commands", ["fake_hello"])]
     assert "toolkit" not in plugins.infos  # the built-in plugin is the host, not an installed plugin
+
+
+def _keep_times(*paths: Path) -> list[tuple[Path, int, int]]:
+    return [(p, p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in paths]
+
+
+def _restore_times(saved: list[tuple[Path, int, int]]) -> None:
+    for path, atime, mtime in saved:
+        os.utime(path, ns=(atime, mtime))
+
+
+def test_a_stale_entry_behind_a_trusted_index_is_rebuilt_and_retried(site):
+    """A plugin moved to another module while every time the index checks stayed the same."""
+    unset = {"TOOLKIT_LOAD_PLUGINS": "<unset>"}
+    _run(site, "toolkit", "plugins", **unset)  # writes the index: alpha lives in tk_alpha
+    old_module = site / "tk_alpha.py"
+    saved = _keep_times(site, old_module)
+    source = old_module.read_text()
+    (site / "tk_alpha_v2.py").write_text(source.replace("pong from", "v2 pong from"))
+    old_module.write_text(source.replace("return [group]", "return []").replace("def main():", "def old_main():"))
+    entry_points = site / "tk_alpha-1.0.dist-info" / "entry_points.txt"
+    entry_points.write_text(entry_points.read_text().replace("tk_alpha", "tk_alpha_v2"))
+    _restore_times(saved)
+
+    out, modules = _run(site, "toolkit", "alpha", "ping", **unset)
+    assert (out.returncode, out.stdout) == (0, "v2 pong from alpha\n"), out.stderr
+    assert {"tk_alpha", "tk_alpha_v2"} <= modules  # the index's entry first, then the full load
+    assert "warning: plugin" not in out.stderr
+    again, modules = _run(site, "toolkit", "alpha", "ping", **unset)
+    assert again.stdout == "v2 pong from alpha\n"
+    assert "tk_alpha" not in modules  # the rewritten index names tk_alpha_v2 only
+
+    _run(site, "toolkit", "plugins", **unset)
+    saved = _keep_times(site, site / "tk_alpha_v2.py")
+    (site / "tk_alpha_v3.py").write_text(source.replace("pong from", "v3 pong from"))
+    (site / "tk_alpha_v2.py").write_text(source.replace("def main():", "def old_main():"))
+    entry_points.write_text(entry_points.read_text().replace("tk_alpha_v2", "tk_alpha_v3"))
+    _restore_times(saved)
+    script, _ = _run(site, "alpha", "ping", **unset)  # the console script: the index's main is gone
+    assert (script.returncode, script.stdout) == (0, "v3 pong from alpha\n"), script.stderr
+
+
+def test_a_console_script_the_index_does_not_know_rebuilds_it(site):
+    """A script added to an installed distribution's entry points: no name or time the index checks changed."""
+    unset = {"TOOLKIT_LOAD_PLUGINS": "<unset>"}
+    _run(site, "toolkit", "plugins", **unset)
+    entry_points = site / "tk_alpha-1.0.dist-info" / "entry_points.txt"
+    entry_points.write_text(entry_points.read_text() + "gamma = tk_alpha:main\n")  # the [toolkit.scripts] section
+    assert _indexed_scripts(site) == ["alpha", "beta"]  # trusted, and it misses gamma
+    out, _ = _run(site, "gamma", "ping", **unset)
+    assert (out.returncode, out.stdout) == (0, "pong from alpha\n"), out.stderr
+    assert _indexed_scripts(site) == ["alpha", "beta", "gamma"]  # the miss rebuilt it
+
+
+def _indexed_scripts(site: Path) -> list[str]:
+    """Return the console scripts in the index the launcher at `site` trusts (none: no trusted index)."""
+    probe = "from toolkit.fastpath import load_raw; d = load_raw(); print(' '.join(sorted(d['scripts'])) if d else '')"
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "80"}
+    for var in ("TOOLKIT_LOAD_PLUGINS", "TOOLKIT_STRICT_PLUGINS", "TOOLKIT_DISABLE_PLUGINS"):
+        env.pop(var, None)
+    argv = [sys.executable, "-c", probe]
+    scripts = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    return [name for name in scripts if name in ("alpha", "beta", "gamma")]  # the venv's own scripts aside
+
+
+def test_a_console_script_nobody_provides_is_a_clear_error(site):
+    unset = {"TOOLKIT_LOAD_PLUGINS": "<unset>"}
+    _run(site, "toolkit", "plugins", **unset)
+    out, _ = _run(site, "nosuch", "ping", **unset)  # (the probe turns the exit status into its own 0)
+    assert "error: no installed plugin provides the command 'nosuch'" in out.stderr
+    assert "Traceback" not in out.stderr

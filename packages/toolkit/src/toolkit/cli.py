@@ -59,7 +59,12 @@ class RootGroup(ToolkitGroup):
         return sorted(get_plugins().commands())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Return the command, loading only its plugin when the index says which one owns it."""
+        """Return the command, loading only its plugin when the index says which one owns it.
+
+        Any miss of the index (a command it does not know, a plugin that no longer loads or no
+        longer has the command) means a full load, which rewrites the index, and one more lookup:
+        installing or removing a plugin never needs a manual step.
+        """
         from toolkit.plugins import ToolkitPlugins, get_plugins
 
         index = _usable_index()
@@ -71,7 +76,8 @@ class RootGroup(ToolkitGroup):
         from toolkit.plugins import ENTRY_POINT_GROUP
 
         entry_point = EntryPoint(owner.plugin, index.plugins[owner.plugin], ENTRY_POINT_GROUP)
-        return ToolkitPlugins(entry_points=[entry_point]).commands().get(cmd_name)
+        found = ToolkitPlugins(entry_points=[entry_point], quiet=True).commands().get(cmd_name)
+        return found if found is not None else get_plugins().commands().get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands with their short help, from the index when usable (no plugin is imported)."""

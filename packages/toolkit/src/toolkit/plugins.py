@@ -107,6 +107,9 @@ class ToolkitPlugins:
         modules: Plugin modules to register directly instead of reading entry points
             (what tests and embedders use).
         load_entry_points: Read the `toolkit` entry-point group.
+        entry_points: Load only these entry points (what the index names for one command).
+        quiet: Record plugins that fail to load in `broken` without warning on stderr (the
+            index-guided load, which falls back to a full load that reports them).
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class ToolkitPlugins:
         *,
         load_entry_points: bool = True,
         entry_points: Sequence[EntryPoint] | None = None,
+        quiet: bool = False,
     ) -> None:
         import pluggy  # here, not at import: `toolkit --help` from the index never needs it
 
@@ -125,6 +129,7 @@ class ToolkitPlugins:
         self.pm.register(builtin, name=builtin.NAME)
         self.infos: dict[str, PluginInfo] = {}
         self.broken: list[BrokenPlugin] = []
+        self._quiet = quiet
         self._commands: dict[str, click.Command] | None = None
         self._services: list[ServiceSpec] | None = None
         self._tools: list[McpTool] | None = None
@@ -153,7 +158,8 @@ class ToolkitPlugins:
                 hint="fix or uninstall the plugin, or unset TOOLKIT_STRICT_PLUGINS to skip it",
             ) from exc
         self.broken.append(BrokenPlugin(name, message))
-        print(f"warning: plugin {name!r} skipped: {message}", file=sys.stderr)
+        if not self._quiet:
+            print(f"warning: plugin {name!r} skipped: {message}", file=sys.stderr)
 
     def _load_entry_points(self, blocked: set[str], allow: set[str] | None, eps: Sequence[EntryPoint]) -> None:
         for ep in eps:
