@@ -94,7 +94,7 @@ def parallel(repo: Path, daemon: bool) -> int:
 
 def populate(repo: Path, n: int) -> float:
     code = (
-        "import sys,time\nfrom toolkit_grite import ops\nfrom toolkit_grite.core import Grite\n"
+        "import sys,time\nfrom toolkit_grite.core import ops\nfrom toolkit_grite.core.grite import Grite\n"
         "g=Grite()\nt=time.perf_counter()\n"
         f"for i in range({n}): ops.create_issue(g, f'issue {{i}}', 'body text', ['bench', 'l%d' % (i % 7)])\n"
         "print(time.perf_counter()-t)\n"
@@ -105,7 +105,7 @@ def populate(repo: Path, n: int) -> float:
 def chunked(repo: Path, issues: int, per_commit: int) -> None:
     """A WAL as bulk writers leave it: 1000-event chunks, five events per issue."""
     code = (
-        "from toolkit_grite.core import Grite\nfrom toolkit_grite.model import new_id\n"
+        "from toolkit_grite.core.grite import Grite\nfrom toolkit_grite.core.model import new_id\n"
         "g=Grite()\nbatch=[]\n"
         f"for i in range({issues}):\n"
         "    iid = new_id()\n"
@@ -226,6 +226,10 @@ def bench_peers(tmp: Path, runs: int, big: Path, n: int, r: dict[str, float]) ->
     first = json.loads(sh([*GRITE, "issue", "list", "--json", "--limit", "1"], big, env_for(False)))
     iid = first["data"]["issues"][0]["issue_id"]
     r["show_ours_ms"] = med([timed([*ours_show, iid, "--json"], big, env_for(False)) for _ in range(5)])
+    timed([*ours_show, iid, "--json"], big, env_for(True))  # starts the daemon
+    r["show_daemon_ms"] = med([timed([*ours_show, iid, "--json"], big, env_for(True)) for _ in range(5)])
+    sh([*GRITE, "daemon", "stop", "-q"], big, env_for(False))
+    r["python_floor_ms"] = med([timed([sys.executable, "-c", "pass"], big, env_for(False)) for _ in range(runs)])
     if real is not None:
         g = str(real)
         rg = tmp / "real-grite"
@@ -281,7 +285,20 @@ def peer_report(r: dict[str, float], n: int) -> None:
             cell("list_real_ms", "{:.0f}"),
             cell("list_gitbug_ms", "{:.0f}"),
         ),
+        (
+            f"list --json, ours through its daemon (ms; over {n} / {gb_n})",
+            cell("list_daemon_ms", "{:.0f}"),
+            cell("list_real_ms", "{:.0f}"),
+            cell("list_gitbug_ms", "{:.0f}"),
+        ),
         ("show one issue --json (ms)", cell("show_ours_ms"), cell("show_real_ms"), cell("show_gitbug_ms")),
+        (
+            "show one issue --json, ours through its daemon (ms)",
+            cell("show_daemon_ms"),
+            cell("show_real_ms"),
+            cell("show_gitbug_ms"),
+        ),
+        ("`python -c pass`, the interpreter's floor (median ms)", cell("python_floor_ms"), "-", "-"),
         (
             f"rebuild of {n} one-commit-per-event issues (events/s)",
             cell("rebuild_per_commit_packed_eps", "{:,.0f}"),

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from grite_testutil import make_repo
+from toolkit_grite.testing import make_repo
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +28,12 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def g(cli):
     """In-process `grite ... --json` returning data (asserting success)."""
 
-    def run(*args: str) -> dict:
+    def run(*args: str) -> dict[str, Any]:
         res = cli("grite", *args, "--json")
         assert res.exit_code == 0, (res.output, res.stderr)
         doc = json.loads(res.output)
         assert doc["ok"] is True
-        return doc["data"]
+        data: dict[str, Any] = doc["data"]
+        return data
 
     return run

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
-from grite_testutil import git, grite
+
+from toolkit_grite.testing import git, grite
 
 
 def test_issue_lifecycle(repo, g, cli):
@@ -52,7 +54,10 @@ def test_list_filters_and_sort(repo, g):
     c = g("issue", "create", "--title", "Gamma", "--label", "bug", "--label", "ui")["issue_id"]
     g("issue", "close", c)
     g("issue", "assignee", "add", b, "--user", "bob")
-    ids = lambda d: [s["issue_id"] for s in d["issues"]]  # noqa: E731
+
+    def ids(d: dict[str, Any]) -> list[str]:
+        return [s["issue_id"] for s in d["issues"]]
+
     assert ids(g("issue", "list")) == [a, b, c]
     assert g("issue", "list")["total"] == 3
     assert ids(g("issue", "list", "--state", "open")) == [a, b]
@@ -136,9 +141,9 @@ def test_error_envelope_and_exit_codes(repo, cli, args, code, exit_code):
 
 
 def test_ambiguous_prefix(repo, g):
-    from toolkit_grite.core import Grite
+    from toolkit_grite.core.grite import Grite
+    from toolkit_grite.core.model import make_event
     from toolkit_grite.errors import GriteNotFound, InvalidArgs
-    from toolkit_grite.model import make_event
 
     grite_ctx = Grite()
     view = grite_ctx.ready()

@@ -6,11 +6,12 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from grite_testutil import GRITE, grite
 
-from toolkit_grite.client import spec_for
+from toolkit_grite.daemon.client import spec_for
+from toolkit_grite.testing import GRITE, grite
 from toolkit_kernel.ipc import read_state
 
 DAEMON_ENV = {"GRITE_NO_DAEMON": ""}
@@ -23,7 +24,7 @@ def daemon_repo(repo):
     grite(repo, "daemon", "stop", "--json")
 
 
-def _state(repo) -> dict:
+def _state(repo: Path) -> dict[str, Any]:
     state = read_state(spec_for(repo / ".git"))
     assert state is not None
     return state
@@ -81,6 +82,16 @@ def test_actor_env_is_forwarded(daemon_repo):
     ]
     assert grite(repo, "issue", "show", iid, "--json", env=DAEMON_ENV).data["events"][0]["actor"] == other
     assert grite(repo, "daemon", "status", "--json").data["running"] is True
+    # a relative --data-dir is the caller's, not the daemon's (which runs in the git dir)
+    relative = os.path.relpath(grite(repo, "actor", "list", "--json").data["actors"][0]["data_dir"], repo)
+    sub = repo / "a" / "b"
+    sub.mkdir(parents=True)
+    mine = os.path.join("..", "..", relative)
+    via = grite(sub, "--data-dir", mine, "actor", "current", "--json", env=DAEMON_ENV)
+    assert via.code == 0, via.err
+    assert via.data["source"] == "data_dir"
+    made = grite(sub, "--data-dir", mine, "issue", "create", "--title", "r", "--json", env=DAEMON_ENV)
+    assert made.code == 0, made.err
 
 
 def test_ten_parallel_creates_through_the_daemon(daemon_repo):
@@ -184,10 +195,15 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 conn.sendall(encode_frame({"hello": {"protocol": 1, "pid": os.getpid(), "name": "grite"}}))
                 received.append(recv_frame(conn))
 
-        for args in (("-q",), ("--json",)):
+        # the fast path (issue create) and the click path (label add) both send a core call
+        lines: list[tuple[str, ...]] = [("issue", "create", "--title", "lost", "-q")]
+        lines.append(("issue", "create", "--title", "lost", "--json"))
+        lines.append(("issue", "label", "add", "abcd", "--label", "l", "--json"))
+        for line in lines:
+            args = line[-1:]
             thread = threading.Thread(target=serve_once)
             thread.start()
-            res = grite(repo, "issue", "create", "--title", "lost", *args, env=DAEMON_ENV)
+            res = grite(repo, *line, env=DAEMON_ENV)
             thread.join(60)
             assert res.code == 6, res.err
             assert res.out == ""
@@ -198,15 +214,18 @@ def test_connection_lost_after_the_request_reports_ipc_error(daemon_repo):
                 assert res.err.startswith("error: grite daemon failed during the request: connection to ")
                 assert "hint: the command may or may not have been applied" in res.err
     path.unlink()
-    assert [r["op"] for r in received] == ["run", "run"]
-    assert received[0]["argv"] == ["issue", "create", "--title", "lost", "-q"]
+    frames = [r for r in received if r is not None]
+    assert [(r["op"], r["call"]) for r in frames] == [("call", "issue.create")] * 2 + [("call", "issue.set_members")]
+    assert frames[0]["args"] == {"title": "lost", "body": ""}
+    assert frames[2]["args"] == {"ident": "abcd", "kind": 4, "values": ["l"], "lock": False}
+    assert Path(frames[0]["cwd"]).resolve() == repo.resolve()
     assert grite(repo, "issue", "list", "--json").data["total"] == 0  # never re-run locally
 
 
 def test_repository_deleted_and_recreated_is_not_served_by_the_old_daemon(daemon_repo):
     import shutil
 
-    from grite_testutil import make_repo
+    from toolkit_grite.testing import make_repo
 
     repo = daemon_repo
     grite(repo, "issue", "create", "--title", "old repo", "--json", env=DAEMON_ENV)
@@ -247,7 +266,7 @@ def test_a_state_file_pointing_at_a_foreign_socket_is_ignored(daemon_repo, tmp_p
     import json
     import socket
 
-    from toolkit_grite.client import owned_by_me
+    from toolkit_grite.daemon.client import owned_by_me
 
     repo = daemon_repo
     grite(repo, "daemon", "stop", "--json")

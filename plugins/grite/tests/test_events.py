@@ -3,15 +3,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite.chunk import HEADER, decode_chunk, encode_chunk
+from toolkit_grite.core.chunk import HEADER, decode_chunk, encode_chunk
+from toolkit_grite.core.model import Event, make_event, sign, verify
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import Event, make_event, sign, verify
 from toolkit_kernel.hashing import blake2b_256, grite_event_id, grite_event_preimage
 
 VECTORS = Path("/work/shared/reference/grite-hash-vectors.md")
@@ -19,7 +20,7 @@ ISSUE = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 ACTOR = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 
 # The vectors restated (so the test runs where the reference folder is absent).
-CASES = [
+CASES: list[tuple[int, int, bytes | None, list[Any], str]] = [
     (
         1,
         1700000000000,
@@ -82,6 +83,7 @@ def test_make_event_sorts_created_labels_and_signs():
     assert ev.payload[2] == ["bug", "p0"]
     assert ev.event_id.hex() == CASES[0][4]
     pub = bytes(SigningKey(seed).verify_key)
+    assert ev.sig is not None
     assert verify(pub, ev.event_id, ev.sig)
     assert not verify(pub, ev.event_id, sign(os.urandom(32), ev.event_id))
 

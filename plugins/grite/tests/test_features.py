@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from grite_testutil import git
+from toolkit_grite.testing import git
 
 
 def test_snapshots(repo, g):
@@ -98,9 +98,9 @@ def test_db_stats_check_verify_tampered(repo, g):
     assert ok["error_count"] == 0
     assert g("db", "check")["corrupt_count"] == 0
     # Tamper: replace one signature in the view (as a forged WAL would deliver it).
-    from toolkit_grite.core import Grite
-    from toolkit_grite.model import Event
-    from toolkit_grite.view import _encode_event
+    from toolkit_grite.core.grite import Grite
+    from toolkit_grite.core.model import Event
+    from toolkit_grite.core.view import _encode_event
 
     grite_ctx = Grite()
     view = grite_ctx.ready()
@@ -118,8 +118,8 @@ def test_db_stats_check_verify_tampered(repo, g):
 
 def test_db_check_reports_a_tampered_event(repo, g, cli):
     iid = g("issue", "create", "--title", "original")["issue_id"]
-    from toolkit_grite.core import Grite
-    from toolkit_grite.view import _encode_event
+    from toolkit_grite.core.grite import Grite
+    from toolkit_grite.core.view import _encode_event
 
     ctx = Grite()
     view = ctx.ready()
@@ -147,7 +147,7 @@ def test_create_with_lock_refuses_a_repo_lock(repo, g, cli):
 
 
 def test_appends_run_git_gc_auto(repo, g, monkeypatch):
-    from toolkit_grite import core
+    from toolkit_grite.core import grite as core
 
     def packs() -> int:
         stats = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())

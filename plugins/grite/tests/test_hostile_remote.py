@@ -13,10 +13,10 @@ from pathlib import Path
 import cbor2
 import pygit2
 import pytest
-from grite_testutil import git, grite, make_repo, write_tree
 
-from toolkit_grite.chunk import HEADER, encode_chunk
-from toolkit_grite.model import make_event
+from toolkit_grite.core.chunk import HEADER, encode_chunk
+from toolkit_grite.core.model import make_event
+from toolkit_grite.testing import git, grite, make_repo, write_tree
 
 ATTACKER = bytes.fromhex("66" * 16)
 
@@ -88,11 +88,11 @@ def _events_of(repo: pygit2.Repository, oid: str) -> list[list[object]]:
     def walk(t: pygit2.Tree) -> None:
         for entry in t:
             if entry.type == pygit2.enums.ObjectType.TREE:
-                walk(repo[entry.id])
-            elif entry.name.endswith(".bin"):
-                out.extend(cbor2.loads(repo[entry.id].data[len(HEADER) :]))
+                walk(repo[entry.id].peel(pygit2.Tree))
+            elif (entry.name or "").endswith(".bin"):
+                out.extend(cbor2.loads(repo[entry.id].peel(pygit2.Blob).data[len(HEADER) :]))
 
-    walk(repo[tree["events"].id])
+    walk(repo[tree["events"].id].peel(pygit2.Tree))
     return out
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grite_testutil import grite
+from toolkit_grite.testing import grite
 
 HEAVY = ("pygit2", "lmdb", "nacl")
 
@@ -23,15 +23,15 @@ def test_command_group_imports_nothing_heavy():
 
 
 def test_daemon_client_path_is_light():
-    # everything the forwarding path imports (see toolkit_grite.client._connect_fast)
-    code = (
-        "import toolkit_grite.cli, toolkit_grite.client, toolkit_grite.locate, toolkit_kernel.errors,"
-        " toolkit_kernel.ipc.client, toolkit_kernel.paths"
-    )
+    # everything the fast path imports before it knows whether the daemon serves the command
+    code = "import toolkit_grite.cli, toolkit_grite.cli.fast, toolkit_grite.core.locate, toolkit_grite.error_codes"
     assert _loaded(code) == []
-    probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess')))"
+    probe = code + "\nimport sys\nprint(*(m in sys.modules for m in ('click', 'asyncio', 'subprocess', 'typing')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False", "False"]
+    assert out == ["False", "False", "False", "False"]
+    probe = code + "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('toolkit_kernel.')))"
+    kernel = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert kernel == "[]"  # the kernel's IPC client (cbor2, typing, pathlib) is for starting a daemon only
 
 
 def _imported_by(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:
@@ -59,9 +59,19 @@ def test_list_served_by_the_daemon_imports_no_click_git_lmdb_or_asyncio(repo: Pa
     finally:
         grite(repo, "daemon", "stop", "--json")
     assert [i["title"] for i in json.loads(out)["data"]["issues"]] == ["served"]
-    heavy = {*HEAVY, "click", "asyncio", "subprocess", "toolkit", "toolkit_grite.commands", "toolkit_grite.ops"}
+    heavy = {
+        *HEAVY,
+        "click",
+        "asyncio",
+        "subprocess",
+        "toolkit",
+        "toolkit_grite.cli.commands",
+        "toolkit_grite.core.ops",
+        "toolkit_kernel.ipc.client",
+        "cbor2",
+    }
     assert modules & heavy == set()
-    assert "toolkit_kernel.ipc.client" in modules  # the probe sees the forwarding path's imports
+    assert "toolkit_grite.daemon.wire" in modules  # the probe sees the fast path's imports
 
 
 def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:
@@ -73,13 +83,28 @@ def test_help_imports_no_git_lmdb_or_crypto(repo: Path) -> None:
 
 def test_issue_command_line_builds_only_the_issue_commands(repo: Path) -> None:
     assert grite(repo, "init", "--no-agents-md").code == 0
-    modules, out = _imported_by(["issue", "list", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
+    modules, out = _imported_by(["issue", "dep", "topo", "--json"], repo, {"GRITE_NO_DAEMON": "1"})
     assert json.loads(out)["data"]["issues"] == []
-    assert "toolkit_grite.commands" in modules
+    assert "toolkit_grite.cli.commands" in modules
     assert {
-        "toolkit_grite.commands_admin",
-        "toolkit_grite.daemon_cli",
-        "toolkit_grite.leases",
+        "toolkit_grite.cli.admin",
+        "toolkit_grite.cli.daemon",
+        "toolkit_grite.core.leases",
         "pygit2",
         "nacl",
     } & modules == set()
+
+
+def test_local_everyday_commands_import_neither_click_nor_libgit2(repo: Path) -> None:
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    local = {"GRITE_NO_DAEMON": "1"}
+    modules, out = _imported_by(["issue", "create", "--title", "fast", "--json"], repo, local)
+    iid = json.loads(out)["data"]["issue_id"]
+    never = {"click", "pygit2", "toolkit_grite.cli.commands"}
+    assert modules & never == set()
+    for argv in (["issue", "list", "--json"], ["issue", "show", iid], ["issue", "close", iid, "-q"]):
+        modules, out = _imported_by(argv, repo, local)
+        assert modules & never == set(), argv
+        if argv[1] != "close":
+            assert "toolkit_kernel.locks" not in modules  # readers take no lock
+    assert grite(repo, "issue", "show", iid, "--json").data["issue"]["state"] == "closed"

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_testutil import grite, two_replicas
 
-from toolkit_grite import leases
+from toolkit_grite.core import leases
+from toolkit_grite.testing import grite, two_replicas
 
 
 def _policy(repo: Path, policy: str) -> None:

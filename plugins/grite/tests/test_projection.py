@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite import projection
-from toolkit_grite.model import make_event
+from toolkit_grite.core import projection
+from toolkit_grite.core.model import Event, make_event
 
 ISSUE = bytes(range(16))
 ACTORS = [bytes([i]) * 16 for i in range(1, 4)]
@@ -38,11 +39,12 @@ def histories(draw):
     return evs
 
 
-def project(evs):
+def project(evs: list[Event]) -> dict[str, Any]:
     state = projection.new_state(ISSUE.hex())
     for ev in evs:
         projection.apply(state, ev)
-    return json.loads(json.dumps(state))
+    snapshot: dict[str, Any] = json.loads(json.dumps(state))
+    return snapshot
 
 
 @settings(max_examples=150, deadline=None)

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from grite_testutil import GRITE, grite
+
+from toolkit_grite.testing import GRITE, grite
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_body_from_file_and_stdin(repo: Path, tmp_path: Path) -> None:
 
 
 def test_identities_with_name_and_email_sync(tmp_path: Path) -> None:
-    from grite_testutil import two_replicas
+    from toolkit_grite.testing import two_replicas
 
     alice, bob = two_replicas(tmp_path)
     me = grite(alice, "actor", "set", "--name", "Alice Doe", "--email", "alice@example.com", "--json").data

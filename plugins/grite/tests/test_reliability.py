@@ -7,7 +7,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from grite_testutil import GRITE, grite
+from toolkit_grite.testing import GRITE, grite
 
 
 def test_ten_parallel_creates_all_succeed(repo):
@@ -35,8 +35,8 @@ def test_ten_parallel_creates_all_succeed(repo):
 
 WRITER = """
 import sys
-from toolkit_grite import ops
-from toolkit_grite.core import Grite
+from toolkit_grite.core import ops
+from toolkit_grite.core.grite import Grite
 g = Grite()
 i = 0
 while True:

@@ -2,23 +2,24 @@ from __future__ import annotations
 
 import random
 import subprocess
+from pathlib import Path
 
-from grite_testutil import git, grite, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit_grite import ops, projection
-from toolkit_grite.core import Grite
-from toolkit_grite.repo import discover
-from toolkit_grite.sync import sync
+from toolkit_grite.core import ops, projection
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.repo import discover
+from toolkit_grite.core.sync import sync
+from toolkit_grite.testing import git, grite, make_repo
 
 
-def bare(path):
+def bare(path: Path) -> Path:
     subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
     return path
 
 
-def replica(path, remote):
+def replica(path: Path, remote: Path) -> Path:
     make_repo(path)
     git(path, "remote", "add", "origin", str(remote))
     return path
@@ -61,7 +62,7 @@ def test_diverged_replicas_lose_nothing_and_stay_readable(tmp_path):
         assert sorted(c["body"] for c in shown["comments"]) == ["a's comment", "b's comment"]
         assert grite(r, "issue", "show", y, "--json").code == 0
     # The hub's WAL, read along prev_wal only (as grite 0.5.3 does), holds every event.
-    from test_wal_interop import read_like_grite_053
+    from toolkit_grite.testing import read_like_grite_053
 
     events = read_like_grite_053(hub)
     assert len({bytes(e[0]) for e in events}) == len(events) == 4

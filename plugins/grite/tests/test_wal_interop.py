@@ -8,10 +8,12 @@ import os
 import struct
 import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 import cbor2
-from grite_testutil import git
 
+from toolkit_grite.testing import git, read_like_grite_053
 from toolkit_kernel.hashing import grite_event_id
 
 
@@ -35,11 +37,11 @@ def _tree(repo, entries: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _wire(issue, actor, ts, kind, payload):
+def _wire(issue: bytes, actor: bytes, ts: int, kind: int, payload: list[Any]) -> list[Any]:
     return [grite_event_id(issue, actor, ts, None, kind, payload), issue, actor, ts, None, kind, payload, None]
 
 
-def write_grite053_commit(repo, events: list[list], actor: bytes, prev: str | None) -> str:
+def write_grite053_commit(repo: Path, events: list[list[Any]], actor: bytes, prev: str | None) -> str:
     """What grite 0.5.3's WalManager::append writes, built from the spec with the git CLI."""
     chunk = b"GRITECNK" + struct.pack("<H", 1) + bytes([7]) + b"cbor-v1" + cbor2.dumps(events)
     chunk_hash = hashlib.blake2b(chunk, digest_size=32).hexdigest()
@@ -96,43 +98,6 @@ def test_reads_a_wal_written_in_grite_053_format(repo, g):
     head = git(repo, "rev-parse", "refs/grite/wal").strip()
     meta = json.loads(git(repo, "show", f"{head}:meta.json"))
     assert meta["prev_wal"] == git(repo, "rev-parse", "refs/grite/wal~1").strip()
-
-
-def read_like_grite_053(repo) -> list[list]:
-    """Independent reader: follow meta.prev_wal, decode every .bin, check hashes and layout."""
-    out = []
-    oid = git(repo, "rev-parse", "refs/grite/wal").strip()
-    while oid:
-        meta = json.loads(git(repo, "show", f"{oid}:meta.json"))
-        assert set(meta) == {"schema_version", "actor_id", "chunk_hash", "prev_wal"}
-        assert meta["schema_version"] == 1
-        raw = git(repo, "cat-file", "-p", oid)
-        assert "author grite <grit@local>" in raw
-        assert "committer grite <grit@local>" in raw
-        msg = raw.split("\n\n", 1)[1].strip()
-        files = git(repo, "ls-tree", "-r", "--name-only", oid).split()
-        assert sorted(files)[-1] == "meta.json"
-        assert len(files) == 2
-        path = files[0]
-        assert path.startswith("events/")
-        assert path.endswith(f"/{meta['chunk_hash']}.bin")
-        data = subprocess.run(["git", "show", f"{oid}:{path}"], cwd=repo, capture_output=True, check=True).stdout
-        assert hashlib.blake2b(data, digest_size=32).hexdigest() == meta["chunk_hash"]
-        assert data[:8] == b"GRITECNK"
-        assert struct.unpack("<H", data[8:10])[0] == 1
-        assert data[10] == 7
-        assert data[11:18] == b"cbor-v1"
-        events = cbor2.loads(data[18:])
-        assert msg == f"WAL: {len(events)} events from {meta['actor_id'][:8]}"
-        for ev in events:
-            assert len(ev) == 8
-            eid, iid, actor, ts, parent, kind, payload, _sig = ev
-            assert grite_event_id(iid, actor, ts, parent, kind, payload) == eid
-            day = time.strftime("%Y/%m/%d", time.gmtime(events[0][3] / 1000))
-            assert path == f"events/{day}/{meta['chunk_hash']}.bin"
-        out = events + out
-        oid = meta["prev_wal"]
-    return out
 
 
 def test_our_wal_reads_like_grite_053(repo, g):

@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pygit2
 import pytest
-from grite_testutil import write_tree
 
-from toolkit_grite import wal, walbulk
-from toolkit_grite.chunk import encode_chunk
+from toolkit_grite.core import wal, walbulk
+from toolkit_grite.core.chunk import encode_chunk
+from toolkit_grite.core.model import Event, make_event
 from toolkit_grite.errors import DbError
-from toolkit_grite.model import make_event
+from toolkit_grite.testing import write_tree
 
 ACTOR = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 BLOB = pygit2.enums.FileMode.BLOB
 TREE = pygit2.enums.FileMode.TREE
 
 
-def _events(n: int, seed: int) -> list:
+def _events(n: int, seed: int) -> list[Event]:
     issue = seed.to_bytes(16, "big")
     base = 1_700_000_000_000 + seed * 1000
-    payloads = [["t", "b", []], *([f"c{i}"] for i in range(1, n))]
+    payloads: list[list[Any]] = [["t", "b", []], *([f"c{i}"] for i in range(1, n))]
     return [make_event(issue, ACTOR, base + i, 1 if i == 0 else 3, p) for i, p in enumerate(payloads)]
 
 
@@ -74,7 +75,7 @@ def chain(repo: pygit2.Repository, n: int, start: int, base: str | None = None) 
 
 def both(repo: pygit2.Repository, head: str, monkeypatch: pytest.MonkeyPatch, stop=None):
     """Walk `head` sequentially and in bulk; assert equal results (or equal errors); return them."""
-    results = []
+    results: list[tuple[str, object]] = []
     for after in (10**9, 0, 3):
         monkeypatch.setattr(wal, "BULK_AFTER", after)
         try:
@@ -140,12 +141,13 @@ def test_non_canonical_meta_and_several_chunks(pyrepo, monkeypatch):
 @pytest.mark.parametrize("defect", ["bad_chunk", "no_meta", "meta_not_json", "prev_not_str"])
 def test_defects_deep_in_the_chain_are_skipped_the_same_way(pyrepo, monkeypatch, defect):
     base = chain(pyrepo, 6, 1)
-    kwargs: dict = {
+    defects: dict[str, dict[str, Any]] = {
         "bad_chunk": {"chunk_bytes": b"GRITECNX" + bytes(20)},
         "no_meta": {"meta": False},
         "meta_not_json": {"meta_text": "{not json"},
         "prev_not_str": {"meta_text": json.dumps({"prev_wal": 7})},
-    }[defect]
+    }
+    kwargs = defects[defect]
     bad = commit(pyrepo, [base[-1]], base[-1], seed=70, **kwargs)
     top = chain(pyrepo, 6, 80, base=bad)
     walks = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from toolkit_grite import error_codes
 from toolkit_kernel import errors as kerr
 
 __all__ = [
@@ -31,34 +32,13 @@ __all__ = [
     "envelope_for",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = error_codes.SCHEMA_VERSION
 
 
 def envelope_for(err: kerr.ToolkitError) -> dict[str, Any]:
     """Return grite's error envelope for any toolkit error."""
-    code = getattr(err, "code", None) or _CODE_BY_KIND.get(err.kind, "internal_error")
-    error: dict[str, Any] = {"code": code, "message": err.message}
-    details = dict(err.details)
-    if err.hint:
-        details.setdefault("suggestions", [err.hint])
-    if details:
-        error["details"] = details
-    return {"schema_version": SCHEMA_VERSION, "ok": False, "error": error}
-
-
-_CODE_BY_KIND = {
-    "usage": "invalid_args",
-    "config": "invalid_args",
-    "not_found": "not_found",
-    "conflict": "conflict",
-    "busy": "db_busy",
-    "lock_timeout": "db_busy",
-    "io": "io_error",
-    "corrupt": "db_error",
-    "snapshot_corrupt": "db_error",
-    "ipc": "ipc_error",
-    "internal": "internal_error",
-}
+    code = getattr(err, "code", None) or error_codes.CODE_BY_KIND.get(err.kind, "internal_error")
+    return error_codes.envelope(code, err.message, err.hint, err.details)
 
 
 class GriteError(kerr.ToolkitError):

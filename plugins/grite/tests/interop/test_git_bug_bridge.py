@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from grite_peer import Ours, new_repo
 
 from toolkit.testing_peers import require_peer
+from toolkit_grite.testing import Ours, make_repo
 
 pytestmark = pytest.mark.interop
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.interop
 def test_import_is_faithful_idempotent_and_incremental(tmp_path: Path) -> None:
     gb = str(require_peer("git-bug").path)
     ours = Ours()
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
 
     def bug(*args: str) -> str:
         proc = subprocess.run([gb, *args], cwd=repo, capture_output=True, text=True, check=True, timeout=120)
@@ -65,7 +66,7 @@ def test_import_is_faithful_idempotent_and_incremental(tmp_path: Path) -> None:
 def test_export_to_git_bug_and_back(tmp_path: Path) -> None:
     gb = str(require_peer("git-bug").path)
     ours = Ours()
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     ours(repo, "init", "--no-agents-md")
     iid = ours(repo, "issue", "create", "--title", "From grite", "--body", "grite body", "--label", "infra")["issue_id"]
     ours(repo, "issue", "comment", iid, "--body", "first note")
@@ -74,14 +75,16 @@ def test_export_to_git_bug_and_back(tmp_path: Path) -> None:
     out = ours(repo, "bridge", "git-bug", "export", "--git-bug", gb)
     assert (out["created"], out["updated"]) == (2, 0)
 
-    def show(title: str) -> dict:
+    def show(title: str) -> dict[str, Any]:
         import json
 
         listed = json.loads(subprocess.run([gb, "bug", "--format", "json"], cwd=repo, capture_output=True,
                                            text=True, check=True).stdout)  # fmt: skip
         (bug_id,) = [b["id"] for b in listed if b["title"] == title]
-        return json.loads(subprocess.run([gb, "bug", "show", bug_id, "--format", "json"], cwd=repo,
-                                         capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        out = subprocess.run([gb, "bug", "show", bug_id, "--format", "json"], cwd=repo, capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+        shown: dict[str, Any] = json.loads(out)
+        return shown
 
     bug = show("From grite")
     assert [c["message"] for c in bug["comments"]] == ["grite body", "first note"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from grite_peer import Ours, Real, event_ids, kind_names, new_repo, summaries
+
+from toolkit_grite.testing import Ours, Real, event_ids, kind_names, make_repo, summaries
 
 pytestmark = pytest.mark.interop
 
@@ -23,7 +24,7 @@ def ours() -> Ours:
 
 
 def test_real_writes_ours_reads(tmp_path: Path, real: Real, ours: Ours) -> None:
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     real(repo, "init", "--no-agents-md")
     a = real(repo, "issue", "create", "--title", "Crash on start", "--body", "trace", "--label", "bug", "--label", "p0")
     b = real(repo, "issue", "create", "--title", "Docs")["issue_id"]
@@ -41,7 +42,7 @@ def test_real_writes_ours_reads(tmp_path: Path, real: Real, ours: Ours) -> None:
     signer = real(repo, "actor", "init", "--label", "signer", "--generate-key")
     real(repo, "--actor", signer["actor_id"], "issue", "comment", ia, "--body", "signed by a key")
     (repo / "mod.py").write_text("def handler():\n    return 1\n\nclass Thing:\n    pass\n")
-    from grite_testutil import git
+    from toolkit_grite.testing import git
 
     git(repo, "add", "mod.py")
     assert real(repo, "context", "index")["indexed"] == 1
@@ -93,7 +94,7 @@ def a_actor(real: Real, repo: Path) -> str:
 
 
 def test_ours_writes_real_reads(tmp_path: Path, real: Real, ours: Ours) -> None:
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     ours(repo, "init", "--no-agents-md")
     signer = ours(repo, "actor", "init", "--label", "signer", "--generate-key")
     a = ours(repo, "issue", "create", "--title", "Ours", "--body", "b", "--label", "z", "--label", "a")["issue_id"]
@@ -136,10 +137,10 @@ def test_ours_writes_real_reads(tmp_path: Path, real: Real, ours: Ours) -> None:
 
 def test_alternating_writers(tmp_path: Path, real: Real, ours: Ours) -> None:
     """The two implementations take turns on one issue; after every turn both show the same issue."""
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     real(repo, "init", "--no-agents-md")
     issue = ours(repo, "issue", "create", "--title", "Shared", "--label", "one")["issue_id"]
-    turns = [
+    turns: list[tuple[Real | Ours, tuple[str, ...]]] = [
         (real, ("issue", "comment", issue, "--body", "real 1")),
         (ours, ("issue", "label", "add", issue, "--label", "two")),
         (real, ("issue", "label", "remove", issue, "--label", "one")),
@@ -166,9 +167,9 @@ def test_alternating_writers(tmp_path: Path, real: Real, ours: Ours) -> None:
 
 
 def test_context_store_both_ways(tmp_path: Path, real: Real, ours: Ours) -> None:
-    from grite_testutil import git
+    from toolkit_grite.testing import git
 
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     real(repo, "init", "--no-agents-md")
     (repo / "mod.py").write_text("def handler():\n    return 1\n\nclass Thing:\n    def helper(self):\n        pass\n")
     (repo / "lib.rs").write_text("pub fn handle_it() {}\nstruct Widget;\n")

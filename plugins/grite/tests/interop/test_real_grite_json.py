@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grite_peer import Ours, Real, Run, new_repo
-from grite_testutil import git
+
+from toolkit_grite.testing import Ours, Real, Run, git, make_repo
 
 pytestmark = pytest.mark.interop
 
@@ -69,7 +69,7 @@ class Twin:
             remote = tmp_path / f"{side}-remote.git"
             remote.mkdir()
             git(remote, "init", "-q", "--bare", ".")
-            repo = new_repo(tmp_path / side)
+            repo = make_repo(tmp_path / side)
             git(repo, "remote", "add", "origin", str(remote))
             self.repos[side] = repo
         self.ids: dict[str, dict[str, str]] = {"real": {}, "ours": {}}
@@ -159,7 +159,7 @@ def test_same_keys_as_real_grite(tmp_path: Path) -> None:
 
 def test_usage_errors_json_and_version(tmp_path: Path) -> None:
     real, ours = Real(), Ours()
-    repo = new_repo(tmp_path / "r")
+    repo = make_repo(tmp_path / "r")
     assert real.run(repo, "--version").out.strip() == "grite 0.5.3"
     assert "compatible with grite 0.5.3" in ours.run(repo, "--version").out
     assert ours.run(repo, "--json", "--version").data["compatible_with"] == "0.5.3"
@@ -181,7 +181,7 @@ def test_daemon_keys_as_real_grite(tmp_path: Path) -> None:
     runtime = tmp_path / "xdg"
     runtime.mkdir(mode=0o700)
     env = {"XDG_RUNTIME_DIR": str(runtime)}
-    real_repo, our_repo = new_repo(tmp_path / "real"), new_repo(tmp_path / "ours")
+    real_repo, our_repo = make_repo(tmp_path / "real"), make_repo(tmp_path / "ours")
     real.run(real_repo, "init", "--no-agents-md")
     ours.run(our_repo, "init", "--no-agents-md")
     problems: list[str] = []

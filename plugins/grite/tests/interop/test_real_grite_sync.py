@@ -14,8 +14,8 @@ import itertools
 from pathlib import Path
 
 import pytest
-from grite_peer import Ours, Real, new_repo, summaries
-from grite_testutil import git
+
+from toolkit_grite.testing import Ours, Real, git, make_repo, summaries
 
 pytestmark = pytest.mark.interop
 
@@ -26,7 +26,7 @@ def _replicas(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
     git(remote, "init", "-q", "--bare", ".")
     replicas = {}
     for name in "ABC":
-        repo = new_repo(tmp_path / name)
+        repo = make_repo(tmp_path / name)
         git(repo, "remote", "add", "origin", str(remote))
         replicas[name] = repo
     return remote, replicas

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from toolkit.testing_peers import require_peer
+from toolkit_grite.testing import make_repo
 
 pytestmark = pytest.mark.interop
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from grite_testutil import make_repo  # noqa: E402  (the plugin's test helpers live one folder up)
 
 
 def _run(argv: list[str], cwd: Path, **env: str) -> str:

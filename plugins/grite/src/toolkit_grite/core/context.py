@@ -1,0 +1,89 @@
+"""grite 0.5.3's context store, read from (and, for project keys, written as) events.
+
+File context (`ContextUpdated`, kind 13) lives on the pseudo-issue BLAKE2b-128("grite:context:file:"
++ path); project context (`ProjectContextUpdated`, kind 14) on the pseudo-issue of sixteen 0xff
+bytes. Each path and each key is a last-writer-wins register on the event order key
+`(ts, actor, event_id)`. `context index` (tree-sitter extraction) is not provided; files indexed
+by grite 0.5.3 are shown and queried here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from toolkit_grite.core.grite import Grite
+from toolkit_grite.core.model import Event
+from toolkit_grite.errors import GriteNotFound, InvalidArgs
+
+__all__ = ["PROJECT_ID", "file_context_id", "project", "query", "set_project", "show"]
+
+PROJECT_ID = b"\xff" * 16
+
+
+def file_context_id(path: str) -> bytes:
+    """The pseudo-issue id of a file's context."""
+    return hashlib.blake2b(f"grite:context:file:{path}".encode(), digest_size=16).digest()
+
+
+def _latest(events: list[Event], kind: int) -> dict[str, Event]:
+    """The winning event per path (kind 13) or key (kind 14)."""
+    best: dict[str, Event] = {}
+    for ev in events:
+        if ev.kind != kind:
+            continue
+        name = str(ev.payload[0])
+        if name not in best or ev.key > best[name].key:
+            best[name] = ev
+    return best
+
+
+def set_project(g: Grite, key: str, value: str) -> dict[str, Any]:
+    """Set a project context key (a ProjectContextUpdated event, as 0.5.3 writes it)."""
+    if not key:
+        raise InvalidArgs("the key must not be empty")
+    state = _latest(g.ready().issue_events_of(PROJECT_ID), 14)
+    after = state[key].ts if key in state else 0
+    ev = g.new_event(PROJECT_ID, 14, [key, value], after=after)
+    head = g.write([ev])
+    return {"key": key, "value": value, "action": "set", "event_id": ev.event_id.hex(), "wal_head": head}
+
+
+def project(g: Grite, key: str | None = None) -> dict[str, Any]:
+    """One project key (`{key, value}`) or all of them (`{entries, count}`)."""
+    entries = _latest(g.ready().issue_events_of(PROJECT_ID), 14)
+    if key is not None:
+        if key not in entries:
+            raise GriteNotFound(f"Project context key '{key}' not found")
+        return {"key": key, "value": entries[key].payload[1]}
+    rows = [{"key": k, "value": entries[k].payload[1]} for k in sorted(entries)]
+    return {"entries": rows, "count": len(rows)}
+
+
+def show(g: Grite, path: str) -> dict[str, Any]:
+    """The context of one file (as indexed by grite 0.5.3)."""
+    files = _latest(g.ready().issue_events_of(file_context_id(path)), 13)
+    if path not in files:
+        raise GriteNotFound(f"No context found for '{path}'")
+    _path, language, symbols, summary, content_hash = files[path].payload
+    # Source order, as 0.5.3's indexer lists them (the event itself carries them sorted by name).
+    ordered = sorted(symbols, key=lambda s: (s[2], s[3], s[0], s[1]))
+    rows = [{"name": s[0], "kind": s[1], "line_start": s[2], "line_end": s[3]} for s in ordered]
+    return {
+        "path": path,
+        "language": language,
+        "summary": summary,
+        "content_hash": content_hash.hex(),
+        "symbols": rows,
+        "symbol_count": len(rows),
+    }
+
+
+def query(g: Grite, text: str) -> dict[str, Any]:
+    """Symbols whose name starts with `text` (case-sensitive, as 0.5.3), by name then path."""
+    files = _latest([ev for ev in g.ready().all_events() if ev.kind == 13], 13)
+    hits = sorted(
+        {(str(s[0]), path) for path, ev in files.items() for s in ev.payload[2] if str(s[0]).startswith(text)}
+    )
+    matches = [{"symbol": name, "path": path} for name, path in hits]
+    return {"query": text, "matches": matches, "count": len(matches)}

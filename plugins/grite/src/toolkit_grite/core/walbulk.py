@@ -1,0 +1,264 @@
+"""Bulk reading of long WAL chains through three git plumbing processes.
+
+Reading a WAL commit through pygit2 costs about eight object reads from Python (commit, root
+tree, four `events/` trees, `meta.json`, the chunk). For long chains (`rebuild`, a first sync)
+this module reads a whole segment at once instead:
+
+1. `git rev-list --first-parent` lists the commits below the start with their trees: the
+   *speculated* chain (every writer we know of, ours and grite 0.5.3's, makes `prev_wal` the
+   commit's only parent);
+2. `git diff-tree --stdin -r` against the empty tree lists every file of every tree, streaming
+   while this process reads the blobs of the commits already listed;
+3. `git cat-file --batch` returns every `meta.json` and `.bin` blob.
+
+The three run as a pipeline (a planner thread feeds `cat-file` from `diff-tree`'s output while
+this thread decodes), so git's object reads overlap with the decoding here.
+
+Nothing is trusted from step 1: each commit's `meta.prev_wal` is read and must name the next
+commit of the segment, and the segment ends at the first commit where it does not, or where
+anything at all is unusual (a missing or non-canonical file, an undecodable chunk). The caller
+then continues with the sequential reader, which follows `prev_wal` and raises exactly the
+errors it always did. So a segment returns the same `(oid, events)` the sequential reader would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import subprocess
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from toolkit_grite.core.chunk import decode_chunk
+from toolkit_grite.core.model import Event
+from toolkit_grite.errors import DbError
+
+__all__ = ["read_segment"]
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_HEX40 = re.compile(r"[0-9a-f]{40}")
+#: What both writers put in `meta.json` (serde_json / `json.dumps(indent=2)`); anything else
+#: goes through `json.loads` like the sequential reader does.
+_META = re.compile(
+    rb'\{\n  "schema_version": 1,\n  "actor_id": "[0-9a-f]{32}",\n  "chunk_hash": "[0-9a-f]{64}",\n'
+    rb'  "prev_wal": (?:"([0-9a-f]{40})"|null)\n\}'
+)
+_BLOB_MODES = ("100644", "100755", "120000")
+_SCRUB = ("GIT_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR")
+
+
+class _Unusable(Exception):
+    """The bulk path cannot vouch for this commit; the sequential reader takes over."""
+
+
+def _git(repo: Any, *args: str) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"  # libgit2 ignores replace refs: so must we
+    env["LC_ALL"] = "C"
+    return ["git", f"--git-dir={repo.path}", *args], env
+
+
+def _speculate(repo: Any, start: str, cut: Callable[[str], bool]) -> list[tuple[str, str, str | None]]:
+    """`[(commit, tree, first parent)]` along git first parents from `start` until `cut(commit)`."""
+    cmd, env = _git(repo, "rev-list", "--first-parent", "--format=%T %P", start)
+    out: list[tuple[str, str, str | None]] = []
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    except OSError as exc:
+        raise _Unusable(str(exc)) from None
+    assert proc.stdout is not None
+    try:
+        lines = iter(proc.stdout)
+        for header in lines:  # "commit <oid>\n" then "<tree> [<parent>...]\n"
+            parts = header.split()
+            fields = next(lines, b"").decode().split()
+            if len(parts) != 2 or parts[0] != b"commit" or not fields or not _HEX40.fullmatch(fields[0]):
+                raise _Unusable("unexpected rev-list output")
+            commit = parts[1].decode()
+            if not _HEX40.fullmatch(commit):
+                raise _Unusable("unexpected rev-list output")
+            if out and cut(commit):
+                break
+            out.append((commit, fields[0], fields[1] if len(fields) > 1 else None))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    if not out:
+        raise _Unusable("rev-list listed nothing")
+    return out
+
+
+def _feed(stdin: Any, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the reader may stop early and kill the process
+        stdin.write(data)
+        stdin.close()
+
+
+def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, list[tuple[str, str, str]]], None, None]:
+    """Yield `(tree, [(mode, blob oid, path)])` for `trees` in order, as `git diff-tree` lists them.
+
+    The listing streams: the caller reads blobs of one commit while git lists the next ones.
+    """
+    cmd, env = _git(repo, "diff-tree", "--stdin", "-r", "--no-renames", "--no-abbrev")
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    except OSError as exc:
+        raise _Unusable(str(exc)) from None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    data = "".join(f"{EMPTY_TREE} {t}\n" for t in trees).encode()
+    feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+    feeder.start()
+    try:
+        tree: str | None = None
+        files: list[tuple[str, str, str]] = []
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
+            if line.startswith(":"):  # ":000000 <mode> <zero oid> <blob oid> A\t<path>"
+                fields, _tab, path = line[1:].partition("\t")
+                parts = fields.split()
+                if tree is None or len(parts) != 5 or parts[4] != "A":
+                    raise _Unusable("unexpected diff-tree record")
+                files.append((parts[1], parts[3], path))
+            else:  # "<empty tree> <tree>"
+                if tree is not None:
+                    yield tree, files
+                parts = line.split()
+                if len(parts) != 2 or parts[0] != EMPTY_TREE:
+                    raise _Unusable("unexpected diff-tree header")
+                tree, files = parts[1], []
+        if tree is not None:
+            yield tree, files
+        if proc.wait() != 0:
+            raise _Unusable("diff-tree failed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        feeder.join()
+
+
+def _bins_in_order(files: list[tuple[str, str, str]]) -> tuple[str, list[str]]:
+    """`(meta.json oid, chunk oids in the sequential reader's order)`; raise `_Unusable` on oddities."""
+    meta: str | None = None
+    bins: list[tuple[list[str], str]] = []
+    for mode, oid, path in files:
+        if mode not in _BLOB_MODES or path == "events" or path.startswith('"'):  # '"': git quoted it
+            raise _Unusable(f"unusual entry {path}")
+        if path == "meta.json":
+            meta = oid
+        elif path.startswith("events/") and path.endswith(".bin"):
+            bins.append((path.split("/"), oid))
+    if meta is None:
+        raise _Unusable("no meta.json")
+    bins.sort()  # name order at every level, as the recursive sequential reader yields them
+    return meta, [oid for _parts, oid in bins]
+
+
+def _prev_of(meta: bytes) -> str | None:
+    match = _META.fullmatch(meta)
+    if match is None:
+        raise _Unusable("non-canonical meta.json")
+    prev = match.group(1)
+    return None if prev is None else prev.decode()
+
+
+def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[list[tuple[str, list[Event]]], str | None]:
+    """Read the WAL from `start` (newest first) as far as the bulk path can vouch for it.
+
+    Args:
+        repo: The pygit2 repository.
+        start: The first commit to read (the caller has checked it against `cut`).
+        cut: True for a commit where reading must stop (already read, or the caller's stop).
+
+    Returns:
+        `(commits, next)`: `[(oid, events)]` newest first (possibly empty) and the `prev_wal` of
+        the last one (`start` when nothing could be read in bulk).
+    """
+    if not _HEX40.fullmatch(start):
+        return [], start
+    try:
+        chain = _speculate(repo, start, cut)
+    except (_Unusable, ValueError, UnicodeDecodeError):
+        return [], start
+    cmd, env = _git(repo, "cat-file", "--batch", "--buffer")
+    try:
+        cat = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    except OSError:
+        return [], start
+    plans: queue.SimpleQueue[tuple[str, str | None, int] | None] = queue.SimpleQueue()
+    halt = threading.Event()
+    planner = threading.Thread(target=_plan, args=(repo, chain, cat.stdin, plans, halt), daemon=True)
+    planner.start()
+    out: list[tuple[str, list[Event]]] = []
+    nxt: str | None = start
+    stdout = cat.stdout
+    assert stdout is not None
+    try:
+        while (plan := plans.get()) is not None:
+            commit, parent, count = plan
+            prev = _prev_of(_blob(stdout))
+            events: list[Event] = []
+            for _ in range(count):
+                events.extend(decode_chunk(_blob(stdout)))
+            out.append((commit, events))
+            nxt = prev
+            if prev != parent:
+                break
+    except (_Unusable, DbError, ValueError, UnicodeDecodeError):
+        pass  # the sequential reader takes over at `nxt` (and raises the error, if any)
+    finally:
+        halt.set()
+        if cat.poll() is None:
+            cat.kill()
+        cat.wait()
+        stdout.close()
+        planner.join()
+    return out, nxt
+
+
+def _blob(stdout: Any) -> bytes:
+    """Read one `git cat-file --batch` answer (which must be a blob)."""
+    header = stdout.readline().split()
+    if len(header) != 3 or header[1] != b"blob":
+        raise _Unusable("cat-file did not return a blob")
+    size = int(header[2])
+    data: bytes = stdout.read(size + 1)
+    if len(data) != size + 1:
+        raise _Unusable("cat-file output ended early")
+    return data[:size]
+
+
+def _plan(
+    repo: Any,
+    chain: list[tuple[str, str, str | None]],
+    stdin: Any,
+    plans: queue.SimpleQueue[tuple[str, str | None, int] | None],
+    halt: threading.Event,
+) -> None:
+    """Planner thread: list each commit's files, ask cat-file for its blobs, queue the plan.
+
+    Queues `(commit, first parent, chunk count)` per commit in chain order, and None at the end
+    (the first commit that is not plainly a grite WAL commit ends the segment).
+    """
+    listings = _listings(repo, [tree for _c, tree, _p in chain])
+    try:
+        for (commit, tree, parent), (listed, files) in zip(chain, listings, strict=False):
+            if halt.is_set() or listed != tree:
+                break
+            meta, bins = _bins_in_order(files)
+            stdin.write("".join(f"{oid}\n" for oid in (meta, *bins)).encode())
+            plans.put((commit, parent, len(bins)))
+    except (_Unusable, OSError, ValueError, UnicodeDecodeError):
+        pass
+    finally:
+        plans.put(None)
+        with contextlib.suppress(OSError):
+            stdin.close()
+        listings.close()
