@@ -102,6 +102,16 @@ def test_plasmite_serve_refuses_foreign_host_and_cross_site_posts(tmp_path: Path
         assert "victim" in _request(port, "GET", "/v0/pools", here)[1].decode()
 
 
+def _wait_until_running(port: int, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = _request(port, "GET", "/processes/victim", headers)
+        if status == 200 and json.loads(body)["state"] == "running":
+            return
+        assert time.monotonic() < deadline, f"victim never ran: {status} {body!r}"
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("token", [None, TOKEN], ids=["no-token", "token"])
 def test_pom_http_api_refuses_foreign_host_and_cross_site_posts(tmp_path: Path, token: str | None) -> None:
     port, env = free_port(), _env(tmp_path)
@@ -109,6 +119,7 @@ def test_pom_http_api_refuses_foreign_host_and_cross_site_posts(tmp_path: Path, 
     argv = [str(BIN / "pom"), "up", "--headless", "--http", f"127.0.0.1:{port}", "-f", str(tmp_path / "pom.toml")]
     with _server([*argv, *(["--token", token] if token else [])], port, tmp_path, env):
         here = {"Host": f"127.0.0.1:{port}", **_auth(token)}
+        _wait_until_running(port, here)  # the API listens before the first start under load
         rebound, _ = _request(port, "POST", "/processes/victim/stop", {**here, "Host": "evil.example"})
         forged, _ = _request(
             port, "POST", "/processes/victim/stop", {**here, "Origin": EVIL, "Content-Type": "text/plain"}, b"x"

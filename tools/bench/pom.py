@@ -442,7 +442,7 @@ def ready_supervisord(work: Path, n: int) -> float:
 
 def store_overhead(lines: int) -> tuple[float, float]:
     """In-process: bytes per line held by the block store beyond the text itself (median of 3)."""
-    from toolkit_pom.logstore import STDOUT, ProcessLog
+    from toolkit_pom.core.logstore import STDOUT, ProcessLog
 
     results = []
     chunk = [b"line %d of the benchmark workload" % i for i in range(10_000)]

@@ -41,7 +41,8 @@ async def test_stdio_server_offers_plasmites_tools_over_the_dir(tmp_path: Path, 
         env=sub_env,
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
+        hello = await session.initialize()
+        assert hello.server_info.name == "plasmite"  # the client's server list says what it talks to
         assert {t.name for t in (await session.list_tools()).tools} == READERS | WRITERS
         assert _payload(await session.call_tool("plasmite_pool_list", {}))["pools"] == []
         created = _payload(await session.call_tool("plasmite_pool_create", {"name": "events", "size": 65536}))

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from pom_helpers import RunningPom, wait_for
+from toolkit_pom.testing import RunningPom, wait_for
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pom_helpers import wait_for, write_project
+from toolkit_pom.testing import wait_for, write_project
 
 REPL = """
 [processes.repl]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import pid_alive, wait_for, write_project
 
 from toolkit_kernel.errors import ToolkitError
+from toolkit_pom.testing import pid_alive, wait_for, write_project
 
 STACK = """
 [processes.db]
@@ -94,6 +94,28 @@ def test_cli_against_running_pom(tmp_path: Path, start_pom: Any, cli: Any) -> No
     summary = cli("pom", "summary", *f, "--json").assert_success().json()
     assert summary["counts"]["exited"] == 1
     assert any(p["error_count"] for p in summary["processes"])
+
+    graph = cli("pom", "graph", *f, "--json").assert_success().json()
+    assert graph["roots"] == ["web", "job", "tree"]
+    web = next(g for g in graph["groups"] if g["name"] == "web")
+    assert web == {
+        "name": "web",
+        "namespace": "default",
+        "depends_on": {"db": "healthy"},
+        "dependents": [],
+        "instances": {"web.1": "running", "web.2": "running"},
+    }
+    tree = cli("pom", "graph", *f).assert_success().output.splitlines()
+    assert tree[:2] == ["web [running]", "└─ db [ready] (healthy)"]
+    assert tree[2:] == ["job [exited]", "tree [running]"]
+
+    last_id = cli("pom", "status", "job", *f, "--json").json()["log"]["last_id"]
+    truncated = cli("pom", "truncate", "job", *f, "--json").assert_success().json()
+    assert truncated["results"][0]["dropped"] >= 2000
+    assert cli("pom", "logs", "job", *f, "--json").assert_success().json()["lines"] == []
+    assert cli("pom", "truncate", "job", "nope", *f).exit_code == 3
+    log = cli("pom", "status", "job", *f, "--json").json()["log"]
+    assert (log["lines"], log["last_id"]) == (0, last_id)  # ids go on from where they were
 
     stopped = cli("pom", "stop", "web", *f, "--json").assert_success().json()
     assert {r["name"]: r["state"] for r in stopped["results"]} == {"web.1": "stopped", "web.2": "stopped"}
@@ -326,6 +348,9 @@ def test_malformed_requests_get_errors_and_the_server_survives(tmp_path: Path, s
         {"op": "scale", "name": "a", "replicas": 1000},
         {"op": "signal", "names": ["a"], "signal": "SIGNOPE"},
         {"op": "errors", "limit": 0},
+        {"op": "reload", "files": ["relative.yaml"]},
+        {"op": "reload", "files": "/abs.yaml"},
+        {"op": "truncate"},
     ]
     for request in bad_requests:
         with pytest.raises(ToolkitError) as info:

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import wait_for, write_project
 
-from toolkit_pom.cli_fast import parse_logs_args
+from toolkit_pom.cli.fast import parse_logs_args
+from toolkit_pom.testing import wait_for, write_project
 
 PROBE = """
 import json, sys
 sys.argv = ["pom", *sys.argv[1:]]
-from toolkit_pom.cli_fast import main
+from toolkit_pom.cli.fast import main
 code = 0
 try:
     main()
@@ -93,7 +93,7 @@ def test_fast_logs_prints_what_click_prints_and_imports_nothing_heavy(tmp_path: 
     ):
         fast = _script(*argv)
         assert fast.returncode == 0, fast.stderr
-        heavy = sorted(m for m in _modules(fast) if m.split(".")[0] in HEAVY or m == "toolkit_pom.cli")
+        heavy = sorted(m for m in _modules(fast) if m.split(".")[0] in HEAVY or m == "toolkit_pom.cli.main")
         assert heavy == [], f"pom {' '.join(argv)} imported {heavy}"
         assert fast.stdout == cli("pom", *argv).assert_success().output
     assert _script("logs", "job", "-n", "1000", *f).stdout.count("\n") == 1000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit_pom.config import load_config
+from toolkit_pom.core.config import load_config
 from toolkit_pom.core.envsubst import expand
 from toolkit_pom.core.gotemplate import TemplateError, render
 from toolkit_pom.errors import PomConfigError

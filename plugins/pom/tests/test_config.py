@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import write_project
 
-from toolkit_pom.config import load_config
+from toolkit_pom.core.config import load_config
 from toolkit_pom.errors import PomConfigError
+from toolkit_pom.testing import write_project
 
 
 def test_full_toml(tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pom_helpers import wait_for, write_project
+
+from toolkit_pom.testing import wait_for, write_project
 
 STACK = """
 [processes.api]
@@ -57,6 +59,26 @@ def test_http_api_end_to_end(tmp_path: Path, start_pom: Any) -> None:
         summary = http.get("/summary").json()
         assert summary["counts"] == {"ready": 1, "running": 1}
         assert summary["recent_errors"][0]["text"].startswith("Traceback")
+
+        graph = http.get("/graph").json()
+        assert graph["roots"] == ["api", "count"]
+        assert [g["instances"] for g in graph["groups"]] == [{"api": "ready"}, {"count": "running"}]
+
+        dropped = http.delete("/processes/count/logs").json()["results"][0]["dropped"]
+        assert dropped >= 500
+        assert http.get("/processes/count/logs").json()["lines"] == []
+
+        # /docs and /redoc take every asset from pom itself (works offline), through the exposure guard.
+        for page in ("/docs", "/redoc"):
+            html = http.get(page)
+            assert html.status_code == 200
+            urls = re.findall(r'(?:src|href)="([^"]+)"|url: *[\'"]([^\'"]+)', html.text)
+            found = [a or b for a, b in urls]
+            assert not [u for u in found if u.startswith(("http://", "https://", "//"))], found
+            local = [u for u in found if u.startswith("/_docs-assets/")]
+            assert local, found
+            for asset in local:
+                assert len(http.get(asset).raise_for_status().content) > 100, asset
 
         spec = http.get("/openapi.json").json()
         assert "/processes/{name}/logs/stream" in spec["paths"]

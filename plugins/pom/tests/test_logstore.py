@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit_pom.logstore import BLOCK_LINES, MAX_LINE_BYTES, STDERR, STDOUT, ProcessLog, split_chunk
+from toolkit_pom.core.logstore import BLOCK_LINES, MAX_LINE_BYTES, STDERR, STDOUT, ProcessLog, split_chunk
 
 
 def fill(log: ProcessLog, n: int, stream: int = STDOUT, start: int = 0) -> None:
@@ -55,6 +55,26 @@ def test_eviction_is_whole_blocks_and_reports_gaps() -> None:
     assert res.gap == {"after_id": 5, "first_id": snap.first_id, "missed": snap.first_id - 6}
     assert [line.id for line in res.lines] == [snap.first_id, snap.first_id + 1]
     assert snap.query(after_id=snap.first_id - 1).gap is None
+
+
+def test_truncate_drops_every_line_and_ids_go_on() -> None:
+    log = ProcessLog("p", 1 << 30)
+    fill(log, 300)
+    before = log.snapshot()
+    assert log.truncate() == 300
+    snap = log.snapshot()
+    assert (snap.line_count, snap.first_id, snap.last_id) == (0, 0, 300)
+    assert log.stats() == {"first_id": 0, "last_id": 300, "lines": 0, "bytes": 0, "evicted_lines": 300}
+    assert snap.query().lines == []
+    assert snap.query(after_id=300).next_after_id == 300
+    assert len(before.query(limit=1000).lines) == 300  # a snapshot taken before keeps its lines
+    fill(log, 2, start=300)
+    res = log.snapshot().query(after_id=10)
+    assert [line.id for line in res.lines] == [301, 302]
+    assert res.gap == {"after_id": 10, "first_id": 301, "missed": 290}
+    assert log.snapshot().query(after_id=300).gap is None
+    assert log.truncate() == 2
+    assert log.truncate() == 0
 
 
 def test_filters_stream_substring_regex() -> None:

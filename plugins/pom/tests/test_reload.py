@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pom_helpers import pid_alive, wait_for, write_project
+from toolkit_pom.testing import pid_alive, wait_for, write_project
 
 BEFORE = """
 [processes.keep]

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import write_project
 
 from toolkit import Readiness, ServiceSpec, hookimpl
-from toolkit_pom.config import load_config
+from toolkit_pom.core.config import load_config
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.errors import PomConfigError
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.testing import write_project
 
 
 def free_port() -> int:

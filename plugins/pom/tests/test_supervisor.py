@@ -14,22 +14,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from pom_helpers import pid_alive, write_project
 
-from toolkit_pom.config import load_config
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.config import load_config
+from toolkit_pom.core.supervisor import Supervisor
+from toolkit_pom.testing import pid_alive, until, write_project
 
 pytestmark = pytest.mark.asyncio
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest_asyncio.fixture
@@ -437,7 +427,7 @@ async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp
     # Ten spawns at once: all start, none is mistaken for an adopted orphan meanwhile.
     import psutil
 
-    from toolkit_pom.proc import adopted_children, spawn_off_loop
+    from toolkit_pom.core.proc import adopted_children, spawn_off_loop
 
     argv = ("sleep", "299.25")  # a duration no other test uses, to find our children by
 
@@ -464,8 +454,8 @@ async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp
 async def test_headless_printer_prints_each_line_once_in_time_order(
     supervise: Callable[..., Supervisor], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from toolkit_pom.logstore import STDOUT
-    from toolkit_pom.runner import Printer
+    from toolkit_pom.core.logstore import STDOUT
+    from toolkit_pom.daemon.runner import Printer
 
     sup = supervise(
         "".join(f'[processes.p{i}]\ncommand = "true"\n' for i in range(3)) + '[processes.mute]\ncommand = "true"\n'

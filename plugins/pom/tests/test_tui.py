@@ -1,26 +1,14 @@
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pom_helpers import write_project
 
-from toolkit_pom.config import load_config
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.config import load_config
+from toolkit_pom.core.supervisor import Supervisor
+from toolkit_pom.testing import until, write_project
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.tui]
-
-
-async def until(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> None:
@@ -49,25 +37,28 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             table = app.query_one("#procs", DataTable)
             assert table.row_count == 2
             assert app.selected == "alpha"
-            plain = [t.plain for t in app._shown]
+            plain = [t.plain for t in app._pane.shown]
             assert any("hello out" in p for p in plain)
             assert any("bad thing" in p for p in plain)
 
             await pilot.press("f", "f")  # stderr only
             await pilot.pause(0.2)
             assert app.stream == "stderr"
-            assert [t.plain.split(" ", 1)[1] for t in app._shown] == ["bad thing"]
+            assert [t.plain.split(" ", 1)[1] for t in app._pane.shown] == ["bad thing"]
             await pilot.press("f")  # back to all
             await pilot.press("slash")
             await pilot.press(*"needle")
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert app.search == "needle"
-            shown = [t.plain.split(" ", 1)[1] for t in app._shown]
+            assert len(app._pane.shown) > 2  # find highlights; every line is still shown
+            await pilot.press("v")  # only the matching lines
+            await pilot.pause(0.2)
+            shown = [t.plain.split(" ", 1)[1] for t in app._pane.shown]
             assert "needle here" in shown
             assert all("needle" in p for p in shown)
             assert len(shown) == 2
-            span_styles = [str(s.style) for s in app._shown[-1].spans]
+            span_styles = [str(s.style) for s in app._pane.shown[-1].spans]
             assert any("yellow" in s for s in span_styles)
 
             await pilot.press("c")
@@ -79,7 +70,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("j")
             await pilot.pause(0.2)
             assert app.selected == "beta"
-            beta = [t for t in app._shown if "beta line" in t.plain and "[pom]" not in t.plain]
+            beta = [t for t in app._pane.shown if "beta line" in t.plain and "[pom]" not in t.plain]
             assert beta
             assert "\x1b" not in beta[0].plain  # ANSI colours are rendered, not shown as escapes
             colours = [getattr(getattr(span.style, "color", None), "number", None) for span in beta[0].spans]
@@ -92,7 +83,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("x")
             await until(lambda: sup.instances["beta"].state == "stopped")
             await pilot.pause(0.2)
-            assert "stopped" in str(table.get_row("beta")[1])
+            assert "stopped" in str(table.get_row("beta")[2])
             await pilot.press("s")
             await until(lambda: sup.instances["beta"].state == "running")
 
@@ -102,7 +93,7 @@ async def test_tui_table_logs_filter_search_copy_and_control(tmp_path: Path) -> 
             await pilot.press("escape")
             await pilot.pause(0.1)
             assert not isinstance(app.screen, HelpScreen)
-            await pilot.press("q")
+            await pilot.press("q", "y")
         assert app.return_value is None
     finally:
         await sup.close()

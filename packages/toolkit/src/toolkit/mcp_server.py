@@ -44,8 +44,12 @@ def _as_async(tool: McpTool) -> Callable[..., Any]:
     return call
 
 
-def build_server(tools: Sequence[McpTool]) -> Any:
-    """Return an `mcp.server.mcpserver.MCPServer` offering `tools`."""
+def build_server(tools: Sequence[McpTool], *, name: str = "toolkit", instructions: str = INSTRUCTIONS) -> Any:
+    """Return an `mcp.server.mcpserver.MCPServer` offering `tools`.
+
+    A plugin that serves its own tools (`plasmite mcp`) passes its name and instructions, so a
+    client's server list shows what it is talking to.
+    """
     try:
         from mcp.server.mcpserver import MCPServer
         from mcp.types import ToolAnnotations
@@ -54,16 +58,16 @@ def build_server(tools: Sequence[McpTool]) -> Any:
             "`toolkit mcp` needs the MCP SDK, which is not installed",
             hint='install it with: pip install "toolkit-host[mcp]" (or "toolkit-suite[all]")',
         ) from exc
-    server: Any = MCPServer("toolkit", version=__version__, instructions=INSTRUCTIONS)
+    server: Any = MCPServer(name, version=__version__, instructions=instructions)
     for tool in tools:
         annotations = ToolAnnotations(read_only_hint=tool.read_only, destructive_hint=tool.destructive)
         server.add_tool(_as_async(tool), name=tool.name, description=tool.description, annotations=annotations)
     return server
 
 
-def serve_stdio(tools: Sequence[McpTool]) -> None:
+def serve_stdio(tools: Sequence[McpTool], *, name: str = "toolkit", instructions: str = INSTRUCTIONS) -> None:
     """Serve `tools` over stdin/stdout until the client closes the connection."""
     import anyio
 
-    server = build_server(tools)
+    server = build_server(tools, name=name, instructions=instructions)
     anyio.run(server.run_stdio_async)

@@ -9,7 +9,6 @@ one, through the installed metadata.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 TYPE_CHECKING = False  # see toolkit/__init__.py: typing is not worth its import here
@@ -31,6 +30,8 @@ def _installed_target(name: str) -> str | None:
 
 def _build_index() -> None:
     """Load every plugin once, which writes the index; a failure here only means no fast path."""
+    import contextlib  # here, not at the top: every console script imports this module (~2 ms)
+
     from toolkit.plugins import get_plugins
     from toolkit_kernel.errors import ToolkitError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolkit_pom.cli_fast import main
+from toolkit_pom.cli.fast import main
 
 if __name__ == "__main__":
     main()

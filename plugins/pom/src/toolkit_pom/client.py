@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit_kernel.errors import IpcError
-from toolkit_pom.discovery import discover
+from toolkit_pom.core.discovery import discover
 from toolkit_pom.errors import NotRunning, PomConfigError
 
 __all__ = ["PomClient", "project_dir"]

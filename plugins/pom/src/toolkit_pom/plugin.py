@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 @hookimpl
 def toolkit_commands() -> Sequence[click.Command]:
     """Return the `pom` group."""
-    from toolkit_pom.cli import pom
+    from toolkit_pom.cli.main import pom
 
     return [pom]
 

@@ -70,6 +70,8 @@ def status_text(p: dict[str, Any]) -> str:
         f"uptime:    {fmt_duration(p['uptime_s'])}",
         f"cpu / mem: {'-' if p['cpu_percent'] is None else p['cpu_percent']}% / {fmt_bytes(p['memory_rss'])}",
         f"command:   {p['command']}",
+        f"namespace: {p['namespace']}",
+        "depends:   " + (", ".join(f"{dep} ({cond})" for dep, cond in p["depends_on"].items()) or "-"),
         f"log:       lines {log['first_id']}..{log['last_id']} ({log['lines']} kept, {log['evicted_lines']} evicted)",
     ]
     if p["blocked_by"]:

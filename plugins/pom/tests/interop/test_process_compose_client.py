@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pom_helpers import wait_for
 
 from toolkit.testing_peers import require_peer
+from toolkit_pom.testing import wait_for
 
 pytestmark = pytest.mark.interop
 
@@ -69,6 +69,51 @@ def test_process_stop_start_restart(port: int) -> None:
     assert states["web"]["pid"] not in (0, old_pid)
     missing = client(port, "process", "stop", "nope")
     assert "no such process: nope" in missing.stdout + missing.stderr
+
+
+def test_logs_truncate(port: int) -> None:
+    wait_for(lambda: client(port, "process", "logs", "web", "-n", "3").stdout, 10)
+    truncated = client(port, "process", "logs", "truncate", "web")
+    assert truncated.returncode == 0
+    assert "Process web logs truncated" in truncated.stdout
+    assert client(port, "process", "logs", "web", "-n", "3").stdout == ""
+    assert client(port, "process", "logs", "truncate", "nope").returncode != 0
+
+
+def test_project_reload_answers_what_the_client_decodes(tmp_path: Path, port: int) -> None:
+    import httpx
+
+    config = tmp_path / "process-compose.yaml"
+    config.write_text(
+        textwrap.dedent(STACK).replace("worker up", "worker up again") + '  extra:\n    command: "exec sleep 300"\n'
+    )
+    # process-compose's TUI reload (ctrl+L) posts here and decodes a map of name to status.
+    answer = httpx.post(f"http://127.0.0.1:{port}/project/configuration", timeout=30)
+    assert answer.status_code == 200
+    assert answer.json() == {"worker": "updated", "extra": "added"}
+    wait_for(lambda: "extra" in client(port, "process", "list").stdout.split(), 20, what="extra listed")
+    config.write_text("processes: [")
+    bad = httpx.post(f"http://127.0.0.1:{port}/project/configuration", timeout=30)
+    assert bad.status_code == 400
+    assert "not valid YAML" in bad.json()["error"]
+    assert "extra" in client(port, "process", "list").stdout.split()
+
+
+def test_project_update_from_another_file(tmp_path: Path, port: int) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        textwrap.dedent(STACK).replace("worker up", "worker v2") + '  extra:\n    command: "exec sleep 300"\n'
+    )
+    updated = client(port, "project", "update", "-f", str(other), "-v")
+    assert updated.returncode == 0, updated.stderr
+    # `-v` prints "ICON NAME STATUS" rows under a header.
+    rows = [line.split()[-2:] for line in updated.stdout.splitlines()[1:] if line.strip()]
+    assert {name: status for name, status in rows} == {"worker": "updated", "extra": "added"}
+    wait_for(lambda: "extra" in client(port, "process", "list").stdout.split(), 20, what="extra listed")
+    logs = wait_for(lambda: (r := client(port, "process", "logs", "worker", "-n", "1")).stdout and r, 20)
+    assert logs.stdout.strip() == "worker v2"
+    # A file that does not load: process-compose's own loader refuses it before sending anything.
+    assert client(port, "project", "update", "-f", str(tmp_path / "missing.yaml")).returncode != 0
 
 
 def test_unix_socket_mode(tmp_path: Path, start_pom: Any) -> None:

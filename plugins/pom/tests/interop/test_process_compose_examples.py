@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.testing_peers import require_peer
-from toolkit_pom.config import load_config
+from toolkit_pom.core.config import load_config
 
 pytestmark = pytest.mark.interop
 

@@ -24,6 +24,8 @@ _MAX_WALKS = 9
 _PROBE_MAX = 128
 _T_NULL, _T_BOOL, _T_I64, _T_F64, _T_BYTES, _T_STR, _T_OBJ, _T_ARR = range(8)
 _NODE = struct.Struct("<I7II7I8I")
+#: A node's fields up to its first child offset (all a leaf needs: 68 of the 96 bytes).
+_NODE_HEAD = struct.Struct("<I7II7II")
 _ZERO_NODE = bytes(_NODE_SIZE)
 _I64 = struct.Struct("<Bq")
 _F64 = struct.Struct("<Bd")
@@ -308,7 +310,7 @@ def _container(buf: bytes, at: int, depth: int) -> Any:
     if at & 3 or at < 0 or at + _NODE_SIZE > len(buf):
         raise _Bad(f"node offset {at} out of bounds or unaligned")
     typ = buf[at]
-    node = _NODE.unpack_from(buf, at)
+    node = _NODE_HEAD.unpack_from(buf, at)
     offs: Any
     if node[16] == 0:  # a leaf root: the common small container, no tree walk
         offs = node[9 : 9 + (node[8] & 7)]
@@ -322,9 +324,13 @@ def _container(buf: bytes, at: int, depth: int) -> Any:
     out: dict[str, Any] = {}
     for o in offs:
         tag = buf[o]
-        tlen = (tag & 3) + 1
-        size = int.from_bytes(buf[o : o + tlen], "little") >> 2
-        start = o + tlen
+        if tag & 3 == 0:  # a one-byte key tag: keys shorter than 63 bytes
+            size = tag >> 2
+            start = o + 1
+        else:
+            tlen = (tag & 3) + 1
+            size = int.from_bytes(buf[o : o + tlen], "little") >> 2
+            start = o + tlen
         if size < 1 or start + size > len(buf):
             raise _Bad(f"key at {o} out of bounds")
         out[buf[start : start + size - 1].decode("utf-8")] = _value(buf, start + size, depth)

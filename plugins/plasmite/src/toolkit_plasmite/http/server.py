@@ -264,9 +264,9 @@ def create_app(config: ServeConfig) -> FastAPI:
 def _mcp_server(config: ServeConfig) -> Any:
     """Plasmite's agent tools for this server's pool directory and access mode (served at `/mcp`)."""
     from toolkit.mcp_server import build_server
-    from toolkit_plasmite.mcp.plasmite import plasmite_tools
+    from toolkit_plasmite.mcp.plasmite import INSTRUCTIONS, plasmite_tools
 
-    return build_server(plasmite_tools(config.pool_dir, config.access))
+    return build_server(plasmite_tools(config.pool_dir, config.access), name="plasmite", instructions=INSTRUCTIONS)
 
 
 def _mcp_routes(mcp_server: Any) -> list[Any]:

@@ -18,13 +18,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from toolkit_pom.config import Probe, ProcessSpec, ProjectConfig, check_graph
 from toolkit_pom.core.compose_model import ComposeProcess, ComposeProject, ProbeModel
+from toolkit_pom.core.config import Probe, ProcessSpec, ProjectConfig, check_graph
+from toolkit_pom.core.discovery import COMPOSE_NAMES, OVERRIDE_NAMES, find_override, is_compose_file
+from toolkit_pom.core.dotenv import load_env_file
 from toolkit_pom.core.envsubst import expand
 from toolkit_pom.core.gotemplate import TemplateError, render
 from toolkit_pom.core.regex import escape
-from toolkit_pom.discovery import COMPOSE_NAMES, OVERRIDE_NAMES, find_override, is_compose_file
-from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
 __all__ = ["COMPOSE_NAMES", "OVERRIDE_NAMES", "find_override", "is_compose_file", "load_compose"]

@@ -2,7 +2,7 @@
 
 Validation errors become PomConfigError naming file and key path with a hint (see
 `config_error`). Semantic checks that need the file system, installed services or the whole
-graph stay in `toolkit_pom.config`.
+graph stay in `toolkit_pom.core.config`.
 """
 
 from __future__ import annotations

@@ -11,16 +11,16 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from toolkit_pom import __version__
-from toolkit_pom.config import ProcessSpec, ProjectConfig
+from toolkit_pom.core.config import ProcessSpec, ProjectConfig
+from toolkit_pom.core.ingest import ChangeNotifier, PipeReader
+from toolkit_pom.core.instance import UP_STATES, Instance
+from toolkit_pom.core.logstore import LogStore
+from toolkit_pom.core.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 from toolkit_pom.errors import UnknownProcess, UsageError
-from toolkit_pom.ingest import ChangeNotifier, PipeReader
-from toolkit_pom.instance import UP_STATES, Instance
-from toolkit_pom.logstore import LogStore
-from toolkit_pom.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 
 __all__ = ["Supervisor"]
 
@@ -77,8 +77,8 @@ class Supervisor:
         self.shutdown_reason: str | None = None
         self.selected: list[str] = []
         self._metrics_task: asyncio.Task[None] | None = None
-        #: Reads the project's files again (`reload`); set by `pom up`.
-        self.reloader: Callable[[], ProjectConfig] | None = None
+        #: Reads the project's files again (`reload`), or the paths it is given instead; set by `pom up`.
+        self.reloader: Callable[..., ProjectConfig] | None = None
         self._psutil_cache: dict[int, Any] = {}
         self._closed = False
         self._escaped: set[int] = set()  # process groups outside every instance's group, told to the watchdog
@@ -87,14 +87,19 @@ class Supervisor:
         self.reader.start()
 
     def _add_instances(self, spec: ProcessSpec, count: int) -> list[Instance]:
-        names = spec.instance_names(count)
+        """Grow the group of `spec` to `count` instances; return the added ones.
+
+        Instances that exist keep their names (scaling `db` up keeps `db`); new ones take the
+        first names of the numbering scheme not in use, and the next replica numbers.
+        """
+        group = self.groups[spec.name]
+        names = [n for n in spec.instance_names(count) if n not in self.instances][: max(0, count - len(group))]
         added = []
-        for replica, name in enumerate(names, start=1):
-            if name in self.instances:
-                continue
+        for name in names:
+            replica = len(group) + 1
             inst = Instance(self, spec.for_replica(replica), name, replica)
             self.instances[name] = inst
-            self.groups[spec.name].append(name)
+            group.append(name)
             added.append(inst)
         return added
 
@@ -259,8 +264,8 @@ class Supervisor:
         self.state_changed.notify()
         return [self.instances[n] for n in self.groups[group]]
 
-    async def reload(self) -> dict[str, list[str]]:
-        """Load the files again and apply the difference; the old config stays when they are invalid.
+    async def reload(self, files: Sequence[str] = ()) -> dict[str, list[str]]:
+        """Load the files again (or `files` instead) and apply the difference; invalid files change nothing.
 
         Changed processes are stopped and started with the new definition (replicas included),
         removed ones stopped and dropped, added ones started unless disabled; the others are not
@@ -272,7 +277,7 @@ class Supervisor:
         """
         if self.reloader is None:
             raise UsageError("this pom cannot reload its configuration", hint="restart it with `pom up`")
-        new = self.reloader()
+        new = self.reloader(files) if files else self.reloader()
         old = self.config.processes
         removed = [g for g in old if g not in new.processes]
         added = [g for g in new.processes if g not in old]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from toolkit_pom.logstore import ProcessLog, split_chunk
+from toolkit_pom.core.logstore import ProcessLog, split_chunk
 
 __all__ = ["ChangeNotifier", "PipeReader"]
 

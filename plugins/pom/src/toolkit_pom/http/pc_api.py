@@ -5,7 +5,7 @@ else in pom's own API. Enough of it for the real `process-compose process list|g
 restart|logs` and `project state`-style clients (specs/pom/process-compose-api.md).
 """
 
-# ruff: noqa: TID253 - imported lazily by runner.py only.
+# ruff: noqa: TID253 - imported lazily by daemon/runner.py only.
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from toolkit_kernel.errors import ToolkitError
-from toolkit_pom.control import Control
-from toolkit_pom.instance import Instance
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.control import Control
+from toolkit_pom.core.instance import Instance
+from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["create_pc_app", "process_state"]
 
@@ -80,6 +80,7 @@ def create_pc_app(sup: Supervisor) -> FastAPI:
     app = FastAPI(title="pom (process-compose API)", docs_url=None, redoc_url=None)
     control = Control(sup)
     _info_routes(app, sup)
+    _change_routes(app, sup, control)
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Any, exc: ToolkitError) -> JSONResponse:
@@ -261,3 +262,36 @@ def _info_routes(app: FastAPI, sup: Supervisor) -> None:
     async def scale(name: str, count: int) -> dict[str, str]:
         await sup.scale(name, count)
         return {"name": name}
+
+
+def _change_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
+    """Routes that change what pom holds: log truncation and configuration reload."""
+
+    @app.delete("/process/logs/{name}")
+    async def truncate_logs(name: str) -> Any:
+        await control.handle({"op": "truncate", "names": [sup.get(name).name]})
+        return {"name": name}
+
+    @app.post("/project/configuration")
+    async def reload_project() -> Any:
+        return _update_status(await control.handle({"op": "reload"}))  # invalid files: 400, nothing changes
+
+    @app.post("/project")
+    async def update_project(request: Request) -> Any:
+        # `process-compose project update -f FILE` sends the project its own loader built; pom
+        # reads the files that project came from (`FileNames`) with its own loader instead.
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            body = None
+        names = body.get("FileNames") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            return _error("expected a process-compose project with FileNames")
+        files = [str(sup.config.dir / name) for name in names]  # relative: to the project directory
+        return _update_status(await control.handle({"op": "reload", "files": files}))
+
+
+def _update_status(kinds: dict[str, list[str]]) -> dict[str, str]:
+    """process-compose's answer to an update: `{process: "updated" | "added" | "removed"}`."""
+    words = {"changed": "updated", "added": "added", "removed": "removed"}
+    return {group: word for kind, word in words.items() for group in kinds[kind]}

@@ -57,7 +57,7 @@ def dotenv_option(func: F) -> F:
 
 
 def _load(files: tuple[str, ...], env_files: tuple[str, ...], formation: str | None, port: int, no_dotenv: bool) -> Any:
-    from toolkit_pom.config import load_config
+    from toolkit_pom.core.config import load_config
 
     return load_config(
         [Path(f) for f in files] or None,
@@ -165,7 +165,7 @@ def up(
         child += ["-p", str(port)] if config.kind == "procfile" else []
         _detach(config.file, child, token)
         return
-    from toolkit_pom.runner import UpOptions
+    from toolkit_pom.daemon.runner import UpOptions
 
     use_tui = (
         tui
@@ -182,7 +182,7 @@ def up(
         exit_when_ready=exit_when_ready,
         timeout=timeout,
         settle=settle,
-        reload=lambda: _load(files, env_files, formation, port, disable_dotenv),
+        reload=lambda other=(): _load(tuple(other) or files, env_files, formation, port, disable_dotenv),
         watch=watch,
     )
     run_foreground(config, options)
@@ -200,7 +200,7 @@ def run_foreground(config: Any, options: Any) -> None:
     """Run `pom up` in this process with `options`; exit with its status."""
     import asyncio
 
-    from toolkit_pom.runner import readiness_error, run_up
+    from toolkit_pom.daemon.runner import readiness_error, run_up
 
     code, reason, final = asyncio.run(run_up(config, options))
     if options.exit_when_ready:
@@ -223,7 +223,7 @@ def _detach(file: Path, args: list[str], token: str | None) -> None:
     import subprocess
 
     from toolkit_kernel.paths import socket_path
-    from toolkit_pom.runner import AlreadyRunning, lock_is_taken
+    from toolkit_pom.daemon.runner import AlreadyRunning, lock_is_taken
 
     directory = file.parent
     if lock_is_taken(directory):
@@ -434,7 +434,7 @@ def start(
     names: tuple[str, ...], file: str | None, port: int | None, concurrency: str | None, quiet: str | None
 ) -> None:
     """Start processes in the running pom; with none running, run the Procfile like honcho start."""
-    from toolkit_pom.cli_honcho import app_options, honcho_start
+    from toolkit_pom.cli.honcho import app_options, honcho_start
     from toolkit_pom.errors import NotRunning
 
     procfile = app_options().procfile_path()
@@ -471,7 +471,7 @@ def restart(names: tuple[str, ...], file: str | None) -> None:
 @file_option
 def attach(name: str, file: str | None) -> None:
     """Attach this terminal to an interactive process: its output, your keys (Ctrl-] detaches)."""
-    from toolkit_pom.attach import attach_terminal
+    from toolkit_pom.cli.attach import attach_terminal
 
     with _client(file) as output, _client(file) as keys:
         check = keys.call("input", name=name, data="")  # errors if unknown or not interactive
@@ -501,6 +501,27 @@ def scale(name: str, replicas: int, file: str | None) -> None:
     with _client(file) as client:
         data = client.call("scale", name=name, replicas=replicas)
     emit(data, render.results_text)
+
+
+@pom.command()
+@click.argument("names", nargs=-1, required=True)
+@file_option
+@json_option
+def truncate(names: tuple[str, ...], file: str | None) -> None:
+    """Drop the stored log lines of processes (ids go on; followers see a gap)."""
+    _control("truncate", names, file)
+
+
+@pom.command()
+@file_option
+@json_option
+def graph(file: str | None) -> None:
+    """Show the dependency graph: each root group, then what it depends on, with live states."""
+    from toolkit_pom.core.graph import graph_lines
+
+    with _client(file) as client:
+        data = client.call("graph")
+    emit(data, lambda d: "\n".join(graph_lines(d)))
 
 
 @pom.command()
@@ -566,7 +587,7 @@ def check(
 
 
 def _register_honcho() -> None:
-    from toolkit_pom.cli_honcho import register
+    from toolkit_pom.cli.honcho import register
 
     register(pom)
 

@@ -17,16 +17,16 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from toolkit_pom import probes
-from toolkit_pom.config import Probe, ProcessSpec
+from toolkit_pom.core import probes
+from toolkit_pom.core.config import Probe, ProcessSpec
+from toolkit_pom.core.logstore import POM, STDERR, STDOUT, ProcessLog
+from toolkit_pom.core.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
 from toolkit_pom.core.regex import compile_pattern
-from toolkit_pom.logstore import POM, STDERR, STDOUT, ProcessLog
-from toolkit_pom.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
 
 if TYPE_CHECKING:
     import subprocess
 
-    from toolkit_pom.supervisor import Supervisor
+    from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["UP_STATES", "Instance"]
 

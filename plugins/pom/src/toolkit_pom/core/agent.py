@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit_pom.core.regex import compile_pattern
 
 if TYPE_CHECKING:
-    from toolkit_pom.supervisor import Supervisor
+    from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["ErrorDetector", "errors", "summary"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from toolkit_pom.dotenv import load_env_file
+from toolkit_pom.core.dotenv import load_env_file
 from toolkit_pom.errors import UsageError
 
 __all__ = ["AppOptions", "app_options", "honcho_start", "register"]
@@ -61,7 +61,7 @@ def app_options() -> AppOptions:
 
 
 def _load_procfile(opts: AppOptions, concurrency: str | None, port: int | None) -> Any:
-    from toolkit_pom.config import load_config
+    from toolkit_pom.core.config import load_config
 
     path = opts.procfile_path()
     if not path.is_file():
@@ -73,8 +73,8 @@ def _load_procfile(opts: AppOptions, concurrency: str | None, port: int | None) 
 
 def honcho_start(processes: tuple[str, ...], port: int | None, concurrency: str | None, quiet: str | None) -> None:
     """Start the Procfile; when one process exits, stop the rest and exit with its status."""
-    from toolkit_pom.cli import run_foreground
-    from toolkit_pom.runner import UpOptions
+    from toolkit_pom.cli.main import run_foreground
+    from toolkit_pom.daemon.runner import UpOptions
 
     opts = app_options()
     config = _load_procfile(opts, concurrency, port)

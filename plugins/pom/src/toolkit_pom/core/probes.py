@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from toolkit_pom.config import Probe
-from toolkit_pom.proc import kill_group, spawn, wait_exit
+from toolkit_pom.core.config import Probe
+from toolkit_pom.core.proc import kill_group, spawn, wait_exit
 
 __all__ = ["check"]
 

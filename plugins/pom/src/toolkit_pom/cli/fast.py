@@ -5,7 +5,7 @@
 module reads the argument list by hand; when every argument is one it understands, it asks the
 running pom and prints the lines exactly as the click command would (both use
 `render.log_text`). Anything else (`--json`, `--follow`, `--help`, an unknown or malformed
-option, pom not running, an error answer) falls through to `toolkit_pom.cli.main`, which
+option, pom not running, an error answer) falls through to `toolkit_pom.cli.main.main`, which
 parses, validates and reports errors itself: the fast path never prints an error of its own,
 and a `logs` request changes nothing, so asking again there is harmless.
 """
@@ -118,6 +118,6 @@ def main() -> None:
     """Run the `pom` command."""
     if _fast_logs(sys.argv[1:]):
         return
-    from toolkit_pom.cli import main as full_main
+    from toolkit_pom.cli.main import main as full_main
 
     full_main()

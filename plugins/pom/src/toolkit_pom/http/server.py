@@ -2,7 +2,7 @@
 
 Every route calls the same `Control` operations as the Unix-socket CLI.
 """
-# ruff: noqa: TID253 - this module is only imported lazily by runner.py, never by the CLI group.
+# ruff: noqa: TID253 - this module is only imported lazily by daemon/runner.py, never by the CLI group.
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from toolkit.webdocs import offline_docs
 from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.exposure import ExposurePolicy, guard_asgi
 from toolkit_pom import __version__
-from toolkit_pom.control import Control, LogQuery, query_logs
-from toolkit_pom.supervisor import Supervisor
+from toolkit_pom.core.control import Control, LogQuery, query_logs
+from toolkit_pom.core.supervisor import Supervisor
 
 __all__ = ["create_app"]
 
@@ -59,7 +60,10 @@ def create_app(sup: Supervisor) -> FastAPI:
         title="pom",
         version=__version__,
         description="Dev-session process supervisor: processes, logs, control and agent views.",
+        docs_url=None,
+        redoc_url=None,
     )
+    offline_docs(app)  # /docs and /redoc load their assets from pom itself, so they work offline
 
     @app.exception_handler(ToolkitError)
     async def toolkit_error(_request: Request, exc: ToolkitError) -> JSONResponse:
@@ -89,6 +93,10 @@ def _state_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
     async def process(name: str) -> dict[str, Any]:
         return sup.get(name).to_dict()
 
+    @app.get("/graph", summary="The dependency graph of the process groups")
+    async def graph() -> Any:
+        return await control.handle({"op": "graph"})
+
     @app.get("/summary", summary="Agent context: states, last lines, recent errors")
     async def summary() -> Any:
         return await control.handle({"op": "summary"})
@@ -111,6 +119,10 @@ def _log_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
     ) -> dict[str, Any]:
         query = LogQuery(stream=stream, after_id=after_id, limit=limit, grep=grep, regex=regex)
         return query_logs(sup.resolve([name]), query)
+
+    @app.delete("/processes/{name}/logs", summary="Drop the stored log lines of a process")
+    async def truncate_logs(name: str) -> Any:
+        return await control.handle({"op": "truncate", "names": [name]})
 
     @app.get("/logs", summary="Stored log lines of several processes, merged by time")
     async def logs(

@@ -23,10 +23,10 @@ from toolkit_kernel.errors import Conflict, IoFailure, ToolkitError
 from toolkit_kernel.ipc import IpcServer
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
-from toolkit_pom.config import ProjectConfig
-from toolkit_pom.control import Control, LogQuery, Merged, merge_logs
+from toolkit_pom.core.config import ProjectConfig
+from toolkit_pom.core.control import Control, LogQuery, Merged, merge_logs
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
-from toolkit_pom.supervisor import Supervisor
 
 __all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
 
@@ -55,8 +55,9 @@ class UpOptions:
     prefix: bool = True
     #: Headless output: processes whose lines are not printed (honcho's -q).
     silenced: frozenset[str] | set[str] = frozenset()
-    #: Loads the project's files again with the same options (`pom reload`); None: reload refused.
-    reload: Callable[[], ProjectConfig] | None = None
+    #: Loads the project's files again with the same options (`pom reload`), or the files given
+    #: instead (process-compose's project update); None: reload refused.
+    reload: Callable[..., ProjectConfig] | None = None
     #: Reload whenever one of the config files changes (`pom up --watch`).
     watch: bool = False
 
@@ -238,7 +239,7 @@ async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *
     import uvicorn
 
     from toolkit_kernel.exposure import ExposurePolicy, guard_asgi, uvicorn_options
-    from toolkit_pom.server import exposed_app
+    from toolkit_pom.http.server import exposed_app
 
     class _Server(uvicorn.Server):
         def capture_signals(self) -> Any:  # pom owns signal handling
@@ -254,7 +255,7 @@ async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *
         extra = (f":{port}",) if pc_api else ()
     policy = ExposurePolicy.for_bind(host, port, token=token, extra_hosts=extra)
     if pc_api:
-        from toolkit_pom.pc_api import create_pc_app
+        from toolkit_pom.http.pc_api import create_pc_app
 
         app = guard_asgi(create_pc_app(sup), policy, public_paths=("/live",))
     else:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from toolkit_pom import agent
-from toolkit_pom.config import parse_signal
+from toolkit_pom.core import agent
+from toolkit_pom.core.config import parse_signal
+from toolkit_pom.core.instance import Instance
+from toolkit_pom.core.logstore import MAX_LIMIT, LogLine, stream_code
+from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.errors import UsageError
-from toolkit_pom.instance import Instance
-from toolkit_pom.logstore import MAX_LIMIT, LogLine, stream_code
-from toolkit_pom.supervisor import Supervisor
 
 __all__ = ["HEARTBEAT_S", "Control", "LogQuery", "query_logs"]
 
@@ -222,8 +223,19 @@ class Control:
         ok = inst.write_input(data.encode())
         return self._result(inst, ok, None if ok else "not running or not reading its input")
 
-    async def _op_reload(self, _request: dict[str, Any]) -> Any:
-        return await self.sup.reload()
+    async def _op_truncate(self, request: dict[str, Any]) -> Any:
+        results = []
+        for inst in self.sup.resolve(_names(request)):
+            dropped = inst.log.truncate()
+            self.sup.logs_changed.notify()
+            results.append({**self._result(inst, True, None), "dropped": dropped})
+        return {"results": results}
+
+    async def _op_reload(self, request: dict[str, Any]) -> Any:
+        files = request.get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, str) and os.path.isabs(f) for f in files):
+            raise UsageError("files must be a list of absolute paths", hint="the files to read instead of pom's own")
+        return await self.sup.reload(files)
 
     async def _op_scale(self, request: dict[str, Any]) -> Any:
         name = request.get("name")
@@ -232,6 +244,11 @@ class Control:
             raise UsageError("scale needs a group name and a replica count", hint="pom scale web 3")
         instances = await self.sup.scale(name, replicas)
         return {"results": [self._result(i, True, None) for i in instances]}
+
+    async def _op_graph(self, _request: dict[str, Any]) -> Any:
+        from toolkit_pom.core.graph import dependency_graph
+
+        return dependency_graph(self.sup.processes())
 
     async def _op_down(self, _request: dict[str, Any]) -> Any:
         asyncio.get_running_loop().call_soon(self.sup.request_shutdown, 0, "pom down")

@@ -376,6 +376,17 @@ class ProcessLog:
         if drop:
             self._blocks = blocks[drop:]
 
+    def truncate(self) -> int:
+        """Drop every retained line, counted as evicted (ids go on); return how many were dropped."""
+        with self.lock:
+            dropped = sum(block.count for block in self._blocks)
+            self.evicted_lines += dropped
+            self.evicted_bytes += self.bytes
+            self.bytes = 0
+            # An empty open block, not none: last_id stays the newest id ever stored.
+            self._blocks = (Block(self.next_id),)
+        return dropped
+
     def append_text(self, stream: int, text: str, ts: float) -> None:
         """Append one line of text (pom's own event lines), splitting it like child output."""
         pieces = split_chunk(b"", text.encode("utf-8", "replace") + b"\n")[0]

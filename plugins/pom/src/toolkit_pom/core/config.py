@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from toolkit_pom.core.discovery import discover, find_override, is_compose_file
+from toolkit_pom.core.dotenv import load_env_file
 from toolkit_pom.core.pom_model import PomFile, PomProbe, PomProcess, config_error_parts
-from toolkit_pom.discovery import discover, find_override, is_compose_file
-from toolkit_pom.dotenv import load_env_file
 from toolkit_pom.errors import PomConfigError
 
 __all__ = [
