@@ -75,7 +75,7 @@ class GriteApp(App[None]):
     TITLE = "grite"
     CSS = """
     #main { height: 1fr; }
-    #issues { width: 45%; border: round $primary; }
+    #issues { width: 45%; height: 1fr; border: round $primary; }
     #detail-box { width: 1fr; border: round $secondary; }
     #status { height: 1; background: $panel; }
     PromptScreen, EditorScreen { align: center middle; }
