@@ -417,7 +417,7 @@ class EventStoreService:
         try:
             while True:
                 self._check_open()
-                batch = [e for e in await listener.take(self.poll_interval) if fresh(e)]
+                batch = [e for e in await listener.take() if fresh(e)]
                 self._check_open()
                 if batch:
                     yield batch
