@@ -44,9 +44,10 @@ def graveyar(ctx: click.Context, server: str, token: str | None, tls_ca: Path | 
 def _register() -> None:
     from toolkit_graveyar.cli.admin import delete, metadata, schema, snapshot, streams
     from toolkit_graveyar.cli.events import append, read, read_all, subscribe
+    from toolkit_graveyar.cli.operations import scavenge
     from toolkit_graveyar.cli.serve import serve
 
-    for cmd in (append, read, read_all, subscribe, serve, streams, delete, metadata, snapshot, schema):
+    for cmd in (append, read, read_all, subscribe, serve, streams, delete, metadata, snapshot, schema, scavenge):
         graveyar.add_command(cmd)
 
 

@@ -298,6 +298,8 @@ class Call(Generic[T]):
     method: str
     request: Any
     parse: Callable[[Any], T]
+    #: Which stub serves it: `graveyar` (graveyar.v1) or `operations` (KurrentDB's Operations).
+    service: str = "graveyar"
 
 
 def append_call(stream: str, events: Sequence[ProposedEvent], expected: Expected | None) -> Call[AppendResult]:
@@ -358,6 +360,27 @@ def get_schema_call(name: str) -> Call[dict[str, Any]]:
     return Call("GetSchema", pb.GetSchemaRequest(name=name), lambda r: schema_to_dict(r.schema))
 
 
+def start_scavenge_call() -> Call[tuple[str, bool]]:
+    """Start a scavenge: (its id, True), or (the running one's id, False)."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2 as ops
+
+    started = ops.ScavengeResp.ScavengeResult.Started
+    return Call(
+        "StartScavenge",
+        ops.StartScavengeReq(),
+        lambda r: (str(r.scavenge_id), r.scavenge_result == started),
+        service="operations",
+    )
+
+
+def stop_scavenge_call(scavenge_id: str) -> Call[str]:
+    """Stop the running scavenge `scavenge_id`."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2 as ops
+
+    req = ops.StopScavengeReq(options=ops.StopScavengeReq.Options(scavenge_id=scavenge_id))
+    return Call("StopScavenge", req, lambda r: str(r.scavenge_id), service="operations")
+
+
 def retry_delays(retries: int) -> Iterator[float]:
     """Pauses before each retry of a unary call on UNAVAILABLE: 50 ms doubling, jittered."""
     delay = 0.05
@@ -403,6 +426,16 @@ class Connection:
         self._metadata = _auth_metadata(token)
         self._channel = _open_channel(self.channels, address, tls_ca, tls, max_message)
         self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stubs: dict[str, Any] = {"graveyar": self._stub}
+
+    def _stub_for(self, call: Call[Any]) -> Any:
+        """The stub serving `call` (the operations stub is built on first use)."""
+        stub = self._stubs.get(call.service)
+        if stub is None:
+            from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2_grpc
+
+            stub = self._stubs[call.service] = operations_pb2_grpc.OperationsStub(self._channel)  # type: ignore[no-untyped-call]
+        return stub
 
     def _error(self, exc: grpc.RpcError) -> ToolkitError:
         """The graveyar error of a failed call on this connection."""

@@ -36,6 +36,7 @@ from toolkit_graveyar.core.model import (
     StreamInfo,
     StreamMetadata,
 )
+from toolkit_graveyar.core.scavenge import Scavenger
 from toolkit_graveyar.core.schema import check_schema, validate_payload
 from toolkit_graveyar.core.validation import ALL_STREAM, Limits, check_event, check_stream_name, uuid_of
 
@@ -88,6 +89,8 @@ class EventStoreService:
         self.closed = False
         #: The one reader of new records that feeds every live subscription.
         self.tail = LiveTail(store, page=self.limits.max_read_page, poll_interval=poll_interval)
+        #: Physical removal of invisible events (operations.Operations StartScavenge/StopScavenge).
+        self.scavenger = Scavenger(self)
 
     def shutdown(self) -> None:
         """End every live subscription with Unavailable (they resume elsewhere or after a restart)."""

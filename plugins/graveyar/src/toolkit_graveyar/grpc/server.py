@@ -25,6 +25,7 @@ from toolkit_graveyar.grpc.compat import COMPAT_SERVICE, CompatService
 from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
 from toolkit_graveyar.grpc.guard import Guard
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
+from toolkit_graveyar.grpc.operations import OPERATIONS_SERVICE, OperationsService
 from toolkit_kernel.errors import Busy, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -33,7 +34,7 @@ __all__ = ["ServerConfig", "build_server", "run_server"]
 log = logging.getLogger("graveyar.server")
 
 #: Every service on the port (health reports each by name).
-SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES)
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, OPERATIONS_SERVICE)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class RunningServer:
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.service.shutdown()
+        await self.service.scavenger.close()
         await self.server.stop(grace)
         await self.service.store.close()
 
@@ -133,6 +135,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     server.add_generic_rpc_handlers(
         (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
     )
+    server.add_generic_rpc_handlers((OperationsService(service).handlers(guard),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -30,12 +31,14 @@ from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
     IdHit,
     PreparedEvent,
+    Purged,
     Store,
     StreamState,
     check_expected,
     check_multi_results,
     check_snapshot,
     deleted_state,
+    doomed,
     idempotent_result,
 )
 from toolkit_kernel.errors import ToolkitError
@@ -456,6 +459,29 @@ class PgStore(Store):
 
         info: StreamInfo = await self._submit("single", op)
         return info
+
+    async def _purge(self, stream: str, lo: int, hi: int) -> Purged:
+        """Delete the doomed versions lo..hi (their rows, and with them their event ids)."""
+
+        async def op(conn: psycopg.AsyncConnection[Any]) -> Purged:
+            state = await self._load_state(conn, stream)
+            if state is None:
+                return Purged()
+            cur = conn.cursor(binary=True)
+            await cur.execute(
+                "SELECT version, record FROM graveyar_events WHERE stream = %s AND version BETWEEN %s AND %s",
+                (stream, lo, hi),
+            )
+            rows = [(int(v), bytes(r)) for v, r in await cur.fetchall()]
+            gone = doomed(state, rows, int(time.time() * 1000))
+            if not gone:
+                return Purged()
+            await conn.execute("DELETE FROM graveyar_events WHERE stream = %s AND version = ANY(%s)", (stream, gone))
+            sizes = dict(rows)
+            return Purged(len(gone), sum(len(sizes[v]) for v in gone))
+
+        purged: Purged = await self._submit("single", op)
+        return purged
 
     async def save_snapshot(self, snapshot: Snapshot, *, exact: bool) -> None:
         """Keep the latest snapshot (checked and written in one transaction)."""
