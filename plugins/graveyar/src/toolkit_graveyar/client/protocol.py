@@ -12,6 +12,7 @@ from the last delivered position after a disconnect.
 # ruff: noqa: TID253 - clients are imported on demand (CLI command bodies, user code), never by the CLI group
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -180,7 +181,10 @@ def _channel_args(max_message: int) -> list[tuple[str, Any]]:
     ]
 
 
-def _auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+def _auth_metadata(token: str | None, user: str | None, password: str | None) -> tuple[tuple[str, str], ...]:
+    if user is not None:
+        basic = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        return (("authorization", f"Basic {basic}"),)
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
@@ -400,6 +404,8 @@ class Connection:
     Args:
         address: `host:port` of the server.
         token: Bearer token, if the server requires one.
+        user: Login for a server started with `--auth` (sent as Basic credentials, instead of the token).
+        password: That user's password.
         tls_ca: PEM root certificate (path or bytes) to verify a TLS server; `tls=True` uses system roots.
         timeout: Per-call deadline in seconds (reads and subscriptions have none).
         retries: Extra attempts on UNAVAILABLE, with exponential backoff.
@@ -419,11 +425,13 @@ class Connection:
         timeout: float = 10.0,
         retries: int = 3,
         max_message: int = 64 * 1024 * 1024,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
         self.retries = retries
-        self._metadata = _auth_metadata(token)
+        self._metadata = _auth_metadata(token, user, password)
         self._channel = _open_channel(self.channels, address, tls_ca, tls, max_message)
         self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
         self._stubs: dict[str, Any] = {"graveyar": self._stub}

@@ -18,6 +18,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from toolkit_graveyar.core import errors as E
+from toolkit_graveyar.core.users import UserDirectory
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -80,17 +81,22 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 class Guard:
     """Authentication (the exposure policy's token rule), parsing and error mapping around every handler."""
 
-    def __init__(self, policy: ExposurePolicy) -> None:
+    def __init__(self, policy: ExposurePolicy, users: UserDirectory | None = None) -> None:
         self.policy = policy
+        #: With users (`serve --auth`), every call needs Basic credentials or the bearer token.
+        self.users = users
 
     def check_auth(self, context: grpc.aio.ServicerContext) -> None:
-        """Raise Unauthenticated unless the call carries the token the policy asks for."""
-        if self.policy.token is None:
+        """Raise Unauthenticated unless the call carries what the server asks for (token, Basic credentials)."""
+        if self.policy.token is None and self.users is None:
             return
         presented = None
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
                 presented = value.decode() if isinstance(value, bytes) else value
+        if self.users is not None and (self.policy.token is None or _is_basic(presented)):
+            self.users.authenticate_header(presented)
+            return
         refusal = self.policy.check_token(presented)
         if refusal is not None:
             raise E.Unauthenticated(refusal.message, hint="pass the server's token (--token)")
@@ -146,6 +152,10 @@ class Guard:
 
 #: Bytes of records per response message: far below the transport limit even with 4 MiB events.
 MAX_FRAME = 8 * 1024 * 1024
+
+
+def _is_basic(authorization: str | None) -> bool:
+    return authorization is not None and authorization[:6].lower() == "basic "
 
 
 def chunk_by_size(records: Sequence[bytes], limit: int = MAX_FRAME) -> Iterator[Sequence[bytes]]:

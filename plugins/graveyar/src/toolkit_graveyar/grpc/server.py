@@ -20,6 +20,7 @@ import grpc
 
 from toolkit_graveyar import __version__
 from toolkit_graveyar.core.service import EventStoreService
+from toolkit_graveyar.core.users import UserDirectory
 from toolkit_graveyar.core.validation import Limits
 from toolkit_graveyar.grpc.compat import COMPAT_SERVICE, CompatService
 from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
@@ -51,6 +52,8 @@ class ServerConfig:
         limits: Our own size limits (INVALID_ARGUMENT).
         schema_hard_fail: Reject payloads failing their schema.
         grace: Seconds in-flight calls get to finish on shutdown.
+        admin_password: Turns authentication on: every call needs Basic credentials (the built-in
+            user `admin` with this password; KurrentDB's default is `changeit`) or the token.
     """
 
     bind: str = "127.0.0.1:50051"
@@ -62,6 +65,7 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     schema_hard_fail: bool = False
     grace: float = 10.0
+    admin_password: str | None = None
 
 
 def check_bind(bind: str, token: str | None, *, tls: bool = False) -> tuple[str, int]:
@@ -129,7 +133,8 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
-    guard = Guard(policy)
+    users = UserDirectory(config.admin_password) if config.admin_password is not None else None
+    guard = Guard(policy, users)
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
     server.add_generic_rpc_handlers(
