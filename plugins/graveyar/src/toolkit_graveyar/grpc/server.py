@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from toolkit_graveyar import __version__
+from toolkit_graveyar.core.cluster import Cluster
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.users import UserDirectory
 from toolkit_graveyar.core.validation import Limits
@@ -98,6 +99,7 @@ class RunningServer:
     service: EventStoreService
     health: Any
     watcher: asyncio.Task[None] | None = None
+    cluster: Cluster | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
@@ -109,6 +111,8 @@ class RunningServer:
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.service.shutdown()
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.service.scavenger.close()
         await self.server.stop(grace)
         await self.service.store.close()
@@ -159,9 +163,11 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         raise Busy(f"cannot listen on {address}", hint="the port is in use or the address is not local; change --bind")
     member.port = bound
     await server.start()
+    kurrent.cluster = Cluster(service.store, str(member.instance_id))
+    await kurrent.cluster.start(host, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer)
+    running = RunningServer(server, bound, service, health_servicer, cluster=kurrent.cluster)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
     return running
 

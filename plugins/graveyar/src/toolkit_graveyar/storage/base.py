@@ -35,6 +35,7 @@ from toolkit_graveyar.core.notify import PositionNotifier
 __all__ = [
     "SCAVENGE_CHUNK",
     "IdHit",
+    "MemberRecord",
     "PreparedEvent",
     "Purged",
     "Store",
@@ -102,6 +103,15 @@ class StreamState:
             truncate_before=self.truncate_before,
             metadata=StreamMetadata(self.max_count, self.max_age),
         )
+
+
+class MemberRecord(NamedTuple):
+    """A server registered on a shared store (PostgreSQL), as the store last heard of it."""
+
+    instance_id: str
+    host: str
+    port: int
+    heartbeat_ms: int
 
 
 class IdHit(NamedTuple):
@@ -345,6 +355,20 @@ class Store(abc.ABC):
         The stream's state is read inside that transaction. Records, their version index entries
         and their event ids go; the stream's state (version, delete marks, metadata) stays.
         """
+
+    # -- cluster membership (stores several servers share) -----------------------------------
+    async def heartbeat(self, instance_id: str, host: str, port: int) -> None:  # noqa: B027 - optional hook
+        """Record that this server (`instance_id` at host:port) is alive.
+
+        A store no other server can open (LMDB) has no cluster: nothing to record.
+        """
+
+    async def members(self, alive_within: float) -> list[MemberRecord] | None:
+        """Servers heard of within `alive_within` seconds, oldest first; None when the store has no cluster."""
+        return None
+
+    async def leave(self, instance_id: str) -> None:  # noqa: B027 - optional hook
+        """Forget this server (it is shutting down)."""
 
     async def scavenge_stream(self, stream: str, keep_going: Callable[[], bool] = lambda: True) -> Purged:
         """Remove the events of `stream` that no read can return any more, chunk by chunk.

@@ -30,6 +30,7 @@ from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, Stream
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
     IdHit,
+    MemberRecord,
     PreparedEvent,
     Purged,
     Store,
@@ -90,6 +91,13 @@ CREATE TABLE IF NOT EXISTS graveyar_snapshots (
     version bigint NOT NULL,
     ts bigint NOT NULL,
     payload bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS graveyar_members (
+    instance_id uuid PRIMARY KEY,
+    host text NOT NULL,
+    port integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    heartbeat timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS graveyar_schemas (
     name text PRIMARY KEY,
@@ -459,6 +467,32 @@ class PgStore(Store):
 
         info: StreamInfo = await self._submit("single", op)
         return info
+
+    async def heartbeat(self, instance_id: str, host: str, port: int) -> None:
+        """Upsert this server's row; PostgreSQL's clock stamps it, so servers' clocks need not agree."""
+        await self._fetch(
+            "INSERT INTO graveyar_members (instance_id, host, port) VALUES (%s, %s, %s) "
+            "ON CONFLICT (instance_id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port, heartbeat = now() "
+            "RETURNING 1",
+            (instance_id, host, port),
+        )
+
+    async def members(self, alive_within: float) -> list[MemberRecord] | None:
+        """Servers whose heartbeat is younger than `alive_within` seconds, longest-running first."""
+        rows = await self._fetch(
+            "SELECT instance_id::text, host, port, (extract(epoch FROM heartbeat) * 1000)::bigint "
+            "FROM graveyar_members WHERE heartbeat > now() - make_interval(secs => %s) "
+            "ORDER BY started_at, instance_id",
+            (alive_within,),
+        )
+        return [MemberRecord(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    async def leave(self, instance_id: str) -> None:
+        """Delete this server's row (and rows of servers silent for an hour)."""
+        await self._fetch(
+            "DELETE FROM graveyar_members WHERE instance_id = %s OR heartbeat < now() - interval '1 hour' RETURNING 1",
+            (instance_id,),
+        )
 
     async def _purge(self, stream: str, lo: int, hi: int) -> Purged:
         """Delete the doomed versions lo..hi (their rows, and with them their event ids)."""
