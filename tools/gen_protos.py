@@ -29,6 +29,7 @@ PROTOS = [
     "kurrentdb/v1/gossip.proto",
     "kurrentdb/v1/serverfeatures.proto",
     "kurrentdb/v1/operations.proto",
+    "kurrentdb/v1/users.proto",
 ]
 
 

@@ -10,12 +10,13 @@ open (LMDB) is a cluster of one: this server, the leader.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from toolkit_graveyar.core.periodic import Periodic
 
 if TYPE_CHECKING:
     from toolkit_graveyar.storage.base import Store
@@ -49,24 +50,19 @@ class Cluster:
         self.instance_id = instance_id
         self.host = ""
         self.port = 0
-        self._task: asyncio.Task[None] | None = None
+        self._heart = Periodic("graveyar-cluster-heartbeat", HEARTBEAT, self._beat)
 
     async def start(self, host: str, port: int) -> None:
         """Announce this server at host:port and keep announcing it."""
         self.host, self.port = host, port
         await self._beat()
-        self._task = asyncio.create_task(self._run(), name="graveyar-cluster-heartbeat")
+        self._heart.start()
 
     async def _beat(self) -> None:
         try:
             await self.store.heartbeat(self.instance_id, self.host, self.port)
         except Exception as exc:  # the backend is away: health reports it; gossip lists this server alone
             log.warning("cluster heartbeat failed: %s", exc)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT)
-            await self._beat()
 
     async def members(self) -> list[ClusterMember]:
         """The live servers, the leader first among equals (see the module docstring)."""
@@ -86,10 +82,6 @@ class Cluster:
 
     async def stop(self) -> None:
         """Stop announcing and leave (the others stop listing this server at once)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._heart.stop()
         with contextlib.suppress(Exception):
             await self.store.leave(self.instance_id)

@@ -28,6 +28,7 @@ from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
 from toolkit_graveyar.grpc.guard import Guard
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_graveyar.grpc.operations import OPERATIONS_SERVICE, OperationsService
+from toolkit_graveyar.grpc.users import UsersService
 from toolkit_kernel.errors import Busy, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -100,6 +101,7 @@ class RunningServer:
     health: Any
     watcher: asyncio.Task[None] | None = None
     cluster: Cluster | None = None
+    users: UserDirectory | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
@@ -113,6 +115,8 @@ class RunningServer:
         self.service.shutdown()
         if self.cluster is not None:
             await self.cluster.stop()
+        if self.users is not None:
+            await self.users.stop()
         await self.service.scavenger.close()
         await self.server.stop(grace)
         await self.service.store.close()
@@ -137,7 +141,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
-    users = UserDirectory(config.admin_password) if config.admin_password is not None else None
+    users = UserDirectory(config.admin_password, service) if config.admin_password is not None else None
     guard = Guard(policy, users)
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
@@ -145,6 +149,8 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
     )
     server.add_generic_rpc_handlers((OperationsService(service).handlers(guard),))
+    if users is not None:
+        server.add_generic_rpc_handlers((UsersService(users).handlers(guard),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -162,12 +168,14 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     if bound == 0:
         raise Busy(f"cannot listen on {address}", hint="the port is in use or the address is not local; change --bind")
     member.port = bound
+    if users is not None:
+        await users.start()  # the stored users, before the first call
     await server.start()
     kurrent.cluster = Cluster(service.store, str(member.instance_id))
     await kurrent.cluster.start(host, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer, cluster=kurrent.cluster)
+    running = RunningServer(server, bound, service, health_servicer, cluster=kurrent.cluster, users=users)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
     return running
 
