@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
-from kurrentdbclient.exceptions import KurrentDBClientError, UnauthenticatedError
+from kurrentdbclient.exceptions import AccessDeniedError, KurrentDBClientError, UnauthenticatedError
 
 pytestmark = pytest.mark.interop
 
@@ -87,3 +87,71 @@ def test_tls_server_refuses_a_client_that_does_not_trust_it(secure_server: Any) 
             client.get_stream(str(uuid.uuid4()), timeout=10)
     finally:
         client.close()
+
+
+def _create_user(address: str, cert: Path, login: str, password: str, groups: tuple[str, ...] = ()) -> None:
+    import base64
+
+    import grpc
+
+    from toolkit_graveyar._proto.kurrentdb.v1 import users_pb2 as pb
+    from toolkit_graveyar._proto.kurrentdb.v1 import users_pb2_grpc as pb_grpc
+
+    basic = base64.b64encode(b"admin:changeit").decode()
+    with grpc.secure_channel(address, grpc.ssl_channel_credentials(cert.read_bytes())) as channel:
+        opts = pb.CreateReq.Options(login_name=login, password=password, groups=groups)
+        stub = pb_grpc.UsersStub(channel)  # type: ignore[no-untyped-call]
+        stub.Create(pb.CreateReq(options=opts), metadata=(("authorization", f"Basic {basic}"),), timeout=30)
+
+
+def test_stream_acls_from_metadata(secure_server: Any) -> None:
+    from toolkit_graveyar.client import GraveyarClient, new_event
+    from toolkit_graveyar.core.errors import AccessDenied
+
+    address, cert = secure_server("--auth")
+    _create_user(address, cert, "alice", "a")
+    _create_user(address, cert, "bob", "b", ("auditors",))
+
+    def as_(login: str, password: str) -> GraveyarClient:
+        return GraveyarClient(address, tls_ca=cert, user=login, password=password, retries=0)
+
+    # Without an $acl, users may use user streams; system streams and $all are for $admins.
+    with as_("alice", "a") as alice:
+        alice.append("open", [new_event("T")])
+        assert len(alice.read("open")) == 1
+        with pytest.raises(AccessDenied, match="may not read stream '\\$all'"):
+            alice.read_all()
+    # An admin restricts a stream: $r to the auditors group, $w to alice alone.
+    acl = {"$acl": {"$r": ["auditors", "alice"], "$w": "alice", "$d": [], "$mr": "$admins", "$mw": "$admins"}}
+    with as_("admin", "changeit") as root:
+        root.append("ledger", [new_event("T")])
+    kurrent = KurrentDBClient(f"kurrentdb://admin:changeit@{address}?Tls=true&TlsCaFile={cert}")
+    try:
+        kurrent.set_stream_metadata("ledger", metadata=acl)
+    finally:
+        kurrent.close()
+    # kurrentdbclient as bob: KurrentDB's PERMISSION_DENIED is its AccessDeniedError.
+    bob_kurrent = KurrentDBClient(f"kurrentdb://bob:b@{address}?Tls=true&TlsCaFile={cert}")
+    try:
+        assert len(bob_kurrent.get_stream("ledger")) == 1
+        with pytest.raises(AccessDeniedError):
+            bob_kurrent.append_to_stream(
+                "ledger", current_version=StreamState.ANY, events=[NewEvent(type="X", data=b"{}")]
+            )
+    finally:
+        bob_kurrent.close()
+    with as_("alice", "a") as alice:
+        assert alice.append("ledger", [new_event("T")]).version == 2
+        with pytest.raises(AccessDenied, match="may not delete"):
+            alice.delete_stream("ledger")
+    with as_("bob", "b") as bob:
+        assert [e.version for e in bob.read("ledger")] == [1, 2]  # via his group
+        with pytest.raises(AccessDenied, match="may not write to stream 'ledger'"):
+            bob.append("ledger", [new_event("T")])
+        with pytest.raises(AccessDenied):
+            list(bob.subscribe("$all", resume=False))
+        with pytest.raises(AccessDenied, match="may scavenge"):
+            bob.start_scavenge()
+    with as_("admin", "changeit") as root:
+        assert root.stream_info("ledger").version == 2  # the refused calls changed nothing
+        assert len(root.read_all()) >= 3  # admins read $all

@@ -77,6 +77,8 @@ _BY_CODE: dict[str, type[ToolkitError]] = {
     "schema-violation": E.SchemaViolation,
     "snapshot-rejected": E.SnapshotRejected,
     "unauthenticated": E.Unauthenticated,
+    "access-denied": E.AccessDenied,
+    "user-exists": E.UserExists,
     "unavailable": E.Unavailable,
     "busy": E.ServerBusy,
     "storage": E.StorageFailure,
@@ -151,6 +153,8 @@ def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
         return E.ServerBusy(f"server refused the call: {message}", hint="retry later or send smaller requests")
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return E.Unauthenticated(message, hint="pass --token / GRAVEYAR_TOKEN")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return E.AccessDenied(message)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return E.InvalidRequest(message)
     if code == grpc.StatusCode.NOT_FOUND:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit_graveyar.core.errors import StreamNotFound
 from toolkit_graveyar.core.model import Expected, ProposedEvent
+from toolkit_graveyar.core.users import CALLER, require_admin
 
 if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
@@ -75,7 +76,8 @@ class Scavenger:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> tuple[Scavenge, bool]:
-        """Start a scavenge; (the scavenge, True) or, if one is running, (that one, False)."""
+        """Start a scavenge; (the scavenge, True) or, if one is running, (that one, False). Admins only."""
+        require_admin(CALLER.get(), "scavenge")
         if self.current is not None and not self.current.done.is_set():
             return self.current, False
         run = Scavenge(str(uuid.uuid4()))
@@ -84,7 +86,8 @@ class Scavenger:
         return run, True
 
     def stop(self, scavenge_id: str) -> Scavenge:
-        """Ask the running scavenge `scavenge_id` to stop after the chunk it is on."""
+        """Ask the running scavenge `scavenge_id` to stop after the chunk it is on. Admins only."""
+        require_admin(CALLER.get(), "scavenge")
         run = self.current
         if run is None or run.scavenge_id != scavenge_id or run.done.is_set():
             raise StreamNotFound(

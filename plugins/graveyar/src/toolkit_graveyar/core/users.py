@@ -36,7 +36,7 @@ from toolkit_graveyar.core.periodic import Periodic
 if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
 
-__all__ = ["CALLER", "DEFAULT_ADMIN", "DEFAULT_ADMIN_PASSWORD", "User", "UserDirectory", "UserRecord"]
+__all__ = ["CALLER", "DEFAULT_ADMIN", "DEFAULT_ADMIN_PASSWORD", "User", "UserDirectory", "UserRecord", "require_admin"]
 
 
 #: The authenticated caller of the current call (set by the gRPC guard; None without --auth).
@@ -207,8 +207,7 @@ class UserDirectory:
     # -- the Users API (callers are checked here: the rules are the domain's) ------------------
     @staticmethod
     def _require_admin(caller: User | None) -> None:
-        if caller is not None and not caller.is_admin:
-            raise AccessDenied("only members of $admins may manage users", details={"user": caller.login})
+        require_admin(caller, "manage users")
 
     def _existing(self, login: str) -> UserRecord:
         record = self._lookup(_login(login))
@@ -271,6 +270,12 @@ class UserDirectory:
         salt = os.urandom(16)
         record = replace(old, salt=salt, digest=_digest(new, salt), updated_ms=int(time.time() * 1000))
         await self._save("$PasswordChanged", record, Expected.any())
+
+
+def require_admin(caller: User | None, action: str) -> None:
+    """Raise AccessDenied unless `caller` is an admin (or there is no user: no --auth, or the token)."""
+    if caller is not None and not caller.is_admin:
+        raise AccessDenied(f"only members of $admins may {action}", details={"user": caller.login})
 
 
 def _login(login: str) -> str:

@@ -566,6 +566,9 @@ def _batch_error(cid: shared_pb2.UUID, options: Any, exc: ToolkitError) -> strea
     elif isinstance(exc, E.InvalidRequest):
         code = grpc.StatusCode.INVALID_ARGUMENT
         detail = shared_pb2.BadRequest(message=exc.message)
+    elif isinstance(exc, E.AccessDenied):
+        code = grpc.StatusCode.PERMISSION_DENIED
+        detail = shared_pb2.AccessDenied()
     else:
         detail = shared_pb2.Unknown()
     # Fields of well-known types are filled in place: the messages live in a private pool (see pool.py).
