@@ -62,3 +62,33 @@ def test_operations_api_starts_and_refuses_what_it_does_not_serve(srv: Any) -> N
         with pytest.raises(grpc.RpcError) as err:
             shutdown(shared_pb2.Empty(), timeout=30)
         assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_compaction_takes_scavenged_bytes_off_the_disk(cli: Any, proc_server: Any, tmp_path: Path) -> None:
+    from toolkit_graveyar.client import GraveyarClient, new_event
+
+    data = tmp_path / "data"
+    srv = proc_server("--data-dir", str(data), "--bind", "127.0.0.1:0")
+    with GraveyarClient(srv.address) as c:
+        c.append("secret", [new_event("T", NEEDLE * 50) for _ in range(200)])
+        c.append("kept", [new_event("T", "{}")])
+        c.delete_stream("secret")
+    assert (
+        cli("graveyar", "--server", srv.address, "--json", "scavenge", "--wait")
+        .assert_success()
+        .json()["eventsRemoved"]
+        == 200
+    )
+    busy = cli("graveyar", "compact", "--data-dir", str(data))
+    assert busy.exit_code != 0  # the server holds the directory
+    assert "in use" in busy.stderr
+    assert srv.terminate() == 0
+    mdb = data / "lmdb" / "data.mdb"
+    assert NEEDLE in mdb.read_bytes()  # freed pages still hold the old bytes
+    out = cli("graveyar", "--json", "compact", "--data-dir", str(data)).assert_success().json()
+    assert out["bytes_after"] < out["bytes_before"]
+    assert NEEDLE not in mdb.read_bytes()
+    again = proc_server("--data-dir", str(data), "--bind", "127.0.0.1:0")
+    with GraveyarClient(again.address) as c:
+        assert [e.stream for e in c.read("kept")] == ["kept"]
+        assert c.append("kept", [new_event("T")]).version == 2

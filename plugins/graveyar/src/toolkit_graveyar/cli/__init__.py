@@ -54,10 +54,23 @@ def graveyar(
 def _register() -> None:
     from toolkit_graveyar.cli.admin import delete, metadata, schema, snapshot, streams
     from toolkit_graveyar.cli.events import append, read, read_all, subscribe
-    from toolkit_graveyar.cli.operations import scavenge
+    from toolkit_graveyar.cli.operations import compact, scavenge
     from toolkit_graveyar.cli.serve import serve
 
-    for cmd in (append, read, read_all, subscribe, serve, streams, delete, metadata, snapshot, schema, scavenge):
+    for cmd in (
+        append,
+        read,
+        read_all,
+        subscribe,
+        serve,
+        streams,
+        delete,
+        metadata,
+        snapshot,
+        schema,
+        scavenge,
+        compact,
+    ):
         graveyar.add_command(cmd)
 
 

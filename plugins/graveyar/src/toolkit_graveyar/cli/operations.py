@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ from toolkit.cliutil import emit
 from toolkit_graveyar.cli.common import client_from
 from toolkit_graveyar.core.errors import StorageFailure
 
-__all__ = ["scavenge"]
+__all__ = ["compact", "scavenge"]
 
 
 def _report_line(r: dict[str, Any]) -> str:
@@ -53,3 +54,28 @@ def scavenge(ctx: click.Context, wait: bool, stop_id: str | None) -> None:
     emit(report, _report_line)
     if report["result"] == "Failed":
         raise StorageFailure(f"scavenge {scavenge_id} failed: {report['error']}")
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    envvar=["GRAVEYAR_DATA_DIR", "DB_PATH"],
+    show_envvar=True,
+    help="LMDB directory (default: $TOOLKIT_HOME/graveyar).",
+)
+def compact(data_dir: Path | None) -> None:
+    """Rewrite a stopped server's LMDB file without free pages: after a scavenge, the removed bytes leave the disk.
+
+    LMDB reuses the pages a scavenge frees but keeps them, old bytes included, in its file until
+    then. PostgreSQL needs no such step (VACUUM FULL is PostgreSQL's own).
+    """
+    from toolkit_graveyar.cli.serve import default_data_dir
+    from toolkit_graveyar.storage.lmdb_store import compact as compact_lmdb
+
+    directory = data_dir or default_data_dir()
+    before, after = compact_lmdb(directory)
+    emit(
+        {"data_dir": str(directory), "bytes_before": before, "bytes_after": after},
+        f"compacted {directory}: {before} -> {after} bytes",
+    )

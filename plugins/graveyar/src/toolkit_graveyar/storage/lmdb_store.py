@@ -51,7 +51,7 @@ from toolkit_graveyar.storage.base import (
 )
 from toolkit_kernel.errors import Busy, Corrupt, ToolkitError
 
-__all__ = ["LmdbStore"]
+__all__ = ["LmdbStore", "compact"]
 
 _Q = struct.Struct(">Q")
 _QQ = struct.Struct(">QQ")
@@ -555,3 +555,51 @@ class LmdbStore(Store):
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def compact(path: Path) -> tuple[int, int]:
+    """Rewrite the LMDB environment under `path` without its free pages; (bytes before, bytes after).
+
+    A scavenge frees the pages of removed events but LMDB keeps them in its file, old bytes
+    included, for reuse. A compacting copy leaves them out; it then replaces the data file.
+    Runs only while no server holds the directory (Busy otherwise).
+    """
+    import shutil
+
+    lock_fd = os.open(path / "graveyar.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(
+                f"data directory {path} is in use by a graveyar server",
+                hint="stop the server first: compaction rewrites the file it has open",
+                details={"data_dir": str(path)},
+            ) from None
+        data = path / "lmdb" / "data.mdb"
+        if not data.exists():
+            raise StorageFailure(f"{path} holds no graveyar LMDB environment", details={"data_dir": str(path)})
+        before = data.stat().st_size
+        scratch = path / "lmdb.compacting"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        env = lmdb.open(str(path / "lmdb"), subdir=True, max_dbs=8, map_size=DEFAULT_MAP_SIZE)
+        try:
+            env.copy(str(scratch), compact=True)
+        finally:
+            env.close()
+        fd = os.open(scratch / "data.mdb", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(scratch / "data.mdb", data)
+        dir_fd = os.open(data.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself is durable
+        finally:
+            os.close(dir_fd)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return before, data.stat().st_size
+    finally:
+        os.close(lock_fd)
