@@ -38,9 +38,11 @@ from toolkit_graveyar.convert import (
 from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.codec import frame_repeated, varint
 from toolkit_graveyar.core.model import Expected
+from toolkit_graveyar.core.persistent import PersistentSubscriptions
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.validation import ALL_STREAM, Limits
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
+from toolkit_graveyar.grpc.persistent import PERSISTENT, PersistentApi
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -51,7 +53,7 @@ log = logging.getLogger("graveyar.server")
 COMPAT_SERVICE = "eventstore.EventStore"
 V1_SERVICE = "graveyar.v1.Graveyar"
 #: Every service on the port (health reports each by name).
-SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES)
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, PERSISTENT)
 
 
 @dataclass
@@ -436,6 +438,7 @@ class RunningServer:
     service: EventStoreService
     health: Any
     watcher: asyncio.Task[None] | None = None
+    persistent: PersistentSubscriptions | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
@@ -446,6 +449,8 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.persistent is not None:
+            await self.persistent.close()
         self.service.shutdown()
         await self.server.stop(grace)
         await self.service.store.close()
@@ -469,8 +474,14 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     guard = _Guard(policy)
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
+    persistent = PersistentSubscriptions(service)
     server.add_generic_rpc_handlers(
-        (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
+        (
+            CompatService(service).handlers(guard),
+            V1Service(service).handlers(guard),
+            *kurrent.handlers(guard),
+            *PersistentApi(persistent).handlers(guard),
+        )
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -492,7 +503,11 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer)
+    running = RunningServer(server, bound, service, health_servicer, persistent=persistent)
+    try:
+        await persistent.load()
+    except ToolkitError as exc:  # e.g. PostgreSQL away: the groups start on first use instead
+        log.warning("persistent subscriptions not started yet: %s", exc)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
     return running
 

@@ -127,24 +127,32 @@ def proposed_to_event(i: int, msg: Any) -> gpb.RecordedEvent:
     )
 
 
-def recorded_event(record: bytes, structured: bool) -> streams_pb2.ReadResp:
-    """A stored record as a ReadResp event."""
+def recorded_fields(record: bytes, structured: bool) -> dict[str, Any]:
+    """A stored record as the fields of KurrentDB's RecordedEvent (Streams and PersistentSubscriptions share them)."""
     r = gpb.RecordedEvent.FromString(record)
-    ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(
-        id=uuid_message(r.id, structured),
-        stream_identifier=shared_pb2.StreamIdentifier(stream_name=r.stream.encode("utf-8")),
-        stream_revision=r.version - 1,
-        prepare_position=r.position,
-        commit_position=r.position,
-        metadata={
+    return {
+        "id": uuid_message(r.id, structured),
+        "stream_identifier": shared_pb2.StreamIdentifier(stream_name=r.stream.encode("utf-8")),
+        "stream_revision": r.version - 1,
+        "prepare_position": r.position,
+        "commit_position": r.position,
+        "metadata": {
             "type": r.event_type,
             "content-type": r.content_type or OCTET_STREAM,
             "created": str(r.timestamp * TICKS_PER_MS),
         },
-        custom_metadata=r.custom_metadata,
-        data=r.payload,
+        "custom_metadata": r.custom_metadata,
+        "data": r.payload,
+    }
+
+
+def recorded_event(record: bytes, structured: bool) -> streams_pb2.ReadResp:
+    """A stored record as a ReadResp event."""
+    fields = recorded_fields(record, structured)
+    ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(**fields)
+    return streams_pb2.ReadResp(
+        event=streams_pb2.ReadResp.ReadEvent(event=ev, commit_position=fields["commit_position"])
     )
-    return streams_pb2.ReadResp(event=streams_pb2.ReadResp.ReadEvent(event=ev, commit_position=r.position))
 
 
 class EventFilter:
