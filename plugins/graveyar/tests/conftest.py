@@ -123,7 +123,7 @@ class ThreadServer:
     def start(self) -> ThreadServer:
         from toolkit_graveyar.core.service import EventStoreService
         from toolkit_graveyar.core.validation import Limits
-        from toolkit_graveyar.server import ServerConfig, build_server
+        from toolkit_graveyar.grpc.server import ServerConfig, build_server
 
         limits = self.config.pop("limits", Limits())
         hard = self.config.pop("schema_hard_fail", False)

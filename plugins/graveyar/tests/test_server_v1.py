@@ -243,7 +243,7 @@ def test_bearer_token(make_server: Any) -> None:
 
 
 def test_exposure_rule_refuses_unusable_tokens() -> None:
-    from toolkit_graveyar.server import check_bind
+    from toolkit_graveyar.grpc.server import check_bind
     from toolkit_kernel.errors import UsageError
 
     for bad in ("", "two words"):
@@ -280,7 +280,7 @@ def test_unreachable_server_is_unavailable() -> None:
 
 
 def test_refuses_public_bind_without_token() -> None:
-    from toolkit_graveyar.server import check_bind
+    from toolkit_graveyar.grpc.server import check_bind
     from toolkit_kernel.errors import UsageError
 
     with pytest.raises(UsageError):
@@ -388,7 +388,7 @@ def test_plugin_hooks() -> None:
 
 
 def test_large_events_are_split_across_response_messages(client: GraveyarClient) -> None:
-    from toolkit_graveyar.server import MAX_FRAME, chunk_by_size
+    from toolkit_graveyar.grpc.guard import MAX_FRAME, chunk_by_size
 
     big = b"x" * (3 * 1024 * 1024)
     for _ in range(4):  # 12 MiB in one read: more than one 8 MiB frame

@@ -29,7 +29,7 @@ from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
-    from toolkit_graveyar.server import _Guard
+    from toolkit_graveyar.grpc.guard import Guard
 
 __all__ = ["KURRENT_SERVICES", "KurrentApi", "Member"]
 
@@ -476,7 +476,7 @@ class KurrentApi:
         return serverfeatures_pb2.SupportedMethods(methods=methods, event_store_server_version=self.version)
 
     # -- handler table ------------------------------------------------------------------------------
-    def handlers(self, guard: _Guard) -> list[grpc.GenericRpcHandler]:
+    def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
         """Generic handlers for the three services."""
         h = _Handlers(guard)
         return [
@@ -597,7 +597,7 @@ def _status_for(err: ToolkitError) -> grpc.StatusCode | None:
 class _Handlers:
     """Authentication, request parsing and KurrentDB error mapping around every handler kind."""
 
-    def __init__(self, guard: _Guard) -> None:
+    def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
     async def _fail(self, context: grpc.aio.ServicerContext, err: BaseException) -> None:

@@ -32,7 +32,7 @@ from toolkit_graveyar.grpc.kurrentdb import _Handlers, recorded_fields, stream_n
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit_graveyar.server import _Guard
+    from toolkit_graveyar.grpc.guard import Guard
 
 __all__ = ["PERSISTENT", "PersistentApi"]
 
@@ -247,7 +247,7 @@ class PersistentApi:
             acks.cancel()
             consumer.close()
 
-    def handlers(self, guard: _Guard) -> list[grpc.GenericRpcHandler]:
+    def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
         """The generic handler of the service."""
         h = _PersistentHandlers(guard)
         return [

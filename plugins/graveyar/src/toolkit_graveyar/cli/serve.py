@@ -78,7 +78,7 @@ def serve(
 
     from toolkit_graveyar.core.service import EventStoreService
     from toolkit_graveyar.core.validation import Limits
-    from toolkit_graveyar.server import ServerConfig, check_bind, run_server
+    from toolkit_graveyar.grpc.server import ServerConfig, check_bind, run_server
     from toolkit_graveyar.storage.base import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -36,21 +36,13 @@ def client_from(ctx: click.Context) -> GraveyarClient:
 
 
 def parse_expected(value: str) -> Expected:
-    """`any` (or graveyar_db's `-1`), `no_stream`, `stream_exists` or a version number."""
+    """`--expected`: any (or -1), no_stream, stream_exists or a version number."""
     from toolkit_graveyar.core.model import Expected
 
-    v = value.strip().lower().replace("-", "_")
-    if v in ("any", "_1"):
-        return Expected.any()
-    if v == "no_stream":
-        return Expected.no_stream()
-    if v == "stream_exists":
-        return Expected.stream_exists()
-    if v.isdigit():
-        return Expected.exact(int(v))
-    raise InvalidRequest(
-        f"bad --expected {value!r}", hint="use any (or -1), no_stream, stream_exists or a version number"
-    )
+    try:
+        return Expected.parse(value)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"bad --expected {value!r}", hint=exc.hint) from None
 
 
 def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
