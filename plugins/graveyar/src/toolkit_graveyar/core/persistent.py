@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from toolkit_graveyar.core.codec import decode_record
+from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
 from toolkit_graveyar.core.persistent_state import (
     FROM_END,
-    LINK_EVENT,
     GroupConfig,
     GroupExists,
     GroupNotFound,
@@ -45,6 +45,8 @@ log = logging.getLogger("graveyar.persistent")
 NackAction = str  # "park" | "retry" | "skip" | "stop" | "unknown"
 #: How often the group looks for timed-out messages and a due checkpoint (seconds).
 TICK = 0.5
+#: Seconds `stop` waits for the group's tasks to end.
+STOP_WAIT = 5.0
 
 
 @dataclass(slots=True)
@@ -169,9 +171,11 @@ class Group:
         """Drop every consumer, stop the tasks, and record the checkpoint (unless the group is deleted)."""
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:
+            # Bounded: a reader parked deep in a live subscription may take a poll interval to go.
+            _, stuck = await asyncio.wait(self.tasks, timeout=STOP_WAIT)
+            for task in stuck:
+                log.warning("persistent subscription %s: task %s did not stop", self.config.subscription_id, task)
         self.tasks = []
         if self.checkpointing is not None:
             with contextlib.suppress(Exception):
@@ -239,7 +243,8 @@ class Group:
         except asyncio.CancelledError:
             raise
         except ToolkitError as exc:
-            log.warning("persistent subscription %s stopped reading: %s", self.config.subscription_id, exc)
+            level = logging.INFO if self.svc.closed else logging.WARNING
+            log.log(level, "persistent subscription %s stopped reading: %s", self.config.subscription_id, exc)
 
     async def _take(self, raw: bytes) -> None:
         cfg = self.config
@@ -253,7 +258,7 @@ class Group:
             return
         event, link = raw, None
         if cfg.settings.resolve_links and ev.event_type == LINK_EVENT:
-            target = await self.store.resolve(ev)
+            target = await resolve_link(self.svc.store, ev)
             if target is not None:
                 event, link = target, raw
         shown = decode_record(event) if link is not None else ev
@@ -396,6 +401,8 @@ class Group:
     # -- statistics ---------------------------------------------------------------------------------
     async def info(self) -> GroupInfo:
         """Definition and statistics."""
+        if self.checkpoint is None:  # the reader may not have loaded it yet (just started)
+            self.checkpoint = await self.store.load_checkpoint(self.config)
         consumers = [(c.id, c.name, c.delivered, c.free, len(c.inflight)) for c in self.consumers]
         in_flight = sum(len(c.inflight) for c in self.consumers)
         return GroupInfo(

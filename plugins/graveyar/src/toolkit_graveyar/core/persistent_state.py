@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolkit_graveyar.core.codec import decode_record
 from toolkit_graveyar.core.errors import InvalidRequest, StreamNotFound
+from toolkit_graveyar.core.links import LINK_EVENT, link_data, resolve_link
 from toolkit_graveyar.core.model import Expected, ProposedEvent, RecordedEvent, StreamMetadata
 from toolkit_graveyar.core.service import now_ms
 from toolkit_graveyar.core.validation import ALL_STREAM, check_stream_name
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_STREAM",
-    "LINK_EVENT",
     "STRATEGIES",
     "GroupConfig",
     "GroupExists",
@@ -47,8 +47,6 @@ __all__ = [
 CONFIG_STREAM = "$persistentSubscriptionConfig"
 CONFIG_EVENT = "$PersistentConfig"
 CHECKPOINT_EVENT = "$SubscriptionCheckpoint"
-#: KurrentDB's link event type: data `<revision>@<stream>` points at another stream's event.
-LINK_EVENT = "$>"
 STRATEGIES = ("RoundRobin", "DispatchToSingle", "Pinned")
 #: The start of a group that begins at the end of its source (KurrentDB's `-1`).
 FROM_END = -1
@@ -304,7 +302,7 @@ class GroupStore:
     async def park(self, cfg: GroupConfig, event: RecordedEvent, reason: str) -> None:
         """Append a link to `event` to the group's parked stream."""
         meta = {"reason": reason, "added": str(now_ms())}
-        link = _system_event(LINK_EVENT, f"{event.version - 1}@{event.stream}".encode(), meta)
+        link = _system_event(LINK_EVENT, link_data(event), meta)
         await self._append(cfg.parked_stream, [link])
 
     async def parked_count(self, cfg: GroupConfig) -> int:
@@ -325,23 +323,10 @@ class GroupStore:
             return []
         if not links:
             return []
-        out = [Parked(link, await self.resolve(decode_record(link))) for link in links]
+        out = [Parked(link, await resolve_link(self.svc.store, decode_record(link))) for link in links]
         upto = decode_record(links[-1]).version + 1
         await self.svc.store.set_stream_metadata(cfg.parked_stream, StreamMetadata(truncate_before=upto))
         return out
-
-    async def resolve(self, link: RecordedEvent) -> bytes | None:
-        """The record a `$>` link points at, or None when it is gone (deleted, truncated, malformed)."""
-        rev, sep, stream = link.data.decode("utf-8", "replace").partition("@")
-        if not sep or not rev.isdigit() or not stream:
-            return None
-        try:
-            recs = await self.svc.store.read_stream(stream, int(rev) + 1, False, 1)
-        except (StreamNotFound, ToolkitError):
-            return None
-        if recs and decode_record(recs[0]).version == int(rev) + 1:
-            return recs[0]
-        return None
 
     async def forget(self, cfg: GroupConfig) -> None:
         """Delete the group's checkpoint and parked streams (the group is being deleted)."""

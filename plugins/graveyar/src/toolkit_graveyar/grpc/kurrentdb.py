@@ -22,7 +22,8 @@ from google.protobuf.message import DecodeError, Message
 from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as gpb
 from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, serverfeatures_pb2, shared_pb2, status_pb2, streams_pb2
 from toolkit_graveyar.core import errors as E
-from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind
+from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
+from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind, RecordedEvent
 from toolkit_graveyar.core.validation import ALL_STREAM
 from toolkit_graveyar.grpc.kurrentdb_metadata import metadata_target, retention_of
 from toolkit_kernel.errors import ToolkitError
@@ -332,8 +333,27 @@ class KurrentApi:
             source = self._subscribe_all(o.all, flt, structured)
         else:
             source = self._read_all(o.all, backward, o.count, flt, structured)
+        if o.resolve_links:
+            source = self._resolved(source, structured)
         async for item in source:
             yield item
+
+    async def _resolved(
+        self, source: AsyncIterator[streams_pb2.ReadResp], structured: bool
+    ) -> AsyncIterator[streams_pb2.ReadResp]:
+        """`source` with each `$>` link event replaced by the event it points at, the link beside it."""
+        async for resp in source:
+            if resp.WhichOneof("content") != "event" or resp.event.event.metadata["type"] != LINK_EVENT:
+                yield resp
+                continue
+            link = resp.event.event
+            target = await resolve_link(self.svc.store, _as_link(link))
+            if target is None:
+                yield resp  # the event is gone: the link itself
+                continue
+            ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(**recorded_fields(target, structured))
+            read_event = streams_pb2.ReadResp.ReadEvent(event=ev, link=link, commit_position=resp.event.commit_position)
+            yield streams_pb2.ReadResp(event=read_event)
 
     async def _read_stream(
         self, name: str, so: R.StreamOptions, backward: bool, count: int, structured: bool
@@ -569,6 +589,20 @@ def _batch_error(cid: shared_pb2.UUID, options: Any, exc: ToolkitError) -> strea
     status = status_pb2.Status(code=code.value[0], message=exc.message)
     status.details.Pack(detail)
     return streams_pb2.BatchAppendResp(correlation_id=cid, error=status, stream_identifier=options.stream_identifier)
+
+
+def _as_link(ev: streams_pb2.ReadResp.ReadEvent.RecordedEvent) -> RecordedEvent:
+    """The core view of a link read from the store (what `resolve_link` needs: its type and data)."""
+    return RecordedEvent(
+        stream=ev.stream_identifier.stream_name.decode("utf-8", "replace"),
+        version=ev.stream_revision + 1,
+        position=ev.commit_position,
+        event_id="",
+        event_type=LINK_EVENT,
+        data=ev.data,
+        metadata={},
+        timestamp=0,
+    )
 
 
 def _confirmation() -> streams_pb2.ReadResp:

@@ -20,6 +20,7 @@ import grpc
 
 from toolkit_graveyar import __version__
 from toolkit_graveyar.core.persistent import PersistentSubscriptions
+from toolkit_graveyar.core.projections import SystemProjections
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.validation import Limits
 from toolkit_graveyar.grpc.compat import COMPAT_SERVICE, CompatService
@@ -27,6 +28,7 @@ from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
 from toolkit_graveyar.grpc.guard import Guard
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_graveyar.grpc.persistent import PERSISTENT, PersistentApi
+from toolkit_graveyar.grpc.projections import PROJECTIONS, ProjectionsApi
 from toolkit_kernel.errors import Busy, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -35,7 +37,7 @@ __all__ = ["ServerConfig", "build_server", "run_server"]
 log = logging.getLogger("graveyar.server")
 
 #: Every service on the port (health reports each by name).
-SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, PERSISTENT)
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, PERSISTENT, PROJECTIONS)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class RunningServer:
     health: Any
     watcher: asyncio.Task[None] | None = None
     persistent: PersistentSubscriptions | None = None
+    projections: SystemProjections | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
@@ -106,9 +109,12 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.service.shutdown()
+        # After the shutdown ended their source subscriptions: groups record their checkpoints.
         if self.persistent is not None:
             await self.persistent.close()
-        self.service.shutdown()
+        if self.projections is not None:
+            await self.projections.close()
         await self.server.stop(grace)
         await self.service.store.close()
 
@@ -132,12 +138,14 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
     persistent = PersistentSubscriptions(service)
+    projections = SystemProjections(service)
     server.add_generic_rpc_handlers(
         (
             CompatService(service).handlers(guard),
             V1Service(service).handlers(guard),
             *kurrent.handlers(guard),
             *PersistentApi(persistent).handlers(guard),
+            *ProjectionsApi(projections).handlers(guard),
         )
     )
     health_servicer = health.aio.HealthServicer()
@@ -160,11 +168,12 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer, persistent=persistent)
+    running = RunningServer(server, bound, service, health_servicer, persistent=persistent, projections=projections)
     try:
         await persistent.load()
-    except ToolkitError as exc:  # e.g. PostgreSQL away: the groups start on first use instead
-        log.warning("persistent subscriptions not started yet: %s", exc)
+        await projections.load()
+    except ToolkitError as exc:  # e.g. PostgreSQL away: they start on first use instead
+        log.warning("persistent subscriptions or projections not started yet: %s", exc)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
     return running
 
