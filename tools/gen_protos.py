@@ -28,6 +28,8 @@ PROTOS = [
     "kurrentdb/v1/streams.proto",
     "kurrentdb/v1/gossip.proto",
     "kurrentdb/v1/serverfeatures.proto",
+    "kurrentdb/v1/operations.proto",
+    "kurrentdb/v1/users.proto",
     "kurrentdb/v1/persistent.proto",
     "kurrentdb/v1/projections.proto",
 ]

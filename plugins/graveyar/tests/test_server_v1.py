@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -313,31 +311,8 @@ async def test_async_client(server: Any) -> None:
         assert (await c.get_snapshot("s")).payload == b"x"
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a test certificate")
-def test_tls(make_server: Any, tmp_path: Path) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+def test_tls(make_server: Any, tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
     srv = make_server(tls_cert=cert, tls_key=key)
     with GraveyarClient(srv.address, tls_ca=cert) as c:
         assert c.append("s", [new_event("T")]).version == 1

@@ -34,19 +34,43 @@ __all__ = ["graveyar", "main"]
     help="PEM root certificate: connect with TLS and verify the server against it.",
 )
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Per-call deadline in seconds.")
+@click.option("--user", envvar="GRAVEYAR_USER", show_envvar=True, help="Login on a server started with --auth.")
+@click.option("--password", envvar="GRAVEYAR_PASSWORD", show_envvar=True, help="That user's password.")
 @json_option
 @click.pass_context
-def graveyar(ctx: click.Context, server: str, token: str | None, tls_ca: Path | None, timeout: float) -> None:
+def graveyar(
+    ctx: click.Context,
+    server: str,
+    token: str | None,
+    tls_ca: Path | None,
+    timeout: float,
+    user: str | None,
+    password: str | None,
+) -> None:
     """graveyar: a gRPC event store (graveyar_db-compatible), on LMDB or PostgreSQL."""
-    ctx.obj = ClientOptions(server, token, tls_ca, timeout)
+    ctx.obj = ClientOptions(server, token, tls_ca, timeout, user, password)
 
 
 def _register() -> None:
     from toolkit_graveyar.cli.admin import delete, metadata, schema, snapshot, streams
     from toolkit_graveyar.cli.events import append, read, read_all, subscribe
+    from toolkit_graveyar.cli.operations import compact, scavenge
     from toolkit_graveyar.cli.serve import serve
 
-    for cmd in (append, read, read_all, subscribe, serve, streams, delete, metadata, snapshot, schema):
+    for cmd in (
+        append,
+        read,
+        read_all,
+        subscribe,
+        serve,
+        streams,
+        delete,
+        metadata,
+        snapshot,
+        schema,
+        scavenge,
+        compact,
+    ):
         graveyar.add_command(cmd)
 
 

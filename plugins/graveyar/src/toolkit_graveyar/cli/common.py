@@ -20,9 +20,19 @@ __all__ = ["ClientOptions", "client_from", "event_from_json", "parse_expected", 
 class ClientOptions:
     """What the group's options say about reaching the server."""
 
-    def __init__(self, server: str, token: str | None, tls_ca: Path | None, timeout: float) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        tls_ca: Path | None,
+        timeout: float,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.server = server
         self.token = token
+        self.user = user
+        self.password = password
         self.tls_ca = tls_ca
         self.timeout = timeout
 
@@ -32,7 +42,9 @@ def client_from(ctx: click.Context) -> GraveyarClient:
     from toolkit_graveyar.client import GraveyarClient
 
     opts: ClientOptions = ctx.find_object(ClientOptions)  # type: ignore[assignment]
-    return GraveyarClient(opts.server, token=opts.token, tls_ca=opts.tls_ca, timeout=opts.timeout)
+    return GraveyarClient(
+        opts.server, token=opts.token, tls_ca=opts.tls_ca, timeout=opts.timeout, user=opts.user, password=opts.password
+    )
 
 
 def parse_expected(value: str) -> Expected:

@@ -42,7 +42,7 @@ class AsyncGraveyarClient(P.Connection):
         await self.close()
 
     async def _run(self, call: P.Call[T]) -> T:
-        rpc = getattr(self._stub, call.method)
+        rpc = getattr(self._stub_for(call), call.method)
         delays = P.retry_delays(self.retries)
         while True:
             try:
@@ -162,3 +162,11 @@ class AsyncGraveyarClient(P.Connection):
     async def get_schema(self, name: str) -> dict[str, Any]:
         """A registered schema."""
         return await self._run(P.get_schema_call(name))
+
+    async def start_scavenge(self) -> tuple[str, bool]:
+        """Start a scavenge: (its id, True), or (the id of the one already running, False)."""
+        return await self._run(P.start_scavenge_call())
+
+    async def stop_scavenge(self, scavenge_id: str) -> str:
+        """Stop the running scavenge `scavenge_id`."""
+        return await self._run(P.stop_scavenge_call(scavenge_id))

@@ -12,6 +12,7 @@ from the last delivered position after a disconnect.
 # ruff: noqa: TID253 - clients are imported on demand (CLI command bodies, user code), never by the CLI group
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -76,6 +77,8 @@ _BY_CODE: dict[str, type[ToolkitError]] = {
     "schema-violation": E.SchemaViolation,
     "snapshot-rejected": E.SnapshotRejected,
     "unauthenticated": E.Unauthenticated,
+    "access-denied": E.AccessDenied,
+    "user-exists": E.UserExists,
     "unavailable": E.Unavailable,
     "busy": E.ServerBusy,
     "storage": E.StorageFailure,
@@ -150,6 +153,8 @@ def map_rpc_error(exc: grpc.RpcError, address: str = "") -> ToolkitError:
         return E.ServerBusy(f"server refused the call: {message}", hint="retry later or send smaller requests")
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return E.Unauthenticated(message, hint="pass --token / GRAVEYAR_TOKEN")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return E.AccessDenied(message)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return E.InvalidRequest(message)
     if code == grpc.StatusCode.NOT_FOUND:
@@ -180,7 +185,10 @@ def _channel_args(max_message: int) -> list[tuple[str, Any]]:
     ]
 
 
-def _auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+def _auth_metadata(token: str | None, user: str | None, password: str | None) -> tuple[tuple[str, str], ...]:
+    if user is not None:
+        basic = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        return (("authorization", f"Basic {basic}"),)
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
@@ -298,6 +306,8 @@ class Call(Generic[T]):
     method: str
     request: Any
     parse: Callable[[Any], T]
+    #: Which stub serves it: `graveyar` (graveyar.v1) or `operations` (KurrentDB's Operations).
+    service: str = "graveyar"
 
 
 def append_call(stream: str, events: Sequence[ProposedEvent], expected: Expected | None) -> Call[AppendResult]:
@@ -358,6 +368,27 @@ def get_schema_call(name: str) -> Call[dict[str, Any]]:
     return Call("GetSchema", pb.GetSchemaRequest(name=name), lambda r: schema_to_dict(r.schema))
 
 
+def start_scavenge_call() -> Call[tuple[str, bool]]:
+    """Start a scavenge: (its id, True), or (the running one's id, False)."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2 as ops
+
+    started = ops.ScavengeResp.ScavengeResult.Started
+    return Call(
+        "StartScavenge",
+        ops.StartScavengeReq(),
+        lambda r: (str(r.scavenge_id), r.scavenge_result == started),
+        service="operations",
+    )
+
+
+def stop_scavenge_call(scavenge_id: str) -> Call[str]:
+    """Stop the running scavenge `scavenge_id`."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2 as ops
+
+    req = ops.StopScavengeReq(options=ops.StopScavengeReq.Options(scavenge_id=scavenge_id))
+    return Call("StopScavenge", req, lambda r: str(r.scavenge_id), service="operations")
+
+
 def retry_delays(retries: int) -> Iterator[float]:
     """Pauses before each retry of a unary call on UNAVAILABLE: 50 ms doubling, jittered."""
     delay = 0.05
@@ -377,6 +408,8 @@ class Connection:
     Args:
         address: `host:port` of the server.
         token: Bearer token, if the server requires one.
+        user: Login for a server started with `--auth` (sent as Basic credentials, instead of the token).
+        password: That user's password.
         tls_ca: PEM root certificate (path or bytes) to verify a TLS server; `tls=True` uses system roots.
         timeout: Per-call deadline in seconds (reads and subscriptions have none).
         retries: Extra attempts on UNAVAILABLE, with exponential backoff.
@@ -396,13 +429,25 @@ class Connection:
         timeout: float = 10.0,
         retries: int = 3,
         max_message: int = 64 * 1024 * 1024,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
         self.retries = retries
-        self._metadata = _auth_metadata(token)
+        self._metadata = _auth_metadata(token, user, password)
         self._channel = _open_channel(self.channels, address, tls_ca, tls, max_message)
         self._stub = pb_grpc.GraveyarStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stubs: dict[str, Any] = {"graveyar": self._stub}
+
+    def _stub_for(self, call: Call[Any]) -> Any:
+        """The stub serving `call` (the operations stub is built on first use)."""
+        stub = self._stubs.get(call.service)
+        if stub is None:
+            from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2_grpc
+
+            stub = self._stubs[call.service] = operations_pb2_grpc.OperationsStub(self._channel)  # type: ignore[no-untyped-call]
+        return stub
 
     def _error(self, exc: grpc.RpcError) -> ToolkitError:
         """The graveyar error of a failed call on this connection."""

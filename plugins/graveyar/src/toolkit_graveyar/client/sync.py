@@ -42,7 +42,7 @@ class GraveyarClient(P.Connection):
         self.close()
 
     def _run(self, call: P.Call[T]) -> T:
-        rpc = getattr(self._stub, call.method)
+        rpc = getattr(self._stub_for(call), call.method)
         delays = P.retry_delays(self.retries)
         while True:
             try:
@@ -196,3 +196,12 @@ class GraveyarClient(P.Connection):
     def get_schema(self, name: str) -> dict[str, Any]:
         """A registered schema (raises StreamNotFound when missing)."""
         return self._run(P.get_schema_call(name))
+
+    # -- operations -----------------------------------------------------------------------------
+    def start_scavenge(self) -> tuple[str, bool]:
+        """Start a scavenge: (its id, True), or (the id of the one already running, False)."""
+        return self._run(P.start_scavenge_call())
+
+    def stop_scavenge(self, scavenge_id: str) -> str:
+        """Stop the running scavenge `scavenge_id` (StreamNotFound when none runs under it)."""
+        return self._run(P.stop_scavenge_call(scavenge_id))

@@ -18,6 +18,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from toolkit_graveyar.core import errors as E
+from toolkit_graveyar.core.users import CALLER, UserDirectory
 from toolkit_kernel.errors import Busy, Conflict, NotFound, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -26,30 +27,30 @@ __all__ = ["MAX_FRAME", "Guard", "chunk_by_size", "serialize", "status_for", "tr
 log = logging.getLogger("graveyar.server")
 
 
+#: Core error classes and their gRPC status, most specific first (the first match wins).
+_STATUS: tuple[tuple[type[ToolkitError] | tuple[type[ToolkitError], ...], grpc.StatusCode], ...] = (
+    (E.WrongExpectedVersion, grpc.StatusCode.ABORTED),
+    ((E.DuplicateEventId, E.UserExists), grpc.StatusCode.ALREADY_EXISTS),
+    ((E.SchemaViolation, E.StreamDeleted), grpc.StatusCode.FAILED_PRECONDITION),
+    (E.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (E.AccessDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (E.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (E.ServerBusy, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (Conflict, grpc.StatusCode.ABORTED),
+    (Busy, grpc.StatusCode.UNAVAILABLE),
+)
+
+
 def status_for(err: ToolkitError, *, compat: bool = False) -> grpc.StatusCode:
     """The gRPC status of a core error."""
-    if isinstance(err, E.WrongExpectedVersion):
-        return grpc.StatusCode.ABORTED
-    if isinstance(err, E.DuplicateEventId):
-        return grpc.StatusCode.ALREADY_EXISTS
-    if isinstance(err, E.SchemaViolation | E.StreamDeleted):
-        return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(err, E.SnapshotRejected):
+        # graveyar_db answers INVALID_ARGUMENT; graveyar.v1 says what it is.
         return grpc.StatusCode.INVALID_ARGUMENT if compat else grpc.StatusCode.FAILED_PRECONDITION
-    if isinstance(err, E.Unauthenticated):
-        return grpc.StatusCode.UNAUTHENTICATED
-    if isinstance(err, E.Unavailable):
-        return grpc.StatusCode.UNAVAILABLE
-    if isinstance(err, E.ServerBusy):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
-    if isinstance(err, UsageError):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    if isinstance(err, NotFound):
-        return grpc.StatusCode.NOT_FOUND
-    if isinstance(err, Conflict):
-        return grpc.StatusCode.ABORTED
-    if isinstance(err, Busy):
-        return grpc.StatusCode.UNAVAILABLE
+    for classes, code in _STATUS:
+        if isinstance(err, classes):
+            return code
     return grpc.StatusCode.INTERNAL
 
 
@@ -80,17 +81,23 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 class Guard:
     """Authentication (the exposure policy's token rule), parsing and error mapping around every handler."""
 
-    def __init__(self, policy: ExposurePolicy) -> None:
+    def __init__(self, policy: ExposurePolicy, users: UserDirectory | None = None) -> None:
         self.policy = policy
+        #: With users (`serve --auth`), every call needs Basic credentials or the bearer token.
+        self.users = users
 
     def check_auth(self, context: grpc.aio.ServicerContext) -> None:
-        """Raise Unauthenticated unless the call carries the token the policy asks for."""
-        if self.policy.token is None:
+        """Raise Unauthenticated unless the call carries what the server asks for (token, Basic credentials)."""
+        if self.policy.token is None and self.users is None:
             return
         presented = None
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
                 presented = value.decode() if isinstance(value, bytes) else value
+        if self.users is not None and (self.policy.token is None or _is_basic(presented)):
+            # The handler runs in this call's task: core reads the caller from there.
+            CALLER.set(self.users.authenticate_header(presented))
+            return
         refusal = self.policy.check_token(presented)
         if refusal is not None:
             raise E.Unauthenticated(refusal.message, hint="pass the server's token (--token)")
@@ -146,6 +153,10 @@ class Guard:
 
 #: Bytes of records per response message: far below the transport limit even with 4 MiB events.
 MAX_FRAME = 8 * 1024 * 1024
+
+
+def _is_basic(authorization: str | None) -> bool:
+    return authorization is not None and authorization[:6].lower() == "basic "
 
 
 def chunk_by_size(records: Sequence[bytes], limit: int = MAX_FRAME) -> Iterator[Sequence[bytes]]:

@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError, Message
 from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as gpb
 from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, serverfeatures_pb2, shared_pb2, status_pb2, streams_pb2
 from toolkit_graveyar.core import errors as E
+from toolkit_graveyar.core.cluster import Cluster, ClusterMember
 from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
 from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind, RecordedEvent
 from toolkit_graveyar.core.validation import ALL_STREAM
@@ -191,6 +192,8 @@ class KurrentApi:
         self.svc = svc
         self.member = member
         self.version = version
+        #: The servers sharing the store, once the server is listening (None: this one alone).
+        self.cluster: Cluster | None = None
 
     # -- appends ----------------------------------------------------------------------------------
     async def append(self, requests: AsyncIterator[streams_pb2.AppendReq]) -> streams_pb2.AppendResp:
@@ -465,16 +468,24 @@ class KurrentApi:
 
     # -- gossip and features ------------------------------------------------------------------------
     async def gossip(self, _req: shared_pb2.Empty) -> gossip_pb2.ClusterInfo:
-        """Gossip.Read: this server, as the leader of a one-member cluster."""
-        m = self.member
-        info = gossip_pb2.MemberInfo(
-            instance_id=shared_pb2.UUID(string=str(m.instance_id)),
-            time_stamp=(time.time_ns() // 100) + 621_355_968_000_000_000,
-            state=gossip_pb2.MemberInfo.Leader,
-            is_alive=True,
-            http_end_point=gossip_pb2.EndPoint(address=m.host, port=m.port),
+        """Gossip.Read: every live server of the store (core.cluster), one of them the leader."""
+        if self.cluster is None:
+            m = self.member
+            members = [ClusterMember(str(m.instance_id), m.host, m.port, True, time.time_ns() // 1_000_000)]
+        else:
+            members = await self.cluster.members()
+        return gossip_pb2.ClusterInfo(
+            members=[
+                gossip_pb2.MemberInfo(
+                    instance_id=shared_pb2.UUID(string=m.instance_id),
+                    time_stamp=m.heartbeat_ms * TICKS_PER_MS + 621_355_968_000_000_000,
+                    state=gossip_pb2.MemberInfo.Leader if m.leader else gossip_pb2.MemberInfo.Follower,
+                    is_alive=True,
+                    http_end_point=gossip_pb2.EndPoint(address=m.host, port=m.port),
+                )
+                for m in members
+            ]
         )
-        return gossip_pb2.ClusterInfo(members=[info])
 
     async def features(self, _req: shared_pb2.Empty) -> serverfeatures_pb2.SupportedMethods:
         """ServerFeatures.GetSupportedMethods."""
@@ -583,6 +594,9 @@ def _batch_error(cid: shared_pb2.UUID, options: Any, exc: ToolkitError) -> strea
     elif isinstance(exc, E.InvalidRequest):
         code = grpc.StatusCode.INVALID_ARGUMENT
         detail = shared_pb2.BadRequest(message=exc.message)
+    elif isinstance(exc, E.AccessDenied):
+        code = grpc.StatusCode.PERMISSION_DENIED
+        detail = shared_pb2.AccessDenied()
     else:
         detail = shared_pb2.Unknown()
     # Fields of well-known types are filled in place: the messages live in a private pool (see pool.py).

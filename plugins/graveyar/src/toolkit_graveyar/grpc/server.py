@@ -19,16 +19,20 @@ from typing import Any
 import grpc
 
 from toolkit_graveyar import __version__
+from toolkit_graveyar.core.cluster import Cluster
 from toolkit_graveyar.core.persistent import PersistentSubscriptions
 from toolkit_graveyar.core.projections import SystemProjections
 from toolkit_graveyar.core.service import EventStoreService
+from toolkit_graveyar.core.users import UserDirectory
 from toolkit_graveyar.core.validation import Limits
 from toolkit_graveyar.grpc.compat import COMPAT_SERVICE, CompatService
 from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
 from toolkit_graveyar.grpc.guard import Guard
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
+from toolkit_graveyar.grpc.operations import OPERATIONS_SERVICE, OperationsService
 from toolkit_graveyar.grpc.persistent import PERSISTENT, PersistentApi
 from toolkit_graveyar.grpc.projections import PROJECTIONS, ProjectionsApi
+from toolkit_graveyar.grpc.users import UsersService
 from toolkit_kernel.errors import Busy, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
@@ -37,7 +41,7 @@ __all__ = ["ServerConfig", "build_server", "run_server"]
 log = logging.getLogger("graveyar.server")
 
 #: Every service on the port (health reports each by name).
-SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, PERSISTENT, PROJECTIONS)
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, OPERATIONS_SERVICE, PERSISTENT, PROJECTIONS)
 
 
 @dataclass
@@ -54,6 +58,8 @@ class ServerConfig:
         limits: Our own size limits (INVALID_ARGUMENT).
         schema_hard_fail: Reject payloads failing their schema.
         grace: Seconds in-flight calls get to finish on shutdown.
+        admin_password: Turns authentication on: every call needs Basic credentials (the built-in
+            user `admin` with this password; KurrentDB's default is `changeit`) or the token.
     """
 
     bind: str = "127.0.0.1:50051"
@@ -65,6 +71,7 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     schema_hard_fail: bool = False
     grace: float = 10.0
+    admin_password: str | None = None
 
 
 def check_bind(bind: str, token: str | None, *, tls: bool = False) -> tuple[str, int]:
@@ -97,6 +104,8 @@ class RunningServer:
     service: EventStoreService
     health: Any
     watcher: asyncio.Task[None] | None = None
+    cluster: Cluster | None = None
+    users: UserDirectory | None = None
     persistent: PersistentSubscriptions | None = None
     projections: SystemProjections | None = None
 
@@ -115,6 +124,11 @@ class RunningServer:
             await self.persistent.close()
         if self.projections is not None:
             await self.projections.close()
+        if self.cluster is not None:
+            await self.cluster.stop()
+        if self.users is not None:
+            await self.users.stop()
+        await self.service.scavenger.close()
         await self.server.stop(grace)
         await self.service.store.close()
 
@@ -131,10 +145,15 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         ("grpc.max_send_message_length", config.max_message),
         ("grpc.so_reuseport", 0),
         ("grpc.keepalive_permit_without_calls", 1),
+        # gRPC core queues calls that arrive before the server asks for the next one, 1,000 by
+        # default, and CANCELs the rest: 2,000 subscribers reconnecting at once lost hundreds.
+        ("grpc.server.max_pending_requests", 100_000),
+        ("grpc.server.max_pending_requests_hard_limit", 100_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
-    guard = Guard(policy)
+    users = UserDirectory(config.admin_password, service) if config.admin_password is not None else None
+    guard = Guard(policy, users)
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
     persistent = PersistentSubscriptions(service)
@@ -148,6 +167,9 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
             *ProjectionsApi(projections).handlers(guard),
         )
     )
+    server.add_generic_rpc_handlers((OperationsService(service).handlers(guard),))
+    if users is not None:
+        server.add_generic_rpc_handlers((UsersService(users).handlers(guard),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -165,10 +187,23 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     if bound == 0:
         raise Busy(f"cannot listen on {address}", hint="the port is in use or the address is not local; change --bind")
     member.port = bound
+    if users is not None:
+        await users.start()  # the stored users, before the first call
     await server.start()
+    kurrent.cluster = Cluster(service.store, str(member.instance_id))
+    await kurrent.cluster.start(host, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer, persistent=persistent, projections=projections)
+    running = RunningServer(
+        server,
+        bound,
+        service,
+        health_servicer,
+        cluster=kurrent.cluster,
+        users=users,
+        persistent=persistent,
+        projections=projections,
+    )
     try:
         await persistent.load()
         await projections.load()
