@@ -242,9 +242,9 @@ def test_max_subscriber_count_refuses_one_more(client: KurrentDBClient) -> None:
         sub.stop()
 
 
-def test_restart_resumes_from_the_checkpoint_and_keeps_parked(proc_server: Any, tmp_path: Any) -> None:
-    data = str(tmp_path / "data")
-    srv = proc_server("--data-dir", data, "--bind", "127.0.0.1:0")
+def test_restart_resumes_from_the_checkpoint_and_keeps_parked(proc_server: Any, store_args: list[str]) -> None:
+    store = store_args
+    srv = proc_server(*store, "--bind", "127.0.0.1:0")
     client = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
     s = f"restart-{uuid.uuid4()}"
     _append(client, s, "A", "B", "C")
@@ -258,7 +258,7 @@ def test_restart_resumes_from_the_checkpoint_and_keeps_parked(proc_server: Any, 
     sub.stop()
     client.close()
     assert srv.terminate() == 0
-    srv = proc_server("--data-dir", data, "--bind", "127.0.0.1:0")
+    srv = proc_server(*store, "--bind", "127.0.0.1:0")
     client = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
     try:
         info = client.get_subscription_info("g", s)

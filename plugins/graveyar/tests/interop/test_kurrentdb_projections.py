@@ -132,9 +132,9 @@ def test_disable_reset_and_unsupported_calls(client: KurrentDBClient) -> None:
         client.create_projection(query="fromAll()", name="user-defined")
 
 
-def test_projections_resume_after_a_restart(proc_server: Any, tmp_path: Any) -> None:
-    data = str(tmp_path / "data")
-    srv = proc_server("--data-dir", data, "--bind", "127.0.0.1:0")
+def test_projections_resume_after_a_restart(proc_server: Any, store_args: list[str]) -> None:
+    store = store_args
+    srv = proc_server(*store, "--bind", "127.0.0.1:0")
     client = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
     tag = uuid.uuid4().hex[:12]
     client.enable_projection("$by_category")
@@ -142,7 +142,7 @@ def test_projections_resume_after_a_restart(proc_server: Any, tmp_path: Any) -> 
     _until(lambda: client.get_stream(f"$ce-r{tag}"), "the first link")
     client.close()
     assert srv.terminate() == 0
-    srv = proc_server("--data-dir", data, "--bind", "127.0.0.1:0")
+    srv = proc_server(*store, "--bind", "127.0.0.1:0")
     client = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
     try:
         assert client.get_projection_statistics("$by_category").status == "Running"
