@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -219,8 +220,9 @@ async def _append_latency_ms(c: Any, appends: int) -> float:
 class Subscribers:
     """N live $all subscriptions in a child process (its event loop is not the appender's).
 
-    The child prints `ready` once every subscription caught up, and the number of events all
-    subscriptions received when its stdin closes.
+    The child prints `ready` once every subscription caught up. `stop(n)` tells it how many
+    events each subscription should get; it waits for them (up to 300 s: delivery lags behind
+    the appends under load) and answers the number all subscriptions received.
     """
 
     def __init__(self, address: str, count: int) -> None:
@@ -232,8 +234,8 @@ class Subscribers:
             self.proc.kill()
             raise RuntimeError(f"subscriber process failed: {line!r}")
 
-    def stop(self) -> int:
-        out, _ = self.proc.communicate("", timeout=300)
+    def stop(self, expected_each: int) -> int:
+        out, _ = self.proc.communicate(f"{expected_each}\n", timeout=600)
         return int(out.strip() or 0)
 
 
@@ -243,20 +245,25 @@ async def _subscribers_child(address: str, count: int) -> None:
     # HTTP/2 caps concurrent streams per connection (100 by default): one channel per 100.
     channels = [AsyncGraveyarClient(address) for _ in range((count + 99) // 100)]
     caught = 0
-    events = 0
+    received = [0] * count
     all_caught = asyncio.Event()
+    progress = asyncio.Event()
 
-    async def follow(sub: Any) -> None:
-        nonlocal caught, events
-        async for msg in sub.subscribe("$all", None):
+    async def follow(i: int, sub: Any, after: int | None) -> None:
+        nonlocal caught
+        async for msg in sub.subscribe("$all", after):
             if msg.kind == "caught_up":
                 caught += 1
                 if caught == count:
                     all_caught.set()
             elif msg.kind == "event":
-                events += 1
+                received[i] += 1
+                progress.set()
 
-    tasks = [asyncio.create_task(follow(channels[i // 100])) for i in range(count)]
+    # Live subscriptions: from the current head (w5 measures fan-out, not N catch-ups of the history).
+    last = await channels[0].read_all(backward=True, limit=1)
+    head = last[0].position if last else None
+    tasks = [asyncio.create_task(follow(i, channels[i // 100], head)) for i in range(count)]
     waiter = asyncio.create_task(all_caught.wait())
     await asyncio.wait([waiter, *tasks], timeout=300, return_when=asyncio.FIRST_COMPLETED)
     failed = [t for t in tasks if t.done()]
@@ -265,13 +272,18 @@ async def _subscribers_child(address: str, count: int) -> None:
         print(f"failed: {reason!r}", flush=True)
         os._exit(1)
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    expected_each = int(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline) or 0)
+    deadline = time.monotonic() + 300
+    while min(received) < expected_each and time.monotonic() < deadline:
+        progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(progress.wait(), 1)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for ch in channels:
         await ch.close()
-    print(events, flush=True)
+    print(sum(received), flush=True)
 
 
 async def w5_fanout(address: str, subscribers: int, appends: int) -> dict[str, float]:
@@ -284,8 +296,8 @@ async def w5_fanout(address: str, subscribers: int, appends: int) -> dict[str, f
         for n, key in ((subscribers // 2, "append_ms_half"), (subscribers, "append_ms_crowded")):
             subs = await asyncio.to_thread(Subscribers, address, n)
             out[key] = await _append_latency_ms(c, appends)
-            received = await asyncio.to_thread(subs.stop)
-            # Every subscription saw every append (plus the history it caught up on).
+            received = await asyncio.to_thread(subs.stop, appends)
+            # Every subscription saw every append.
             out[f"{key}_delivered"] = received
             if received < n * appends:
                 raise RuntimeError(f"{n} subscriptions received {received} events, expected >= {n * appends}")
