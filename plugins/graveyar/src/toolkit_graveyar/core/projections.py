@@ -42,6 +42,8 @@ __all__ = ["SYSTEM_PROJECTIONS", "ProjectionNotFound", "ProjectionStats", "Syste
 log = logging.getLogger("graveyar.projections")
 
 SYSTEM_PROJECTIONS = ("$by_category", "$by_event_type", "$streams")
+#: Events read without writing a link after which the checkpoint is written anyway.
+CHECKPOINT_EVERY = 1000
 #: Seconds `disable`, `reset` and shutdown wait for a projection's reader to end.
 STOP_WAIT = 5.0
 #: The namespace of link ids: uuid5(LINKS, "<projection>:<position>").
@@ -96,22 +98,26 @@ class _Runner:
         self.task = asyncio.create_task(self._run(), name=f"projection {name}")
 
     async def _run(self) -> None:
+        unsaved = 0
         try:
             async for item in self.owner.svc.subscribe(ALL_STREAM, self.position):
-                if item.kind == "events":
-                    await self._project([decode_record(r) for r in item.records])
-                    self.position = max(self.position, decode_record(item.records[-1]).position)
-                elif item.kind == "checkpoint":
-                    self.position = max(self.position, item.at)
-                else:
+                if item.kind != "events":
                     continue
-                await self.owner.save_checkpoint(self.name, self.position)
+                wrote = await self._project([decode_record(r) for r in item.records])
+                self.position = max(self.position, decode_record(item.records[-1]).position)
+                unsaved += len(item.records)
+                # A checkpoint is itself an event of $all: writing one per batch regardless would
+                # feed the projection its own checkpoints forever.
+                if wrote or unsaved >= CHECKPOINT_EVERY:
+                    await self.owner.save_checkpoint(self.name, self.position)
+                    unsaved = 0
         except asyncio.CancelledError:
             raise
         except ToolkitError as exc:
             log.warning("projection %s stopped: %s", self.name, exc)
 
-    async def _project(self, events: list[RecordedEvent]) -> None:
+    async def _project(self, events: list[RecordedEvent]) -> bool:
+        """Append the links of `events`; True when there were any."""
         targets: dict[str, list[ProposedEvent]] = {}
         for ev in events:
             self.processed += 1
@@ -126,6 +132,7 @@ class _Runner:
                 for link in links:
                     with contextlib.suppress(E.DuplicateEventId, E.WrongExpectedVersion):
                         await self.owner.append(target, [link])
+        return bool(targets)
 
     async def stop(self) -> None:
         self.task.cancel()
