@@ -12,7 +12,9 @@ import asyncio
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -176,3 +178,37 @@ async def test_bad_definitions_are_refused_and_change_nothing(tmp_path: Path) ->
         await subs.close()
         svc.shutdown()
         await store.close()
+
+
+def test_wire_features_and_refusals(server: Any) -> None:
+    """ServerFeatures announces both services; bad requests get clear codes and change nothing."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import persistent_pb2 as pp
+    from toolkit_graveyar._proto.kurrentdb.v1 import serverfeatures_pb2, shared_pb2
+
+    with grpc.insecure_channel(server.address) as channel:
+        features = channel.unary_unary(
+            "/event_store.client.server_features.ServerFeatures/GetSupportedMethods",
+            response_deserializer=serverfeatures_pb2.SupportedMethods.FromString,
+        )(shared_pb2.Empty().SerializeToString())
+        served = {(m.service_name, m.method_name): list(m.features) for m in features.methods}
+        persistent = "event_store.client.persistent_subscriptions.persistentsubscriptions"
+        assert served[(persistent, "create")] == ["stream", "all"]
+        assert ("event_store.client.projections.projections", "statistics") in served
+        create = channel.unary_unary("/event_store.client.persistent_subscriptions.PersistentSubscriptions/Create")
+        with pytest.raises(grpc.RpcError) as bad:
+            create(b"\xff\xff")  # undecodable
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        req = pp.CreateReq()
+        req.options.group_name = "g"
+        req.options.stream.stream_identifier.stream_name = b"s-1"
+        req.options.settings.consumer_strategy = "Random"
+        with pytest.raises(grpc.RpcError) as bad:
+            create(req.SerializeToString())
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        listing = channel.unary_unary(
+            "/event_store.client.persistent_subscriptions.PersistentSubscriptions/List",
+            response_deserializer=pp.ListResp.FromString,
+        )
+        everything = pp.ListReq()
+        everything.options.list_all_subscriptions.SetInParent()
+        assert list(listing(everything.SerializeToString()).subscriptions) == []

@@ -39,6 +39,9 @@ STREAMS = "event_store.client.streams.Streams"
 GOSSIP = "event_store.client.gossip.Gossip"
 FEATURES = "event_store.client.server_features.ServerFeatures"
 KURRENT_SERVICES = (STREAMS, GOSSIP, FEATURES)
+#: Served by grpc/persistent.py and grpc/projections.py; named here for ServerFeatures.
+PERSISTENT = "event_store.client.persistent_subscriptions.PersistentSubscriptions"
+PROJECTIONS = "event_store.client.projections.Projections"
 
 #: .NET ticks (100 ns) per millisecond: KurrentDB's "created" metadata is ticks since the Unix epoch.
 TICKS_PER_MS = 10_000
@@ -503,6 +506,24 @@ class KurrentApi:
             method(STREAMS, "Tombstone"),
             method(GOSSIP, "Read"),
             method(FEATURES, "GetSupportedMethods"),
+            *(
+                method(PERSISTENT, name, "stream", "all")
+                for name in (
+                    "Create",
+                    "Update",
+                    "Delete",
+                    "Read",
+                    "GetInfo",
+                    "ReplayParked",
+                    "List",
+                    "RestartSubsystem",
+                )
+            ),
+            method(PERSISTENT, "RestartSubsystem"),
+            *(
+                method(PROJECTIONS, name)
+                for name in ("Statistics", "Enable", "Disable", "Reset", "State", "Result", "RestartSubsystem")
+            ),
         ]
         return serverfeatures_pb2.SupportedMethods(methods=methods, event_store_server_version=self.version)
 

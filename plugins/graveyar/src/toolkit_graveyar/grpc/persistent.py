@@ -28,7 +28,7 @@ from toolkit_graveyar.core.persistent_state import (
     SubscriptionDropped,
 )
 from toolkit_graveyar.core.validation import ALL_STREAM
-from toolkit_graveyar.grpc.kurrentdb import _Handlers, recorded_fields, stream_name, uuid_text
+from toolkit_graveyar.grpc.kurrentdb import PERSISTENT, _Handlers, recorded_fields, stream_name, uuid_text
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PERSISTENT", "PersistentApi"]
 
-PERSISTENT = "event_store.client.persistent_subscriptions.PersistentSubscriptions"
 #: .NET ticks (100 ns) per millisecond, the unit of the `*_ticks` settings.
 TICKS_PER_MS = 10_000
 _NACK = {

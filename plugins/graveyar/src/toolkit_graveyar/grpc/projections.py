@@ -15,14 +15,12 @@ import grpc
 from toolkit_graveyar._proto.kurrentdb.v1 import projections_pb2 as pj
 from toolkit_graveyar._proto.kurrentdb.v1 import shared_pb2
 from toolkit_graveyar.core.projections import SYSTEM_PROJECTIONS, ProjectionStats, SystemProjections
-from toolkit_graveyar.grpc.kurrentdb import _Handlers
+from toolkit_graveyar.grpc.kurrentdb import PROJECTIONS, _Handlers
 
 if TYPE_CHECKING:
     from toolkit_graveyar.grpc.guard import Guard
 
 __all__ = ["PROJECTIONS", "ProjectionsApi"]
-
-PROJECTIONS = "event_store.client.projections.Projections"
 
 
 def _details(s: ProjectionStats) -> pj.StatisticsResp.Details:
