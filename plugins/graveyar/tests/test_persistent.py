@@ -212,3 +212,30 @@ def test_wire_features_and_refusals(server: Any) -> None:
         everything = pp.ListReq()
         everything.options.list_all_subscriptions.SetInParent()
         assert list(listing(everything.SerializeToString()).subscriptions) == []
+
+
+@pytest.mark.asyncio
+async def test_stored_definitions_from_newer_or_broken_writers(tmp_path: Path) -> None:
+    import json
+
+    from toolkit_graveyar.core.errors import StorageFailure
+    from toolkit_graveyar.core.persistent_state import CONFIG_STREAM
+
+    store = await LmdbStore.open(tmp_path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    try:
+        entry: dict[str, Any] = {**GroupConfig("s-1", "g").to_dict(), "future": 1}
+        entry["settings"] = {**entry["settings"], "future_setting": True}
+        doc = json.dumps({"version": 3, "entries": [entry]}).encode()
+        prepared = await svc.prepare([ProposedEvent(str(uuid.uuid4()), "$PersistentConfig", doc)])
+        await store.append(CONFIG_STREAM, prepared, Expected.any())
+        subs = PersistentSubscriptions(svc)
+        assert [i.config.group for i in await subs.list()] == ["g"]
+        await subs.close()
+        broken = await svc.prepare([ProposedEvent(str(uuid.uuid4()), "$PersistentConfig", b"{not json")])
+        await store.append(CONFIG_STREAM, broken, Expected.any())
+        with pytest.raises(StorageFailure):
+            await PersistentSubscriptions(svc).load()
+    finally:
+        svc.shutdown()
+        await store.close()

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolkit_graveyar.core.codec import decode_record
-from toolkit_graveyar.core.errors import InvalidRequest, StreamNotFound
+from toolkit_graveyar.core.errors import InvalidRequest, StorageFailure, StreamNotFound
 from toolkit_graveyar.core.links import LINK_EVENT, link_data, resolve_link
 from toolkit_graveyar.core.model import Expected, ProposedEvent, RecordedEvent, StreamMetadata
 from toolkit_graveyar.core.service import now_ms
@@ -233,7 +233,9 @@ class GroupConfig:
         """Inverse of `to_dict`."""
         f = d.get("filter")
         flt = SourceFilter(bool(f["by_stream"]), str(f["regex"]), tuple(f["prefixes"])) if f else None
-        return cls(str(d["stream"]), str(d["group"]), int(d["start"]), GroupSettings(**d["settings"]), flt)
+        # Settings this version does not know (written by a newer one) are ignored, not fatal.
+        known = {k: v for k, v in d["settings"].items() if k in GroupSettings.__dataclass_fields__}
+        return cls(str(d["stream"]), str(d["group"]), int(d["start"]), GroupSettings(**known), flt)
 
 
 def _system_event(event_type: str, data: bytes, metadata: dict[str, str] | None = None) -> ProposedEvent:
@@ -272,7 +274,10 @@ class GroupStore:
         last = await self._last(CONFIG_STREAM)
         if last is None:
             return []
-        return [GroupConfig.from_dict(d) for d in json.loads(last.data)["entries"]]
+        try:
+            return [GroupConfig.from_dict(d) for d in json.loads(last.data)["entries"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StorageFailure(f"{CONFIG_STREAM} holds an unreadable definition: {exc}") from None
 
     async def save_configs(self, configs: list[GroupConfig]) -> None:
         """Record the whole set of groups."""
