@@ -23,7 +23,8 @@ SQLite and POPO (in-memory) application recorders on the same append/read worklo
 KurrentDB clients against graveyar (LMDB), same run: kurrentdbclient (the real KurrentDB Python
 client, blocking) with w1 = single-event Append calls from 8 threads, w2 = BatchAppend of 100
 events from 8 threads, w3 = read_all of the whole log, plus a catch-up subscription to $all
-from the start until it has every event (ev/s); and eventsourcing's application recorder on
+from the start until it has every event (ev/s), and a persistent subscription to one stream read
+and acked event by event (ev/s); and eventsourcing's application recorder on
 graveyar (PERSISTENCE_MODULE=toolkit_graveyar.eventsourcing) on the peers' workloads.
 """
 
@@ -391,6 +392,33 @@ def kurrent_runs(address: str, sizes: dict[str, int]) -> dict[str, float]:
         client.close()
 
 
+def kurrent_persistent(address: str, total: int) -> dict[str, float]:
+    """kurrentdbclient reading a persistent subscription to one stream of `total` events, acking each (ev/s)."""
+    from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+
+    client = KurrentDBClient(f"kurrentdb://{address}?Tls=false")
+    try:
+        stream = f"kp-{uuid.uuid4()}"
+        for start in range(0, total, 500):
+            events = [NewEvent("E", b'{"n":%d}' % k) for k in range(start, min(total, start + 500))]
+            client.append_to_stream(stream, current_version=StreamState.ANY, events=events)
+        client.create_subscription_to_stream("bench", stream, consumer_strategy="RoundRobin")
+        t0 = time.perf_counter()
+        seen = 0
+        sub = client.read_subscription_to_stream("bench", stream, timeout=600)
+        try:
+            for ev in sub:
+                sub.ack(ev)
+                seen += 1
+                if seen >= total:
+                    break
+        finally:
+            sub.stop()
+        return {"persistent": seen / (time.perf_counter() - t0)}
+    finally:
+        client.close()
+
+
 def eventsourcing_on_graveyar(
     address: str, tasks: int, per_task: int, batched_total: int, batch: int
 ) -> dict[str, float]:
@@ -491,6 +519,9 @@ def main() -> int:
         try:
             results["kurrentdbclient->graveyar-lmdb"] = kurrent_runs(srv.address, sizes)
             print("kurrentdbclient done", flush=True)
+            results["kurrentdbclient-persistent->graveyar-lmdb"] = kurrent_persistent(
+                srv.address, 100 * sizes["per_task"]
+            )
             es_total = 8 * sizes["batched_calls"] * 100
             results["eventsourcing->graveyar-lmdb"] = eventsourcing_on_graveyar(
                 srv.address, sizes["tasks"], sizes["per_task"] // 5, es_total // 5, 100
@@ -564,6 +595,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
         w4 = f"{r['lag_median_ms']:.2f} / {r['lag_p99_ms']:.2f}" if "lag_median_ms" in r else "-"
         if "sub_catch_up" in r:
             w4 = f"catch-up {r['sub_catch_up']:,.0f} ev/s"
+        if "persistent" in r:
+            w4 = f"persistent subscription, ack each: {r['persistent']:,.0f} ev/s"
         print(f"| {name} | {w1} | {w2} | {w3} | {w4} |")
     g = results.get("graveyar-lmdb")
     for peer in ("eventsourcing-sqlite", "eventsourcing-popo"):

@@ -20,6 +20,8 @@ import grpc
 
 from toolkit_graveyar import __version__
 from toolkit_graveyar.core.cluster import Cluster
+from toolkit_graveyar.core.persistent import PersistentSubscriptions
+from toolkit_graveyar.core.projections import SystemProjections
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.users import UserDirectory
 from toolkit_graveyar.core.validation import Limits
@@ -28,8 +30,10 @@ from toolkit_graveyar.grpc.graveyar_v1 import V1_SERVICE, V1Service
 from toolkit_graveyar.grpc.guard import Guard
 from toolkit_graveyar.grpc.kurrentdb import KURRENT_SERVICES, KurrentApi, Member
 from toolkit_graveyar.grpc.operations import OPERATIONS_SERVICE, OperationsService
+from toolkit_graveyar.grpc.persistent import PERSISTENT, PersistentApi
+from toolkit_graveyar.grpc.projections import PROJECTIONS, ProjectionsApi
 from toolkit_graveyar.grpc.users import UsersService
-from toolkit_kernel.errors import Busy, UsageError
+from toolkit_kernel.errors import Busy, ToolkitError, UsageError
 from toolkit_kernel.exposure import ExposurePolicy
 
 __all__ = ["ServerConfig", "build_server", "run_server"]
@@ -37,7 +41,7 @@ __all__ = ["ServerConfig", "build_server", "run_server"]
 log = logging.getLogger("graveyar.server")
 
 #: Every service on the port (health reports each by name).
-SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, OPERATIONS_SERVICE)
+SERVICES = (COMPAT_SERVICE, V1_SERVICE, *KURRENT_SERVICES, OPERATIONS_SERVICE, PERSISTENT, PROJECTIONS)
 
 
 @dataclass
@@ -102,6 +106,8 @@ class RunningServer:
     watcher: asyncio.Task[None] | None = None
     cluster: Cluster | None = None
     users: UserDirectory | None = None
+    persistent: PersistentSubscriptions | None = None
+    projections: SystemProjections | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting calls, end subscriptions (UNAVAILABLE), let in-flight calls finish, close the store."""
@@ -113,6 +119,11 @@ class RunningServer:
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.service.shutdown()
+        # After the shutdown ended their source subscriptions: groups record their checkpoints.
+        if self.persistent is not None:
+            await self.persistent.close()
+        if self.projections is not None:
+            await self.projections.close()
         if self.cluster is not None:
             await self.cluster.stop()
         if self.users is not None:
@@ -145,8 +156,16 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     guard = Guard(policy, users)
     member = Member(uuid.uuid4(), host)
     kurrent = KurrentApi(service, member, __version__)
+    persistent = PersistentSubscriptions(service)
+    projections = SystemProjections(service)
     server.add_generic_rpc_handlers(
-        (CompatService(service).handlers(guard), V1Service(service).handlers(guard), *kurrent.handlers(guard))
+        (
+            CompatService(service).handlers(guard),
+            V1Service(service).handlers(guard),
+            *kurrent.handlers(guard),
+            *PersistentApi(persistent).handlers(guard),
+            *ProjectionsApi(projections).handlers(guard),
+        )
     )
     server.add_generic_rpc_handlers((OperationsService(service).handlers(guard),))
     if users is not None:
@@ -175,7 +194,21 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     await kurrent.cluster.start(host, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, bound, service, health_servicer, cluster=kurrent.cluster, users=users)
+    running = RunningServer(
+        server,
+        bound,
+        service,
+        health_servicer,
+        cluster=kurrent.cluster,
+        users=users,
+        persistent=persistent,
+        projections=projections,
+    )
+    try:
+        await persistent.load()
+        await projections.load()
+    except ToolkitError as exc:  # e.g. PostgreSQL away: they start on first use instead
+        log.warning("persistent subscriptions or projections not started yet: %s", exc)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
     return running
 
