@@ -11,9 +11,10 @@ Workloads (graveyar runs as a separate `graveyar serve` process; the driver is t
   w3  $all read: graveyar.v1 Read of the whole global log (median of 3).
   w4  subscription lag: a $all subscriber and one writer appending single events; lag from
       the append call to delivery (median and p99).
-  w5  fan-out: median latency of single-event appends with no subscription open, then with N
-      live $all subscriptions open (graveyar.v1 Subscribe, one channel); the ratio shows that
-      appends do not slow down with the subscriber count (one shared tail reader per server).
+  w5  fan-out: median latency of single-event appends with 0, N/2 and N live $all subscriptions
+      open (graveyar.v1 Subscribe, in a child process so that its event loop is not the
+      appender's); every subscription must receive every append. The ratio shows that appends
+      do not slow down with the subscriber count (one shared tail reader, sliced hand-over).
       `--fanout-only` runs just this workload on LMDB.
   ceiling: w1 against a gRPC aio server whose handler does nothing, to show what Python gRPC
       unary calls cost on this machine (the limiter of w1).
@@ -22,7 +23,8 @@ SQLite and POPO (in-memory) application recorders on the same append/read worklo
 KurrentDB clients against graveyar (LMDB), same run: kurrentdbclient (the real KurrentDB Python
 client, blocking) with w1 = single-event Append calls from 8 threads, w2 = BatchAppend of 100
 events from 8 threads, w3 = read_all of the whole log, plus a catch-up subscription to $all
-from the start until it has every event (ev/s); and eventsourcing's application recorder on
+from the start until it has every event (ev/s), and a persistent subscription to one stream read
+and acked event by event (ev/s); and eventsourcing's application recorder on
 graveyar (PERSISTENCE_MODULE=toolkit_graveyar.eventsourcing) on the peers' workloads.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -201,43 +204,104 @@ async def w4_lag(address: str, count: int) -> tuple[float, float]:
     return statistics.median(lags) * 1000, lags[int(len(lags) * 0.99) - 1] * 1000
 
 
-async def w5_fanout(address: str, subscribers: int, appends: int) -> dict[str, float]:
-    from toolkit_graveyar.client import AsyncGraveyarClient, new_event
+async def _append_latency_ms(c: Any, appends: int) -> float:
+    from toolkit_graveyar.client import new_event
     from toolkit_graveyar.core.model import Expected
 
-    async def latencies(c: Any) -> float:
-        out = []
-        for _ in range(appends):
-            t0 = time.perf_counter()
-            await c.append("fan", [new_event("Fan", "{}")], Expected.any())
-            out.append(time.perf_counter() - t0)
-            await asyncio.sleep(0.005)
-        return statistics.median(out) * 1000
+    out = []
+    for _ in range(appends):
+        t0 = time.perf_counter()
+        await c.append("fan", [new_event("Fan", "{}")], Expected.any())
+        out.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.005)
+    return statistics.median(out) * 1000
+
+
+class Subscribers:
+    """N live $all subscriptions in a child process (its event loop is not the appender's).
+
+    The child prints `ready` once every subscription caught up. `stop(n)` tells it how many
+    events each subscription should get; it waits for them (up to 300 s: delivery lags behind
+    the appends under load) and answers the number all subscriptions received.
+    """
+
+    def __init__(self, address: str, count: int) -> None:
+        cmd = [PY, str(Path(__file__).resolve()), "--subscribers-child", address, str(count)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"subscriber process failed: {line!r}")
+
+    def stop(self, expected_each: int) -> int:
+        out, _ = self.proc.communicate(f"{expected_each}\n", timeout=600)
+        return int(out.strip() or 0)
+
+
+async def _subscribers_child(address: str, count: int) -> None:
+    from toolkit_graveyar.client import AsyncGraveyarClient
 
     # HTTP/2 caps concurrent streams per connection (100 by default): one channel per 100.
-    channels = [AsyncGraveyarClient(address) for _ in range((subscribers + 99) // 100)]
-    async with AsyncGraveyarClient(address) as c:
-        alone = await latencies(c)
-        caught = 0
-        all_caught = asyncio.Event()
+    channels = [AsyncGraveyarClient(address) for _ in range((count + 99) // 100)]
+    caught = 0
+    received = [0] * count
+    all_caught = asyncio.Event()
+    progress = asyncio.Event()
 
-        async def follow(sub: Any) -> None:
-            nonlocal caught
-            async for msg in sub.subscribe("$all", None):
-                if msg.kind == "caught_up":
-                    caught += 1
-                    if caught == subscribers:
-                        all_caught.set()
+    async def follow(i: int, sub: Any, after: int | None) -> None:
+        nonlocal caught
+        async for msg in sub.subscribe("$all", after):
+            if msg.kind == "caught_up":
+                caught += 1
+                if caught == count:
+                    all_caught.set()
+            elif msg.kind == "event":
+                received[i] += 1
+                progress.set()
 
-        tasks = [asyncio.create_task(follow(channels[i // 100])) for i in range(subscribers)]
-        await asyncio.wait_for(all_caught.wait(), 300)
-        crowded = await latencies(c)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    # Live subscriptions: from the current head (w5 measures fan-out, not N catch-ups of the history).
+    last = await channels[0].read_all(backward=True, limit=1)
+    head = last[0].position if last else None
+    tasks = [asyncio.create_task(follow(i, channels[i // 100], head)) for i in range(count)]
+    waiter = asyncio.create_task(all_caught.wait())
+    await asyncio.wait([waiter, *tasks], timeout=300, return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in tasks if t.done()]
+    if not all_caught.is_set() or failed:
+        reason = failed[0].exception() if failed else f"only {caught} of {count} caught up"
+        print(f"failed: {reason!r}", flush=True)
+        os._exit(1)
+    print("ready", flush=True)
+    expected_each = int(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline) or 0)
+    deadline = time.monotonic() + 300
+    while min(received) < expected_each and time.monotonic() < deadline:
+        progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(progress.wait(), 1)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     for ch in channels:
         await ch.close()
-    return {"append_ms_alone": alone, "append_ms_crowded": crowded, "subscribers": subscribers}
+    print(sum(received), flush=True)
+
+
+async def w5_fanout(address: str, subscribers: int, appends: int) -> dict[str, float]:
+    """Median single-event append latency with 0, N/2 and N live subscriptions (in another process)."""
+    from toolkit_graveyar.client import AsyncGraveyarClient
+
+    out: dict[str, float] = {"subscribers": subscribers}
+    async with AsyncGraveyarClient(address) as c:
+        out["append_ms_alone"] = await _append_latency_ms(c, appends)
+        for n, key in ((subscribers // 2, "append_ms_half"), (subscribers, "append_ms_crowded")):
+            subs = await asyncio.to_thread(Subscribers, address, n)
+            out[key] = await _append_latency_ms(c, appends)
+            received = await asyncio.to_thread(subs.stop, appends)
+            # Every subscription saw every append.
+            out[f"{key}_delivered"] = received
+            if received < n * appends:
+                raise RuntimeError(f"{n} subscriptions received {received} events, expected >= {n * appends}")
+    return out
 
 
 # -- eventsourcing peers -----------------------------------------------------------------------------
@@ -328,6 +392,33 @@ def kurrent_runs(address: str, sizes: dict[str, int]) -> dict[str, float]:
         client.close()
 
 
+def kurrent_persistent(address: str, total: int) -> dict[str, float]:
+    """kurrentdbclient reading a persistent subscription to one stream of `total` events, acking each (ev/s)."""
+    from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+
+    client = KurrentDBClient(f"kurrentdb://{address}?Tls=false")
+    try:
+        stream = f"kp-{uuid.uuid4()}"
+        for start in range(0, total, 500):
+            events = [NewEvent("E", b'{"n":%d}' % k) for k in range(start, min(total, start + 500))]
+            client.append_to_stream(stream, current_version=StreamState.ANY, events=events)
+        client.create_subscription_to_stream("bench", stream, consumer_strategy="RoundRobin")
+        t0 = time.perf_counter()
+        seen = 0
+        sub = client.read_subscription_to_stream("bench", stream, timeout=600)
+        try:
+            for ev in sub:
+                sub.ack(ev)
+                seen += 1
+                if seen >= total:
+                    break
+        finally:
+            sub.stop()
+        return {"persistent": seen / (time.perf_counter() - t0)}
+    finally:
+        client.close()
+
+
 def eventsourcing_on_graveyar(
     address: str, tasks: int, per_task: int, batched_total: int, batch: int
 ) -> dict[str, float]:
@@ -395,11 +486,15 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--fanout", type=int, default=2000, help="live subscriptions in w5")
     parser.add_argument("--fanout-only", action="store_true", help="run only w5, on LMDB")
+    parser.add_argument("--subscribers-child", nargs=2, metavar=("ADDRESS", "N"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 def main() -> int:
     ns = _parse_args()
+    if ns.subscribers_child:
+        asyncio.run(_subscribers_child(ns.subscribers_child[0], int(ns.subscribers_child[1])))
+        return 0
     if ns.fanout_only:
         return fanout_only(ns.fanout)
     sizes = {"tasks": 50, "per_task": 1000, "batched_calls": 250, "lag": 500, "fanout": ns.fanout}
@@ -424,6 +519,9 @@ def main() -> int:
         try:
             results["kurrentdbclient->graveyar-lmdb"] = kurrent_runs(srv.address, sizes)
             print("kurrentdbclient done", flush=True)
+            results["kurrentdbclient-persistent->graveyar-lmdb"] = kurrent_persistent(
+                srv.address, 100 * sizes["per_task"]
+            )
             es_total = 8 * sizes["batched_calls"] * 100
             results["eventsourcing->graveyar-lmdb"] = eventsourcing_on_graveyar(
                 srv.address, sizes["tasks"], sizes["per_task"] // 5, es_total // 5, 100
@@ -464,12 +562,18 @@ def fanout_only(subscribers: int) -> int:
     finally:
         srv.stop()
         shutil.rmtree(out, ignore_errors=True)
-    print(
-        f"w5 fan-out (LMDB): median append {r['append_ms_alone']:.2f} ms alone, "
-        f"{r['append_ms_crowded']:.2f} ms with {subscribers} live subscriptions "
+    print(f"loadavg={os.getloadavg()[0]:.1f}")
+    print("w5 fan-out (LMDB): " + _fanout_line(r))
+    return 0
+
+
+def _fanout_line(r: dict[str, float]) -> str:
+    n = int(r["subscribers"])
+    return (
+        f"median append {r['append_ms_alone']:.2f} ms with 0 live subscriptions, "
+        f"{r['append_ms_half']:.2f} ms with {n // 2}, {r['append_ms_crowded']:.2f} ms with {n} "
         f"({r['append_ms_crowded'] / r['append_ms_alone']:.2f}x)"
     )
-    return 0
 
 
 def print_table(results: dict[str, dict[str, float]]) -> None:
@@ -491,6 +595,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
         w4 = f"{r['lag_median_ms']:.2f} / {r['lag_p99_ms']:.2f}" if "lag_median_ms" in r else "-"
         if "sub_catch_up" in r:
             w4 = f"catch-up {r['sub_catch_up']:,.0f} ev/s"
+        if "persistent" in r:
+            w4 = f"persistent subscription, ack each: {r['persistent']:,.0f} ev/s"
         print(f"| {name} | {w1} | {w2} | {w3} | {w4} |")
     g = results.get("graveyar-lmdb")
     for peer in ("eventsourcing-sqlite", "eventsourcing-popo"):
@@ -502,11 +608,7 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
             )
     for name, r in results.items():
         if "append_ms_crowded" in r:
-            print(
-                f"{name} w5 fan-out: median append {r['append_ms_alone']:.2f} ms alone, "
-                f"{r['append_ms_crowded']:.2f} ms with {r['subscribers']:.0f} live subscriptions "
-                f"({r['append_ms_crowded'] / r['append_ms_alone']:.2f}x)"
-            )
+            print(f"{name} w5 fan-out: {_fanout_line(r)}")
 
 
 if __name__ == "__main__":

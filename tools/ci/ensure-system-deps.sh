@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # the docs' shell examples run as written (tests/test_doc_shell_examples.py): curl, make
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# graveyar's TLS tests make a throwaway certificate with the openssl CLI
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages (apt): ${missing[*]}"
   $SUDO apt-get update -qq

@@ -123,7 +123,7 @@ class ThreadServer:
     def start(self) -> ThreadServer:
         from toolkit_graveyar.core.service import EventStoreService
         from toolkit_graveyar.core.validation import Limits
-        from toolkit_graveyar.server import ServerConfig, build_server
+        from toolkit_graveyar.grpc.server import ServerConfig, build_server
 
         limits = self.config.pop("limits", Limits())
         hard = self.config.pop("schema_hard_fail", False)
@@ -246,3 +246,20 @@ def proc_server(tmp_path: Path) -> Iterator[Any]:
     yield make
     for p in procs:
         p.kill()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost, and its key (made by the openssl CLI)."""
+    import shutil
+
+    # Never a skip: a TLS test that does not run proves nothing. ensure-system-deps installs openssl.
+    assert shutil.which("openssl"), "the openssl CLI is needed: run `bash tools/ci/ensure-system-deps.sh`"
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -1,14 +1,19 @@
-"""Fan-out never blocks writers: one shared tail reader feeds every live subscription.
+"""Fan-out never blocks writers: one shared tail reader feeds every live subscription, a slice at a time.
 
-Runs against both backends (the `service` fixture is parametrized lmdb/postgres).
+Runs against both backends (the `service` fixture is parametrized lmdb/postgres). Append latency
+itself is measured by tools/bench/graveyar.py (w5), not asserted here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,15 +26,13 @@ pytestmark = pytest.mark.asyncio
 
 SUBSCRIBERS = 1_200
 APPENDS = 10
-#: Generous: the old per-subscriber re-read took seconds per append at this subscriber count.
-APPEND_BOUND_SECONDS = 1.0
 
 
 def ev(event_type: str = "T") -> ProposedEvent:
     return ProposedEvent(str(uuid.uuid4()), event_type, b"{}")
 
 
-async def test_append_latency_is_bounded_with_many_live_subscriptions(service: EventStoreService) -> None:
+async def test_many_live_subscriptions_each_get_every_event_once_in_order(service: EventStoreService) -> None:
     await service.append("seed", [ev()], Expected.any())
     got: list[list[int]] = [[] for _ in range(SUBSCRIBERS)]
     caught = [asyncio.Event() for _ in range(SUBSCRIBERS)]
@@ -54,14 +57,9 @@ async def test_append_latency_is_bounded_with_many_live_subscriptions(service: E
     tasks = [asyncio.create_task(consume(i)) for i in range(SUBSCRIBERS)]
     await asyncio.wait_for(asyncio.gather(*(c.wait() for c in caught)), 120)
     assert service.tail.listeners == SUBSCRIBERS
-    latencies = []
     for _ in range(APPENDS):
-        started = time.perf_counter()
         await service.append("hot", [ev()], Expected.any())
-        latencies.append(time.perf_counter() - started)
-        await asyncio.sleep(0.01)
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
-    assert max(latencies) < APPEND_BOUND_SECONDS, latencies
     for i, seen in enumerate(got):
         # Every event exactly once, in order.
         assert seen == (list(range(1, APPENDS + 2)) if i % 2 == 0 else list(range(1, APPENDS + 1))), (i, seen)
@@ -89,14 +87,49 @@ async def test_a_slow_subscriber_is_dropped_to_its_own_reads_and_misses_nothing(
     task = asyncio.create_task(consume())
     await asyncio.wait_for(caught.wait(), 10)
     for i in range(40):
-        started = time.perf_counter()
         await service.append(f"s-{i % 4}", [ev()], Expected.any())
-        assert time.perf_counter() - started < APPEND_BOUND_SECONDS
-    await asyncio.sleep(0.5)
-    assert service.tail.listeners == 0  # dropped: it fell more than 3 records behind
+    # Dropped: it fell more than 3 records behind (the tail drops it while fanning out).
+    await _eventually(lambda: service.tail.listeners == 0)
     release.set()
     await asyncio.wait_for(task, 20)
     assert got == list(range(1, 41))
+
+
+async def _eventually(condition: Callable[[], bool], deadline: float = 60.0) -> None:
+    """Wait (generously: the machine is shared) until `condition` holds."""
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_tail_hands_a_batch_to_one_slice_of_subscriptions_at_a_time(service: EventStoreService) -> None:
+    # Small slices, many subscriptions: a writer never waits behind more than one slice of deliveries.
+    service.tail = LiveTail(service.store, page=service.limits.max_read_page, poll_interval=0.2, slice_size=4)
+    subscribers = 40
+    got = [0] * subscribers
+    caught = [asyncio.Event() for _ in range(subscribers)]
+
+    async def consume(i: int) -> None:
+        async with contextlib.aclosing(service.subscribe("$all", None)) as items:
+            async for item in items:
+                if item.kind == "caught_up":
+                    caught[i].set()
+                got[i] += len(item.records)
+                if got[i] >= 3:
+                    return
+
+    tasks = [asyncio.create_task(consume(i)) for i in range(subscribers)]
+    await asyncio.wait_for(asyncio.gather(*(c.wait() for c in caught)), 60)
+    most = 0
+    for n in range(3):
+        await service.append(f"w-{n}", [ev()], Expected.any())
+        while any(g < n + 1 for g in got):
+            most = max(most, service.tail.delivering)
+            await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    assert most <= 4
+    assert got == [3] * subscribers
 
 
 async def test_shutdown_ends_live_subscriptions_fed_by_the_tail(service: EventStoreService) -> None:
@@ -114,3 +147,29 @@ async def test_shutdown_ends_live_subscriptions_fed_by_the_tail(service: EventSt
     service.shutdown()
     with pytest.raises(Unavailable):
         await asyncio.wait_for(task, 10)
+
+
+async def test_a_burst_of_subscriptions_beyond_grpc_pending_call_queue_all_start(proc_server: Any) -> None:
+    # gRPC core queues at most 1,000 calls the server has not picked up yet by default and
+    # cancels the rest: a burst of reconnecting subscribers lost hundreds before the server raised it.
+    from toolkit_graveyar.client import AsyncGraveyarClient
+
+    srv = proc_server("--data-dir", str(Path(tempfile.mkdtemp(prefix="gy-burst-")) / "data"))
+    burst = 1_500
+    clients = [AsyncGraveyarClient(srv.address) for _ in range(burst // 100)]
+    caught = 0
+
+    async def follow(i: int) -> None:
+        nonlocal caught
+        async with contextlib.aclosing(clients[i // 100].subscribe("$all", None, resume=False)) as items:
+            async for msg in items:
+                if msg.kind == "caught_up":
+                    caught += 1
+                    return
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(follow(i) for i in range(burst))), 240)
+    finally:
+        for c in clients:
+            await c.close()
+    assert caught == burst

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -243,7 +241,7 @@ def test_bearer_token(make_server: Any) -> None:
 
 
 def test_exposure_rule_refuses_unusable_tokens() -> None:
-    from toolkit_graveyar.server import check_bind
+    from toolkit_graveyar.grpc.server import check_bind
     from toolkit_kernel.errors import UsageError
 
     for bad in ("", "two words"):
@@ -280,7 +278,7 @@ def test_unreachable_server_is_unavailable() -> None:
 
 
 def test_refuses_public_bind_without_token() -> None:
-    from toolkit_graveyar.server import check_bind
+    from toolkit_graveyar.grpc.server import check_bind
     from toolkit_kernel.errors import UsageError
 
     with pytest.raises(UsageError):
@@ -313,31 +311,8 @@ async def test_async_client(server: Any) -> None:
         assert (await c.get_snapshot("s")).payload == b"x"
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a test certificate")
-def test_tls(make_server: Any, tmp_path: Path) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+def test_tls(make_server: Any, tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
     srv = make_server(tls_cert=cert, tls_key=key)
     with GraveyarClient(srv.address, tls_ca=cert) as c:
         assert c.append("s", [new_event("T")]).version == 1
@@ -388,7 +363,7 @@ def test_plugin_hooks() -> None:
 
 
 def test_large_events_are_split_across_response_messages(client: GraveyarClient) -> None:
-    from toolkit_graveyar.server import MAX_FRAME, chunk_by_size
+    from toolkit_graveyar.grpc.guard import MAX_FRAME, chunk_by_size
 
     big = b"x" * (3 * 1024 * 1024)
     for _ in range(4):  # 12 MiB in one read: more than one 8 MiB frame

@@ -19,3 +19,11 @@ def client(backend: str, proc_server: Any, tmp_path: Any, request: pytest.Fixtur
     c = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
     yield c
     c.close()
+
+
+@pytest.fixture
+def store_args(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> list[str]:
+    """`graveyar serve` arguments of this test's store, the same on every (re)start."""
+    if backend == "lmdb":
+        return ["--data-dir", str(tmp_path / "data")]
+    return ["--backend", "postgres", "--dsn", request.getfixturevalue("pg_dsn")]

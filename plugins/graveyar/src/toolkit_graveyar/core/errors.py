@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from toolkit_kernel.errors import Busy, Conflict, Internal, NotFound, ToolkitError, UsageError
 
 __all__ = [
+    "AccessDenied",
     "DuplicateEventId",
     "InvalidRequest",
     "SchemaViolation",
@@ -22,6 +23,7 @@ __all__ = [
     "StreamNotFound",
     "Unauthenticated",
     "Unavailable",
+    "UserExists",
     "WrongExpectedVersion",
     "code_of",
 ]
@@ -106,6 +108,19 @@ class Unauthenticated(ToolkitError):
 
     kind = "usage"
     code: ClassVar[str] = "unauthenticated"
+
+
+class AccessDenied(ToolkitError):
+    """An authenticated user may not do this (gRPC PERMISSION_DENIED)."""
+
+    kind = "usage"
+    code: ClassVar[str] = "access-denied"
+
+
+class UserExists(Conflict):
+    """A user with this login exists already (gRPC ALREADY_EXISTS)."""
+
+    code: ClassVar[str] = "user-exists"
 
 
 class StorageFailure(Internal):

@@ -128,6 +128,24 @@ class Expected:
         """The stream's version must equal `version` (0 = no events yet)."""
         return cls(ExpectedKind.EXACT, version)
 
+    @classmethod
+    def parse(cls, text: str) -> Expected:
+        """`any` (or graveyar_db's `-1`), `no_stream`, `stream_exists` or a version number, as users type them."""
+        from toolkit_graveyar.core.errors import InvalidRequest
+
+        v = text.strip().lower().replace("-", "_")
+        if v in ("any", "_1"):
+            return cls.any()
+        if v == "no_stream":
+            return cls.no_stream()
+        if v == "stream_exists":
+            return cls.stream_exists()
+        if v.isdigit():
+            return cls.exact(int(v))
+        raise InvalidRequest(
+            f"bad expected state {text!r}", hint="use any (or -1), no_stream, stream_exists or a version number"
+        )
+
     def describe(self) -> str:
         """Return the wire form used in errors: the number for EXACT, else the kind name."""
         return str(self.version) if self.kind is ExpectedKind.EXACT else self.kind.value

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from toolkit_graveyar._proto.graveyar.v1.graveyar_pb2 import RecordedEvent as RecordedEventPb
+from toolkit_graveyar.core.acl import DELETE, READ, WRITE, authorize
 from toolkit_graveyar.core.codec import (
     content_hash,
     decode_record,
@@ -36,6 +37,7 @@ from toolkit_graveyar.core.model import (
     StreamInfo,
     StreamMetadata,
 )
+from toolkit_graveyar.core.scavenge import Scavenger
 from toolkit_graveyar.core.schema import check_schema, validate_payload
 from toolkit_graveyar.core.validation import ALL_STREAM, Limits, check_event, check_stream_name, uuid_of
 
@@ -88,6 +90,8 @@ class EventStoreService:
         self.closed = False
         #: The one reader of new records that feeds every live subscription.
         self.tail = LiveTail(store, page=self.limits.max_read_page, poll_interval=poll_interval)
+        #: Physical removal of invisible events (operations.Operations StartScavenge/StopScavenge).
+        self.scavenger = Scavenger(self)
 
     def shutdown(self) -> None:
         """End every live subscription with Unavailable (they resume elsewhere or after a restart)."""
@@ -122,6 +126,7 @@ class EventStoreService:
         check_stream_name(stream, writable=not (metastream_ok and stream.startswith("$$") and len(stream) > 2))
         if expected.version < 0:
             raise InvalidRequest(f"expected version {expected.version} is negative")
+        await authorize(self.store, stream, WRITE)
         prepared = await self.prepare_wire(msgs, require_transition=require_transition)
         return await self.store.append(stream, prepared, expected)
 
@@ -147,6 +152,7 @@ class EventStoreService:
             check_stream_name(stream)
             if expected.version < 0:
                 raise InvalidRequest(f"expected version {expected.version} is negative")
+            await authorize(self.store, stream, WRITE)
             events = await self.prepare_wire(msgs)
             total += len(events)
             for ev in events:
@@ -236,6 +242,7 @@ class EventStoreService:
     async def read(self, stream: str, start: int | None, backward: bool, limit: int) -> list[bytes]:
         """Raw records of a stream or `$all`; `start` is inclusive."""
         check_stream_name(stream, allow_all=True, writable=False)
+        await authorize(self.store, stream, READ)
         if stream == ALL_STREAM:
             return await self.store.read_all(start, backward, limit)
         return await self.store.read_stream(stream, start, backward, limit)
@@ -307,6 +314,7 @@ class EventStoreService:
         check_stream_name(stream, allow_all=True, writable=False)
         if (stream_prefixes or exclude_prefixes) and stream != ALL_STREAM:
             raise InvalidRequest("stream prefix filters only apply to '$all' subscriptions")
+        await authorize(self.store, stream, READ)
         types = frozenset(event_types)
         if stream == ALL_STREAM:
             gen = self._subscribe_all(after or 0, tuple(stream_prefixes), types, tuple(exclude_prefixes))
@@ -417,7 +425,7 @@ class EventStoreService:
         try:
             while True:
                 self._check_open()
-                batch = [e for e in await listener.take(self.poll_interval) if fresh(e)]
+                batch = [e for e in await listener.take() if fresh(e)]
                 self._check_open()
                 if batch:
                     yield batch
@@ -430,6 +438,7 @@ class EventStoreService:
     async def delete_stream(self, stream: str, expected: Expected, *, tombstone: bool = False) -> int:
         """Soft-delete (or tombstone: delete permanently) a stream."""
         check_stream_name(stream)
+        await authorize(self.store, stream, DELETE)
         return await self.store.delete_stream(stream, expected, tombstone=tombstone)
 
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> StreamInfo:

@@ -22,14 +22,16 @@ from google.protobuf.message import DecodeError, Message
 from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as gpb
 from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, serverfeatures_pb2, shared_pb2, status_pb2, streams_pb2
 from toolkit_graveyar.core import errors as E
-from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind
+from toolkit_graveyar.core.cluster import Cluster, ClusterMember
+from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
+from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind, RecordedEvent
 from toolkit_graveyar.core.validation import ALL_STREAM
 from toolkit_graveyar.grpc.kurrentdb_metadata import metadata_target, retention_of
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
-    from toolkit_graveyar.server import _Guard
+    from toolkit_graveyar.grpc.guard import Guard
 
 __all__ = ["KURRENT_SERVICES", "KurrentApi", "Member"]
 
@@ -37,6 +39,9 @@ STREAMS = "event_store.client.streams.Streams"
 GOSSIP = "event_store.client.gossip.Gossip"
 FEATURES = "event_store.client.server_features.ServerFeatures"
 KURRENT_SERVICES = (STREAMS, GOSSIP, FEATURES)
+#: Served by grpc/persistent.py and grpc/projections.py; named here for ServerFeatures.
+PERSISTENT = "event_store.client.persistent_subscriptions.PersistentSubscriptions"
+PROJECTIONS = "event_store.client.projections.Projections"
 
 #: .NET ticks (100 ns) per millisecond: KurrentDB's "created" metadata is ticks since the Unix epoch.
 TICKS_PER_MS = 10_000
@@ -127,24 +132,32 @@ def proposed_to_event(i: int, msg: Any) -> gpb.RecordedEvent:
     )
 
 
-def recorded_event(record: bytes, structured: bool) -> streams_pb2.ReadResp:
-    """A stored record as a ReadResp event."""
+def recorded_fields(record: bytes, structured: bool) -> dict[str, Any]:
+    """A stored record as the fields of KurrentDB's RecordedEvent (Streams and PersistentSubscriptions share them)."""
     r = gpb.RecordedEvent.FromString(record)
-    ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(
-        id=uuid_message(r.id, structured),
-        stream_identifier=shared_pb2.StreamIdentifier(stream_name=r.stream.encode("utf-8")),
-        stream_revision=r.version - 1,
-        prepare_position=r.position,
-        commit_position=r.position,
-        metadata={
+    return {
+        "id": uuid_message(r.id, structured),
+        "stream_identifier": shared_pb2.StreamIdentifier(stream_name=r.stream.encode("utf-8")),
+        "stream_revision": r.version - 1,
+        "prepare_position": r.position,
+        "commit_position": r.position,
+        "metadata": {
             "type": r.event_type,
             "content-type": r.content_type or OCTET_STREAM,
             "created": str(r.timestamp * TICKS_PER_MS),
         },
-        custom_metadata=r.custom_metadata,
-        data=r.payload,
+        "custom_metadata": r.custom_metadata,
+        "data": r.payload,
+    }
+
+
+def recorded_event(record: bytes, structured: bool) -> streams_pb2.ReadResp:
+    """A stored record as a ReadResp event."""
+    fields = recorded_fields(record, structured)
+    ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(**fields)
+    return streams_pb2.ReadResp(
+        event=streams_pb2.ReadResp.ReadEvent(event=ev, commit_position=fields["commit_position"])
     )
-    return streams_pb2.ReadResp(event=streams_pb2.ReadResp.ReadEvent(event=ev, commit_position=r.position))
 
 
 class EventFilter:
@@ -182,6 +195,8 @@ class KurrentApi:
         self.svc = svc
         self.member = member
         self.version = version
+        #: The servers sharing the store, once the server is listening (None: this one alone).
+        self.cluster: Cluster | None = None
 
     # -- appends ----------------------------------------------------------------------------------
     async def append(self, requests: AsyncIterator[streams_pb2.AppendReq]) -> streams_pb2.AppendResp:
@@ -324,8 +339,27 @@ class KurrentApi:
             source = self._subscribe_all(o.all, flt, structured)
         else:
             source = self._read_all(o.all, backward, o.count, flt, structured)
+        if o.resolve_links:
+            source = self._resolved(source, structured)
         async for item in source:
             yield item
+
+    async def _resolved(
+        self, source: AsyncIterator[streams_pb2.ReadResp], structured: bool
+    ) -> AsyncIterator[streams_pb2.ReadResp]:
+        """`source` with each `$>` link event replaced by the event it points at, the link beside it."""
+        async for resp in source:
+            if resp.WhichOneof("content") != "event" or resp.event.event.metadata["type"] != LINK_EVENT:
+                yield resp
+                continue
+            link = resp.event.event
+            target = await resolve_link(self.svc.store, _as_link(link))
+            if target is None:
+                yield resp  # the event is gone: the link itself
+                continue
+            ev = streams_pb2.ReadResp.ReadEvent.RecordedEvent(**recorded_fields(target, structured))
+            read_event = streams_pb2.ReadResp.ReadEvent(event=ev, link=link, commit_position=resp.event.commit_position)
+            yield streams_pb2.ReadResp(event=read_event)
 
     async def _read_stream(
         self, name: str, so: R.StreamOptions, backward: bool, count: int, structured: bool
@@ -437,16 +471,24 @@ class KurrentApi:
 
     # -- gossip and features ------------------------------------------------------------------------
     async def gossip(self, _req: shared_pb2.Empty) -> gossip_pb2.ClusterInfo:
-        """Gossip.Read: this server, as the leader of a one-member cluster."""
-        m = self.member
-        info = gossip_pb2.MemberInfo(
-            instance_id=shared_pb2.UUID(string=str(m.instance_id)),
-            time_stamp=(time.time_ns() // 100) + 621_355_968_000_000_000,
-            state=gossip_pb2.MemberInfo.Leader,
-            is_alive=True,
-            http_end_point=gossip_pb2.EndPoint(address=m.host, port=m.port),
+        """Gossip.Read: every live server of the store (core.cluster), one of them the leader."""
+        if self.cluster is None:
+            m = self.member
+            members = [ClusterMember(str(m.instance_id), m.host, m.port, True, time.time_ns() // 1_000_000)]
+        else:
+            members = await self.cluster.members()
+        return gossip_pb2.ClusterInfo(
+            members=[
+                gossip_pb2.MemberInfo(
+                    instance_id=shared_pb2.UUID(string=m.instance_id),
+                    time_stamp=m.heartbeat_ms * TICKS_PER_MS + 621_355_968_000_000_000,
+                    state=gossip_pb2.MemberInfo.Leader if m.leader else gossip_pb2.MemberInfo.Follower,
+                    is_alive=True,
+                    http_end_point=gossip_pb2.EndPoint(address=m.host, port=m.port),
+                )
+                for m in members
+            ]
         )
-        return gossip_pb2.ClusterInfo(members=[info])
 
     async def features(self, _req: shared_pb2.Empty) -> serverfeatures_pb2.SupportedMethods:
         """ServerFeatures.GetSupportedMethods."""
@@ -464,11 +506,29 @@ class KurrentApi:
             method(STREAMS, "Tombstone"),
             method(GOSSIP, "Read"),
             method(FEATURES, "GetSupportedMethods"),
+            *(
+                method(PERSISTENT, name, "stream", "all")
+                for name in (
+                    "Create",
+                    "Update",
+                    "Delete",
+                    "Read",
+                    "GetInfo",
+                    "ReplayParked",
+                    "List",
+                    "RestartSubsystem",
+                )
+            ),
+            method(PERSISTENT, "RestartSubsystem"),
+            *(
+                method(PROJECTIONS, name)
+                for name in ("Statistics", "Enable", "Disable", "Reset", "State", "Result", "RestartSubsystem")
+            ),
         ]
         return serverfeatures_pb2.SupportedMethods(methods=methods, event_store_server_version=self.version)
 
     # -- handler table ------------------------------------------------------------------------------
-    def handlers(self, guard: _Guard) -> list[grpc.GenericRpcHandler]:
+    def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
         """Generic handlers for the three services."""
         h = _Handlers(guard)
         return [
@@ -555,12 +615,29 @@ def _batch_error(cid: shared_pb2.UUID, options: Any, exc: ToolkitError) -> strea
     elif isinstance(exc, E.InvalidRequest):
         code = grpc.StatusCode.INVALID_ARGUMENT
         detail = shared_pb2.BadRequest(message=exc.message)
+    elif isinstance(exc, E.AccessDenied):
+        code = grpc.StatusCode.PERMISSION_DENIED
+        detail = shared_pb2.AccessDenied()
     else:
         detail = shared_pb2.Unknown()
     # Fields of well-known types are filled in place: the messages live in a private pool (see pool.py).
     status = status_pb2.Status(code=code.value[0], message=exc.message)
     status.details.Pack(detail)
     return streams_pb2.BatchAppendResp(correlation_id=cid, error=status, stream_identifier=options.stream_identifier)
+
+
+def _as_link(ev: streams_pb2.ReadResp.ReadEvent.RecordedEvent) -> RecordedEvent:
+    """The core view of a link read from the store (what `resolve_link` needs: its type and data)."""
+    return RecordedEvent(
+        stream=ev.stream_identifier.stream_name.decode("utf-8", "replace"),
+        version=ev.stream_revision + 1,
+        position=ev.commit_position,
+        event_id="",
+        event_type=LINK_EVENT,
+        data=ev.data,
+        metadata={},
+        timestamp=0,
+    )
 
 
 def _confirmation() -> streams_pb2.ReadResp:
@@ -589,7 +666,7 @@ def _status_for(err: ToolkitError) -> grpc.StatusCode | None:
 class _Handlers:
     """Authentication, request parsing and KurrentDB error mapping around every handler kind."""
 
-    def __init__(self, guard: _Guard) -> None:
+    def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
     async def _fail(self, context: grpc.aio.ServicerContext, err: BaseException) -> None:

@@ -34,11 +34,11 @@ def graveyar_append(
     server: str | None = None,
 ) -> dict[str, Any]:
     """Append one event to a stream; `expected` is any, no_stream, stream_exists or a version number."""
-    from toolkit_graveyar.cli_common import parse_expected
     from toolkit_graveyar.client import new_event
+    from toolkit_graveyar.core.model import Expected
 
     with _client(server) as client:
-        result = client.append(stream, [new_event(event_type, data, metadata=metadata)], parse_expected(expected))
+        result = client.append(stream, [new_event(event_type, data, metadata=metadata)], Expected.parse(expected))
         return dict(result.to_dict())
 
 

@@ -33,13 +33,18 @@ from toolkit_graveyar.core.model import (
 from toolkit_graveyar.core.notify import PositionNotifier
 
 __all__ = [
+    "SCAVENGE_CHUNK",
     "IdHit",
+    "MemberRecord",
     "PreparedEvent",
+    "Purged",
     "Store",
     "StreamState",
     "check_expected",
     "check_snapshot",
+    "doomed",
     "idempotent_result",
+    "scavenge_floor",
 ]
 
 
@@ -98,6 +103,15 @@ class StreamState:
             truncate_before=self.truncate_before,
             metadata=StreamMetadata(self.max_count, self.max_age),
         )
+
+
+class MemberRecord(NamedTuple):
+    """A server registered on a shared store (PostgreSQL), as the store last heard of it."""
+
+    instance_id: str
+    host: str
+    port: int
+    heartbeat_ms: int
 
 
 class IdHit(NamedTuple):
@@ -219,6 +233,43 @@ def check_snapshot(stream: str, state: StreamState | None, snap: Snapshot, store
         )
 
 
+@dataclass(slots=True)
+class Purged:
+    """What a scavenge removed for good."""
+
+    events: int = 0
+    bytes: int = 0
+
+    def add(self, other: Purged) -> None:
+        """Count `other` in."""
+        self.events += other.events
+        self.bytes += other.bytes
+
+
+def scavenge_floor(state: StreamState) -> int:
+    """Versions below this one no read can return again (soft delete, tombstone, $tb, $maxCount)."""
+    return min(visible_floor(state), state.version + 1)
+
+
+def doomed(state: StreamState, records: Sequence[tuple[int, bytes]], now_ms: int) -> list[int]:
+    """Versions among `records` ((version, record) pairs) that a scavenge removes, judged by `state` now.
+
+    Backends call this inside the write transaction that deletes, with the state read there,
+    so a retention rule relaxed after the scavenge looked at a stream is honoured.
+    """
+    floor = scavenge_floor(state)
+    cutoff = None if state.max_age is None else now_ms - state.max_age * 1000
+    out = []
+    for version, record in records:
+        if version < floor or (cutoff is not None and decode_record(record).timestamp < cutoff):
+            out.append(version)
+    return out
+
+
+#: Versions examined per scavenge transaction: short transactions keep appends flowing.
+SCAVENGE_CHUNK = 1024
+
+
 def visible_floor(state: StreamState) -> int:
     """The lowest version a stream read may return (soft delete and max count)."""
     lo = max(state.truncate_before, 1)
@@ -297,6 +348,47 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Finish queued writes, then release every resource."""
 
+    @abc.abstractmethod
+    async def _purge(self, stream: str, lo: int, hi: int) -> Purged:
+        """Delete, in one write transaction, the versions lo..hi of `stream` that `doomed` names.
+
+        The stream's state is read inside that transaction. Records, their version index entries
+        and their event ids go; the stream's state (version, delete marks, metadata) stays.
+        """
+
+    # -- cluster membership (stores several servers share) -----------------------------------
+    async def heartbeat(self, instance_id: str, host: str, port: int) -> None:  # noqa: B027 - optional hook
+        """Record that this server (`instance_id` at host:port) is alive.
+
+        A store no other server can open (LMDB) has no cluster: nothing to record.
+        """
+
+    async def members(self, alive_within: float) -> list[MemberRecord] | None:
+        """Servers heard of within `alive_within` seconds, oldest first; None when the store has no cluster."""
+        return None
+
+    async def leave(self, instance_id: str) -> None:  # noqa: B027 - optional hook
+        """Forget this server (it is shutting down)."""
+
+    async def scavenge_stream(self, stream: str, keep_going: Callable[[], bool] = lambda: True) -> Purged:
+        """Remove the events of `stream` that no read can return any more, chunk by chunk.
+
+        Stops between chunks once `keep_going()` is false. Reads stay correct throughout: only
+        events already invisible are removed.
+        """
+        purged = Purged()
+        state = await self.stream_state(stream)
+        if state is None:
+            return purged
+        # Below the floor everything goes; above it only events past $maxAge, if the stream has one.
+        end = state.version if state.max_age is not None else scavenge_floor(state) - 1
+        lo = 1
+        while lo <= end and keep_going():
+            hi = min(end, lo + SCAVENGE_CHUNK - 1)
+            purged.add(await self._purge(stream, lo, hi))
+            lo = hi + 1
+        return purged
+
     async def read_stream(self, stream: str, start: int | None, backward: bool, limit: int) -> list[bytes]:
         """Visible records of one stream from version `start` (inclusive).
 
@@ -328,11 +420,13 @@ class Store(abc.ABC):
             chunk = await self._read_versions(state, lo, hi, backward, page)
             if not chunk:
                 break
-            out.extend(r for r in chunk if decode_record(r).timestamp >= cutoff)
+            decoded = [decode_record(r) for r in chunk]
+            out.extend(r for r, ev in zip(chunk, decoded, strict=True) if ev.timestamp >= cutoff)
+            # Scavenged versions leave gaps: continue after the last version actually read.
             if backward:
-                hi -= len(chunk)
+                hi = decoded[-1].version - 1
             else:
-                lo += len(chunk)
+                lo = decoded[-1].version + 1
         return out[:limit] if limit else out
 
     async def stream_info(self, stream: str) -> StreamInfo | None:

@@ -25,30 +25,33 @@ import queue
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import lmdb
 
-from toolkit_graveyar.core.codec import finish_record, stream_field
+from toolkit_graveyar.core.codec import decode_record, finish_record, stream_field
 from toolkit_graveyar.core.errors import StorageFailure, WrongExpectedVersion
 from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, StreamInfo, StreamMetadata
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
     IdHit,
     PreparedEvent,
+    Purged,
     Store,
     StreamState,
     check_expected,
     check_multi_results,
     check_snapshot,
     deleted_state,
+    doomed,
     idempotent_result,
 )
 from toolkit_kernel.errors import Busy, Corrupt, ToolkitError
 
-__all__ = ["LmdbStore"]
+__all__ = ["LmdbStore", "compact"]
 
 _Q = struct.Struct(">Q")
 _QQ = struct.Struct(">QQ")
@@ -319,9 +322,9 @@ class LmdbStore(Store):
         if added == len(id_items):
             return True
         get, delete, ids = txn.get, txn.delete, self._ids
-        for uuid, value in id_items:
-            if get(uuid, db=ids) == value:  # ours: the value holds a position beyond the head
-                delete(uuid, db=ids)
+        for ident, value in id_items:
+            if get(ident, db=ids) == value:  # ours: the value holds a position beyond the head
+                delete(ident, db=ids)
         return False
 
     def _recorded(
@@ -381,6 +384,49 @@ class LmdbStore(Store):
 
         await self._submit(op)
 
+    async def _purge(self, stream: str, lo: int, hi: int) -> Purged:
+        """Delete the doomed versions lo..hi: log records, version index entries and event ids."""
+
+        def op(txn: Any) -> Purged:
+            purged = Purged()
+            state = self._state(txn, stream)
+            if state is None:
+                return purged
+            vcur = txn.cursor(db=self._versions)
+            found: list[tuple[int, bytes, bytes]] = []  # version, position key, record
+            if vcur.set_range(_QQ.pack(state.key, lo)):
+                last = _QQ.pack(state.key, hi)
+                for vkey, pkey in vcur.iternext():
+                    if vkey > last:
+                        break
+                    found.append((_QQ.unpack(vkey)[1], pkey, txn.get(pkey, db=self._log) or b""))
+            gone = set(doomed(state, [(v, rec) for v, _, rec in found], int(time.time() * 1000)))
+            for version, pkey, record in found:
+                if version not in gone:
+                    continue
+                txn.delete(_QQ.pack(state.key, version), db=self._versions)
+                txn.delete(pkey, db=self._log)
+                if record:
+                    ident = uuid.UUID(decode_record(record).event_id).bytes
+                    held = txn.get(ident, db=self._ids)
+                    # Only this event's id entry: another stream may have reused the id since.
+                    if held is not None and _ID.unpack(held)[2] == _Q.unpack(pkey)[0]:
+                        txn.delete(ident, db=self._ids)
+                purged.events += 1
+                purged.bytes += len(record)
+            return purged
+
+        purged: Purged = await self._submit(op)
+        return purged
+
+    def entry_counts(self) -> dict[str, int]:
+        """Entries per LMDB database (what a scavenge shrinks; for operators and tests)."""
+        with self._env.begin() as txn:
+            return {
+                name: int(txn.stat(db)["entries"])
+                for name, db in (("log", self._log), ("versions", self._versions), ("ids", self._ids))
+            }
+
     async def upsert_schema(self, name: str, definition: dict[str, Any]) -> None:
         """Store a schema."""
         raw = json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()
@@ -401,14 +447,23 @@ class LmdbStore(Store):
             get = txn.get
             log = self._log
             if backward:
-                if not vcur.set_key(_QQ.pack(key, hi)):
+                # The highest stored version <= hi (scavenged versions leave gaps).
+                if not vcur.set_range(_QQ.pack(key, hi)):
+                    if not vcur.last():
+                        return out
+                elif vcur.key() != _QQ.pack(key, hi) and not vcur.prev():
                     return out
-                it = vcur.iterprev(keys=False)
+                it = vcur.iterprev()
             else:
                 if not vcur.set_range(_QQ.pack(key, lo)):
                     return out
-                it = vcur.iternext(keys=False)
-            for pkey in it:
+                it = vcur.iternext()
+            # Bounded by key as well as by count: scavenged versions leave gaps, and the next
+            # stream's versions follow this stream's in the index.
+            first, last = _QQ.pack(key, lo), _QQ.pack(key, hi)
+            for vkey, pkey in it:
+                if vkey > last or vkey < first:
+                    break
                 out.append(get(pkey, db=log) or b"")
                 if len(out) >= n:
                     break
@@ -500,3 +555,51 @@ class LmdbStore(Store):
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def compact(path: Path) -> tuple[int, int]:
+    """Rewrite the LMDB environment under `path` without its free pages; (bytes before, bytes after).
+
+    A scavenge frees the pages of removed events but LMDB keeps them in its file, old bytes
+    included, for reuse. A compacting copy leaves them out; it then replaces the data file.
+    Runs only while no server holds the directory (Busy otherwise).
+    """
+    import shutil
+
+    lock_fd = os.open(path / "graveyar.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(
+                f"data directory {path} is in use by a graveyar server",
+                hint="stop the server first: compaction rewrites the file it has open",
+                details={"data_dir": str(path)},
+            ) from None
+        data = path / "lmdb" / "data.mdb"
+        if not data.exists():
+            raise StorageFailure(f"{path} holds no graveyar LMDB environment", details={"data_dir": str(path)})
+        before = data.stat().st_size
+        scratch = path / "lmdb.compacting"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        env = lmdb.open(str(path / "lmdb"), subdir=True, max_dbs=8, map_size=DEFAULT_MAP_SIZE)
+        try:
+            env.copy(str(scratch), compact=True)
+        finally:
+            env.close()
+        fd = os.open(scratch / "data.mdb", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(scratch / "data.mdb", data)
+        dir_fd = os.open(data.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself is durable
+        finally:
+            os.close(dir_fd)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return before, data.stat().st_size
+    finally:
+        os.close(lock_fd)

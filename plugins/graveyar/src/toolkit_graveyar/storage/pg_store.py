@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,13 +30,16 @@ from toolkit_graveyar.core.model import AppendResult, Expected, Snapshot, Stream
 from toolkit_graveyar.core.notify import PositionNotifier
 from toolkit_graveyar.storage.base import (
     IdHit,
+    MemberRecord,
     PreparedEvent,
+    Purged,
     Store,
     StreamState,
     check_expected,
     check_multi_results,
     check_snapshot,
     deleted_state,
+    doomed,
     idempotent_result,
 )
 from toolkit_kernel.errors import ToolkitError
@@ -87,6 +91,13 @@ CREATE TABLE IF NOT EXISTS graveyar_snapshots (
     version bigint NOT NULL,
     ts bigint NOT NULL,
     payload bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS graveyar_members (
+    instance_id uuid PRIMARY KEY,
+    host text NOT NULL,
+    port integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    heartbeat timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS graveyar_schemas (
     name text PRIMARY KEY,
@@ -456,6 +467,55 @@ class PgStore(Store):
 
         info: StreamInfo = await self._submit("single", op)
         return info
+
+    async def heartbeat(self, instance_id: str, host: str, port: int) -> None:
+        """Upsert this server's row; PostgreSQL's clock stamps it, so servers' clocks need not agree."""
+        await self._fetch(
+            "INSERT INTO graveyar_members (instance_id, host, port) VALUES (%s, %s, %s) "
+            "ON CONFLICT (instance_id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port, heartbeat = now() "
+            "RETURNING 1",
+            (instance_id, host, port),
+        )
+
+    async def members(self, alive_within: float) -> list[MemberRecord] | None:
+        """Servers whose heartbeat is younger than `alive_within` seconds, longest-running first."""
+        rows = await self._fetch(
+            "SELECT instance_id::text, host, port, (extract(epoch FROM heartbeat) * 1000)::bigint "
+            "FROM graveyar_members WHERE heartbeat > now() - make_interval(secs => %s) "
+            "ORDER BY started_at, instance_id",
+            (alive_within,),
+        )
+        return [MemberRecord(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    async def leave(self, instance_id: str) -> None:
+        """Delete this server's row (and rows of servers silent for an hour)."""
+        await self._fetch(
+            "DELETE FROM graveyar_members WHERE instance_id = %s OR heartbeat < now() - interval '1 hour' RETURNING 1",
+            (instance_id,),
+        )
+
+    async def _purge(self, stream: str, lo: int, hi: int) -> Purged:
+        """Delete the doomed versions lo..hi (their rows, and with them their event ids)."""
+
+        async def op(conn: psycopg.AsyncConnection[Any]) -> Purged:
+            state = await self._load_state(conn, stream)
+            if state is None:
+                return Purged()
+            cur = conn.cursor(binary=True)
+            await cur.execute(
+                "SELECT version, record FROM graveyar_events WHERE stream = %s AND version BETWEEN %s AND %s",
+                (stream, lo, hi),
+            )
+            rows = [(int(v), bytes(r)) for v, r in await cur.fetchall()]
+            gone = doomed(state, rows, int(time.time() * 1000))
+            if not gone:
+                return Purged()
+            await conn.execute("DELETE FROM graveyar_events WHERE stream = %s AND version = ANY(%s)", (stream, gone))
+            sizes = dict(rows)
+            return Purged(len(gone), sum(len(sizes[v]) for v in gone))
+
+        purged: Purged = await self._submit("single", op)
+        return purged
 
     async def save_snapshot(self, snapshot: Snapshot, *, exact: bool) -> None:
         """Keep the latest snapshot (checked and written in one transaction)."""

@@ -236,6 +236,10 @@ async def _watch_end(sup: Supervisor, names: list[str]) -> None:
 
 
 async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *, pc_api: bool = False) -> Any:
+    # Import the web stack on a thread: the loop keeps reading output and checking readiness meanwhile.
+    import importlib
+
+    await asyncio.to_thread(importlib.import_module, "toolkit_pom.http.pc_api" if pc_api else "toolkit_pom.http.server")
     import uvicorn
 
     from toolkit_kernel.exposure import ExposurePolicy, guard_asgi, uvicorn_options
@@ -264,6 +268,18 @@ async def _serve_http(sup: Supervisor, sock: socket.socket, token: str | None, *
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="pom:http")
     return server, task
+
+
+async def _serve_http_sockets(
+    sup: Supervisor, options: UpOptions, http_sock: socket.socket | None, pc_sock: socket.socket | None
+) -> list[Any]:
+    """Serve pom's HTTP API and process-compose's API on their bound sockets: (server, task) each."""
+    servers = []
+    if http_sock is not None:
+        servers.append(await _serve_http(sup, http_sock, options.token))
+    if pc_sock is not None:
+        servers.append(await _serve_http(sup, pc_sock, None, pc_api=True))
+    return servers
 
 
 async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | None, dict[str, Any]]:
@@ -397,17 +413,14 @@ async def _supervise(
     sup.reloader = options.reload
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")
-    http = None
     servers: list[Any] = []
     tasks: list[asyncio.Task[Any]] = []
     try:
         await server.start()
         if http_sock is not None:
             sup.http_url = _url(http_sock)
-            http = await _serve_http(sup, http_sock, options.token)
         if pc_sock is not None:
             sup.pc_api_url = _url(pc_sock)
-            servers.append(await _serve_http(sup, pc_sock, None, pc_api=True))
         if not options.tui:
             api = f"HTTP API on {sup.http_url}" if sup.http_url else "HTTP API off"
             print(f"pom: {config.name} (pid {os.getpid()}); {api}; `pom ps` for status", file=sys.stderr, flush=True)
@@ -417,6 +430,10 @@ async def _supervise(
             loop.add_signal_handler(sig, _on_signal, sup, sig)
         printer, app = _start_frontends(sup, options, tasks)
         _start_watchers(sup, options, [i.name for i in chosen], tasks)
+        # The HTTP servers come up after the processes have been started: importing the web stack
+        # takes ~0.3 s of CPU, which would otherwise delay every process. Their sockets already
+        # listen, so an early client waits in the backlog instead of being refused.
+        servers.extend(await _serve_http_sockets(sup, options, http_sock, pc_sock))
         await sup.shutdown_event.wait()
         final = {"project": sup.info(), "processes": sup.processes()}
         if app is not None:
@@ -438,7 +455,7 @@ async def _supervise(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for server_task in [*([http] if http is not None else []), *servers]:
+        for server_task in servers:
             server_task[0].should_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(server_task[1], 5)

@@ -6,8 +6,8 @@ pool, so graveyar's copies live here and a process can import both.
 
 from __future__ import annotations
 
-from google.protobuf import any_pb2, descriptor_pool, duration_pb2, empty_pb2, timestamp_pb2
+from google.protobuf import any_pb2, descriptor_pool, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2
 
 POOL = descriptor_pool.DescriptorPool()
-for _well_known in (any_pb2, duration_pb2, empty_pb2, timestamp_pb2):
+for _well_known in (any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2):
     POOL.AddSerializedFile(_well_known.DESCRIPTOR.serialized_pb)

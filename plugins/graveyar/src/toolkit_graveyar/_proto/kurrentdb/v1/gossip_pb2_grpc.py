@@ -46,8 +46,8 @@ class GossipServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Read(self, request, context):
-        """graveyar answers one member per running graveyar server of the same store, all alive;
-        the server answering is the Leader, the others Followers (every graveyar server accepts writes).
+        """graveyar answers one member per live graveyar server of the same store; the longest-running
+        is the Leader, the others Followers (every graveyar server accepts writes).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

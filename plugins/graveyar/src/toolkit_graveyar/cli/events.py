@@ -1,48 +1,18 @@
-"""`graveyar` / `toolkit graveyar`: serve the event store and talk to it.
-
-Every command except `serve` is a client of a running server (`--server`, default
-127.0.0.1:50051). grpc, lmdb and psycopg load only inside command bodies.
-"""
+"""`graveyar append|read|read-all|subscribe`: write and read events."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from toolkit.cliutil import ToolkitGroup, emit, json_mode, json_option, standalone_main, write_json
-from toolkit_graveyar.cli_common import ClientOptions, client_from, event_from_json, parse_expected, parse_meta
+from toolkit.cliutil import emit, json_mode, write_json
+from toolkit_graveyar.cli.common import client_from, event_from_json, parse_expected, parse_meta
 from toolkit_graveyar.core.errors import InvalidRequest
 
-__all__ = ["graveyar", "main"]
-
-
-@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--server",
-    default="127.0.0.1:50051",
-    envvar="GRAVEYAR_SERVER",
-    show_envvar=True,
-    show_default=True,
-    help="host:port of the graveyar server.",
-)
-@click.option("--token", envvar="GRAVEYAR_TOKEN", show_envvar=True, help="Bearer token for the server.")
-@click.option(
-    "--tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="GRAVEYAR_TLS_CA",
-    show_envvar=True,
-    help="PEM root certificate: connect with TLS and verify the server against it.",
-)
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Per-call deadline in seconds.")
-@json_option
-@click.pass_context
-def graveyar(ctx: click.Context, server: str, token: str | None, tls_ca: Path | None, timeout: float) -> None:
-    """graveyar: a gRPC event store (graveyar_db-compatible), on LMDB or PostgreSQL."""
-    ctx.obj = ClientOptions(server, token, tls_ca, timeout)
+__all__ = ["append", "read", "read_all", "subscribe"]
 
 
 def _event_line(ev: Any) -> str:
@@ -50,7 +20,7 @@ def _event_line(ev: Any) -> str:
     return f"{ev.position}\t{ev.stream}@{ev.version}\t{ev.event_type}\t{data}"
 
 
-@graveyar.command()
+@click.command()
 @click.argument("stream")
 @click.option("--type", "event_type", help="Event type (single-event mode).")
 @click.option("--data", default="", help="Event data as text (single-event mode).")
@@ -116,7 +86,7 @@ def _read(
             click.echo(_event_line(e))
 
 
-@graveyar.command()
+@click.command()
 @click.argument("stream")
 @click.option("--from", "start", type=click.IntRange(min=0), help="First version to return (inclusive).")
 @click.option("--backward", is_flag=True, help="Newest first.")
@@ -127,7 +97,7 @@ def read(ctx: click.Context, stream: str, start: int | None, backward: bool, lim
     _read(ctx, stream, start, backward, limit)
 
 
-@graveyar.command("read-all")
+@click.command("read-all")
 @click.option("--from", "start", type=click.IntRange(min=0), help="First global position (inclusive).")
 @click.option("--backward", is_flag=True, help="Newest first.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many events (0 = all).")
@@ -140,7 +110,7 @@ def read_all(ctx: click.Context, start: int | None, backward: bool, limit: int, 
     _read(ctx, "$all", start, backward, limit, excludes)
 
 
-@graveyar.command()
+@click.command()
 @click.argument("stream", default="$all")
 @click.option("--after", type=click.IntRange(min=0), help="Deliver events after this version/position.")
 @click.option("--prefix", "prefixes", multiple=True, help="Only streams starting with this ($all; repeatable).")
@@ -193,16 +163,3 @@ def subscribe(
             sys.stdout.flush()
             if (count is not None and seen >= count) or (until_caught_up and msg.kind == "caught_up"):
                 return
-
-
-def _register() -> None:
-    from toolkit_graveyar.cli_admin import delete, metadata, schema, snapshot, streams
-    from toolkit_graveyar.cli_serve import serve
-
-    for cmd in (serve, streams, delete, metadata, snapshot, schema):
-        graveyar.add_command(cmd)
-
-
-_register()
-
-main = standalone_main(graveyar)

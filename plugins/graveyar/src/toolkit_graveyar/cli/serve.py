@@ -46,6 +46,17 @@ def default_data_dir() -> Path:
 @click.option("--require-tls", is_flag=True, envvar="REQUIRE_TLS", help="Refuse to start without --tls-cert/--tls-key.")
 @click.option("--require-auth", is_flag=True, envvar="REQUIRE_AUTH", help="Refuse to start without --token.")
 @click.option(
+    "--auth",
+    is_flag=True,
+    envvar="GRAVEYAR_AUTH",
+    help="Require users: Basic credentials on every call (KurrentDB's admin:changeit) or the --token.",
+)
+@click.option(
+    "--admin-password",
+    envvar="GRAVEYAR_ADMIN_PASSWORD",
+    help="Password of the built-in `admin` user with --auth (default: KurrentDB's changeit).",
+)
+@click.option(
     "--schema-validation",
     type=click.Choice(["soft", "hard"]),
     default="soft",
@@ -66,6 +77,8 @@ def serve(
     tls_key: Path | None,
     require_tls: bool,
     require_auth: bool,
+    auth: bool,
+    admin_password: str | None,
     schema_validation: str,
     max_inflight: int,
     max_event_size: int,
@@ -77,8 +90,9 @@ def serve(
     import os
 
     from toolkit_graveyar.core.service import EventStoreService
+    from toolkit_graveyar.core.users import DEFAULT_ADMIN_PASSWORD
     from toolkit_graveyar.core.validation import Limits
-    from toolkit_graveyar.server import ServerConfig, check_bind, run_server
+    from toolkit_graveyar.grpc.server import ServerConfig, check_bind, run_server
     from toolkit_graveyar.storage.base import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -93,6 +107,10 @@ def serve(
         raise InvalidRequest("a token is required (REQUIRE_AUTH) but none is set", hint="pass --token or AUTH_TOKEN")
     if backend == "postgres" and not dsn:
         raise InvalidRequest("--backend postgres needs --dsn", hint="e.g. --dsn postgresql://user@127.0.0.1/db")
+    if admin_password is not None and not auth:
+        raise InvalidRequest("--admin-password needs --auth", hint="add --auth to require users")
+    if admin_password == "":
+        raise InvalidRequest("--admin-password is empty", hint="leave it out for KurrentDB's default, changeit")
     hard = schema_validation == "hard" or os.environ.get("SCHEMA_VALIDATION_HARD_FAIL", "").lower() == "true"
     limits = Limits(max_event_size=max_event_size, max_append_size=max_append_size)
     config = ServerConfig(
@@ -104,6 +122,7 @@ def serve(
         limits=limits,
         schema_hard_fail=hard,
         grace=grace,
+        admin_password=(admin_password or DEFAULT_ADMIN_PASSWORD) if auth else None,
         max_message=max(64 * 1024 * 1024, max_append_size * 2),
     )
     check_bind(bind, token, tls=bool(tls_cert or tls_key))

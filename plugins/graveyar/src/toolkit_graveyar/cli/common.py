@@ -20,9 +20,19 @@ __all__ = ["ClientOptions", "client_from", "event_from_json", "parse_expected", 
 class ClientOptions:
     """What the group's options say about reaching the server."""
 
-    def __init__(self, server: str, token: str | None, tls_ca: Path | None, timeout: float) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        tls_ca: Path | None,
+        timeout: float,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.server = server
         self.token = token
+        self.user = user
+        self.password = password
         self.tls_ca = tls_ca
         self.timeout = timeout
 
@@ -32,25 +42,19 @@ def client_from(ctx: click.Context) -> GraveyarClient:
     from toolkit_graveyar.client import GraveyarClient
 
     opts: ClientOptions = ctx.find_object(ClientOptions)  # type: ignore[assignment]
-    return GraveyarClient(opts.server, token=opts.token, tls_ca=opts.tls_ca, timeout=opts.timeout)
+    return GraveyarClient(
+        opts.server, token=opts.token, tls_ca=opts.tls_ca, timeout=opts.timeout, user=opts.user, password=opts.password
+    )
 
 
 def parse_expected(value: str) -> Expected:
-    """`any` (or graveyar_db's `-1`), `no_stream`, `stream_exists` or a version number."""
+    """`--expected`: any (or -1), no_stream, stream_exists or a version number."""
     from toolkit_graveyar.core.model import Expected
 
-    v = value.strip().lower().replace("-", "_")
-    if v in ("any", "_1"):
-        return Expected.any()
-    if v == "no_stream":
-        return Expected.no_stream()
-    if v == "stream_exists":
-        return Expected.stream_exists()
-    if v.isdigit():
-        return Expected.exact(int(v))
-    raise InvalidRequest(
-        f"bad --expected {value!r}", hint="use any (or -1), no_stream, stream_exists or a version number"
-    )
+    try:
+        return Expected.parse(value)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"bad --expected {value!r}", hint=exc.hint) from None
 
 
 def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:

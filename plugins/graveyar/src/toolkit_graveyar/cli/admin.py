@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from toolkit.cliutil import emit
-from toolkit_graveyar.cli_common import client_from, parse_expected
+from toolkit_graveyar.cli.common import client_from, parse_expected
 from toolkit_graveyar.core.errors import InvalidRequest
 from toolkit_graveyar.core.model import StreamMetadata
 from toolkit_kernel.errors import NotFound

@@ -1,0 +1,241 @@
+"""Persistent subscription groups (core): properties under random consumer behaviour, and restarts.
+
+A group on a real LMDB store; consumers ack, skip, park, retry or leave at random. Whatever
+they do: every event is finished (acked, skipped or parked) exactly once, parked events are in
+the parked stream, retries come back with a higher retry count, and the checkpoint never passes
+an unfinished event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from toolkit_graveyar.core.codec import decode_record
+from toolkit_graveyar.core.errors import InvalidRequest
+from toolkit_graveyar.core.model import Expected, ProposedEvent
+from toolkit_graveyar.core.persistent import Consumer, Message, PersistentSubscriptions
+from toolkit_graveyar.core.persistent_state import (
+    GroupConfig,
+    GroupExists,
+    GroupNotFound,
+    GroupSettings,
+    MaxSubscribersReached,
+    SourceFilter,
+)
+from toolkit_graveyar.core.service import EventStoreService
+from toolkit_graveyar.storage.lmdb_store import LmdbStore
+
+#: Generous: the machine is shared; a healthy group delivers in milliseconds.
+WAIT = 60.0
+ACTIONS = st.sampled_from(["ack", "skip", "park", "retry", "leave"])
+
+
+async def _append(svc: EventStoreService, stream: str, n: int) -> None:
+    events = [ProposedEvent(str(uuid.uuid4()), f"E{i}", b"{}") for i in range(n)]
+    await svc.append(stream, events, Expected.any())
+
+
+async def _next(consumer: Consumer) -> Message:
+    msg = await asyncio.wait_for(consumer.next(), WAIT)
+    assert msg is not None
+    return msg
+
+
+async def _drive(subs: PersistentSubscriptions, stream: str, n: int, actions: list[str], max_retry: int) -> None:
+    settings_ = GroupSettings(max_retry_count=max_retry, min_checkpoint_count=1, consumer_strategy="RoundRobin")
+    await subs.create(GroupConfig(stream, "g", 0, settings_))
+    group = subs.groups[(stream, "g")]
+    consumers = [await subs.connect(stream, "g", "", 3) for _ in range(2)]
+    finished: dict[int, str] = {}
+    last_retry: dict[int, int] = {}
+    step = 0
+    while len(finished) < n:
+        # Whoever has a message takes the next action on it.
+        ready = [c for c in consumers if not c.queue.empty()] or consumers
+        consumer = ready[step % len(ready)]
+        msg = await _next(consumer)
+        version = decode_record(msg.event).version
+        assert version not in finished, "a finished event came again"
+        assert msg.retry_count >= last_retry.get(version, 0)
+        last_retry[version] = msg.retry_count
+        action = actions[step] if step < len(actions) else "ack"  # then ack the rest
+        step += 1
+        if action == "leave":
+            consumer.close()
+            consumers.remove(consumer)
+            consumers.append(await subs.connect(stream, "g", "", 3))
+        elif action == "retry":
+            if msg.retry_count >= max_retry:  # read first: the nack raises the message's count
+                finished[version] = "park"
+            await consumer.nack([msg.ack_id], "retry")
+        else:
+            await (consumer.ack([msg.ack_id]) if action == "ack" else consumer.nack([msg.ack_id], action))
+            finished[version] = action
+        # The checkpoint never passes an unfinished event.
+        assert group._checkpoint_key() < min((v for v in range(1, n + 1) if v not in finished), default=n + 1)
+    parked = sorted(v for v, how in finished.items() if how == "park")
+    info = await subs.info(stream, "g")
+    assert info.parked == len(parked)
+    assert info.outstanding == 0
+    assert group._checkpoint_key() == n
+
+
+@given(n=st.integers(1, 12), actions=st.lists(ACTIONS, max_size=12), max_retry=st.integers(0, 2))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_event_is_finished_once_whatever_consumers_do(n: int, actions: list[str], max_retry: int) -> None:
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = await LmdbStore.open(Path(tmp))
+            svc = EventStoreService(store, poll_interval=0.2)
+            subs = PersistentSubscriptions(svc)
+            try:
+                await _append(svc, "s-1", n)
+                await _drive(subs, "s-1", n, actions, max_retry)
+            finally:
+                svc.shutdown()
+                await subs.close()
+                await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.asyncio
+async def test_definitions_checkpoints_and_parked_survive_a_restart(tmp_path: Path) -> None:
+    store = await LmdbStore.open(tmp_path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    subs = PersistentSubscriptions(svc)
+    await _append(svc, "s-1", 3)
+    await subs.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
+    with pytest.raises(GroupExists):
+        await subs.create(GroupConfig("s-1", "g"))
+    c = await subs.connect("s-1", "g", "", 10)
+    a, b, d = [await _next(c) for _ in range(3)]
+    await c.ack([a.ack_id, d.ack_id])
+    await c.nack([b.ack_id], "park")
+    await subs.close()  # writes the checkpoint
+    svc.shutdown()
+    await store.close()
+
+    store = await LmdbStore.open(tmp_path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    subs = PersistentSubscriptions(svc)
+    try:
+        info = await subs.info("s-1", "g")
+        assert (info.last_checkpoint, info.parked) == (3, 1)
+        c = await subs.connect("s-1", "g", "", 10)
+        await _append(svc, "s-1", 1)
+        assert decode_record((await _next(c)).event).version == 4
+        assert await subs.replay_parked("s-1", "g") == 1
+        replayed = await _next(c)
+        assert decode_record(replayed.event).version == 2
+        assert replayed.link is not None
+        assert (await subs.info("s-1", "g")).parked == 0
+        await subs.delete("s-1", "g")
+        with pytest.raises(GroupNotFound):
+            await subs.info("s-1", "g")
+    finally:
+        await subs.close()
+        svc.shutdown()
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_bad_definitions_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    store = await LmdbStore.open(tmp_path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    subs = PersistentSubscriptions(svc)
+    try:
+        bad = [
+            GroupConfig("s-1", "g", 0, GroupSettings(consumer_strategy="Random")),
+            GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=5, max_checkpoint_count=1)),
+            GroupConfig("s-1", "g", 0, GroupSettings(live_buffer_size=0)),
+            GroupConfig("s-1", "", 0),
+            GroupConfig("s-1", "g", -2),
+            GroupConfig("s-1", "g", 0, filter=SourceFilter(True, "x")),
+        ]
+        for cfg in bad:
+            with pytest.raises(InvalidRequest):
+                await subs.create(cfg)
+        with pytest.raises(InvalidRequest):
+            SourceFilter(True, "(")
+        assert await subs.list() == []
+        await subs.create(GroupConfig("s-1", "g", 0, GroupSettings(max_subscriber_count=1)))
+        await subs.connect("s-1", "g", "", 1)
+        with pytest.raises(MaxSubscribersReached):
+            await subs.connect("s-1", "g", "", 1)
+        with pytest.raises(GroupNotFound):
+            await subs.connect("s-1", "other", "", 1)
+    finally:
+        await subs.close()
+        svc.shutdown()
+        await store.close()
+
+
+def test_wire_features_and_refusals(server: Any) -> None:
+    """ServerFeatures announces both services; bad requests get clear codes and change nothing."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import persistent_pb2 as pp
+    from toolkit_graveyar._proto.kurrentdb.v1 import serverfeatures_pb2, shared_pb2
+
+    with grpc.insecure_channel(server.address) as channel:
+        features = channel.unary_unary(
+            "/event_store.client.server_features.ServerFeatures/GetSupportedMethods",
+            response_deserializer=serverfeatures_pb2.SupportedMethods.FromString,
+        )(shared_pb2.Empty().SerializeToString())
+        served = {(m.service_name, m.method_name): list(m.features) for m in features.methods}
+        persistent = "event_store.client.persistent_subscriptions.persistentsubscriptions"
+        assert served[(persistent, "create")] == ["stream", "all"]
+        assert ("event_store.client.projections.projections", "statistics") in served
+        create = channel.unary_unary("/event_store.client.persistent_subscriptions.PersistentSubscriptions/Create")
+        with pytest.raises(grpc.RpcError) as bad:
+            create(b"\xff\xff")  # undecodable
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        req = pp.CreateReq()
+        req.options.group_name = "g"
+        req.options.stream.stream_identifier.stream_name = b"s-1"
+        req.options.settings.consumer_strategy = "Random"
+        with pytest.raises(grpc.RpcError) as bad:
+            create(req.SerializeToString())
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        listing = channel.unary_unary(
+            "/event_store.client.persistent_subscriptions.PersistentSubscriptions/List",
+            response_deserializer=pp.ListResp.FromString,
+        )
+        everything = pp.ListReq()
+        everything.options.list_all_subscriptions.SetInParent()
+        assert list(listing(everything.SerializeToString()).subscriptions) == []
+
+
+@pytest.mark.asyncio
+async def test_stored_definitions_from_newer_or_broken_writers(tmp_path: Path) -> None:
+    import json
+
+    from toolkit_graveyar.core.errors import StorageFailure
+    from toolkit_graveyar.core.persistent_state import CONFIG_STREAM
+
+    store = await LmdbStore.open(tmp_path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    try:
+        entry: dict[str, Any] = {**GroupConfig("s-1", "g").to_dict(), "future": 1}
+        entry["settings"] = {**entry["settings"], "future_setting": True}
+        doc = json.dumps({"version": 3, "entries": [entry]}).encode()
+        prepared = await svc.prepare([ProposedEvent(str(uuid.uuid4()), "$PersistentConfig", doc)])
+        await store.append(CONFIG_STREAM, prepared, Expected.any())
+        subs = PersistentSubscriptions(svc)
+        assert [i.config.group for i in await subs.list()] == ["g"]
+        await subs.close()
+        broken = await svc.prepare([ProposedEvent(str(uuid.uuid4()), "$PersistentConfig", b"{not json")])
+        await store.append(CONFIG_STREAM, broken, Expected.any())
+        with pytest.raises(StorageFailure):
+            await PersistentSubscriptions(svc).load()
+    finally:
+        svc.shutdown()
+        await store.close()
