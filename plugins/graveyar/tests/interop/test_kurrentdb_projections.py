@@ -155,3 +155,24 @@ def test_projections_resume_after_a_restart(proc_server: Any, store_args: list[s
         assert [e.stream_name for e in links] == [f"r{tag}-1", f"r{tag}-2"]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_start_standard_projections_enables_them_at_start(proc_server: Any, store_args: list[str], how: str) -> None:
+    """KurrentDB's `--start-standard-projections`: a client reads `$et-`/`$ce-` without enabling anything."""
+    if how == "flag":
+        srv = proc_server(*store_args, "--bind", "127.0.0.1:0", "--start-standard-projections")
+    else:
+        env = {"KURRENTDB_START_STANDARD_PROJECTIONS": "true"}
+        srv = proc_server(*store_args, "--bind", "127.0.0.1:0", env=env)
+    client = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
+    try:
+        stats = {s.name: s.status for s in client.list_all_projection_statistics()}
+        assert {stats[name] for name in ("$by_category", "$by_event_type", "$streams")} == {"Running"}
+        tag = uuid.uuid4().hex[:12]
+        _append(client, f"s{tag}-1", f"Made{tag}")
+        by_type = _until(lambda: client.get_stream(f"$et-Made{tag}", resolve_links=True), "$et- link")
+        assert [(e.stream_name, e.type) for e in by_type] == [(f"s{tag}-1", f"Made{tag}")]
+        assert _until(lambda: client.get_stream(f"$ce-s{tag}", resolve_links=True), "$ce- link")
+    finally:
+        client.close()

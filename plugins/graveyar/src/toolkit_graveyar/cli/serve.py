@@ -57,6 +57,12 @@ def default_data_dir() -> Path:
     help="Password of the built-in `admin` user with --auth (default: KurrentDB's changeit).",
 )
 @click.option(
+    "--start-standard-projections",
+    is_flag=True,
+    envvar="KURRENTDB_START_STANDARD_PROJECTIONS",
+    help="Enable the system projections $by_category, $by_event_type and $streams at start (as KurrentDB).",
+)
+@click.option(
     "--schema-validation",
     type=click.Choice(["soft", "hard"]),
     default="soft",
@@ -79,6 +85,7 @@ def serve(
     require_auth: bool,
     auth: bool,
     admin_password: str | None,
+    start_standard_projections: bool,
     schema_validation: str,
     max_inflight: int,
     max_event_size: int,
@@ -123,6 +130,7 @@ def serve(
         schema_hard_fail=hard,
         grace=grace,
         admin_password=(admin_password or DEFAULT_ADMIN_PASSWORD) if auth else None,
+        start_standard_projections=start_standard_projections,
         max_message=max(64 * 1024 * 1024, max_append_size * 2),
     )
     check_bind(bind, token, tls=bool(tls_cert or tls_key))

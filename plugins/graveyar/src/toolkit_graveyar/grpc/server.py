@@ -21,7 +21,7 @@ import grpc
 from toolkit_graveyar import __version__
 from toolkit_graveyar.core.cluster import Cluster
 from toolkit_graveyar.core.persistent import PersistentSubscriptions
-from toolkit_graveyar.core.projections import SystemProjections
+from toolkit_graveyar.core.projections import SYSTEM_PROJECTIONS, SystemProjections
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.core.users import UserDirectory
 from toolkit_graveyar.core.validation import Limits
@@ -60,6 +60,8 @@ class ServerConfig:
         grace: Seconds in-flight calls get to finish on shutdown.
         admin_password: Turns authentication on: every call needs Basic credentials (the built-in
             user `admin` with this password; KurrentDB's default is `changeit`) or the token.
+        start_standard_projections: Enable the system projections at start (KurrentDB's
+            `--start-standard-projections`); otherwise they stay as last recorded (disabled at first).
     """
 
     bind: str = "127.0.0.1:50051"
@@ -72,6 +74,7 @@ class ServerConfig:
     schema_hard_fail: bool = False
     grace: float = 10.0
     admin_password: str | None = None
+    start_standard_projections: bool = False
 
 
 def check_bind(bind: str, token: str | None, *, tls: bool = False) -> tuple[str, int]:
@@ -207,6 +210,9 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     try:
         await persistent.load()
         await projections.load()
+        if config.start_standard_projections:
+            for name in SYSTEM_PROJECTIONS:
+                await projections.enable(name)
     except ToolkitError as exc:  # e.g. PostgreSQL away: they start on first use instead
         log.warning("persistent subscriptions or projections not started yet: %s", exc)
     running.watcher = asyncio.create_task(_watch_backend(service, health_servicer), name="graveyar-health")
