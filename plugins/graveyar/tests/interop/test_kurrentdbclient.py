@@ -162,6 +162,19 @@ def test_delete_revives_and_tombstone_is_permanent(client: KurrentDBClient) -> N
         client.append_to_stream(never, current_version=StreamState.NO_STREAM, events=_events("X"))
 
 
+def test_soft_delete_is_recorded_as_tb_in_the_metadata(client: KurrentDBClient) -> None:
+    """KurrentDB keeps the other keys and sets `$tb` to the next revision; the client reads it back."""
+    s = str(uuid.uuid4())
+    client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
+    client.set_stream_metadata(s, metadata={"owner": "me"})
+    client.delete_stream(s, current_version=1)
+    assert client.get_stream_metadata(s)[0] == {"owner": "me", "$tb": 2}
+    client.delete_stream(s, current_version=StreamState.ANY)  # deleting again records nothing new
+    assert client.get_stream_metadata(s)[1] == 1
+    client.append_to_stream(s, current_version=StreamState.ANY, events=_events("C"))
+    assert [(e.type, e.stream_position) for e in client.get_stream(s)] == [("C", 2)]
+
+
 def test_stream_metadata_and_gossip(client: KurrentDBClient) -> None:
     s = str(uuid.uuid4())
     client.set_stream_metadata(s, metadata={"owner": "me"})

@@ -23,10 +23,16 @@ from toolkit_graveyar._proto.graveyar.v1 import graveyar_pb2 as gpb
 from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2, serverfeatures_pb2, shared_pb2, status_pb2, streams_pb2
 from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.cluster import Cluster, ClusterMember
+from toolkit_graveyar.core.codec import decode_record
 from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
 from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind, RecordedEvent
 from toolkit_graveyar.core.validation import ALL_STREAM
-from toolkit_graveyar.grpc.kurrentdb_metadata import metadata_target, retention_of
+from toolkit_graveyar.grpc.kurrentdb_metadata import (
+    METADATA_EVENT_TYPE,
+    metadata_target,
+    retention_of,
+    soft_deleted_metadata,
+)
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -312,6 +318,24 @@ class KurrentApi:
             await self.svc.delete_stream(name, expected, tombstone=tombstone)
         except E.WrongExpectedVersion as exc:
             raise KurrentWrongVersion(name, expected, int(exc.details["actual"])) from None
+        if not tombstone:
+            await self._record_soft_delete(name)
+
+    async def _record_soft_delete(self, name: str) -> None:
+        """Write KurrentDB's `$tb` for a soft-deleted stream into its metastream."""
+        state = await self.svc.store.stream_state(name)
+        if state is None or state.version == 0:
+            return
+        try:
+            last = await self.svc.store.read_stream(f"$${name}", None, True, 1)
+        except E.StreamNotFound:
+            last = []
+        previous = decode_record(last[0]).data if last else None
+        doc = soft_deleted_metadata(previous, state.version)
+        event = gpb.RecordedEvent(
+            id=str(uuid.uuid4()), event_type=METADATA_EVENT_TYPE, payload=doc, content_type="application/json"
+        )
+        await self._append(f"$${name}", [event], Expected.any())
 
     # -- reads and subscriptions --------------------------------------------------------------------
     async def read(self, req: streams_pb2.ReadReq) -> AsyncIterator[streams_pb2.ReadResp]:

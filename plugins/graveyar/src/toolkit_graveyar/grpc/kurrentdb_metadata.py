@@ -14,7 +14,7 @@ from typing import Any
 from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.model import StreamMetadata
 
-__all__ = ["METADATA_EVENT_TYPE", "metadata_target", "retention_of"]
+__all__ = ["METADATA_EVENT_TYPE", "metadata_target", "retention_of", "soft_deleted_metadata"]
 
 #: The event type KurrentDB clients write to a metastream.
 METADATA_EVENT_TYPE = "$metadata"
@@ -55,3 +55,20 @@ def _rule(doc: dict[str, Any], key: str, *, minimum: int) -> int | None:
             f"stream metadata {key} must be an integer >= {minimum}, got {value!r}", details={"property": key}
         )
     return value
+
+
+def soft_deleted_metadata(previous: bytes | None, version: int) -> bytes:
+    """The metadata document KurrentDB records when it soft-deletes a stream of `version` events.
+
+    It keeps every key of the previous document and sets `$tb` to the revision the next event
+    will get, so the deleted events stay hidden when the stream is written again; clients read
+    the deletion back from the metadata (kurrentdbclient's `get_stream_metadata`).
+    """
+    try:
+        doc = json.loads(previous) if previous else {}
+    except (ValueError, UnicodeDecodeError):
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    doc["$tb"] = version
+    return json.dumps(doc).encode()
