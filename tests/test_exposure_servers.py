@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.testing import free_port
+from toolkit.testing import free_port, stop_process
 
 BIN = Path(sys.executable).parent
 TOKEN = "s3cret-token-for-tests"
@@ -45,12 +45,7 @@ def _server(argv: list[str], port: int, workdir: Path, env: dict[str, str]) -> I
                 time.sleep(0.05)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
 
 
 def _request(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from toolkit.testing import stop_process
+
 
 @pytest.fixture(autouse=True)
 def pool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -73,11 +75,6 @@ def serve(plasmite_argv: list[str], sub_env: dict[str, str]) -> Iterator[Callabl
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from click.testing import CliRunner
 
 from toolkit.plugins import ToolkitPlugins, reset_plugins
 
-__all__ = ["CliResult", "cli", "free_port", "plugin_manager", "toolkit_home"]
+__all__ = ["CliResult", "cli", "free_port", "plugin_manager", "stop_process", "toolkit_home"]
 
 
 @dataclass
@@ -65,6 +66,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Stop a test's server: SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(autouse=True)

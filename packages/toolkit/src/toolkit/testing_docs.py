@@ -265,7 +265,7 @@ def running_service(
 ) -> Iterator[RunningService]:
     """Run a plugin's service (its `toolkit_services` spec) on a free loopback port until the block ends."""
     from toolkit.plugins import get_plugins
-    from toolkit.testing import free_port
+    from toolkit.testing import free_port, stop_process
 
     spec = {spec.name: spec for spec in get_plugins().services()}[name]
     port = free_port()
@@ -279,9 +279,4 @@ def running_service(
         documented = spec.default_address.split("://")[-1].split("/")[0]
         yield RunningService(spec, documented, f"127.0.0.1:{port}", log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)

@@ -239,6 +239,8 @@ def webui(repo: Path, *args: str, startup_timeout: float = 120.0) -> Iterator[st
 
     The deadline for the URL is generous: tests run on loaded, shared machines.
     """
+    from toolkit.testing import stop_process  # here: it imports pytest, which benches need not load
+
     with subprocess.Popen(
         [*GRITE, "webui", "--json", *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
@@ -254,9 +256,4 @@ def webui(repo: Path, *args: str, startup_timeout: float = 120.0) -> Iterator[st
             assert line, proc.stderr.read() if proc.stderr else ""
             yield str(json.loads(line)["data"]["url"])
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=60)

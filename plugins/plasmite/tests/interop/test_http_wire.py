@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from toolkit.testing import free_port
+from toolkit.testing import free_port, stop_process
 from toolkit.testing_peers import require_peer
 from toolkit_plasmite import NotFoundError, RemoteClient, RemotePool
 
@@ -36,12 +36,7 @@ def _wait_healthy(base: str) -> None:
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout=10)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
