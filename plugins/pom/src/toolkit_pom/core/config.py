@@ -19,11 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pydantic import ValidationError
-
+from toolkit_pom.core.config_cache import InvalidTables, validated_tables
 from toolkit_pom.core.discovery import discover, find_override, is_compose_file
 from toolkit_pom.core.dotenv import load_env_file
-from toolkit_pom.core.pom_model import PomFile, PomProbe, PomProcess, config_error_parts
 from toolkit_pom.errors import PomConfigError
 
 __all__ = [
@@ -323,20 +321,27 @@ def _size(file: Path, key: str, value: int | str | None, default: int) -> int:
     return size
 
 
-def _probe(model: PomProbe | None) -> Probe | None:
-    if model is None:
+def _probe(table: dict[str, Any] | None) -> Probe | None:
+    if table is None:
         return None
-    kind = model.kinds[0]
+    kind = next(k for k in PROBE_KINDS if table[k] is not None)  # the model admits exactly one
     return Probe(
         kind=kind,
-        target=str(getattr(model, kind)),
-        status=model.status,
-        initial_delay=model.initial_delay,
-        period=model.period,
-        timeout=model.timeout,
-        success_threshold=model.success_threshold,
-        failure_threshold=model.failure_threshold,
+        target=str(table[kind]),
+        status=table["status"],
+        initial_delay=table["initial_delay"],
+        period=table["period"],
+        timeout=table["timeout"],
+        success_threshold=table["success_threshold"],
+        failure_threshold=table["failure_threshold"],
     )
+
+
+def _dependencies(depends_on: list[str] | dict[str, Any]) -> dict[str, str]:
+    """`depends_on` (a list of names, or name -> condition or { condition }) as name -> condition."""
+    if isinstance(depends_on, list):
+        return dict.fromkeys(depends_on, "started")
+    return {k: v if isinstance(v, str) else v["condition"] for k, v in depends_on.items()}
 
 
 def _env_files(base: Path, names: Sequence[str]) -> dict[str, str]:
@@ -347,57 +352,57 @@ def _env_files(base: Path, names: Sequence[str]) -> dict[str, str]:
 
 
 def _source(
-    file: Path, key: str, body: PomProcess, shell: tuple[str, ...]
+    file: Path, key: str, body: dict[str, Any], shell: tuple[str, ...]
 ) -> tuple[tuple[str, ...], str, dict[str, str], Probe | None]:
     """Return (argv, display command, extra env, default readiness) from command / argv / service."""
-    if body.service is not None:
+    if body["service"] is not None:
         services = _services()
-        if body.service not in services:
+        if body["service"] not in services:
             available = ", ".join(sorted(services)) or "none installed"
-            _fail(file, f"{key}.service", f"unknown service {body.service!r}", f"available services: {available}")
-        spec = services[body.service]
+            _fail(file, f"{key}.service", f"unknown service {body['service']!r}", f"available services: {available}")
+        spec = services[body["service"]]
         probe = Probe(kind=spec.readiness.kind, target=spec.readiness.target)
         argv = (_resolve_program(spec.argv[0]), *spec.argv[1:])
         return argv, " ".join(spec.argv), dict(spec.env), probe
-    if body.argv is not None:
-        if not body.argv:
+    if body["argv"] is not None:
+        if not body["argv"]:
             _fail(file, f"{key}.argv", "must not be empty", 'argv = ["python", "app.py"]')
-        return (_resolve_program(body.argv[0]), *body.argv[1:]), " ".join(body.argv), {}, None
-    command = body.command or ""
+        return (_resolve_program(body["argv"][0]), *body["argv"][1:]), " ".join(body["argv"]), {}, None
+    command = body["command"] or ""
     if not command.strip():
         _fail(file, f"{key}.command", "must not be empty", 'command = "python app.py"')
     return (*shell, command), command, {}, None
 
 
 def _process(
-    file: Path, name: str, body: PomProcess, project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str],
+    file: Path, name: str, body: dict[str, Any], project_dir: Path, shell: tuple[str, ...], base_env: dict[str, str],
     log_max: int,
 ) -> ProcessSpec:  # fmt: skip
     key = f"processes.{name}"
     if not NAME_RE.match(name):
         _fail(file, key, f"bad process name {name!r}", "names use letters, digits, '_' and '-'")
     env = dict(base_env)
-    env.update(_env_files(project_dir, body.env_files))
+    env.update(_env_files(project_dir, body["env_files"]))
     argv, command, service_env, service_probe = _source(file, key, body, shell)
     env.update(service_env)
-    env.update(_text(body.env))
+    env.update(_text(body["env"]))
     # `${NAME}` in env values and argv items: the project's variables (e.g. its allocated ports).
     env = {k: _substitute(v, base_env) for k, v in env.items()}
     argv = tuple(_substitute(a, env) for a in argv)
     try:
-        sig = parse_signal(body.shutdown_signal)
+        sig = parse_signal(body["shutdown_signal"])
     except ValueError as exc:
         _fail(file, f"{key}.shutdown_signal", str(exc), 'use a name like "SIGINT" or a number')
-    cwd = (project_dir / body.cwd).resolve() if body.cwd else project_dir
+    cwd = (project_dir / body["cwd"]).resolve() if body["cwd"] else project_dir
     if not cwd.is_dir():
         _fail(file, f"{key}.cwd", f"directory {cwd} does not exist", "create it or fix the path")
-    if body.liveness is not None and body.liveness.log is not None:
+    if body["liveness"] is not None and body["liveness"]["log"] is not None:
         _fail(file, f"{key}.liveness.log", "liveness cannot be a log probe", "use exec, http, tcp or unix")
-    readiness = _probe(body.readiness) or service_probe
-    liveness = _probe(body.liveness)
+    readiness = _probe(body["readiness"]) or service_probe
+    liveness = _probe(body["liveness"])
     for probe_key, probe in (("readiness", readiness), ("liveness", liveness)):
         if (
-            body.replicas > 1
+            body["replicas"] > 1
             and probe is not None
             and probe.kind in ("http", "tcp", "unix")
             and "$" not in probe.target
@@ -405,7 +410,7 @@ def _process(
             _fail(
                 file,
                 f"{key}.{probe_key}",
-                f"{body.replicas} replicas would all probe {probe.target!r}",
+                f"{body['replicas']} replicas would all probe {probe.target!r}",
                 "give each replica its own target with a variable, e.g. http://127.0.0.1:${PORT}/ or ${POM_REPLICA}",
             )
     return ProcessSpec(
@@ -414,67 +419,73 @@ def _process(
         command=command,
         cwd=cwd,
         env=env,
-        description=body.description,
-        service=body.service,
-        depends_on=body.dependencies(),
+        description=body["description"],
+        service=body["service"],
+        depends_on=_dependencies(body["depends_on"]),
         readiness=readiness,
         liveness=liveness,
-        restart=body.restart,
-        max_restarts=body.max_restarts,
-        backoff_initial=body.backoff_initial,
-        backoff_factor=body.backoff_factor,
-        backoff_max=body.backoff_max,
-        stable_after=body.stable_after,
-        success_exit_codes=frozenset(body.success_exit_codes),
+        restart=body["restart"],
+        max_restarts=body["max_restarts"],
+        backoff_initial=body["backoff_initial"],
+        backoff_factor=body["backoff_factor"],
+        backoff_max=body["backoff_max"],
+        stable_after=body["stable_after"],
+        success_exit_codes=frozenset(body["success_exit_codes"]),
         shutdown_signal=sig,
-        shutdown_timeout=body.shutdown_timeout,
-        replicas=body.replicas,
-        disabled=body.disabled,
-        interactive=body.interactive,
-        log_max_bytes=_size(file, f"{key}.log_max_bytes", body.log_max_bytes, log_max),
-        numbered=body.replicas > 1,
+        shutdown_timeout=body["shutdown_timeout"],
+        replicas=body["replicas"],
+        disabled=body["disabled"],
+        interactive=body["interactive"],
+        log_max_bytes=_size(file, f"{key}.log_max_bytes", body["log_max_bytes"], log_max),
+        numbered=body["replicas"] > 1,
     )
 
 
 def _load_toml(file: Path) -> ProjectConfig:
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = file.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PomConfigError(
             f"{file}: not valid TOML: {exc}", hint="check quoting and brackets", details={"file": str(file)}
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
-    try:
-        model = PomFile.model_validate(data)
-    except ValidationError as exc:
-        key, problem, hint = config_error_parts(exc)
-        _fail(file, key, problem, hint)
+    tables = _validate(file, raw, data)
     project_dir = file.parent
-    project = model.project
-    shell = tuple(project.shell) if project.shell else DEFAULT_SHELL
-    if project.env_files is None:
+    project = tables["project"]
+    shell = tuple(project["shell"]) if project["shell"] else DEFAULT_SHELL
+    if project["env_files"] is None:
         base_env = load_env_file(project_dir / ".env", required=False)
     else:
-        base_env = _env_files(project_dir, project.env_files)
-    base_env.update(_text(project.env))
-    for port_name in project.ports:
+        base_env = _env_files(project_dir, project["env_files"])
+    base_env.update(_text(project["env"]))
+    # Ports are picked on every load, after the (cacheable) validation.
+    for port_name in project["ports"]:
         base_env[port_name] = str(_free_port())
-    log_max = _size(file, "project.log_max_bytes", project.log_max_bytes, DEFAULT_LOG_MAX_BYTES)
+    log_max = _size(file, "project.log_max_bytes", project["log_max_bytes"], DEFAULT_LOG_MAX_BYTES)
     processes = {
         name: _process(file, name, body, project_dir, shell, base_env, log_max)
-        for name, body in model.processes.items()
+        for name, body in tables["processes"].items()
     }
     check_graph(file, processes)
     return ProjectConfig(
-        name=project.name or project_dir.name,
+        name=project["name"] or project_dir.name,
         dir=project_dir,
         file=file,
         kind="toml",
         processes=processes,
-        http=project.http,
-        error_patterns=tuple(project.error_patterns),
+        http=project["http"],
+        error_patterns=tuple(project["error_patterns"]),
     )
+
+
+def _validate(file: Path, raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
+    """pom.toml's tables checked against the typed model (specs/pom/config.md), defaults filled in."""
+    try:
+        return validated_tables(raw, data)
+    except InvalidTables as exc:
+        _fail(file, exc.key, exc.problem, exc.hint)
 
 
 def _parse_formation(text: str | None) -> dict[str, int]:

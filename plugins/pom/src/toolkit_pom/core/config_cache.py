@@ -1,0 +1,84 @@
+"""pom.toml validation without pydantic on the start path: a cache of validated tables.
+
+Importing pydantic and building pom.toml's typed model costs ~0.2 s of CPU, more than
+process-compose needs to start ten processes. Validation is a pure function of the parsed TOML
+(no environment, paths or ports are consulted: those are applied afterwards by
+`toolkit_pom.core.config`, on every load), so its result, the model's plain dump, is cached
+under a hash of the file's bytes and of the code that validates them. A hit skips the model;
+a miss, an unreadable or corrupt entry, or an unwritable cache directory validates as before.
+Invalid files are never cached, so every error message still comes from the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from toolkit_kernel.paths import toolkit_cache
+
+__all__ = ["InvalidTables", "validated_tables"]
+
+
+class InvalidTables(ValueError):
+    """The model rejected the file: the key path, the problem and a hint (`config_error_parts`)."""
+
+    def __init__(self, key: str, problem: str, hint: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem, self.hint = key, problem, hint
+
+
+_CORE = Path(__file__).resolve().parent
+# The files whose code decides what a valid pom.toml is (and what its dump looks like).
+_VALIDATORS = (_CORE / "pom_model.py", _CORE / "regex.py", Path(__file__).resolve())
+
+
+def _key(raw: bytes) -> str:
+    digest = hashlib.sha256(raw)
+    for source in _VALIDATORS:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_file(key: str) -> Path:
+    return toolkit_cache() / "pom" / "validated" / f"{key}.json"
+
+
+def _store(path: Path, tables: dict[str, Any]) -> None:
+    """Write atomically (rename), so a concurrent reader sees a whole entry or none."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(tables), encoding="utf-8")
+        tmp.replace(path)
+
+
+def validated_tables(raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
+    """Return pom.toml's validated tables (every default filled in) for `data`, parsed from `raw`.
+
+    Raises:
+        InvalidTables: `data` does not match the model (never served from the cache).
+    """
+    try:
+        key = _key(raw)
+    except OSError:
+        key = ""
+    if key:
+        with contextlib.suppress(OSError, ValueError):
+            tables = json.loads(_cache_file(key).read_text(encoding="utf-8"))
+            if isinstance(tables, dict):
+                return tables
+    from pydantic import ValidationError  # pydantic and the model: only when the cache misses
+
+    from toolkit_pom.core.pom_model import PomFile, config_error_parts
+
+    try:
+        tables = PomFile.model_validate(data).model_dump()
+    except ValidationError as exc:
+        raise InvalidTables(*config_error_parts(exc)) from None
+    if key:
+        _store(_cache_file(key), tables)
+    return tables

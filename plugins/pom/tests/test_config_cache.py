@@ -1,0 +1,114 @@
+"""pom.toml's validation cache: a hit gives what the model gives, and never hides an error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from toolkit_pom.core.config import load_config
+from toolkit_pom.errors import PomConfigError
+
+TOML = """\
+[project]
+ports = ["API_PORT"]
+env = { GREETING = "hi" }
+
+[processes.api]
+command = "echo $API_PORT"
+env = { URL = "http://127.0.0.1:${API_PORT}/" }
+readiness = { http = "http://127.0.0.1:${API_PORT}/health", period = 0.5 }
+restart = "on_failure"
+x-note = "ignored"
+
+[processes.worker]
+argv = ["echo", "work"]
+depends_on = { api = { condition = "healthy" } }
+replicas = 2
+"""
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(path))
+    return path / "pom" / "validated"
+
+
+def _project(tmp_path: Path, name: str, text: str = TOML) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "pom.toml").write_text(text)
+    return folder / "pom.toml"
+
+
+def test_a_hit_loads_what_the_model_loads(tmp_path: Path, cache: Path) -> None:
+    first = load_config(_project(tmp_path, "a"))
+    assert len(list(cache.glob("*.json"))) == 1
+    second = load_config(_project(tmp_path, "b"))  # same bytes elsewhere: served from the cache
+    assert len(list(cache.glob("*.json"))) == 1
+    for config in (first, second):
+        api, worker = config.processes["api"], config.processes["worker"]
+        assert api.readiness is not None
+        assert api.readiness.kind == "http"
+        assert api.readiness.period == 0.5
+        assert worker.depends_on == {"api": "healthy"}
+        assert worker.replicas == 2
+        assert api.restart == "on_failure"
+        assert api.env["GREETING"] == "hi"
+    # Ports are picked on every load, and paths follow the file, never the cache.
+    assert second.dir == tmp_path / "b"
+    assert second.processes["api"].cwd == tmp_path / "b"
+    port = second.processes["api"].env["API_PORT"]
+    assert second.processes["api"].env["URL"] == f"http://127.0.0.1:{port}/"
+
+
+def test_hit_and_miss_agree_field_by_field(tmp_path: Path, cache: Path) -> None:
+    text = TOML.replace('ports = ["API_PORT"]\n', "").replace("${API_PORT}", "8000")
+    miss = load_config(_project(tmp_path, "a", text))
+    hit = load_config(_project(tmp_path, "b", text))
+    assert list(miss.processes) == list(hit.processes) == ["api", "worker"]
+    for name in miss.processes:
+        assert replace(miss.processes[name], cwd=Path("/")) == replace(hit.processes[name], cwd=Path("/"))
+    assert (miss.http, miss.error_patterns, miss.kind) == (hit.http, hit.error_patterns, hit.kind)
+
+
+def test_rejected_files_are_never_cached(tmp_path: Path, cache: Path) -> None:
+    bad = _project(tmp_path, "a", TOML.replace('restart = "on_failure"', 'restrat = "on_failure"'))
+    for _ in range(2):
+        with pytest.raises(PomConfigError) as err:
+            load_config(bad)
+        assert err.value.details["key"] == "processes.api.restrat"
+        assert "did you mean 'restart'" in (err.value.hint or "")
+    assert not list(cache.glob("*.json"))
+
+
+def test_a_corrupt_entry_is_validated_again(tmp_path: Path, cache: Path) -> None:
+    load_config(_project(tmp_path, "a"))
+    (entry,) = cache.glob("*.json")
+    entry.write_text("{not json")
+    config = load_config(_project(tmp_path, "b"))
+    assert config.processes["worker"].depends_on == {"api": "healthy"}
+    assert entry.read_text().startswith("{")
+    assert "worker" in entry.read_text()
+
+
+def test_an_unwritable_cache_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(blocker))  # a file: no directory can be made under it
+    assert load_config(_project(tmp_path, "a")).processes["worker"].replicas == 2
+
+
+def test_a_hit_does_not_import_pydantic(tmp_path: Path, cache: Path) -> None:
+    file = _project(tmp_path, "a")
+    load_config(file)
+    code = (
+        "import sys; from pathlib import Path; from toolkit_pom.core.config import load_config; "
+        f"load_config(Path({str(file)!r})); print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
