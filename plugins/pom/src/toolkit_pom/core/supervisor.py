@@ -349,36 +349,46 @@ class Supervisor:
         return inst.state == "running" and inst.spec.readiness is None and (inst.uptime or 0) >= settle
 
     async def _metrics_loop(self) -> None:
-        import psutil
-
+        psutil: Any = None
         while True:
             self._check_watchdog()
             self._adopt_sweep()
-            seen: set[int] = set()
-            for inst in list(self.instances.values()):
-                if inst.pid is None or inst.state not in UP_STATES | {"stopping"}:
-                    continue
-                try:
-                    root = self._psutil_proc(psutil, inst.pid)
-                    procs = [root]
-                    for child in root.children(recursive=True):
-                        procs.append(self._psutil_proc(psutil, child.pid))
-                        self._watch_escaped(child.pid)
-                    cpu = 0.0
-                    rss = 0
-                    for p in procs:
-                        seen.add(p.pid)
-                        with contextlib.suppress(psutil.Error):
-                            cpu += p.cpu_percent(None)
-                            rss += p.memory_info().rss
-                    inst.cpu_percent = round(cpu, 1)
-                    inst.memory_rss = rss
-                except psutil.Error:
-                    continue
-            for pid in list(self._psutil_cache):
-                if pid not in seen:
-                    del self._psutil_cache[pid]
+            if psutil is not None:
+                self._sample(psutil)
             await asyncio.sleep(1.0)
+            if psutil is None:
+                # Imported after the first round, not at start: psutil's import (~40 ms of CPU,
+                # several times that without bytecode caches) would hold up the start burst.
+                import psutil as module
+
+                psutil = module
+
+    def _sample(self, psutil: Any) -> None:
+        """CPU and RSS of every running instance's process tree; new descendants go to the watchdog."""
+        seen: set[int] = set()
+        for inst in list(self.instances.values()):
+            if inst.pid is None or inst.state not in UP_STATES | {"stopping"}:
+                continue
+            try:
+                root = self._psutil_proc(psutil, inst.pid)
+                procs = [root]
+                for child in root.children(recursive=True):
+                    procs.append(self._psutil_proc(psutil, child.pid))
+                    self._watch_escaped(child.pid)
+                cpu = 0.0
+                rss = 0
+                for p in procs:
+                    seen.add(p.pid)
+                    with contextlib.suppress(psutil.Error):
+                        cpu += p.cpu_percent(None)
+                        rss += p.memory_info().rss
+                inst.cpu_percent = round(cpu, 1)
+                inst.memory_rss = rss
+            except psutil.Error:
+                continue
+        for pid in list(self._psutil_cache):
+            if pid not in seen:
+                del self._psutil_cache[pid]
 
     def _owner_of(self, pid: int) -> Instance | None:
         """The instance whose environment an adopted orphan carries (`POM_INSTANCE`), if any."""
