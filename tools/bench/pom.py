@@ -14,6 +14,7 @@ plus `pom logs --lines 1000` latency (socket round trip and whole CLI process, a
 
     uv run python tools/bench/pom.py            # default (~2-3 minutes)
     uv run python tools/bench/pom.py --quick    # smaller workload, one repeat
+    uv run python tools/bench/pom.py --ready-only --repeats 9   # only the time-to-10-ready lane
 """
 
 from __future__ import annotations
@@ -473,12 +474,18 @@ def main() -> None:
     parser.add_argument("-n", "--processes", type=int, default=None)
     parser.add_argument("-m", "--lines", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--ready-only", action="store_true", help="only the 'up -> 10 processes ready' lane (pom and process-compose)"
+    )
     args = parser.parse_args()
     n = args.processes or (2 if args.quick else 4)
     m = args.lines or (50_000 if args.quick else 150_000)
     repeats = args.repeats or (1 if args.quick else 3)
     os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="pomb-", dir="/tmp"))
     sys.path.insert(0, str(HERE.parents[1] / "plugins" / "pom" / "src"))
+    if args.ready_only:
+        ready_lane(args.repeats or 5)
+        return
 
     tools: dict[str, Callable[[Path], dict[str, float]]] = {
         "pom (--quiet)": lambda w: run_pom(w, n, m, quiet=True),
@@ -545,6 +552,21 @@ def main() -> None:
     )
     for name, secs in ready.items():
         print(f"  {name:<16} {secs:.2f}s")
+
+
+def ready_lane(repeats: int) -> None:
+    """pom and process-compose alternately (so load drifts hit both alike); medians and the ratio."""
+    times: dict[str, list[float]] = {"pom": [], "process-compose 1.85": []}
+    with tempfile.TemporaryDirectory(prefix="pom-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for _ in range(repeats):
+            times["pom"].append(ready_pom(_fresh(tmp, "rp"), 10))
+            times["process-compose 1.85"].append(ready_process_compose(_fresh(tmp, "rpc"), 10))
+    print(f"up -> all 10 processes ready, median of {repeats} (load {os.getloadavg()[0]:.2f})")
+    for name, runs in times.items():
+        print(f"  {name:<22} {statistics.median(runs):.3f}s  runs: {' '.join(f'{t:.3f}' for t in runs)}")
+    ratio = statistics.median(times["process-compose 1.85"]) / statistics.median(times["pom"])
+    print(f"  pom is {ratio:.2f}x as fast as process-compose (goal >= 1.0x)")
 
 
 def _num(value: float) -> str:
