@@ -204,7 +204,9 @@ def test_wire_features_and_refusals(server: Any) -> None:
         req.options.settings.consumer_strategy = "Random"
         with pytest.raises(grpc.RpcError) as bad:
             create(req.SerializeToString())
-        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        # KurrentDB answers settings it refuses with INTERNAL (its clients' InternalError).
+        assert bad.value.code() is grpc.StatusCode.INTERNAL
+        assert ("exception", "settings-refused") in (bad.value.trailing_metadata() or ())
         listing = channel.unary_unary(
             "/event_store.client.persistent_subscriptions.PersistentSubscriptions/List",
             response_deserializer=pp.ListResp.FromString,

@@ -70,3 +70,23 @@ def test_servers_on_one_database_are_one_cluster(proc_server: Any, pg_dsn: str) 
 def test_an_lmdb_server_is_a_cluster_of_one(proc_server: Any, tmp_path: Any) -> None:
     srv = proc_server("--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0")
     assert _gossip(srv.address) == [(srv.address, LEADER)]
+
+
+def test_gossip_names_the_advertised_host_and_clients_connect_through_it(
+    proc_server: Any, tmp_path: Any, cli: Any
+) -> None:
+    srv = proc_server("--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0", "--advertise-host", "localhost")
+    port = srv.address.rsplit(":", 1)[1]
+    assert _gossip(srv.address) == [(f"localhost:{port}", LEADER)]
+    # The advertised name reaches the server (it is bound on 127.0.0.1, which localhost names).
+    client = KurrentDBClient(f"kurrentdb://localhost:{port}?Tls=false")
+    try:
+        client.append_to_stream("adv", current_version=StreamState.NO_STREAM, events=[NewEvent(type="T", data=b"{}")])
+        assert [e.type for e in client.get_stream("adv")] == ["T"]
+    finally:
+        client.close()
+    refused = cli(
+        "graveyar", "serve", "--data-dir", str(tmp_path / "d2"), "--bind", "127.0.0.1:0", "--advertise-host", " "
+    )
+    assert refused.exit_code == 2
+    assert "--advertise-host is empty" in refused.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
 from kurrentdbclient.common import AbstractPersistentSubscription
-from kurrentdbclient.exceptions import AlreadyExistsError, KurrentDBClientError, NotFoundError
+from kurrentdbclient.exceptions import AlreadyExistsError, InternalError, KurrentDBClientError, NotFoundError
 
 pytestmark = pytest.mark.interop
 
@@ -229,6 +229,21 @@ def test_update_changes_settings_and_keeps_the_checkpoint(client: KurrentDBClien
         assert next(sub).type == "C"
     finally:
         sub.stop()
+
+
+def test_settings_kurrentdb_refuses_answer_internal_and_change_nothing(client: KurrentDBClient) -> None:
+    # kurrentdbclient's defaults read batches of 200: a history buffer of 100 cannot hold one.
+    with pytest.raises(InternalError, match="history_buffer_size"):
+        client.create_subscription_to_all("g", history_buffer_size=100)
+    with pytest.raises(InternalError, match="consumer strategy"):
+        client.create_subscription_to_all("g", consumer_strategy="InvalidStrategy")  # type: ignore[call-overload]
+    assert client.list_subscriptions() == []
+    client.create_subscription_to_all("g")
+    with pytest.raises(InternalError, match="history_buffer_size"):
+        client.update_subscription_to_all("g", history_buffer_size=100)  # keeps its read batch of 200
+    assert client.get_subscription_info("g").history_buffer_size == 500
+    client.update_subscription_to_all("g", read_batch_size=20, history_buffer_size=100)
+    assert client.get_subscription_info("g").history_buffer_size == 100
 
 
 def test_max_subscriber_count_refuses_one_more(client: KurrentDBClient) -> None:

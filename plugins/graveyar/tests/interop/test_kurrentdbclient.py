@@ -118,6 +118,20 @@ def test_catch_up_subscriptions_deliver_history_then_live(client: KurrentDBClien
     all_sub.stop()
 
 
+def test_unfiltered_all_subscription_delivers_metadata_events_as_read_all(client: KurrentDBClient) -> None:
+    s = f"meta-{uuid.uuid4()}"
+    client.set_stream_metadata(s, metadata={"$maxCount": 5})
+    client.append_to_stream(s, current_version=StreamState.ANY, events=_events("A"))
+    everything = [(e.stream_name, e.type) for e in client.read_all(filter_exclude=[])]
+    assert everything == [(f"$${s}", "$metadata"), (s, "A")]
+    sub = client.subscribe_to_all(filter_exclude=[])
+    assert [(e.stream_name, e.type) for e in _take(sub, 2)] == everything
+    sub.stop()
+    default = client.subscribe_to_all()  # kurrentdbclient excludes system events by default
+    assert [(e.stream_name, e.type) for e in _take(default, 1)] == [(s, "A")]
+    default.stop()
+
+
 def test_filtered_subscription_sends_checkpoints(client: KurrentDBClient) -> None:
     noise = str(uuid.uuid4())
     client.append_to_stream(noise, current_version=StreamState.NO_STREAM, events=_events(*["Noise"] * 40))

@@ -39,6 +39,12 @@ def default_data_dir() -> Path:
     help="host:port (default 127.0.0.1:50051; graveyar_db's PORT sets 127.0.0.1:$PORT).",
 )
 @click.option(
+    "--advertise-host",
+    envvar="GRAVEYAR_ADVERTISE_HOST",
+    show_envvar=True,
+    help="Host KurrentDB gossip names for this server (default: the --bind host as written).",
+)
+@click.option(
     "--token", envvar=["GRAVEYAR_TOKEN", "AUTH_TOKEN"], help="Require this bearer token (env AUTH_TOKEN too)."
 )
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="TLS_CERT_PATH")
@@ -78,6 +84,7 @@ def serve(
     backend: str,
     dsn: str | None,
     bind: str | None,
+    advertise_host: str | None,
     token: str | None,
     tls_cert: Path | None,
     tls_key: Path | None,
@@ -118,10 +125,13 @@ def serve(
         raise InvalidRequest("--admin-password needs --auth", hint="add --auth to require users")
     if admin_password == "":
         raise InvalidRequest("--admin-password is empty", hint="leave it out for KurrentDB's default, changeit")
+    if advertise_host is not None and not advertise_host.strip():
+        raise InvalidRequest("--advertise-host is empty", hint="leave it out to advertise the --bind host")
     hard = schema_validation == "hard" or os.environ.get("SCHEMA_VALIDATION_HARD_FAIL", "").lower() == "true"
     limits = Limits(max_event_size=max_event_size, max_append_size=max_append_size)
     config = ServerConfig(
         bind=bind,
+        advertise_host=advertise_host,
         token=token,
         tls_cert=tls_cert,
         tls_key=tls_key,

@@ -72,6 +72,7 @@ T = TypeVar("T")
 
 _BY_CODE: dict[str, type[ToolkitError]] = {
     "invalid-argument": E.InvalidRequest,
+    "settings-refused": E.SettingsRefused,
     "stream-not-found": E.StreamNotFound,
     "duplicate-event-id": E.DuplicateEventId,
     "schema-violation": E.SchemaViolation,

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidRequest",
     "SchemaViolation",
     "ServerBusy",
+    "SettingsRefused",
     "SnapshotRejected",
     "StorageFailure",
     "StreamDeleted",
@@ -33,6 +34,12 @@ class InvalidRequest(UsageError):
     """A malformed or oversized request (gRPC INVALID_ARGUMENT)."""
 
     code: ClassVar[str] = "invalid-argument"
+
+
+class SettingsRefused(InvalidRequest):
+    """Persistent-subscription settings out of range (gRPC INVALID_ARGUMENT; INTERNAL on KurrentDB's API)."""
+
+    code: ClassVar[str] = "settings-refused"
 
 
 class StreamNotFound(NotFound):

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolkit_graveyar.core.codec import decode_record
-from toolkit_graveyar.core.errors import InvalidRequest, StorageFailure, StreamNotFound
+from toolkit_graveyar.core.errors import InvalidRequest, SettingsRefused, StorageFailure, StreamNotFound
 from toolkit_graveyar.core.links import LINK_EVENT, link_data, resolve_link
 from toolkit_graveyar.core.model import Expected, ProposedEvent, RecordedEvent, StreamMetadata
 from toolkit_graveyar.core.service import now_ms
@@ -117,21 +117,27 @@ class GroupSettings:
     consumer_strategy: str = "RoundRobin"
 
     def check(self) -> GroupSettings:
-        """Return self, or raise InvalidRequest naming the first bad setting."""
+        """Return self, or raise SettingsRefused naming the first bad setting."""
         if self.consumer_strategy not in STRATEGIES:
-            raise InvalidRequest(
+            raise SettingsRefused(
                 f"unknown consumer strategy {self.consumer_strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}"
             )
         for name in ("max_retry_count", "min_checkpoint_count", "max_checkpoint_count", "max_subscriber_count"):
             if getattr(self, name) < 0:
-                raise InvalidRequest(f"{name} must not be negative")
+                raise SettingsRefused(f"{name} must not be negative")
         for name in ("live_buffer_size", "read_batch_size", "history_buffer_size"):
             if getattr(self, name) <= 0:
-                raise InvalidRequest(f"{name} must be positive")
+                raise SettingsRefused(f"{name} must be positive")
         if self.message_timeout_ms < 0 or self.checkpoint_after_ms < 0:
-            raise InvalidRequest("message_timeout and checkpoint_after must not be negative")
+            raise SettingsRefused("message_timeout and checkpoint_after must not be negative")
         if self.min_checkpoint_count > self.max_checkpoint_count:
-            raise InvalidRequest("min_checkpoint_count is above max_checkpoint_count")
+            raise SettingsRefused("min_checkpoint_count is above max_checkpoint_count")
+        if self.read_batch_size >= self.history_buffer_size:
+            # KurrentDB refuses this too: one history read would overflow the buffer it fills.
+            raise SettingsRefused(
+                f"read_batch_size ({self.read_batch_size}) must be below history_buffer_size "
+                f"({self.history_buffer_size})"
+            )
         return self
 
 

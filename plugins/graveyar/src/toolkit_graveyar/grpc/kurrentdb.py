@@ -684,6 +684,9 @@ def _status_for(err: ToolkitError) -> grpc.StatusCode | None:
         return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(err, E.StreamNotFound):
         return grpc.StatusCode.NOT_FOUND
+    if isinstance(err, E.SettingsRefused):
+        # KurrentDB refuses these with an unhandled exception: kurrentdbclient raises InternalError.
+        return grpc.StatusCode.INTERNAL
     return None
 
 

@@ -50,6 +50,7 @@ class ServerConfig:
 
     Attributes:
         bind: `host:port` (port 0 = pick a free one).
+        advertise_host: The host KurrentDB gossip names for this server (None = the bind host).
         token: Bearer token every EventStore/Graveyar call must carry (health/reflection are open).
         tls_cert: PEM certificate chain; with `tls_key` turns TLS on.
         tls_key: PEM private key.
@@ -65,6 +66,7 @@ class ServerConfig:
     """
 
     bind: str = "127.0.0.1:50051"
+    advertise_host: str | None = None
     token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -157,7 +159,8 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_inflight)
     users = UserDirectory(config.admin_password, service) if config.admin_password is not None else None
     guard = Guard(policy, users)
-    member = Member(uuid.uuid4(), host)
+    advertised = config.advertise_host or host
+    member = Member(uuid.uuid4(), advertised)
     kurrent = KurrentApi(service, member, __version__)
     persistent = PersistentSubscriptions(service)
     projections = SystemProjections(service)
@@ -194,7 +197,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         await users.start()  # the stored users, before the first call
     await server.start()
     kurrent.cluster = Cluster(service.store, str(member.instance_id))
-    await kurrent.cluster.start(host, bound)
+    await kurrent.cluster.start(advertised, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(
