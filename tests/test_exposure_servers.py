@@ -150,3 +150,33 @@ def test_graveyar_refuses_what_a_browser_can_send(tmp_path: Path, token: str | N
         )  # fmt: skip
         assert read.returncode == 0, read.stderr
         assert json.loads(read.stdout) == []  # nothing was appended
+
+
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["no-token", "token"])
+def test_grite_webui_refuses_foreign_host_and_cross_site_posts(tmp_path: Path, token: str | None) -> None:
+    port, env = free_port(), {**_env(tmp_path), "GRITE_NO_DAEMON": "1"}
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for line in (["init", "-q"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
+        subprocess.run(["git", *line], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run([str(BIN / "grite"), "init", "--no-agents-md"], cwd=repo, env=env, check=True, capture_output=True)
+    argv = [str(BIN / "grite"), "webui", "--port", str(port)]
+    if token:
+        (tmp_path / "token").write_text(token)
+        argv += ["--token-file", str(tmp_path / "token")]
+    with _server(argv, port, repo, env):
+        here = {"Host": f"127.0.0.1:{port}", **_auth(token)}
+        create = b'{"title": "victim"}'
+        rebound, _ = _request(port, "POST", "/api/issues", {**here, "Host": "evil.example"}, create)
+        forged, _ = _request(
+            port, "POST", "/api/issues", {**here, "Origin": EVIL, "Content-Type": "text/plain"}, create
+        )
+        assert (rebound, forged) == (403, 403)
+        listed, body = _request(port, "GET", "/api/issues", here)
+        assert listed == 200
+        assert json.loads(body)["total"] == 0  # nothing was created
+        if token:
+            assert _request(port, "GET", "/api/issues", {"Host": here["Host"]})[0] == 401
+        same_site = {**here, "Origin": f"http://127.0.0.1:{port}", "Content-Type": "application/json"}
+        assert _request(port, "POST", "/api/issues", same_site, create)[0] == 201
+        assert [i["title"] for i in json.loads(_request(port, "GET", "/api/issues", here)[1])["issues"]] == ["victim"]

@@ -1,6 +1,6 @@
 """Benchmark grite (toolkit) against the real grite 0.5.3 and git-bug (same run), 0.5.3's published numbers and raw git.
 
-Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
+Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]  (or --create [--quick]: the create lane)
 
 Measures in one run:
 - `issue create` latency through the CLI, without and with the daemon; raw git (blob+tree+commit+update-ref
@@ -342,14 +342,55 @@ def build_entry_point_index() -> None:
     subprocess.run([*GRITE, "--help"], env=env, capture_output=True, check=True)
 
 
+def create_lane(runs: int) -> None:
+    """`issue create` without a daemon, ours and the real grite 0.5.3 interleaved (fair under shared load)."""
+    real = _peer("grite")
+    if real is None:
+        raise SystemExit("the real grite is not installed: python tools/peers install grite")
+    tmp = Path(tempfile.mkdtemp(prefix="grite-create-"))
+    try:
+        compile_bytecode()
+        build_entry_point_index()
+        load_start = os.getloadavg()[0]
+        ours_repo = init_repo(tmp / "ours")
+        real_repo, env = tmp / "real", env_for(False)
+        real_repo.mkdir()
+        sh(["git", "init", "-q", "."], real_repo)
+        sh([str(real), "--no-daemon", "init", "--no-agents-md"], real_repo, env)
+        ours_cmd, real_cmd = (
+            [*GRITE, "issue", "create", "-q", "--title"],
+            [str(real), "--no-daemon", "issue", "create", "--title"],
+        )
+        for i in range(3):  # warm the page cache for both
+            timed([*ours_cmd, f"w{i}"], ours_repo, env)
+            timed([*real_cmd, f"w{i}"], real_repo, env)
+        ours_ms, real_ms, floor_ms = [], [], []
+        for i in range(runs):
+            ours_ms.append(timed([*ours_cmd, f"t{i}"], ours_repo, env))
+            real_ms.append(timed([*real_cmd, f"t{i}"], real_repo, env))
+            floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, env))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ours, theirs = med(ours_ms), med(real_ms)
+    print(
+        f"issue create, no daemon, median of {runs}: ours {ours:.1f} ms, real grite 0.5.3 {theirs:.1f} ms, "
+        f"ratio {ours / theirs:.2f}x (goal <= 1.0x); python -c pass {med(floor_ms):.1f} ms"
+    )
+    print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
+    ap.add_argument("--create", action="store_true", help="only the create lane: ours and the real grite, no daemon")
     ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()
     n = args.issues or (1000 if args.quick else 10000)
     runs = 10 if args.quick else 25
+    if args.create:
+        create_lane(runs)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="grite-bench-"))
     os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="gb-", dir="/tmp"))
     r: dict[str, float] = {}

@@ -96,6 +96,23 @@ def test_remove_hides_the_issue_and_restore_brings_it_back(repo, g, cli):
     assert "is not removed" in error_of(not_removed)["message"]
 
 
+def test_removed_issues_count_in_no_label_and_no_dependency_list(repo, g):
+    keep = g("issue", "create", "--title", "keep", "--label", "bug")["issue_id"]
+    gone = g("issue", "create", "--title", "gone", "--label", "bug", "--label", "only-gone")["issue_id"]
+    g("issue", "dep", "add", keep, "--target", gone, "--type", "blocks")
+    g("issue", "dep", "add", gone, "--target", keep, "--type", "related_to")
+    assert [d["issue_id"] for d in g("issue", "dep", "list", keep)["deps"]] == [gone]
+    g("issue", "remove", gone)
+    assert g("issue", "label", "list")["labels"] == [{"label": "bug", "open": 1, "issues": 1}]
+    assert g("issue", "dep", "list", keep)["deps"] == []
+    assert g("issue", "dep", "list", keep, "--reverse")["deps"] == []
+    g("issue", "restore", gone)
+    labels = {row["label"]: row for row in g("issue", "label", "list")["labels"]}
+    assert labels["bug"] == {"label": "bug", "open": 1, "issues": 2}
+    assert [d["issue_id"] for d in g("issue", "dep", "list", keep)["deps"]] == [gone]
+    assert [d["issue_id"] for d in g("issue", "dep", "list", keep, "--reverse")["deps"]] == [gone]
+
+
 ACTORS = [os.urandom(16) for _ in range(2)]
 ISSUE = os.urandom(16)
 

@@ -102,6 +102,9 @@ def test_local_everyday_commands_import_neither_click_nor_libgit2(repo: Path) ->
     iid = json.loads(out)["data"]["issue_id"]
     never = {"click", "pygit2", "toolkit_grite.cli.commands"}
     assert modules & never == set()
+    assert "toolkit_kernel.locks" in modules
+    assert "toolkit_kernel.lease" not in modules  # a writer's FileLock does not load the lease machinery
+    assert "toolkit_grite.daemon.client" not in modules  # no daemon asked for: no IPC client either
     for argv in (["issue", "list", "--json"], ["issue", "show", iid], ["issue", "close", iid, "-q"]):
         modules, out = _imported_by(argv, repo, local)
         assert modules & never == set(), argv

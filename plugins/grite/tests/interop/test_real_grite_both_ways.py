@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,45 @@ def test_context_store_both_ways(tmp_path: Path, real: Real, ours: Ours) -> None
         {"key": "owner", "value": "bob"},
         {"key": "team", "value": "infra"},
     ]
+
+
+def test_context_index_both_ways(tmp_path: Path, real: Real, ours: Ours) -> None:
+    """Both indexers give the same symbols for every language; each reads what the other indexed."""
+    from toolkit_grite.testing import git
+    from toolkit_grite.testing_context import write_samples
+
+    theirs_repo, our_repo = make_repo(tmp_path / "theirs"), make_repo(tmp_path / "ours")
+    real(theirs_repo, "init", "--no-agents-md")
+    ours(our_repo, "init", "--no-agents-md")
+    for repo in (theirs_repo, our_repo):
+        paths = write_samples(repo)
+        git(repo, "add", ".")
+    assert ours(our_repo, "context", "index") == real(theirs_repo, "context", "index")
+    indexed = [p for p in paths if not p.endswith(".md")]
+    for path in indexed:
+        expected = real(theirs_repo, "context", "show", path)
+        assert ours(our_repo, "context", "show", path) == expected, path
+        assert ours(theirs_repo, "context", "show", path) == expected, path  # ours reads the real index
+    real.refresh(our_repo)
+    real.refresh(theirs_repo)
+    for path in indexed:
+        # The real grite reads our index. Replayed from the WAL, its own lists symbols in the
+        # event's (name, kind) order rather than source order: so does its replay of ours.
+        assert real(our_repo, "context", "show", path) == real(theirs_repo, "context", "show", path), path
+        assert _by_line(real(our_repo, "context", "show", path)) == ours(our_repo, "context", "show", path), path
+    for text in ("", "Co", "get", "Nope"):
+        assert real(our_repo, "context", "query", text) == real(theirs_repo, "context", "query", text), text
+        assert ours(theirs_repo, "context", "query", text) == real(theirs_repo, "context", "query", text), text
+    # Incremental: unchanged files are skipped by both; a changed file is re-indexed by both.
+    for repo, grite in ((theirs_repo, real), (our_repo, ours)):
+        assert grite(repo, "context", "index")["indexed"] == 0
+        (repo / "app/models.py").write_text("def renamed():\n    pass\n")
+    assert ours(our_repo, "context", "index") == real(theirs_repo, "context", "index")
+    filtered = ("context", "index", "--force", "--path", "lib", "--pattern", "*.ex*")
+    assert ours(our_repo, *filtered) == real(theirs_repo, *filtered)
+
+
+def _by_line(shown: dict[str, Any]) -> dict[str, Any]:
+    """A `context show` result with its symbols in source order."""
+    key = ("line_start", "line_end", "name", "kind")
+    return dict(shown, symbols=sorted(shown["symbols"], key=lambda s: tuple(s[k] for k in key)))

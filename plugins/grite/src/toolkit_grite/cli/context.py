@@ -1,10 +1,12 @@
-"""`grite context show|query|project|set` and `grite install-skill`: adapters over core calls."""
+"""`grite context index|show|query|project|set` and `grite install-skill`: adapters over core calls."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from toolkit_grite.cli.base import GriteGroup, common_options, emit_call, output
+from toolkit_grite.cli.base import GriteGroup, call, common_options, emit_call, output
 
 __all__ = ["register", "register_skill"]
 
@@ -16,6 +18,21 @@ def register(group: click.Group) -> None:
     @common_options
     def context() -> None:
         """File and project context shared through the WAL (grite 0.5.3's context store)."""
+
+    @context.command("index")
+    @click.option("--path", "paths", multiple=True, help="Index only these tracked paths (default: all tracked files).")
+    @click.option("--force", is_flag=True, help="Re-index files whose content hash is unchanged.")
+    @click.option("--pattern", help="Index only files matching this glob (`*` crosses `/`).")
+    @common_options
+    def index(paths: tuple[str, ...], force: bool, pattern: str | None) -> None:
+        """Extract symbols (tree-sitter) from tracked files into the context store."""
+        from toolkit_grite.core.symbols import scan
+
+        # Files are read here, in the caller's directory; only the extracted contexts are recorded.
+        entries, unreadable, total = scan(os.getcwd(), list(paths), pattern)
+        data, warnings = call("context.record", files=entries, force=force)
+        result = {"indexed": data["indexed"], "skipped": data["skipped"] + unreadable, "total_files": total}
+        output(result, lambda d: f"indexed {d['indexed']}, skipped {d['skipped']} of {d['total_files']}", warnings)
 
     @context.command("show")
     @click.argument("path")

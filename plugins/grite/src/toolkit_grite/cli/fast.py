@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-from toolkit_grite.daemon import client
-
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: this module must not import typing (startup cost)
 if TYPE_CHECKING:
     from typing import Any
@@ -172,15 +170,10 @@ def run(argv: list[str]) -> int | None:
     data_dir = glob.get("data_dir") or os.environ.get("GRITE_HOME") or None
     try:
         result = None
-        if not glob.get("no_daemon"):
-            result = client.forward(command.call, args, actor=glob.get("actor"), data_dir=data_dir)
+        if not glob.get("no_daemon") and os.environ.get("GRITE_NO_DAEMON", "") in ("", "0"):
+            result = _forward(command.call, args, actor=glob.get("actor"), data_dir=data_dir)
         if result is None:
             result = _local(command.call, args, actor=glob.get("actor"), data_dir=data_dir)
-    except client.RemoteError as exc:
-        return _error(exc.error, as_json)
-    except client.Lost as exc:
-        failure = {"kind": "ipc", "message": client.failure_message(str(exc)), "hint": client.FAILURE_HINT}
-        return _error(failure, as_json)
     except _LocalError as exc:
         return _error(exc.error, as_json)
     try:
@@ -197,6 +190,26 @@ class _LocalError(Exception):
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error.get("message"))
         self.error = error
+
+
+def _forward(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None) -> dict[str, Any] | None:
+    """The daemon's answer, or None when no daemon serves the repository.
+
+    The client (and its wire codec) is imported here: `--no-daemon` and `GRITE_NO_DAEMON=1` runs
+    never load it.
+
+    Raises:
+        _LocalError: the daemon's error, or the IPC failure after the request was sent.
+    """
+    from toolkit_grite.daemon import client
+
+    try:
+        return client.forward(call, args, actor=actor, data_dir=data_dir)
+    except client.RemoteError as exc:
+        raise _LocalError(exc.error) from None
+    except client.Lost as exc:
+        failure = {"kind": "ipc", "message": client.failure_message(str(exc)), "hint": client.FAILURE_HINT}
+        raise _LocalError(failure) from None
 
 
 def _local(call: str, args: dict[str, Any], *, actor: str | None, data_dir: str | None) -> dict[str, Any]:

@@ -61,6 +61,7 @@ CALLS = {
     "context.query": "context:query",
     "context.project": "context:project",
     "context.set": "context:set_project",
+    "context.record": "context:record_files",
 }
 
 _RESOLVED: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, inspect.Parameter], dict[str, Any]]] = {}

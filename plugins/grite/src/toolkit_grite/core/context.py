@@ -3,8 +3,8 @@
 File context (`ContextUpdated`, kind 13) lives on the pseudo-issue BLAKE2b-128("grite:context:file:"
 + path); project context (`ProjectContextUpdated`, kind 14) on the pseudo-issue of sixteen 0xff
 bytes. Each path and each key is a last-writer-wins register on the event order key
-`(ts, actor, event_id)`. `context index` (tree-sitter extraction) is not provided; files indexed
-by grite 0.5.3 are shown and queried here.
+`(ts, actor, event_id)`. `context index` extracts symbols in the client (`core.symbols`, it reads
+the caller's working tree) and records them here with `record_files`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from toolkit_grite.core.grite import Grite
 from toolkit_grite.core.model import Event
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 
-__all__ = ["PROJECT_ID", "file_context_id", "project", "query", "set_project", "show"]
+__all__ = ["PROJECT_ID", "file_context_id", "project", "query", "record_files", "set_project", "show"]
 
 PROJECT_ID = b"\xff" * 16
 
@@ -36,6 +36,46 @@ def _latest(events: list[Event], kind: int) -> dict[str, Event]:
         if name not in best or ev.key > best[name].key:
             best[name] = ev
     return best
+
+
+def record_files(g: Grite, files: list[Any], force: bool = False) -> dict[str, Any]:
+    """Record extracted file contexts as ContextUpdated events, in one WAL commit.
+
+    Each entry of `files` is `{path, language, symbols, summary, content_hash}` (the hash in hex,
+    symbols as `[name, kind, line_start, line_end]`). A file whose recorded content hash is the
+    same is skipped unless `force`, as 0.5.3 re-indexes only changed files.
+
+    Returns:
+        `{indexed, skipped}` and, when something was written, `wal_head`.
+
+    Raises:
+        InvalidArgs: an entry is malformed (nothing is written).
+    """
+    view = g.ready()
+    events: list[Event] = []
+    skipped = 0
+    for entry in files:
+        try:
+            path, language, summary = str(entry["path"]), str(entry["language"]), str(entry["summary"])
+            content_hash = bytes.fromhex(entry["content_hash"])
+            rows = [(str(n), str(k), int(a), int(b)) for n, k, a, b in entry["symbols"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgs(f"malformed file context entry: {exc}") from None
+        if len(content_hash) != 32 or not path or any(a < 0 or b < 0 for _n, _k, a, b in rows):
+            raise InvalidArgs(f"malformed file context entry for {path!r}")
+        issue_id = file_context_id(path)
+        current = _latest(view.issue_events_of(issue_id), 13).get(path)
+        if current is not None and not force and current.payload[4] == content_hash:
+            skipped += 1
+            continue
+        # Symbols sorted by (name, kind): the order 0.5.3 hashes and stores them in.
+        symbols = [list(row) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
+        payload = [path, language, symbols, summary, content_hash]
+        events.append(g.new_event(issue_id, 13, payload, after=current.ts if current is not None else 0))
+    result: dict[str, Any] = {"indexed": len(events), "skipped": skipped}
+    if events:
+        result["wal_head"] = g.write(events)
+    return result
 
 
 def set_project(g: Grite, key: str, value: str) -> dict[str, Any]:

@@ -258,15 +258,18 @@ def dep_list(g: Grite, ident: str, *, reverse: bool = False) -> dict[str, Any]:
     iid, state = _issue(g, ident)
     me = iid.hex()
     deps = []
+    # Removed issues (core/amend.py) are hidden on either side, as everywhere else.
     if reverse:
         for other in g.view.states():
+            if projection.removed(other):
+                continue
             for dep in projection.dependencies(other):
                 if dep["target"] == me:
                     deps.append((other, dep["dep_type"]))
     else:
         for dep in projection.dependencies(state):
             target_state = g.view.state(bytes.fromhex(dep["target"]))
-            if target_state is not None:
+            if target_state is not None and not projection.removed(target_state):
                 deps.append((target_state, dep["dep_type"]))
     rows = [
         {"issue_id": s["issue_id"], "dep_type": t, "title": s["title"][0], "state": s["state"][0]}
@@ -371,6 +374,8 @@ def label_list(g: Grite) -> dict[str, Any]:
     """Every label in use, with the number of issues (open and all) carrying it."""
     counts: dict[str, list[int]] = {}
     for summary, _text, _hay in g.ready().summary_records():
+        if amend.REMOVED_LABEL in summary["labels"]:
+            continue  # a removed issue (core/amend.py) counts nowhere
         for label in summary["labels"]:
             row = counts.setdefault(label, [0, 0])
             row[1] += 1
