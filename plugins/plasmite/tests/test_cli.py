@@ -233,7 +233,7 @@ def test_doctor_finds_damage(cli, pool_dir: Path) -> None:
 
 
 def test_errors_on_terminal_are_human(cli) -> None:
-    res = cli("plasmite", "--color", "always", "fetch", "nope", "1")
+    res = cli("plasmite", "--color", "always", "pool", "info", "nope")
     assert res.exit_code == 3
     assert res.stderr.startswith("error: pool not found")
     assert "path: " in res.stderr

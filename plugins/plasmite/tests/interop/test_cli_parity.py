@@ -99,3 +99,20 @@ def test_flags_users_type_work_on_both(both: tuple[list[str], list[str]]) -> Non
         assert shape[0] == shape[1], argv
         assert [d.get("data") for d in outs[0]] == [d.get("data") for d in outs[1]], argv
         assert [d.get("meta") for d in outs[0]] == [d.get("meta") for d in outs[1]], argv
+
+
+def test_fetch_of_a_missing_message_or_pool_says_what_plasmite_says(both: tuple[list[str], list[str]]) -> None:
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "demo"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*prefix, "feed", "demo", '{"a":1}'], check=True, capture_output=True, timeout=120)
+    for step in (["fetch", "demo", "99"], ["fetch", "nopool", "1"]):
+        seen = [_on_terminal(prefix + step, 3) for prefix in (ours, real)]
+        # The pool directories differ (ours/, real/); everything else is byte for byte.
+        assert seen[0].replace("/ours/", "/real/") == seen[1], step
+        piped = [
+            subprocess.run(prefix + step, capture_output=True, text=True, timeout=120, check=False)
+            for prefix in (ours, real)
+        ]
+        assert [p.returncode for p in piped] == [3, 3]
+        assert piped[0].stderr.replace("/ours/", "/real/") == piped[1].stderr, step

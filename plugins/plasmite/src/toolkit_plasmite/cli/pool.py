@@ -14,7 +14,7 @@ from toolkit_plasmite.cli.ui import get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient, pool_name
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
-from toolkit_plasmite.errors import PlasmiteError, UsageError
+from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
 
 __all__ = ["doctor_command", "fetch_command", "pool_group"]
 
@@ -161,10 +161,36 @@ def fetch_command(pool: str, seq: int) -> None:
         with RemoteClient(remote.base_url) as rc:
             get_settings().out(rc.request("GET", f"/v0/pools/{remote.pool}/messages/{seq}")["message"])
         return
-    with client().open_pool(local_ref(pool, "fetch"), writable=False) as pf:
-        s, ts, payload, _ = pf.get(seq)
+    try:
+        opened = client().open_pool(local_ref(pool, "fetch"), writable=False)
+    except NotFoundError as exc:
+        raise _missing_pool(pool, exc) from None
+    with opened as pf:
+        try:
+            s, ts, payload, _ = pf.get(seq)
+        except NotFoundError:
+            raise _missing_message(pool, seq) from None
         data, tags = decode_payload(payload, seq=s, path=str(pf.path))
     get_settings().out(envelope(s, ts, data, tags))
+
+
+def _missing_pool(pool: str, exc: NotFoundError) -> NotFoundError:
+    """The words plasmite 1.2.1 prints for `fetch` on a pool that does not exist."""
+    return NotFoundError(
+        "not found",
+        path=exc.path,
+        hint=f"Create it first: plasmite pool create {pool} (or pass --dir for a different pool directory).",
+        causes=["No such file or directory (os error 2)"],
+    )
+
+
+def _missing_message(pool: str, seq: int) -> NotFoundError:
+    """The words plasmite 1.2.1 prints for `fetch` of a seq the pool does not retain (no path, as plasmite)."""
+    return NotFoundError(
+        "message not found",
+        seq=seq,
+        hint=f"Check available messages: plasmite pool info {pool} (or plasmite follow {pool} --tail 10).",
+    )
 
 
 @click.command("doctor")
