@@ -358,7 +358,7 @@ def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
     assert every == ["All 1 pools healthy.", "", "  demo   1 messages   0 issues"]
     deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
     assert deleted.stdout.strip() == 'Deleted pool "demo".'
-    assert cli("plasmite", "feed", "x", "{}", "--format", "yaml").exit_code == 2
+    assert cli("plasmite", "feed", "x", "{}", "--format", "lite3-raw").exit_code == 2
 
 
 def test_feed_copies_complete_messages_unless_data(cli) -> None:
@@ -393,3 +393,14 @@ def test_dir_after_the_command(cli, tmp_path: Path) -> None:
     assert cli("plasmite", "fetch", "p", "1").exit_code == 3  # the default directory has no such pool
     shown = cli("plasmite", "pool", "info", "p", "--dir", elsewhere, "--color", "always").assert_success().stdout
     assert shown.splitlines()[0] == "p"  # --color always after the command: the terminal layout, piped
+
+
+def test_format_yaml_prints_yaml_and_streams_refuse_it(cli) -> None:
+    cli("plasmite", "pool", "create", "demo", "--size", "64K").assert_success()
+    fed = cli("plasmite", "feed", "demo", '{"n": 1}', "--format", "yaml").assert_success()
+    assert fed.stdout.startswith('---\ndata:\n  "n": 1\nmeta:\n  tags: []\nseq: 1\n')
+    assert fed.stdout.endswith("\n...\n")
+    refused = cli("plasmite", "--format", "yaml", "follow", "demo", "--no-follow")
+    assert refused.exit_code == 2
+    assert "--format yaml" in refused.stderr
+    assert cli("plasmite", "fetch", "demo", "1", "--format", "lite3").exit_code == 2

@@ -116,3 +116,43 @@ def test_fetch_of_a_missing_message_or_pool_says_what_plasmite_says(both: tuple[
         ]
         assert [p.returncode for p in piped] == [3, 3]
         assert piped[0].stderr.replace("/ours/", "/real/") == piped[1].stderr, step
+
+
+# Documents whose YAML exercises every rule: quoting of keys and values, escapes, floats, nesting.
+YAML_DOCUMENTS = [
+    {"a": 1, "b": [True, None, "x"], "s": 'he said "hi"\nok', "n": 1.5, "e": {},
+     "nested": [[1, 2], {"a": []}, [], [[3]]]},
+    {"q": "it's", "u": "é☃", "sp": " lead", "hash": "#x", "k-1": "a: b", "num": "12", "tab": "a\tb", "ctl": "\x01"},
+    {key: 1 for key in ["", "-", "1", "null", "nUll", "y", "N", "~", "<<", "=", "2001-01-01", "a b", "a,b", "a#b",
+                        "a:b", "k:", "- a", "-a", "?", "?a", ":a", "k\"q", "k'q", "a\\b", " a", "a ", "1_000", "0x1",
+                        ".5", "+1", "1e3", "1e", ".inf", "-.inf", ".NaN", "inf", "1.", "é", "a\u00a0b", "\ufeffa",
+                        "a\x7fb", "a\x85b", "a\u2028b", "[", "{a", "a]b", "@", "`", "a@b", "!", "&a", "*a", "|", ">"]},
+    {"v": ["a\\b", "a\u00a0b", "a\u2028b", "\ufeffa", "a\x7fb", "a\x85b", "\x1b[0m", "x\ry", 'a"b', "😀", "\v", "\0"],
+     "f": [1e16, 1e15, 123456789012345678, 0.0001, 0.00001, 2.5e-10, 100.0, 1e22, -1e-7, 0.1, -0.0,
+           1.7976931348623157e308, 5e-324, -9223372036854775808]},
+]  # fmt: skip
+
+
+def _piped(argv: list[str]) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
+    return _STAMPS.sub("<time>", re.sub(r"_age_ms: \d+", "_age_ms: <n>", out)).replace("/ours/", "/real/")
+
+
+def test_format_yaml_matches_plasmite(both: tuple[list[str], list[str]]) -> None:
+    real, ours = both
+    steps = [
+        ["pool", "create", "demo", "--size", "64K", "--format", "yaml"],
+        ["pool", "info", "demo", "--format", "yaml"],
+        *(["feed", "demo", json.dumps(doc), "--tag", "t", "--format", "yaml"] for doc in YAML_DOCUMENTS),
+        *(["fetch", "demo", str(seq), "--format", "yaml"] for seq in range(1, len(YAML_DOCUMENTS) + 1)),
+        ["pool", "list", "--format", "yaml"],
+        ["doctor", "demo", "--format", "yaml"],
+        ["doctor", "--all", "--format", "yaml"],
+        ["--format", "yaml", "pool", "delete", "demo"],
+    ]
+    for step in steps:
+        if step[0] == "--format":
+            seen = [_piped([*prefix[:-4], *step[:2], *prefix[-4:], *step[2:]]) for prefix in (ours, real)]
+        else:
+            seen = [_piped(prefix + step) for prefix in (ours, real)]
+        assert seen[0] == seen[1], step

@@ -84,6 +84,7 @@ def duplex_command(
         hide_from=None if echo_self else me,
         machine=settings.machine,
     )
+    settings.streams_json()
     opts.validate()
     remote = parse_remote_ref(pool)
     if remote is not None:

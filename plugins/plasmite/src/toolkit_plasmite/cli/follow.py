@@ -173,6 +173,7 @@ def follow_command(
         no_follow=no_follow,
         machine=settings.machine,
     )
+    settings.streams_json()
     opts.validate()  # usage errors come before any pool is opened
     remote = parse_remote_ref(pool)
     if remote is not None:

@@ -11,7 +11,7 @@ import click
 from toolkit.cliutil import json_option
 from toolkit_plasmite.cli import human
 from toolkit_plasmite.cli.ui import get_settings, late_globals
-from toolkit_plasmite.core.client import LocalClient, pool_name
+from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
@@ -207,7 +207,7 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
         from toolkit_plasmite.core.validate import validate_pool
 
         paths = sorted(Path(e["path"]) for e in c.list_entries())
-        reports = [validate_pool(p, pool_name(p)) for p in paths]
+        reports = [validate_pool(p, str(p)) for p in paths]  # plasmite names each by its path
     else:
         assert pool is not None
         reports = [c.validate_pool(local_ref(pool, "doctor"))]

@@ -14,7 +14,7 @@ import click
 from toolkit.cliutil import json_mode
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
-from toolkit_plasmite.errors import PlasmiteError
+from toolkit_plasmite.errors import PlasmiteError, UsageError
 
 __all__ = ["PlasmiteClickError", "Settings", "dir_option", "format_option", "get_settings", "late_globals"]
 
@@ -34,7 +34,7 @@ class Settings:
 
     pool_dir: Path | None = None
     color: str = "auto"
-    #: `--format pretty|json` when given (plasmite 1.2.1's switch); None decides by the terminal.
+    #: `--format pretty|json|yaml` when given (plasmite 1.2.1's switch); None decides by the terminal.
     fmt: str | None = None
     cmd: str = ""
     last_drop_notice: float = field(default=0.0)
@@ -43,7 +43,7 @@ class Settings:
     def machine(self) -> bool:
         """True when output is for programs: `--format json`, `--json`, or stdout is not a terminal."""
         if self.fmt is not None:
-            return self.fmt == "json"
+            return self.fmt in ("json", "yaml")
         if json_mode():
             return True
         if self.color == "always":
@@ -58,9 +58,19 @@ class Settings:
         return self.color == "always" or _isatty(sys.stderr)
 
     def out(self, value: Any, *, pretty: bool | None = None) -> None:
-        """Print one JSON document: pretty on a terminal, compact otherwise."""
+        """Print one document: YAML with `--format yaml`, else JSON, pretty on a terminal, compact otherwise."""
+        if self.fmt == "yaml":
+            from toolkit_plasmite.cli.yaml import dump_yaml
+
+            click.echo(dump_yaml(value), nl=False)
+            return
         use_pretty = (not self.machine) if pretty is None else pretty
         click.echo(dumps_pretty(value) if use_pretty else dumps_compact(value))
+
+    def streams_json(self) -> None:
+        """`follow`/`duplex` print JSON only: a global `--format yaml` before them is a Usage error."""
+        if self.fmt == "yaml":
+            raise UsageError("--format yaml is not supported for streams here", hint="use --format json or pretty")
 
     def notice(self, kind: str, pool: str | None, message: str, details: dict[str, Any] | None = None) -> None:
         """Print a notice on stderr (JSON off a terminal)."""
@@ -98,15 +108,15 @@ def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | N
 
 
 def format_option(func: Any) -> Any:
-    """`--format pretty|json`, accepted before the command (global) or after it, as plasmite 1.2.1 does."""
+    """`--format pretty|json|yaml`, accepted before the command (global) or after it, as plasmite 1.2.1 does."""
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["pretty", "json"]),
+        type=click.Choice(["pretty", "json", "yaml"]),
         default=None,
         expose_value=False,
         callback=_remember_format,
-        help="Output: pretty (readable) or json (compact); default pretty on a terminal, json in a pipe.",
+        help="Output: pretty (readable), json (compact) or yaml; default pretty on a terminal, json in a pipe.",
     )(func)
 
 
