@@ -334,31 +334,35 @@ def test_follow_no_follow_prints_history_and_exits(cli) -> None:
 
 
 def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
-    created = cli("plasmite", "--format", "pretty", "pool", "create", "demo", "--size", "64K").assert_success()
+    # --color always renders as on a terminal; --format pretty into a pipe is the plain layout (below)
+    created = cli("plasmite", "--color", "always", "pool", "create", "demo", "--size", "64K").assert_success()
     assert created.stdout.splitlines() == ["Created demo (64K, 256 index slots)", "  path: demo.plasmite"]
-    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    info = cli("plasmite", "pool", "info", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert info[:4] == ["demo", "  path:      demo.plasmite", "  size:      64K (0 used, 0.00%)", "  messages:  empty"]
     assert info[-2:] == ["  index:     256 slots (4K)", "  ring:      56K"]
     fed = cli("plasmite", "feed", "demo", '{"a":1}', "--format", "pretty").assert_success()
     assert json.loads(fed.stdout)["data"] == {"a": 1}
     assert fed.stdout.startswith("{\n  ")
-    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    info = cli("plasmite", "pool", "info", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert info[3] == "  messages:  1 (seq 1..1)"
     assert info[5].startswith("  newest:    ")
     assert info[5].endswith("Z)")
-    table = cli("plasmite", "pool", "list", "--format", "pretty").assert_success().stdout.splitlines()
+    table = cli("plasmite", "pool", "list", "--color", "always").assert_success().stdout.splitlines()
     assert table[0].split() == ["NAME", "SIZE", "MSGS", "MODIFIED", "PATH"]
     assert table[1].split()[:3] == ["demo", "64K", "1"]
     assert table[1].split()[-1] == "demo.plasmite"
     machine = cli("plasmite", "--format", "pretty", "pool", "info", "demo", "--format", "json").assert_success()
     assert machine.json()["metrics"]["age"]["newest_time"] == cli("plasmite", "fetch", "demo", "1").json()["time"]
-    doctor = cli("plasmite", "doctor", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    doctor = cli("plasmite", "doctor", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert doctor == ["demo: healthy", "  messages:  1 (seq 1..1)", "  checked:   header, index, ring — 0 issues"]
-    every = cli("plasmite", "doctor", "--all", "--format", "pretty").assert_success().stdout.splitlines()
+    every = cli("plasmite", "doctor", "--all", "--color", "always").assert_success().stdout.splitlines()
     assert every == ["All 1 pools healthy.", "", "  demo   1 messages   0 issues"]
-    deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
+    deleted = cli("plasmite", "pool", "delete", "demo", "--color", "always").assert_success()
     assert deleted.stdout.strip() == 'Deleted pool "demo".'
     assert cli("plasmite", "feed", "x", "{}", "--format", "lite3-raw").exit_code == 2
+    plain = cli("plasmite", "pool", "create", "p", "--size", "64K", "--format", "pretty").assert_success()
+    assert plain.stdout.splitlines() == ["NAME  SIZE   INDEX  PATH      ", "p     65536  256    p.plasmite"]
+    assert cli("plasmite", "doctor", "p", "--format", "pretty").assert_success().stdout == "OK: p\n"
 
 
 def test_feed_copies_complete_messages_unless_data(cli) -> None:

@@ -156,3 +156,32 @@ def test_format_yaml_matches_plasmite(both: tuple[list[str], list[str]]) -> None
         else:
             seen = [_piped(prefix + step) for prefix in (ours, real)]
         assert seen[0] == seen[1], step
+
+
+def test_format_pretty_into_a_pipe_prints_plasmites_plain_layouts(both: tuple[list[str], list[str]]) -> None:
+    real, ours = both
+    steps = [
+        ["pool", "create", "a", "bb", "--size", "64K", "--format", "pretty"],
+        ["pool", "info", "a", "--format", "pretty"],
+        ["feed", "a", '{"x":1}'],
+        ["pool", "info", "a", "--format", "pretty"],
+        ["pool", "list", "--format", "pretty"],
+        ["doctor", "a", "--format", "pretty"],
+        ["pool", "create", "ix", "--size", "2M", "--index-capacity", "10", "--format", "pretty"],
+    ]
+    for step in steps:
+        seen = [re.sub(r"\(\d+s ago\)", "(<age>)", _piped(prefix + step)) for prefix in (ours, real)]
+        if step[1] == "list":  # MTIME's width varies with its trimmed digits: compare the cells
+            assert [line.split() for line in seen[0].splitlines()] == [line.split() for line in seen[1].splitlines()]
+        else:
+            assert seen[0] == seen[1], step
+    deleted = [
+        subprocess.run(
+            [*prefix, "pool", "delete", "a", "nope", "--format", "pretty"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        for prefix in (ours, real)
+    ]  # fmt: skip
+    mine, theirs = ((d.returncode, d.stdout, d.stderr) for d in deleted)
+    assert mine == theirs
+    assert deleted[0].stdout.splitlines()[2].split() == ["nope", "ERR", "nope.plasmite", "pool", "not", "found"]

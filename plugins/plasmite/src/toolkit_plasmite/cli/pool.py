@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from toolkit.cliutil import json_option
-from toolkit_plasmite.cli import human
+from toolkit_plasmite.cli import human, plain
 from toolkit_plasmite.cli.ui import get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
@@ -60,7 +60,11 @@ def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, f
             created.append(c.create_pool(ref, nbytes, index_capacity, version=int(format_version)))
     finally:
         if created:
-            _out({"created": created}, lambda: human.created_text(created, c.pool_dir))
+            _out(
+                {"created": created},
+                lambda: human.created_text(created, c.pool_dir),
+                lambda: plain.created_plain(created, c.pool_dir),
+            )
 
 
 @pool_group.command("migrate")
@@ -84,7 +88,7 @@ def pool_info_command(name: str) -> None:
     """Show a pool's geometry, bounds and metrics."""
     c = client()
     info = c.pool_info(local_ref(name, "pool info"))
-    _out(info, lambda: human.pool_info_text(name, info, c.pool_dir))
+    _out(info, lambda: human.pool_info_text(name, info, c.pool_dir), lambda: plain.pool_info_plain(name, info))
 
 
 @pool_group.command("list")
@@ -97,6 +101,9 @@ def pool_list(server: str | None) -> None:
     entries = _remote_entries(server) if server else client().list_entries()
     if settings.machine:
         settings.out({"pools": entries})
+        return
+    if settings.plain:
+        click.echo(plain.pool_list_plain(entries, client().pool_dir))
         return
     if not entries:
         click.echo(f"no pools in {client().pool_dir}")
@@ -121,19 +128,25 @@ def pool_delete(names: tuple[str, ...]) -> None:
         except PlasmiteError as exc:
             failed.append({"pool": name, "error": exc.error_body()})
             first = first or exc
-    _out({"deleted": deleted, "failed": failed}, lambda: human.deleted_text(deleted))
-    if not get_settings().machine:
+    _out(
+        {"deleted": deleted, "failed": failed},
+        lambda: human.deleted_text(deleted),
+        lambda: plain.deleted_plain(deleted, [{"path": str(c.path_for(f["pool"])), **f} for f in failed], c.pool_dir),
+    )
+    if not get_settings().machine and not get_settings().plain:
         for f in failed:
             click.echo(f"error: {f['pool']}: {f['error']['message']}", err=True)
     if first is not None:
         raise click.exceptions.Exit(int(first.kind))
 
 
-def _out(value: dict[str, Any], text: Callable[[], str]) -> None:
-    """JSON for programs, plasmite's readable layout on a terminal."""
+def _out(value: dict[str, Any], text: Callable[[], str], plain_text: Callable[[], str]) -> None:
+    """JSON (or YAML) for programs, plasmite's plain layout for `--format pretty` into a pipe, else its terminal one."""
     settings = get_settings()
     if settings.machine:
         settings.out(value)
+    elif settings.plain:
+        click.echo(plain_text())
     elif rendered := text():
         click.echo(rendered)
 
@@ -214,6 +227,8 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
     settings = get_settings()
     if settings.machine:
         settings.out({"reports": reports})
+    elif settings.plain and all(r["status"] == "ok" for r in reports):
+        click.echo(plain.doctor_plain(reports))
     elif all(r["status"] == "ok" for r in reports):
         infos = [c.pool_info(r["path"]) for r in reports]
         click.echo(human.all_healthy_text(infos) if check_all else human.healthy_text(reports[0]["pool_ref"], infos[0]))

@@ -51,6 +51,11 @@ class Settings:
         return not _isatty(sys.stdout)
 
     @property
+    def plain(self) -> bool:
+        """`--format pretty` into a pipe: plasmite 1.2.1's plain layouts instead of the terminal ones."""
+        return self.fmt == "pretty" and not _isatty(sys.stdout)
+
+    @property
     def stderr_human(self) -> bool:
         """True when notices and errors should be human lines."""
         if json_mode():
