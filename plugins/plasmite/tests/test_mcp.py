@@ -147,3 +147,26 @@ async def test_toolkit_mcp_offers_the_same_tools_as_plasmite_mcp(pool_dir: Path,
     )
     assert json.loads(fetched.stdout)["data"] == {"n": 1}
     assert (pool_dir / "jobs.plasmite").exists()
+
+
+@pytest.mark.asyncio
+async def test_serve_mcp_offers_pool_resources(serve: Any, sub_env: dict[str, str]) -> None:
+    srv = serve("--access", "read-only")
+    async with (
+        streamable_http_client(srv.base_url + "/mcp") as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        assert (await session.list_resources()).resources == []
+        await asyncio.to_thread(
+            subprocess.run, [*PLASMITE, "pool", "create", "chat"], env=sub_env, check=True, capture_output=True
+        )
+        listed = (await session.list_resources()).resources
+        assert [(str(r.uri), r.name, r.mime_type) for r in listed] == [
+            ("plasmite:///pools/chat", "chat", "application/json")
+        ]
+        contents = (await session.read_resource("plasmite:///pools/chat")).contents
+        assert json.loads(getattr(contents[0], "text", "")) == {
+            "fell_behind": False, "last_returned_seq": None, "messages": [], "newest_available_seq": None,
+            "next_after_seq": None, "oldest_available_seq": None,
+        }  # fmt: skip
