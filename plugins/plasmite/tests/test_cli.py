@@ -407,4 +407,6 @@ def test_format_yaml_prints_yaml_and_streams_refuse_it(cli) -> None:
     refused = cli("plasmite", "--format", "yaml", "follow", "demo", "--no-follow")
     assert refused.exit_code == 2
     assert "--format yaml" in refused.stderr
-    assert cli("plasmite", "fetch", "demo", "1", "--format", "lite3").exit_code == 2
+    assert cli("plasmite", "pool", "info", "demo", "--format", "lite3").exit_code == 2
+    framed = cli("plasmite", "fetch", "demo", "1", "--format", "lite3").assert_success()
+    assert framed.stdout.startswith("PLS1")

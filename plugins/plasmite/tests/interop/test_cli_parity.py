@@ -185,3 +185,22 @@ def test_format_pretty_into_a_pipe_prints_plasmites_plain_layouts(both: tuple[li
     mine, theirs = ((d.returncode, d.stdout, d.stderr) for d in deleted)
     assert mine == theirs
     assert deleted[0].stdout.splitlines()[2].split() == ["nope", "ERR", "nope.plasmite", "pool", "not", "found"]
+
+
+def test_fetch_format_lite3_writes_plasmites_bytes(tmp_path: Path) -> None:
+    real = require_peer("plasmite")
+    pools = tmp_path / "shared"
+    subprocess.run([str(real.path), "--dir", str(pools), "pool", "create", "demo"], check=True, timeout=120)
+    subprocess.run(
+        [str(real.path), "--dir", str(pools), "feed", "demo", json.dumps(YAML_DOCUMENTS[0]), "--tag", "t"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    for fmt in ("lite3", "lite3-raw"):
+        seen = [
+            subprocess.run([*argv, "--dir", str(pools), "fetch", "demo", "1", "--format", fmt], capture_output=True,
+                           timeout=120, check=True).stdout
+            for argv in (OURS, [str(real.path)])
+        ]  # fmt: skip
+        assert seen[0] == seen[1], fmt
+    assert seen[0]
+    assert not seen[0].startswith(b"PLS1")  # raw: only the stored document

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ import click
 
 from toolkit.cliutil import json_option
 from toolkit_plasmite.cli import human, plain
-from toolkit_plasmite.cli.ui import get_settings, late_globals
+from toolkit_plasmite.cli.ui import dir_option, format_option, get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
@@ -164,7 +167,8 @@ def _remote_entries(server: str) -> list[dict[str, Any]]:
 @click.command("fetch")
 @click.argument("pool")
 @click.argument("seq", type=int)
-@late_globals
+@dir_option
+@functools.partial(format_option, binary=True)
 def fetch_command(pool: str, seq: int) -> None:
     """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
     remote = parse_remote_ref(pool)
@@ -183,8 +187,27 @@ def fetch_command(pool: str, seq: int) -> None:
             s, ts, payload, _ = pf.get(seq)
         except NotFoundError:
             raise _missing_message(pool, seq) from None
+        if get_settings().fmt in ("lite3", "lite3-raw"):
+            _write_lite3(pf, (s, ts, payload, _))
+            return
         data, tags = decode_payload(payload, seq=s, path=str(pf.path))
     get_settings().out(envelope(s, ts, data, tags))
+
+
+#: plasmite's Lite3 stream: `PLS1`, then per message `[u64be seq][u64be time_ns][u32be len]` + document.
+_LITE3_MAGIC = b"PLS1"
+_LITE3_FRAME = struct.Struct(">QQI")
+
+
+def _write_lite3(pf: Any, frame: Any) -> None:
+    """`fetch --format lite3` (the framed stream of one message) or `lite3-raw` (only its document)."""
+    from toolkit_plasmite.core.lite3_api import frame_payload
+
+    doc = frame_payload(pf, frame).payload
+    framed = get_settings().fmt == "lite3"
+    out = sys.stdout.buffer
+    out.write(_LITE3_MAGIC + _LITE3_FRAME.pack(frame[0], frame[1], len(doc)) + doc if framed else doc)
+    out.flush()
 
 
 def _missing_pool(pool: str, exc: NotFoundError) -> NotFoundError:

@@ -112,12 +112,15 @@ def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | N
         get_settings(ctx).fmt = value
 
 
-def format_option(func: Any) -> Any:
-    """`--format pretty|json|yaml`, accepted before the command (global) or after it, as plasmite 1.2.1 does."""
+def format_option(func: Any, *, binary: bool = False) -> Any:
+    """`--format pretty|json|yaml`, accepted before the command (global) or after it, as plasmite 1.2.1 does.
+
+    With `binary` (after `fetch`), also `lite3` (a framed message) and `lite3-raw` (its bytes).
+    """
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["pretty", "json", "yaml"]),
+        type=click.Choice(["pretty", "json", "yaml", *(["lite3", "lite3-raw"] if binary else [])]),
         default=None,
         expose_value=False,
         callback=_remember_format,
