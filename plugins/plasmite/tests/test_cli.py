@@ -399,14 +399,13 @@ def test_dir_after_the_command(cli, tmp_path: Path) -> None:
     assert shown.splitlines()[0] == "p"  # --color always after the command: the terminal layout, piped
 
 
-def test_format_yaml_prints_yaml_and_streams_refuse_it(cli) -> None:
+def test_format_yaml_prints_yaml_documents(cli) -> None:
     cli("plasmite", "pool", "create", "demo", "--size", "64K").assert_success()
     fed = cli("plasmite", "feed", "demo", '{"n": 1}', "--format", "yaml").assert_success()
     assert fed.stdout.startswith('---\ndata:\n  "n": 1\nmeta:\n  tags: []\nseq: 1\n')
     assert fed.stdout.endswith("\n...\n")
-    refused = cli("plasmite", "--format", "yaml", "follow", "demo", "--no-follow")
-    assert refused.exit_code == 2
-    assert "--format yaml" in refused.stderr
+    followed = cli("plasmite", "--format", "yaml", "follow", "demo", "--no-follow").assert_success()
+    assert followed.stdout == fed.stdout  # one marked document per message
     assert cli("plasmite", "pool", "info", "demo", "--format", "lite3").exit_code == 2
     framed = cli("plasmite", "fetch", "demo", "1", "--format", "lite3").assert_success()
     assert framed.stdout.startswith("PLS1")

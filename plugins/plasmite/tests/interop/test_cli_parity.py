@@ -147,6 +147,7 @@ def test_format_yaml_matches_plasmite(both: tuple[list[str], list[str]]) -> None
         *(["fetch", "demo", str(seq), "--format", "yaml"] for seq in range(1, len(YAML_DOCUMENTS) + 1)),
         ["pool", "list", "--format", "yaml"],
         ["doctor", "demo", "--format", "yaml"],
+        ["follow", "demo", "--no-follow", "--format", "yaml"],
         ["doctor", "--all", "--format", "yaml"],
         ["--format", "yaml", "pool", "delete", "demo"],
     ]

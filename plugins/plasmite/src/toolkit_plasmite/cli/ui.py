@@ -14,7 +14,7 @@ import click
 from toolkit.cliutil import json_mode
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
-from toolkit_plasmite.errors import PlasmiteError, UsageError
+from toolkit_plasmite.errors import PlasmiteError
 
 __all__ = ["PlasmiteClickError", "Settings", "dir_option", "format_option", "get_settings", "late_globals"]
 
@@ -72,10 +72,12 @@ class Settings:
         use_pretty = (not self.machine) if pretty is None else pretty
         click.echo(dumps_pretty(value) if use_pretty else dumps_compact(value))
 
-    def streams_json(self) -> None:
-        """`follow`/`duplex` print JSON only: a global `--format yaml` before them is a Usage error."""
-        if self.fmt == "yaml":
-            raise UsageError("--format yaml is not supported for streams here", hint="use --format json or pretty")
+    def stream_format(self, fmt: str | None) -> str | None:
+        """`follow`/`duplex`'s format: their own `--format`, else a global `--format yaml`.
+
+        A global json or pretty already decides through `machine`.
+        """
+        return fmt if fmt is not None or self.fmt != "yaml" else "yaml"
 
     def notice(self, kind: str, pool: str | None, message: str, details: dict[str, Any] | None = None) -> None:
         """Print a notice on stderr (JSON off a terminal)."""
