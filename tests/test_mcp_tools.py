@@ -78,7 +78,7 @@ async def test_one_server_serves_every_systems_tools(world):
         assert {
             "grite_create", "grite_list", "grite_show", "grite_comment", "grite_update", "grite_close",
             "pom_ps", "pom_logs", "pom_errors", "pom_summary", "pom_restart",
-            "plasmite_pools", "plasmite_feed", "plasmite_fetch", "plasmite_tail",
+            "plasmite_pool_list", "plasmite_feed", "plasmite_fetch", "plasmite_read", "plasmite_wait",
             "graveyar_append", "graveyar_read", "graveyar_streams",
         } <= names  # fmt: skip
 
@@ -100,14 +100,16 @@ async def test_one_server_serves_every_systems_tools(world):
         missing = await session.call_tool("grite_show", {"issue_id": "ffffffff"})
         assert missing.is_error
 
-        # plasmite
-        fed = _payload(await session.call_tool("plasmite_feed", {"pool": "events", "data": {"n": 1}, "tags": ["t"]}))
-        assert fed["seq"] == 1
+        # plasmite: the same tools as `plasmite mcp`, over $TOOLKIT_PLASMITE_DIR
+        args = {"pool": "events", "data": {"n": 1}, "tags": ["t"], "create": True}
+        fed = _payload(await session.call_tool("plasmite_feed", args))
+        assert fed["message"]["seq"] == 1
         _payload(await session.call_tool("plasmite_feed", {"pool": "events", "data": {"n": 2}}))
-        assert _payload(await session.call_tool("plasmite_fetch", {"pool": "events", "seq": 1}))["data"] == {"n": 1}
-        tail = _payload(await session.call_tool("plasmite_tail", {"pool": "events", "last": 5}))
-        assert [m["data"]["n"] for m in tail["messages"]] == [1, 2]
-        pools = _payload(await session.call_tool("plasmite_pools", {}))
+        fetched = _payload(await session.call_tool("plasmite_fetch", {"pool": "events", "seq": 1}))
+        assert fetched["message"]["data"] == {"n": 1}
+        newest = _payload(await session.call_tool("plasmite_read", {"pool": "events", "count": 5}))
+        assert [m["data"]["n"] for m in newest["messages"]] == [1, 2]
+        pools = _payload(await session.call_tool("plasmite_pool_list", {}))
         assert [p["name"] for p in pools["pools"]] == ["events"]
 
         # graveyar

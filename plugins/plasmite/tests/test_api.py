@@ -179,3 +179,36 @@ def test_errors_are_runtime_errors_and_u64_arguments_never_wrap(tmp_path: Path) 
                     pool.open_lite3_stream(**{argument: overflow})  # type: ignore[arg-type]
             with pytest.raises(NotFoundError):
                 pool.get_json((1 << 64) - 1)
+
+
+def test_lite3_stream_waits_again_after_a_timeout_and_reports_gaps(tmp_path: Path) -> None:
+    with plasmite.Client(str(tmp_path)) as client, client.create_pool("s", 64 * 1024) as pool:
+        pool.append({"n": 1}, [])
+        stream = pool.open_lite3_stream(since_seq=1, timeout_ms=50)
+        first = stream.next()
+        assert first is not None
+        assert first.seq == 1
+        assert stream.next() is None  # nothing new within the timeout
+        # Another thread appends while the stream waits: the same stream wakes and resumes after seq 1.
+        appender = threading.Timer(0.1, lambda: pool.append({"n": 2}, []))
+        appender.start()
+        waiting = pool.open_lite3_stream(since_seq=2, timeout_ms=30_000)
+        woke = waiting.next()
+        appender.join()
+        assert woke is not None
+        assert woke.seq == 2
+        second = stream.next()
+        assert second is not None
+        assert second.seq == 2
+        capped = pool.open_lite3_stream(since_seq=1, max_messages=1, timeout_ms=0)
+        assert [f.seq for f in capped] == [1]
+        stream.close()
+        waiting.close()
+        # A stream that fell behind raises under error_on_gap, skips ahead otherwise.
+        for n in range(400):
+            pool.append({"n": n, "pad": "x" * 400}, [])
+        with pytest.raises(plasmite.PlasmiteError):
+            pool.open_lite3_stream(since_seq=1, timeout_ms=0, error_on_gap=True).next()
+        skipped = pool.open_lite3_stream(since_seq=1, timeout_ms=0).next()
+        assert skipped is not None
+        assert skipped.seq > 1

@@ -233,7 +233,7 @@ def test_doctor_finds_damage(cli, pool_dir: Path) -> None:
 
 
 def test_errors_on_terminal_are_human(cli) -> None:
-    res = cli("plasmite", "--color", "always", "fetch", "nope", "1")
+    res = cli("plasmite", "--color", "always", "pool", "info", "nope")
     assert res.exit_code == 3
     assert res.stderr.startswith("error: pool not found")
     assert "path: " in res.stderr
@@ -334,31 +334,35 @@ def test_follow_no_follow_prints_history_and_exits(cli) -> None:
 
 
 def test_terminal_renderings_and_format_anywhere(cli, pool_dir: Path) -> None:
-    created = cli("plasmite", "--format", "pretty", "pool", "create", "demo", "--size", "64K").assert_success()
+    # --color always renders as on a terminal; --format pretty into a pipe is the plain layout (below)
+    created = cli("plasmite", "--color", "always", "pool", "create", "demo", "--size", "64K").assert_success()
     assert created.stdout.splitlines() == ["Created demo (64K, 256 index slots)", "  path: demo.plasmite"]
-    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    info = cli("plasmite", "pool", "info", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert info[:4] == ["demo", "  path:      demo.plasmite", "  size:      64K (0 used, 0.00%)", "  messages:  empty"]
     assert info[-2:] == ["  index:     256 slots (4K)", "  ring:      56K"]
     fed = cli("plasmite", "feed", "demo", '{"a":1}', "--format", "pretty").assert_success()
     assert json.loads(fed.stdout)["data"] == {"a": 1}
     assert fed.stdout.startswith("{\n  ")
-    info = cli("plasmite", "pool", "info", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    info = cli("plasmite", "pool", "info", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert info[3] == "  messages:  1 (seq 1..1)"
     assert info[5].startswith("  newest:    ")
     assert info[5].endswith("Z)")
-    table = cli("plasmite", "pool", "list", "--format", "pretty").assert_success().stdout.splitlines()
+    table = cli("plasmite", "pool", "list", "--color", "always").assert_success().stdout.splitlines()
     assert table[0].split() == ["NAME", "SIZE", "MSGS", "MODIFIED", "PATH"]
     assert table[1].split()[:3] == ["demo", "64K", "1"]
     assert table[1].split()[-1] == "demo.plasmite"
     machine = cli("plasmite", "--format", "pretty", "pool", "info", "demo", "--format", "json").assert_success()
     assert machine.json()["metrics"]["age"]["newest_time"] == cli("plasmite", "fetch", "demo", "1").json()["time"]
-    doctor = cli("plasmite", "doctor", "demo", "--format", "pretty").assert_success().stdout.splitlines()
+    doctor = cli("plasmite", "doctor", "demo", "--color", "always").assert_success().stdout.splitlines()
     assert doctor == ["demo: healthy", "  messages:  1 (seq 1..1)", "  checked:   header, index, ring — 0 issues"]
-    every = cli("plasmite", "doctor", "--all", "--format", "pretty").assert_success().stdout.splitlines()
+    every = cli("plasmite", "doctor", "--all", "--color", "always").assert_success().stdout.splitlines()
     assert every == ["All 1 pools healthy.", "", "  demo   1 messages   0 issues"]
-    deleted = cli("plasmite", "pool", "delete", "demo", "--format", "pretty").assert_success()
+    deleted = cli("plasmite", "pool", "delete", "demo", "--color", "always").assert_success()
     assert deleted.stdout.strip() == 'Deleted pool "demo".'
-    assert cli("plasmite", "feed", "x", "{}", "--format", "yaml").exit_code == 2
+    assert cli("plasmite", "feed", "x", "{}", "--format", "lite3-raw").exit_code == 2
+    plain = cli("plasmite", "pool", "create", "p", "--size", "64K", "--format", "pretty").assert_success()
+    assert plain.stdout.splitlines() == ["NAME  SIZE   INDEX  PATH      ", "p     65536  256    p.plasmite"]
+    assert cli("plasmite", "doctor", "p", "--format", "pretty").assert_success().stdout == "OK: p\n"
 
 
 def test_feed_copies_complete_messages_unless_data(cli) -> None:
@@ -393,3 +397,15 @@ def test_dir_after_the_command(cli, tmp_path: Path) -> None:
     assert cli("plasmite", "fetch", "p", "1").exit_code == 3  # the default directory has no such pool
     shown = cli("plasmite", "pool", "info", "p", "--dir", elsewhere, "--color", "always").assert_success().stdout
     assert shown.splitlines()[0] == "p"  # --color always after the command: the terminal layout, piped
+
+
+def test_format_yaml_prints_yaml_documents(cli) -> None:
+    cli("plasmite", "pool", "create", "demo", "--size", "64K").assert_success()
+    fed = cli("plasmite", "feed", "demo", '{"n": 1}', "--format", "yaml").assert_success()
+    assert fed.stdout.startswith('---\ndata:\n  "n": 1\nmeta:\n  tags: []\nseq: 1\n')
+    assert fed.stdout.endswith("\n...\n")
+    followed = cli("plasmite", "--format", "yaml", "follow", "demo", "--no-follow").assert_success()
+    assert followed.stdout == fed.stdout  # one marked document per message
+    assert cli("plasmite", "pool", "info", "demo", "--format", "lite3").exit_code == 2
+    framed = cli("plasmite", "fetch", "demo", "1", "--format", "lite3").assert_success()
+    assert framed.stdout.startswith("PLS1")

@@ -119,3 +119,54 @@ async def test_serve_offers_mcp_by_access_mode_and_token(serve: Any, tmp_path: P
     refused = httpx.post(guarded.base_url + "/mcp", json=hello, headers=headers, timeout=30)
     assert refused.status_code == 401
     assert refused.json()["error"]["kind"] == "Permission"
+
+
+async def _tool_list(params: StdioServerParameters) -> list[dict[str, Any]]:
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        listed = (await session.list_tools()).tools
+        return sorted((t.model_dump(exclude_none=True) for t in listed), key=lambda t: str(t["name"]))
+
+
+@pytest.mark.asyncio
+async def test_toolkit_mcp_offers_the_same_tools_as_plasmite_mcp(pool_dir: Path, sub_env: dict[str, str]) -> None:
+    toolkit = StdioServerParameters(command=str(Path(sys.executable).parent / "toolkit"), args=["mcp"], env=sub_env)
+    own = StdioServerParameters(command=sys.executable, args=[*PLASMITE[1:], "mcp"], env=sub_env)
+    offered = [t for t in await _tool_list(toolkit) if str(t["name"]).startswith("plasmite_")]
+    assert offered == await _tool_list(own)  # names, descriptions, schemas and hints alike
+    assert {t["name"] for t in offered} == READERS | WRITERS
+
+    async with stdio_client(toolkit) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        fed = _payload(await session.call_tool("plasmite_feed", {"pool": "jobs", "data": {"n": 1}, "create": True}))
+        assert fed["message"]["seq"] == 1
+        assert "NotFound" in _error_text(await session.call_tool("plasmite_fetch", {"pool": "jobs", "seq": 9}))
+    # The pool is in the default directory ($TOOLKIT_PLASMITE_DIR), where the CLI finds it.
+    fetched = subprocess.run(
+        [*PLASMITE, "fetch", "jobs", "1"], env=sub_env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(fetched.stdout)["data"] == {"n": 1}
+    assert (pool_dir / "jobs.plasmite").exists()
+
+
+@pytest.mark.asyncio
+async def test_serve_mcp_offers_pool_resources(serve: Any, sub_env: dict[str, str]) -> None:
+    srv = serve("--access", "read-only")
+    async with (
+        streamable_http_client(srv.base_url + "/mcp") as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        assert (await session.list_resources()).resources == []
+        await asyncio.to_thread(
+            subprocess.run, [*PLASMITE, "pool", "create", "chat"], env=sub_env, check=True, capture_output=True
+        )
+        listed = (await session.list_resources()).resources
+        assert [(str(r.uri), r.name, r.mime_type) for r in listed] == [
+            ("plasmite:///pools/chat", "chat", "application/json")
+        ]
+        contents = (await session.read_resource("plasmite:///pools/chat")).contents
+        assert json.loads(getattr(contents[0], "text", "")) == {
+            "fell_behind": False, "last_returned_seq": None, "messages": [], "newest_available_seq": None,
+            "next_after_seq": None, "oldest_available_seq": None,
+        }  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["McpTool"]
+__all__ = ["McpResources", "McpTool"]
 
 #: MCP tool names: letters, digits, `_` and `-`, at most 64 characters.
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -39,3 +39,17 @@ class McpTool:
     def __post_init__(self) -> None:
         if not TOOL_NAME.match(self.name):
             raise ValueError(f"MCP tool name {self.name!r} must match {TOOL_NAME.pattern}")
+
+
+@dataclass(frozen=True)
+class McpResources:
+    """Resources a server offers whose set changes at run time (plasmite: one per pool).
+
+    Attributes:
+        listing: Returns the current resources, each `{"uri", "name", "description", "mime_type"}`.
+        read: Returns the text of the resource at a URI; a `ToolkitError` it raises becomes a
+            JSON-RPC error (code -32000) whose data carries `error_kind` (and `path` when known).
+    """
+
+    listing: Callable[[], list[dict[str, str]]]
+    read: Callable[[str], str]

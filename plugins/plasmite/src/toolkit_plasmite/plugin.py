@@ -37,7 +37,7 @@ def toolkit_services() -> Sequence[ServiceSpec]:
 
 @hookimpl
 def toolkit_mcp_tools() -> Sequence[McpTool]:
-    """Return plasmite's MCP tools (pools, feed, fetch, tail)."""
-    from toolkit_plasmite.mcp import tools
+    """Return the tools `plasmite mcp` offers, over the default pool directory."""
+    from toolkit_plasmite.mcp import plasmite_tools
 
-    return tools()
+    return plasmite_tools()

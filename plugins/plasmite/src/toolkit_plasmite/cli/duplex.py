@@ -57,7 +57,9 @@ class _Pump(threading.Thread):
 @click.option("--create", is_flag=True, help="Create the pool if it does not exist (local pools).")
 @click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N messages.")
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
-@click.option("--format", "fmt", type=click.Choice(["pretty", "json", "jsonl"]), default=None, help="As `follow`.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["pretty", "json", "jsonl", "yaml"]), default=None, help="As `follow`."
+)
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
 @click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339; local pools).")
 @click.option("--echo-self", is_flag=True, help="Also show messages whose data.from is ME.")
@@ -79,7 +81,7 @@ def duplex_command(
         tail=tail_n,
         since=since,
         jsonl=jsonl,
-        fmt=fmt,
+        fmt=settings.stream_format(fmt),
         timeout=timeout,
         hide_from=None if echo_self else me,
         machine=settings.machine,

@@ -140,9 +140,13 @@ def _with_retry(action: Callable[[], Any], retries: int, delay: float) -> Any:
             time.sleep(delay)
 
 
-def _receipt(machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> str:
-    """The appended message, as plasmite 1.2.1 prints it: compact in a pipe, pretty on a terminal."""
+def _receipt(fmt: str | None, machine: bool, seq: int, ts: int, data: Any, tags: list[str]) -> str:
+    """The appended message, as plasmite 1.2.1 prints it: compact in a pipe, pretty on a terminal, or YAML."""
     message = {"data": data, "meta": {"tags": tags}, "seq": seq, "time": format_time(ts)}
+    if fmt == "yaml":
+        from toolkit_plasmite.cli.yaml import dump_yaml
+
+        return dump_yaml(message).removesuffix("\n")
     return dumps_compact(message) if machine else dumps_pretty(message)
 
 
@@ -320,7 +324,7 @@ def _flush_good(
         return 0
     results = append_batch(good)
     machine = settings.machine
-    receipts = [_receipt(machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
+    receipts = [_receipt(settings.fmt, machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
     click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
     n = len(good)

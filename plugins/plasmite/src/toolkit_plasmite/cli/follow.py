@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import click
 
 from toolkit_plasmite.cli.ui import Settings, dir_option, get_settings
+from toolkit_plasmite.cli.yaml import dump_yaml
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty
 from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck
 from toolkit_plasmite.core.pool import Gap, PoolFile
@@ -94,7 +95,10 @@ def print_run(
     printed = 0
     for env in run:
         value = env["data"] if opts.data_only else env
-        click.echo(dumps_compact(value) if opts.compact else dumps_pretty(value))
+        if opts.fmt == "yaml":
+            click.echo(dump_yaml(value), nl=False)  # one marked document per message
+        else:
+            click.echo(dumps_compact(value) if opts.compact else dumps_pretty(value))
         sys.stdout.flush()
         printed += 1
     if errors:
@@ -118,9 +122,9 @@ def print_run(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["pretty", "json", "jsonl"]),
+    type=click.Choice(["pretty", "json", "jsonl", "yaml"]),
     default=None,
-    help="pretty, or json/jsonl (one compact message per line); default pretty on a terminal, json in a pipe.",
+    help="pretty, json/jsonl (one compact message per line) or yaml; default pretty on a terminal, json in a pipe.",
 )
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
 @click.option("--replay", type=float, default=None, help="Replay --tail/--since with original gaps / SPEED, then exit.")
@@ -166,7 +170,7 @@ def follow_command(
         timeout=timeout,
         data_only=data_only,
         jsonl=jsonl,
-        fmt=fmt,
+        fmt=settings.stream_format(fmt),
         replay=replay,
         quiet_drops=quiet_drops,
         notify=not no_notify,

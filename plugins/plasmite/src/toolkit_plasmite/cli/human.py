@@ -8,7 +8,16 @@ from typing import Any
 
 from toolkit_plasmite.core.codec import parse_time
 
-__all__ = ["all_healthy_text", "created_text", "deleted_text", "healthy_text", "pool_info_text", "pool_table"]
+__all__ = [
+    "ago_text",
+    "all_healthy_text",
+    "created_text",
+    "deleted_text",
+    "healthy_text",
+    "pool_info_text",
+    "pool_table",
+    "shown_path",
+]
 
 _UNITS = (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
 
@@ -22,7 +31,8 @@ def size_text(n: int) -> str:
     return str(n)
 
 
-def _ago(ts_ns: int, now_ns: int) -> str:
+def ago_text(ts_ns: int, now_ns: int) -> str:
+    """How long ago `ts_ns` was, as plasmite shows it: `5s ago`, `3m ago`, `2h ago`, `1d ago`."""
     secs = max(0, (now_ns - ts_ns) // 1_000_000_000)
     for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
         if secs >= span:
@@ -34,10 +44,10 @@ def _when(text: str | None, now_ns: int) -> str:
     if not text:
         return "—"
     ts = parse_time(text)
-    return f"{_ago(ts, now_ns)} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts // 1_000_000_000))})"
+    return f"{ago_text(ts, now_ns)} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts // 1_000_000_000))})"
 
 
-def _shown_path(path: str, pool_dir: Path) -> str:
+def shown_path(path: str, pool_dir: Path) -> str:
     """The path relative to the pool directory when the pool lives there (as plasmite shows it)."""
     p = Path(path)
     try:
@@ -54,7 +64,7 @@ def pool_info_text(ref: str, info: dict[str, Any], pool_dir: Path) -> str:
     now = time.time_ns()
     messages = f"{metrics['message_count']} (seq {bounds['oldest']}..{bounds['newest']})" if bounds else "empty"
     rows = [
-        ("path", _shown_path(info["path"], pool_dir)),
+        ("path", shown_path(info["path"], pool_dir)),
         ("size", f"{size_text(info['file_size'])} ({util['used_bytes']} used, {util['used_percent']:.2f}%)"),
         ("messages", messages),
         ("oldest", _when(metrics["age"]["oldest_time"], now)),
@@ -70,13 +80,13 @@ def pool_table(entries: list[dict[str, Any]], pool_dir: Path) -> str:
     now = time.time_ns()
     rows = [["NAME", "SIZE", "MSGS", "MODIFIED", "PATH"]]
     for e in entries:
-        path = _shown_path(e["path"], pool_dir)
+        path = shown_path(e["path"], pool_dir)
         if "error" in e:
             rows.append([e["name"], "?", "?", "error", f"{path} ({e['error']['message']})"])
             continue
         b = e["bounds"]
         count = str(b["newest"] - b["oldest"] + 1) if b else "0"
-        rows.append([e["name"], size_text(e["file_size"]), count, _ago(parse_time(e["mtime"]), now), path])
+        rows.append([e["name"], size_text(e["file_size"]), count, ago_text(parse_time(e["mtime"]), now), path])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
@@ -85,7 +95,7 @@ def created_text(created: list[dict[str, Any]], pool_dir: Path) -> str:
     """`pool create` on a terminal."""
     return "\n".join(
         f"Created {info['name']} ({size_text(info['file_size'])}, {info['index_capacity']} index slots)\n"
-        f"  path: {_shown_path(info['path'], pool_dir)}"
+        f"  path: {shown_path(info['path'], pool_dir)}"
         for info in created
     )
 

@@ -22,6 +22,7 @@ __all__ = ["mcp_command"]
 def mcp_command(pool_dir: Path | None) -> None:
     """Serve MCP tools on stdio (stdout carries only JSON-RPC)."""
     from toolkit.mcp_server import serve_stdio
-    from toolkit_plasmite.mcp.plasmite import INSTRUCTIONS, plasmite_tools
+    from toolkit_plasmite.mcp.plasmite import INSTRUCTIONS, plasmite_resources, plasmite_tools
 
-    serve_stdio(plasmite_tools(pool_dir or get_settings().pool_dir), name="plasmite", instructions=INSTRUCTIONS)
+    where = pool_dir or get_settings().pool_dir
+    serve_stdio(plasmite_tools(where), name="plasmite", instructions=INSTRUCTIONS, resources=plasmite_resources(where))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,12 +12,12 @@ from typing import Any
 import click
 
 from toolkit.cliutil import json_option
-from toolkit_plasmite.cli import human
-from toolkit_plasmite.cli.ui import get_settings, late_globals
-from toolkit_plasmite.core.client import LocalClient, pool_name
+from toolkit_plasmite.cli import human, plain
+from toolkit_plasmite.cli.ui import dir_option, format_option, get_settings, late_globals
+from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
-from toolkit_plasmite.errors import PlasmiteError, UsageError
+from toolkit_plasmite.errors import NotFoundError, PlasmiteError, UsageError
 
 __all__ = ["doctor_command", "fetch_command", "pool_group"]
 
@@ -60,7 +63,11 @@ def pool_create(names: tuple[str, ...], size: str, index_capacity: int | None, f
             created.append(c.create_pool(ref, nbytes, index_capacity, version=int(format_version)))
     finally:
         if created:
-            _out({"created": created}, lambda: human.created_text(created, c.pool_dir))
+            _out(
+                {"created": created},
+                lambda: human.created_text(created, c.pool_dir),
+                lambda: plain.created_plain(created, c.pool_dir),
+            )
 
 
 @pool_group.command("migrate")
@@ -84,7 +91,7 @@ def pool_info_command(name: str) -> None:
     """Show a pool's geometry, bounds and metrics."""
     c = client()
     info = c.pool_info(local_ref(name, "pool info"))
-    _out(info, lambda: human.pool_info_text(name, info, c.pool_dir))
+    _out(info, lambda: human.pool_info_text(name, info, c.pool_dir), lambda: plain.pool_info_plain(name, info))
 
 
 @pool_group.command("list")
@@ -97,6 +104,9 @@ def pool_list(server: str | None) -> None:
     entries = _remote_entries(server) if server else client().list_entries()
     if settings.machine:
         settings.out({"pools": entries})
+        return
+    if settings.plain:
+        click.echo(plain.pool_list_plain(entries, client().pool_dir))
         return
     if not entries:
         click.echo(f"no pools in {client().pool_dir}")
@@ -121,19 +131,25 @@ def pool_delete(names: tuple[str, ...]) -> None:
         except PlasmiteError as exc:
             failed.append({"pool": name, "error": exc.error_body()})
             first = first or exc
-    _out({"deleted": deleted, "failed": failed}, lambda: human.deleted_text(deleted))
-    if not get_settings().machine:
+    _out(
+        {"deleted": deleted, "failed": failed},
+        lambda: human.deleted_text(deleted),
+        lambda: plain.deleted_plain(deleted, [{"path": str(c.path_for(f["pool"])), **f} for f in failed], c.pool_dir),
+    )
+    if not get_settings().machine and not get_settings().plain:
         for f in failed:
             click.echo(f"error: {f['pool']}: {f['error']['message']}", err=True)
     if first is not None:
         raise click.exceptions.Exit(int(first.kind))
 
 
-def _out(value: dict[str, Any], text: Callable[[], str]) -> None:
-    """JSON for programs, plasmite's readable layout on a terminal."""
+def _out(value: dict[str, Any], text: Callable[[], str], plain_text: Callable[[], str]) -> None:
+    """JSON (or YAML) for programs, plasmite's plain layout for `--format pretty` into a pipe, else its terminal one."""
     settings = get_settings()
     if settings.machine:
         settings.out(value)
+    elif settings.plain:
+        click.echo(plain_text())
     elif rendered := text():
         click.echo(rendered)
 
@@ -151,7 +167,8 @@ def _remote_entries(server: str) -> list[dict[str, Any]]:
 @click.command("fetch")
 @click.argument("pool")
 @click.argument("seq", type=int)
-@late_globals
+@dir_option
+@functools.partial(format_option, binary=True)
 def fetch_command(pool: str, seq: int) -> None:
     """Print message SEQ of POOL (a local pool or http://host:port/pool)."""
     remote = parse_remote_ref(pool)
@@ -161,10 +178,55 @@ def fetch_command(pool: str, seq: int) -> None:
         with RemoteClient(remote.base_url) as rc:
             get_settings().out(rc.request("GET", f"/v0/pools/{remote.pool}/messages/{seq}")["message"])
         return
-    with client().open_pool(local_ref(pool, "fetch"), writable=False) as pf:
-        s, ts, payload, _ = pf.get(seq)
+    try:
+        opened = client().open_pool(local_ref(pool, "fetch"), writable=False)
+    except NotFoundError as exc:
+        raise _missing_pool(pool, exc) from None
+    with opened as pf:
+        try:
+            s, ts, payload, _ = pf.get(seq)
+        except NotFoundError:
+            raise _missing_message(pool, seq) from None
+        if get_settings().fmt in ("lite3", "lite3-raw"):
+            _write_lite3(pf, (s, ts, payload, _))
+            return
         data, tags = decode_payload(payload, seq=s, path=str(pf.path))
     get_settings().out(envelope(s, ts, data, tags))
+
+
+#: plasmite's Lite3 stream: `PLS1`, then per message `[u64be seq][u64be time_ns][u32be len]` + document.
+_LITE3_MAGIC = b"PLS1"
+_LITE3_FRAME = struct.Struct(">QQI")
+
+
+def _write_lite3(pf: Any, frame: Any) -> None:
+    """`fetch --format lite3` (the framed stream of one message) or `lite3-raw` (only its document)."""
+    from toolkit_plasmite.core.lite3_api import frame_payload
+
+    doc = frame_payload(pf, frame).payload
+    framed = get_settings().fmt == "lite3"
+    out = sys.stdout.buffer
+    out.write(_LITE3_MAGIC + _LITE3_FRAME.pack(frame[0], frame[1], len(doc)) + doc if framed else doc)
+    out.flush()
+
+
+def _missing_pool(pool: str, exc: NotFoundError) -> NotFoundError:
+    """The words plasmite 1.2.1 prints for `fetch` on a pool that does not exist."""
+    return NotFoundError(
+        "not found",
+        path=exc.path,
+        hint=f"Create it first: plasmite pool create {pool} (or pass --dir for a different pool directory).",
+        causes=["No such file or directory (os error 2)"],
+    )
+
+
+def _missing_message(pool: str, seq: int) -> NotFoundError:
+    """The words plasmite 1.2.1 prints for `fetch` of a seq the pool does not retain (no path, as plasmite)."""
+    return NotFoundError(
+        "message not found",
+        seq=seq,
+        hint=f"Check available messages: plasmite pool info {pool} (or plasmite follow {pool} --tail 10).",
+    )
 
 
 @click.command("doctor")
@@ -181,13 +243,15 @@ def doctor_command(pool: str | None, check_all: bool) -> None:
         from toolkit_plasmite.core.validate import validate_pool
 
         paths = sorted(Path(e["path"]) for e in c.list_entries())
-        reports = [validate_pool(p, pool_name(p)) for p in paths]
+        reports = [validate_pool(p, str(p)) for p in paths]  # plasmite names each by its path
     else:
         assert pool is not None
         reports = [c.validate_pool(local_ref(pool, "doctor"))]
     settings = get_settings()
     if settings.machine:
         settings.out({"reports": reports})
+    elif settings.plain and all(r["status"] == "ok" for r in reports):
+        click.echo(plain.doctor_plain(reports))
     elif all(r["status"] == "ok" for r in reports):
         infos = [c.pool_info(r["path"]) for r in reports]
         click.echo(human.all_healthy_text(infos) if check_all else human.healthy_text(reports[0]["pool_ref"], infos[0]))

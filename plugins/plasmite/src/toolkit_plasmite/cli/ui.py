@@ -34,7 +34,7 @@ class Settings:
 
     pool_dir: Path | None = None
     color: str = "auto"
-    #: `--format pretty|json` when given (plasmite 1.2.1's switch); None decides by the terminal.
+    #: `--format pretty|json|yaml` when given (plasmite 1.2.1's switch); None decides by the terminal.
     fmt: str | None = None
     cmd: str = ""
     last_drop_notice: float = field(default=0.0)
@@ -43,12 +43,17 @@ class Settings:
     def machine(self) -> bool:
         """True when output is for programs: `--format json`, `--json`, or stdout is not a terminal."""
         if self.fmt is not None:
-            return self.fmt == "json"
+            return self.fmt in ("json", "yaml")
         if json_mode():
             return True
         if self.color == "always":
             return False
         return not _isatty(sys.stdout)
+
+    @property
+    def plain(self) -> bool:
+        """`--format pretty` into a pipe: plasmite 1.2.1's plain layouts instead of the terminal ones."""
+        return self.fmt == "pretty" and not _isatty(sys.stdout)
 
     @property
     def stderr_human(self) -> bool:
@@ -58,9 +63,21 @@ class Settings:
         return self.color == "always" or _isatty(sys.stderr)
 
     def out(self, value: Any, *, pretty: bool | None = None) -> None:
-        """Print one JSON document: pretty on a terminal, compact otherwise."""
+        """Print one document: YAML with `--format yaml`, else JSON, pretty on a terminal, compact otherwise."""
+        if self.fmt == "yaml":
+            from toolkit_plasmite.cli.yaml import dump_yaml
+
+            click.echo(dump_yaml(value), nl=False)
+            return
         use_pretty = (not self.machine) if pretty is None else pretty
         click.echo(dumps_pretty(value) if use_pretty else dumps_compact(value))
+
+    def stream_format(self, fmt: str | None) -> str | None:
+        """`follow`/`duplex`'s format: their own `--format`, else a global `--format yaml`.
+
+        A global json or pretty already decides through `machine`.
+        """
+        return fmt if fmt is not None or self.fmt != "yaml" else "yaml"
 
     def notice(self, kind: str, pool: str | None, message: str, details: dict[str, Any] | None = None) -> None:
         """Print a notice on stderr (JSON off a terminal)."""
@@ -97,16 +114,19 @@ def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | N
         get_settings(ctx).fmt = value
 
 
-def format_option(func: Any) -> Any:
-    """`--format pretty|json`, accepted before the command (global) or after it, as plasmite 1.2.1 does."""
+def format_option(func: Any, *, binary: bool = False) -> Any:
+    """`--format pretty|json|yaml`, accepted before the command (global) or after it, as plasmite 1.2.1 does.
+
+    With `binary` (after `fetch`), also `lite3` (a framed message) and `lite3-raw` (its bytes).
+    """
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["pretty", "json"]),
+        type=click.Choice(["pretty", "json", "yaml", *(["lite3", "lite3-raw"] if binary else [])]),
         default=None,
         expose_value=False,
         callback=_remember_format,
-        help="Output: pretty (readable) or json (compact); default pretty on a terminal, json in a pipe.",
+        help="Output: pretty (readable), json (compact) or yaml; default pretty on a terminal, json in a pipe.",
     )(func)
 
 

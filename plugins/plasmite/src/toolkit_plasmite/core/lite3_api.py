@@ -6,15 +6,16 @@ stores the decoded message as CBOR and hands back a Lite3 encoding of it.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from toolkit_plasmite.core import lite3
 from toolkit_plasmite.core.codec import decode_payload
-from toolkit_plasmite.core.notify import Waiter
-from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
-from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
+from toolkit_plasmite.core.pool import Frame, PoolFile
+from toolkit_plasmite.core.tail import GapPolicy, follow_frames
+from toolkit_plasmite.errors import CorruptError, UsageError
 
 __all__ = ["Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload"]
 
@@ -62,7 +63,12 @@ def append_lite3(pool: PoolFile, payload: bytes, flush: bool) -> int:
 
 
 class Lite3Stream:
-    """A pull stream of Lite3Frames; `next()` returns None at max or timeout."""
+    """A pull stream of Lite3Frames; `next()` returns None at max or timeout.
+
+    The waiting is `core.tail.follow_frames` (the loop every follower uses: notifications,
+    back-off, gap reports), over undecoded frames. A `next()` that timed out leaves the stream
+    usable: the following call resumes after the last frame returned.
+    """
 
     def __init__(
         self,
@@ -76,12 +82,11 @@ class Lite3Stream:
     ) -> None:
         self._pool: PoolFile | None = pool
         self._owned = owned
-        self._cursor = pool.cursor(since_seq)
+        self._next_seq = since_seq
         self._left = max_messages
         self._timeout = None if timeout_ms is None else timeout_ms / 1000
-        self._error_on_gap = error_on_gap
-        self._buffer: list[Frame] = []
-        self._waiter = Waiter(pool)
+        self._gap_policy: GapPolicy = "error" if error_on_gap else "continue"
+        self._frames: Generator[tuple[Frame, dict[str, Any], list[str]], None, None] | None = None
 
     def next(self) -> Lite3Frame | None:
         """The next frame, or None when the stream ended (max reached or nothing within the timeout)."""
@@ -90,26 +95,16 @@ class Lite3Stream:
             raise UsageError("plasmite: stream is closed")
         if self._left is not None and self._left <= 0:
             return None
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while not self._buffer:
-            for item in self._cursor.poll(256):
-                if isinstance(item, Gap):
-                    if self._error_on_gap:
-                        raise RetentionGapError(
-                            f"messages {item.expected}..{item.resumed_at - 1} were evicted",
-                            seq=item.expected,
-                            path=str(pool.path),
-                        )
-                    continue
-                self._buffer.append(item)
-            if self._buffer:
-                break
-            left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
-            if left <= 0:
-                return None
-            self._waiter.arm()
-            self._waiter.wait(left)
-        frame = self._buffer.pop(0)
+        if self._frames is None:
+            self._frames = follow_frames(
+                pool, since_seq=self._next_seq, timeout=self._timeout, gap_policy=self._gap_policy, raw=True
+            )
+        try:
+            frame, _, _ = next(self._frames)
+        except StopIteration:
+            self._frames = None  # timed out: the next call waits again from _next_seq
+            return None
+        self._next_seq = frame[0] + 1
         if self._left is not None:
             self._left -= 1
         return frame_payload(pool, frame)
@@ -126,7 +121,9 @@ class Lite3Stream:
     def close(self) -> None:
         """Stop the stream (idempotent)."""
         if self._pool is not None:
-            self._waiter.close()
+            if self._frames is not None:
+                self._frames.close()  # releases its notification waiter
+                self._frames = None
             if self._owned:
                 self._pool.close()
             self._pool = None

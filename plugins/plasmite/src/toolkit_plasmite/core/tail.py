@@ -83,6 +83,13 @@ def follow(pool: PoolFile, **options: Any) -> Generator[Message4, None, None]:
         yield frame[0], frame[1], data, tags
 
 
+def _check_options(gap_policy: str, raw: bool, tags: Sequence[str]) -> None:
+    if gap_policy not in ("continue", "error"):
+        raise UsageError(f"invalid gap policy {gap_policy!r}", hint="use continue or error")
+    if raw and tags:
+        raise UsageError("a raw stream cannot filter by tags", hint="decode the frames, or drop the tags")
+
+
 def follow_frames(
     pool: PoolFile,
     *,
@@ -98,6 +105,7 @@ def follow_frames(
     on_gap: Callable[[Gap], None] | None = None,
     on_corrupt: Callable[[CorruptError], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    raw: bool = False,
 ) -> Generator[tuple[Frame, dict[str, Any], list[str]], None, None]:
     """Yield `(frame, data, tags)` for messages as they are committed (the frame keeps the stored bytes).
 
@@ -116,12 +124,13 @@ def follow_frames(
         on_corrupt: Called for a message whose payload cannot be decoded; the stream skips
             it and goes on (one bad frame never stops a reader).
         should_stop: Polled while idle; True ends the stream.
+        raw: Yield frames undecoded (`{}` and `[]` for data and tags; `tags` must be empty): the
+            binding's Lite3 streams hand out the stored bytes.
 
     Raises:
         RetentionGapError: under `error`, when messages were evicted before delivery.
     """
-    if gap_policy not in ("continue", "error"):
-        raise UsageError(f"invalid gap policy {gap_policy!r}", hint="use continue or error")
+    _check_options(gap_policy, raw, tags)
     if max_messages is not None and max_messages <= 0:
         return
     cursor = pool.cursor(since_seq, live=live)
@@ -144,7 +153,7 @@ def follow_frames(
                             _report_gap(item, gap_policy, on_gap, path)
                         continue
                     expect_known = True
-                    decoded = _decode(item, path, on_corrupt)
+                    decoded = ({}, []) if raw else _decode(item, path, on_corrupt)
                     if decoded is None or (required and not has_tags(decoded[1], required)):
                         continue
                     yield item, decoded[0], decoded[1]

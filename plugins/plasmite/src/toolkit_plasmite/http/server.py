@@ -264,9 +264,12 @@ def create_app(config: ServeConfig) -> FastAPI:
 def _mcp_server(config: ServeConfig) -> Any:
     """Plasmite's agent tools for this server's pool directory and access mode (served at `/mcp`)."""
     from toolkit.mcp_server import build_server
-    from toolkit_plasmite.mcp.plasmite import INSTRUCTIONS, plasmite_tools
+    from toolkit_plasmite.mcp.plasmite import INSTRUCTIONS, plasmite_resources, plasmite_tools
 
-    return build_server(plasmite_tools(config.pool_dir, config.access), name="plasmite", instructions=INSTRUCTIONS)
+    # The pool resources are reads: a write-only server does not offer them.
+    resources = None if config.access == "write-only" else plasmite_resources(config.pool_dir)
+    tools = plasmite_tools(config.pool_dir, config.access)
+    return build_server(tools, name="plasmite", instructions=INSTRUCTIONS, resources=resources)
 
 
 def _mcp_routes(mcp_server: Any) -> list[Any]:

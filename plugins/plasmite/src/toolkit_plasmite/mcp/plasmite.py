@@ -13,16 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolkit.tools import McpTool
+from toolkit.tools import McpResources, McpTool
 from toolkit_kernel.errors import ToolkitError
 from toolkit_plasmite.core.client import LocalClient
-from toolkit_plasmite.core.codec import envelope
+from toolkit_plasmite.core.codec import dumps_compact, envelope
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.core.reading import DEFAULT_COUNT, DEFAULT_WAIT_MS, read_batch, wait_batch
 from toolkit_plasmite.core.values import parse_since
 from toolkit_plasmite.errors import NotFoundError, PlasmiteError
 
-__all__ = ["INSTRUCTIONS", "plasmite_tools"]
+__all__ = ["INSTRUCTIONS", "RESOURCE_PREFIX", "plasmite_resources", "plasmite_tools"]
 
 INSTRUCTIONS = (
     "plasmite stores JSON messages in named, persistent, fixed-size pools (ring buffers: the oldest "
@@ -120,6 +120,43 @@ def plasmite_tools(pool_dir: Path | str | None = None, access: str = "read-write
     return readers + writers
 
 
+#: A pool's resource URI is this prefix and its name (as plasmite 1.2.1).
+RESOURCE_PREFIX = "plasmite:///pools/"
+
+
+def plasmite_resources(pool_dir: Path | str | None = None) -> McpResources:
+    """One resource per pool in `pool_dir`: reading it returns the newest messages (a `plasmite_read` batch)."""
+    client = LocalClient(pool_dir)
+
+    def listing() -> list[dict[str, str]]:
+        found = []
+        for info in client.list_pools():
+            name = _named(info)["name"]
+            found.append(
+                {
+                    "uri": RESOURCE_PREFIX + name,
+                    "name": name,
+                    "description": f"Latest messages from pool {name}; reading returns up to {DEFAULT_COUNT} "
+                    f"messages ({info['file_size']} bytes fixed capacity; oldest messages are overwritten when full)",
+                    "mime_type": "application/json",
+                }
+            )
+        return sorted(found, key=lambda r: r["uri"])
+
+    def read(uri: str) -> str:
+        if not uri.startswith(RESOURCE_PREFIX) or "/" in uri.removeprefix(RESOURCE_PREFIX):
+            raise NotFoundError(f"unknown resource URI {uri}", hint=f"pool resources are {RESOURCE_PREFIX}NAME")
+        name = uri.removeprefix(RESOURCE_PREFIX)
+        try:
+            opened = client.open_pool(name, writable=False)
+        except NotFoundError as exc:
+            raise NotFoundError("not found", path=exc.path) from None
+        with opened:
+            return dumps_compact(read_batch(opened, DEFAULT_COUNT, None, None, []))
+
+    return McpResources(listing=listing, read=_kind_named(read))
+
+
 _KIND_ERRORS: dict[str, type[ToolkitError]] = {}
 
 
@@ -132,13 +169,15 @@ def _kind_named(function: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     @functools.wraps(function)
-    def call(**kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return function(**kwargs)
+            return function(*args, **kwargs)
         except PlasmiteError as exc:
             label = exc.kind.label
             cls = _KIND_ERRORS.setdefault(label, type(f"{label}ToolError", (ToolkitError,), {"kind": label}))
-            raise cls(exc.message, hint=exc.hint) from exc
+            converted = cls(exc.message, hint=exc.hint)
+            converted.path = exc.path  # type: ignore[attr-defined]  # resources report it, as plasmite
+            raise converted from exc
 
     return call
 
