@@ -234,13 +234,13 @@ def scan(cwd: str, paths: list[str], pattern: str | None) -> tuple[list[dict[str
     entries: list[dict[str, Any]] = []
     for path in files:
         language = detect_language(path)
+        if language is None:
+            continue  # not read at all: only indexed languages are opened
         try:
             with open(posixpath.join(cwd, path), "rb") as fh:
                 content = fh.read()
             content.decode("utf-8")
         except (OSError, UnicodeDecodeError):
-            continue
-        if language is None:
             continue
         symbols = extract(content, language)
         entries.append(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -194,19 +193,13 @@ def fetch_command(pool: str, seq: int) -> None:
     get_settings().out(envelope(s, ts, data, tags))
 
 
-#: plasmite's Lite3 stream: `PLS1`, then per message `[u64be seq][u64be time_ns][u32be len]` + document.
-_LITE3_MAGIC = b"PLS1"
-_LITE3_FRAME = struct.Struct(">QQI")
-
-
 def _write_lite3(pf: Any, frame: Any) -> None:
     """`fetch --format lite3` (the framed stream of one message) or `lite3-raw` (only its document)."""
-    from toolkit_plasmite.core.lite3_api import frame_payload
+    from toolkit_plasmite.core.lite3_api import LITE3_STREAM_MAGIC, frame_payload, stream_frame
 
-    doc = frame_payload(pf, frame).payload
     framed = get_settings().fmt == "lite3"
     out = sys.stdout.buffer
-    out.write(_LITE3_MAGIC + _LITE3_FRAME.pack(frame[0], frame[1], len(doc)) + doc if framed else doc)
+    out.write(LITE3_STREAM_MAGIC + stream_frame(pf, frame) if framed else frame_payload(pf, frame).payload)
     out.flush()
 
 

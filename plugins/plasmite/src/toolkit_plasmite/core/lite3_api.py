@@ -6,6 +6,7 @@ stores the decoded message as CBOR and hands back a Lite3 encoding of it.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from toolkit_plasmite.core.pool import Frame, PoolFile
 from toolkit_plasmite.core.tail import GapPolicy, follow_frames
 from toolkit_plasmite.errors import CorruptError, UsageError
 
-__all__ = ["Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload"]
+__all__ = ["LITE3_STREAM_MAGIC", "Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload", "stream_frame"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,19 @@ def frame_payload(pool: PoolFile, frame: Frame) -> Lite3Frame:
         data, tags = decode_payload(payload, seq=seq, path=str(pool.path))
         payload = lite3.encode_message(data, tags)
     return Lite3Frame(seq, ts, 0, bytes(payload))
+
+
+#: The magic that opens plasmite's Lite3 stream (`follow`/`fetch --format lite3`); the HTTP
+#: `tail_lite3` route sends the frames without it.
+LITE3_STREAM_MAGIC = b"PLS1"
+#: A frame of the stream: `[u64be seq][u64be timestamp_ns][u32be len]`, then the stored document.
+_STREAM_FRAME = struct.Struct(">QQI")
+
+
+def stream_frame(pool: PoolFile, frame: Frame) -> bytes:
+    """One message as a frame of plasmite's Lite3 stream (format-100 payloads re-encoded)."""
+    doc = frame_payload(pool, frame).payload
+    return _STREAM_FRAME.pack(frame[0], frame[1], len(doc)) + doc
 
 
 def append_lite3(pool: PoolFile, payload: bytes, flush: bool) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -31,9 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["add_tail_routes"]
 
-#: `[u64be seq][u64be timestamp_ns][u32be len]`, then the stored Lite3 document.
-_LITE3_FRAME = struct.Struct(">QQI")
-
 
 @dataclass(frozen=True)
 class Encoding:
@@ -50,10 +46,9 @@ def _jsonl_message(_pf: PoolFile, frame: Frame, data: dict[str, Any], tags: list
 
 
 def _lite3_message(pf: PoolFile, frame: Frame, _data: dict[str, Any], _tags: list[str]) -> bytes:
-    from toolkit_plasmite.core.lite3_api import frame_payload
+    from toolkit_plasmite.core.lite3_api import stream_frame
 
-    doc = frame_payload(pf, frame).payload  # the stored bytes (format 100: re-encoded as Lite3)
-    return _LITE3_FRAME.pack(frame[0], frame[1], len(doc)) + doc
+    return stream_frame(pf, frame)
 
 
 def _sse_message(_pf: PoolFile, frame: Frame, data: dict[str, Any], tags: list[str]) -> bytes:

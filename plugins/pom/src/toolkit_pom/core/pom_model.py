@@ -143,12 +143,6 @@ class PomProcess(_Table):
             raise ValueError('needs exactly one of command, argv, service; e.g. command = "python -m http.server"')
         return self
 
-    def dependencies(self) -> dict[str, str]:
-        """`depends_on` as name -> condition."""
-        if isinstance(self.depends_on, list):
-            return dict.fromkeys(self.depends_on, "started")
-        return {k: v if isinstance(v, str) else v.condition for k, v in self.depends_on.items()}
-
 
 class PomProject(_Table):
     """The `[project]` table."""
