@@ -34,10 +34,20 @@ _EXPORTS = {
     "PlasmiteError": "toolkit_plasmite.errors",
     "RetentionGapError": "toolkit_plasmite.errors",
     "UsageError": "toolkit_plasmite.errors",
+    "_ERROR_KIND_TO_CLASS": "toolkit_plasmite.errors",
     "Lite3Frame": "toolkit_plasmite.core.lite3_api",
     "Lite3Stream": "toolkit_plasmite.core.lite3_api",
     "RemoteClient": "toolkit_plasmite.http.remote",
     "RemotePool": "toolkit_plasmite.http.remote",
+    "UdpClient": "toolkit_plasmite.core.udp_client",
+    "UdpEvent": "toolkit_plasmite.core.udp_client",
+    "UdpFollow": "toolkit_plasmite.core.udp_client",
+    "UdpFollowOptions": "toolkit_plasmite.core.udp_client",
+    "UdpFrame": "toolkit_plasmite.core.udp_client",
+    "UdpGap": "toolkit_plasmite.core.udp_client",
+    "UdpPool": "toolkit_plasmite.core.udp_client",
+    "UdpProgress": "toolkit_plasmite.core.udp_client",
+    "UdpStart": "toolkit_plasmite.core.udp_client",
 }
 
 __all__ = [
@@ -64,6 +74,15 @@ __all__ = [
     "RemotePool",
     "RetentionGapError",
     "Stream",
+    "UdpClient",
+    "UdpEvent",
+    "UdpFollow",
+    "UdpFollowOptions",
+    "UdpFrame",
+    "UdpGap",
+    "UdpPool",
+    "UdpProgress",
+    "UdpStart",
     "UsageError",
     "__version__",
     "default_pool_dir",
@@ -85,6 +104,17 @@ if TYPE_CHECKING:
         parse_message,
     )
     from toolkit_plasmite.core.lite3_api import Lite3Frame, Lite3Stream
+    from toolkit_plasmite.core.udp_client import (
+        UdpClient,
+        UdpEvent,
+        UdpFollow,
+        UdpFollowOptions,
+        UdpFrame,
+        UdpGap,
+        UdpPool,
+        UdpProgress,
+        UdpStart,
+    )
     from toolkit_plasmite.errors import (
         AlreadyExistsError,
         BusyError,

@@ -230,6 +230,8 @@ _CLASSES: dict[ErrorKind, type[PlasmiteError]] = {
     ErrorKind.IO: IoError,
     ErrorKind.RETENTION_GAP: RetentionGapError,
 }
+#: The binding's name for the kind -> class table (plasmite's tests check raised classes against it).
+_ERROR_KIND_TO_CLASS = _CLASSES
 _BY_LABEL = {kind.label: kind for kind in ErrorKind}
 
 

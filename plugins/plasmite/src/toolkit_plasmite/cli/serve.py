@@ -44,9 +44,13 @@ class ServeOptions:
     max_body_bytes: int = 1024 * 1024
     max_tail_timeout_ms: int = 30_000
     max_tail_concurrency: int = 64
+    udp: str | None = None
+    udp_follow: bool = False
     host: str = ""
     port: int = 0
     resolved_token: str | None = None
+    udp_host: str = ""
+    udp_port: int = 0
 
     def check(self) -> None:
         """Validate every rule without binding (Usage errors with hints)."""
@@ -84,11 +88,32 @@ class ServeOptions:
                     "a non-loopback server that accepts writes needs --token-file and TLS",
                     hint="run `plasmite serve init`, or pass --insecure-no-tls for a trusted network",
                 )
+        self._check_udp()
         # The kernel rule on top: no non-loopback listener without a token, reads included.
         try:
             ExposurePolicy.for_bind(self.host, self.port, token=self.resolved_token, tls=self.tls)
         except ExposureError as exc:
             raise UsageError(exc.message, hint=exc.hint) from None
+
+    def _check_udp(self) -> None:
+        """`--udp[=IP:PORT]` (numeric, unicast); `--udp-follow` implies `--udp` at 127.0.0.1:9701."""
+        if self.udp_follow and self.udp is None:
+            self.udp = _UDP_DEFAULT
+        if self.udp is None:
+            return
+        host, sep, port = self.udp.rpartition(":")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise UsageError(f"invalid --udp {self.udp!r}", hint="use a numeric IP:PORT, e.g. 127.0.0.1:9701") from None
+        if not sep or not port.isdigit() or int(port) > 65535 or ip.is_multicast:
+            raise UsageError(f"invalid --udp {self.udp!r}", hint="use a numeric unicast IP:PORT, e.g. 127.0.0.1:9701")
+        if not ip.is_loopback and not self.allow_non_loopback:
+            # UDP has no authentication at all: anyone who can reach the port can append.
+            raise UsageError(
+                f"refusing to bind non-loopback UDP address {ip}", hint="pass --allow-non-loopback if you mean it"
+            )
+        self.udp_host, self.udp_port = str(ip), int(port)
 
     def _read_token(self) -> str | None:
         if self.token and self.token_file:
@@ -142,7 +167,10 @@ class ServeOptions:
             },
             "cors_origins": self.cors_origins,
             "pool_dir": str(pool_dir),
-        }
+        } | ({"udp": {"listen": self.udp, "follow": self.udp_follow}} if self.udp else {})
+
+
+_UDP_DEFAULT = "127.0.0.1:9701"
 
 
 def _pool_dir() -> Path:
@@ -178,6 +206,15 @@ def _pool_dir() -> Path:
 @click.option("--max-body-bytes", default="1048576", show_default=True, help="Largest request body (N, NK, NM).")
 @click.option("--max-tail-timeout-ms", type=int, default=30_000, show_default=True)
 @click.option("--max-tail-concurrency", type=int, default=64, show_default=True)
+@click.option(
+    "--udp",
+    is_flag=False,
+    flag_value=_UDP_DEFAULT,
+    default=None,
+    metavar="[=IP:PORT]",
+    help="Also take appends over UDP (plasmite's datagrams; default address 127.0.0.1:9701).",
+)
+@click.option("--udp-follow", is_flag=True, help="Also serve UDP follow subscriptions (implies --udp).")
 @click.pass_context
 def serve_group(ctx: click.Context, /, **kwargs: Any) -> None:
     """Serve the pools in --dir over HTTP (/v0 API, JSONL tails)."""
@@ -196,6 +233,8 @@ def serve_group(ctx: click.Context, /, **kwargs: Any) -> None:
         max_body_bytes=parse_size(kwargs["max_body_bytes"]),
         max_tail_timeout_ms=kwargs["max_tail_timeout_ms"],
         max_tail_concurrency=kwargs["max_tail_concurrency"],
+        udp=kwargs["udp"],
+        udp_follow=kwargs["udp_follow"],
     )
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:
@@ -257,7 +296,10 @@ def _run(opts: ServeOptions) -> None:
         extra_hosts=opts.allowed_hosts,
         extra_origins=opts.cors_origins,
     )
+    udp = _start_udp(opts, pool_dir)
     summary = opts.summary(pool_dir, port)
+    if udp is not None:
+        summary["udp"]["listen"] = _hostport(udp.address)
     if fp:
         summary["tls_fingerprint"] = fp
     get_settings().notice("serve_ready", None, f"plasmite serving {pool_dir} at {summary['base_url']}", summary)
@@ -274,9 +316,32 @@ def _run(opts: ServeOptions) -> None:
     try:
         _draining_server(uv_config).run(sockets=[sock])
     finally:
+        if udp is not None:
+            udp.close()
         sock.close()
         if certdir is not None:
             certdir.cleanup()
+
+
+def _start_udp(opts: ServeOptions, pool_dir: Path) -> Any:
+    """The UDP listener, bound and running before serve_ready (None without --udp)."""
+    if opts.udp is None:
+        return None
+    from toolkit_plasmite.core.udp_server import UdpServer
+
+    try:
+        server = UdpServer(
+            pool_dir, opts.udp_host, opts.udp_port, follow=opts.udp_follow, max_followers=opts.max_tail_concurrency
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot bind UDP {opts.udp}: {exc.strerror}", hint="pick another --udp port") from None
+    server.start()
+    return server
+
+
+def _hostport(address: tuple[Any, ...]) -> str:
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    return f"{host}:{address[1]}"
 
 
 def _draining_server(config: Any) -> Any:
