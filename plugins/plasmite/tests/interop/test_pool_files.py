@@ -235,3 +235,40 @@ def test_random_json_through_the_real_cli_then_ours(tmp_path: Path, records: lis
             assert _same(sent, pool.get(seq).data)
     finally:
         pool.close()
+
+
+def test_pool_info_used_bytes_counts_frames_as_plasmite_does(tmp_path: Path) -> None:
+    """`used_bytes` is the ring span of the retained frames (spec/v0; wraps included), on both sides.
+
+    The same Lite3 documents give the same frames and so the same number. Our Lite3 *writer*
+    lays trees out differently from the reference library (specs/plasmite/lite3.md), so the
+    same JSON fed through each CLI can give documents of different sizes; here the bytes are
+    the real CLI's, copied with `append_lite3`.
+    """
+    pools = tmp_path / "pools"
+    _run("--dir", str(pools), "pool", "create", "real", "--size", "64K")
+    lines = [
+        {f"k{j}": j for j in range(64)},  # a tree of several nodes
+        {"a": list(range(100))},
+        {"a": {"b": {"c": {"d": 1}}}, "s": "é" * 50},
+    ]
+    _run("--dir", str(pools), "pool", "create", "src", "--size", "4M")
+    for name in ("real", "src"):
+        _run("--dir", str(pools), "feed", name, "--tag", "t", stdin="".join(json.dumps(x) + "\n" for x in lines * 20))
+    with Client(str(pools)) as client:
+        real = client.open_pool("real")
+        assert real.info()["bounds"]["oldest"] > 1  # the ring wrapped: the span runs across its end
+        copy = client.create_pool("copy", 64 * 1024)
+        with client.open_pool("src") as src:
+            for seq in range(1, src.last_seq + 1):
+                copy.append_lite3(src.get_lite3(seq).payload)
+        ours = {name: client.pool_info(name)["metrics"]["utilization"] for name in ("real", "copy")}
+        real.close()
+        copy.close()
+    theirs = {
+        name: json.loads(_run("--dir", str(pools), "pool", "info", name).stdout)["metrics"]["utilization"]
+        for name in ("real", "copy")
+    }
+    assert ours["real"] == theirs["real"]
+    assert ours["copy"] == theirs["copy"]
+    assert theirs["copy"]["used_bytes"] == theirs["real"]["used_bytes"]

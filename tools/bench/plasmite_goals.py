@@ -1,0 +1,144 @@
+"""plasmite's two throughput goals, ours and the real plasmite 1.2.1 in the same run.
+
+Run: `.venv/bin/python tools/bench/plasmite_goals.py [--runs 5] [--messages 8000] [--lines 30000]`
+
+- writers: 1 and 4 processes appending 1 KB messages through the public Python API
+  (`Client(...).pool(...).append(data, tags)`) into one format-3 pool; ours and plasmite's own
+  binding (`import plasmite`, its Rust library) each run the same program. Goal: ours with 4
+  writers at least as fast as ours with 1.
+- feed: `plasmite feed POOL` from a pipe of JSON lines, our CLI and the real Rust CLI.
+  Goal: ours >= 0.5x the real CLI.
+
+Medians of `--runs` runs; the load average is printed with the table (2-core machine shared
+with other work: read the ratios, not the absolute numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+WRITER = r"""
+import sys, time
+if sys.argv[1] == "ours":
+    import toolkit_plasmite as plasmite
+else:
+    import plasmite
+pool_dir, n = sys.argv[2], int(sys.argv[3])
+client = plasmite.Client(pool_dir)
+pool = client.open_pool("w")
+data = {"kind": "bench", "body": "x" * 1000}
+print("ready", flush=True)
+sys.stdin.read(1)  # released together with the other writers
+for _ in range(n):
+    pool.append(data, ["t"])
+print(time.time(), flush=True)
+"""
+
+CREATE = r"""
+import sys
+if sys.argv[1] == "ours":
+    import toolkit_plasmite as plasmite
+else:
+    import plasmite
+plasmite.Client(sys.argv[2]).create_pool("w", 256 * 1024 * 1024).close()
+"""
+
+
+def _peer(name: str) -> dict[str, Any]:
+    base = Path(os.environ.get("TOOLKIT_PEERS_DIR", Path.home() / ".cache" / "toolkit-peers"))
+    current = base / name / "current.json"
+    if not current.exists():
+        sys.exit(f"{name} is not installed: python3 tools/peers install")
+    return dict(json.loads(current.read_text()))
+
+
+def run_writers(python: str, who: str, pool_dir: Path, total: int, writers: int, env: dict[str, str]) -> float:
+    """`writers` processes append `total` messages together; messages per second from release to last finish."""
+    subprocess.run([python, "-c", CREATE, who, str(pool_dir)], env=env, check=True)
+    procs = [
+        subprocess.Popen(
+            [python, "-c", WRITER, who, str(pool_dir), str(total // writers)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(writers)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{who} writer did not start")
+    started = time.time()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("g")
+        proc.stdin.close()
+        proc.stdin = None
+    ends = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{who} writer failed")
+        ends.append(float(out.strip()))
+    return (total // writers * writers) / (max(ends) - started)
+
+
+def run_feed(argv: list[str], pool_dir: Path, lines: bytes, count: int) -> float:
+    """Lines per second of `feed` from a pipe, process start included (as a user runs it)."""
+    subprocess.run(
+        [*argv, "--dir", str(pool_dir), "pool", "create", "f", "--size", "256M"], check=True, capture_output=True
+    )
+    t = time.perf_counter()
+    subprocess.run([*argv, "--dir", str(pool_dir), "feed", "f"], input=lines, check=True, stdout=subprocess.DEVNULL)
+    return count / (time.perf_counter() - t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=8000, help="messages per writer configuration")
+    parser.add_argument("--lines", type=int, default=30000, help="lines fed through each CLI")
+    parser.add_argument("--only", choices=["writers", "feed"], help="run one goal only")
+    args = parser.parse_args()
+    real_cli, binding = _peer("plasmite"), _peer("plasmite-python")
+    env = {**os.environ, **binding.get("extra", {}).get("env", {})}
+    pythons = {"ours": sys.executable, "real": binding["path"]}
+    ours_cli = [sys.executable, "-c", "from toolkit_plasmite.cli import main; main()"]
+    clis = {"ours": ours_cli, "real": [real_cli["path"]]}
+    lines = "".join(json.dumps({"i": i, "body": "y" * 200}) + "\n" for i in range(args.lines)).encode()
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="plasmite-goals-") as tmp:
+        root = Path(tmp)
+        for run in range(args.runs):  # interleaved, so drifting load hits every cell alike
+            for who in ("ours", "real"):
+                if args.only in (None, "writers"):
+                    for writers in (1, 4):
+                        d = root / f"w-{who}-{writers}-{run}"
+                        rate = run_writers(pythons[who], who, d, args.messages, writers, env)
+                        results.setdefault(f"append 1KB x{writers} (msg/s)", {}).setdefault(who, []).append(rate)
+                if args.only in (None, "feed"):
+                    rate = run_feed(clis[who], root / f"f-{who}-{run}", lines, args.lines)
+                    results.setdefault("CLI feed from a pipe (lines/s)", {}).setdefault(who, []).append(rate)
+    print(f"{'workload':<34}{'ours':>10}{'real':>10}{'ours/real':>11}")
+    medians = {label: {who: statistics.median(v) for who, v in row.items()} for label, row in results.items()}
+    for label, row in medians.items():
+        print(f"{label:<34}{row['ours']:>10,.0f}{row['real']:>10,.0f}{row['ours'] / row['real']:>10.2f}x")
+    one, four = medians.get("append 1KB x1 (msg/s)"), medians.get("append 1KB x4 (msg/s)")
+    if one and four:
+        print(f"4 writers / 1 writer: ours {four['ours'] / one['ours']:.2f}x, real {four['real'] / one['real']:.2f}x")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"medians of {args.runs} runs; {os.cpu_count()} cpus; load average {load}; python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
