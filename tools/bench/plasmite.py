@@ -40,6 +40,7 @@ from plasmite_peers import (  # type: ignore[import-not-found]  # noqa: E402 - t
     jsonl_append,
     jsonl_get_all,
     redis_append,
+    run_released,
     sqlite_append,
     sqlite_open,
 )
@@ -121,32 +122,8 @@ def run_writers(system: str, target: str, size: int, durability: str, total: int
     Every writer starts its interpreter, opens its target and reports ready; then all are
     released at once, so interpreter start-up is not measured.
     """
-    procs = [
-        subprocess.Popen(
-            [PY, "-c", WRITER, system, target, str(size), durability, str(total // writers), "0", extra],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(writers)
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"{system} writer did not start")
-    started = time.time()
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("g")
-        proc.stdin.close()
-        proc.stdin = None  # closed: communicate() must not flush it
-    ends = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{system} writer failed")
-        ends.append(float(out.strip()))
-    return (total // writers * writers) / (max(ends) - started)
+    argv = [PY, "-c", WRITER, system, target, str(size), durability, str(total // writers), "0", extra]
+    return (total // writers * writers) / float(run_released([argv] * writers))
 
 
 def bench_append_inprocess(path: Path, size: int, n: int) -> tuple[float, float]:

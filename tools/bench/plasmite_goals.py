@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plasmite_peers import run_released  # type: ignore[import-not-found]  # the helper module sits next to this file
+
 WRITER = r"""
 import sys, time
 if sys.argv[1] == "ours":
@@ -64,33 +67,8 @@ def _peer(name: str) -> dict[str, Any]:
 def run_writers(python: str, who: str, pool_dir: Path, total: int, writers: int, env: dict[str, str]) -> float:
     """`writers` processes append `total` messages together; messages per second from release to last finish."""
     subprocess.run([python, "-c", CREATE, who, str(pool_dir)], env=env, check=True)
-    procs = [
-        subprocess.Popen(
-            [python, "-c", WRITER, who, str(pool_dir), str(total // writers)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(writers)
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"{who} writer did not start")
-    started = time.time()
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("g")
-        proc.stdin.close()
-        proc.stdin = None
-    ends = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{who} writer failed")
-        ends.append(float(out.strip()))
-    return (total // writers * writers) / (max(ends) - started)
+    argv = [python, "-c", WRITER, who, str(pool_dir), str(total // writers)]
+    return (total // writers * writers) / float(run_released([argv] * writers, env))
 
 
 def run_feed(argv: list[str], pool_dir: Path, lines: bytes, count: int) -> float:

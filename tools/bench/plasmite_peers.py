@@ -4,10 +4,40 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 HERE = str(Path(__file__).resolve().parent)
+
+
+def run_released(argvs: list[list[str]], env: dict[str, str] | None = None) -> float:
+    """Start every child, wait until each printed `ready`, release them at once; seconds until the last ends.
+
+    Children print `ready`, wait for one byte on stdin, work, then print their end `time.time()`,
+    so interpreter start-up is not measured.
+    """
+    procs = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) for argv in argvs
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{proc.args!r} did not start")
+    started = time.time()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("g")
+        proc.stdin.close()
+        proc.stdin = None  # closed: communicate() must not flush it
+    ends = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError("a benchmark child failed")
+        ends.append(float(out.strip()))
+    return max(ends) - started
 
 
 def sqlite_open(path: Path, durability: str) -> sqlite3.Connection:
