@@ -308,3 +308,36 @@ def test_serve_udp_end_to_end(serve, pool_dir: Path) -> None:
             (frame,) = _frames(follow, 1)
     assert frame.seq == 1
     assert frame.message().data == {"hello": "udp"}
+
+
+def test_cli_feed_sends_datagrams_without_receipts(
+    server: UdpServer, local: Client, plasmite_argv: list[str], sub_env: dict[str, str]
+) -> None:
+    local.create_pool("fed", 1 << 20).close()
+    url = f"{_endpoint(server)}/fed"
+    lines = "".join(json.dumps({"n": n}) + "\n" for n in range(3))
+    res = subprocess.run(
+        [*plasmite_argv, "feed", url, "--tag", "cli"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=sub_env,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == ""
+    notice = json.loads(res.stderr.splitlines()[0])["notice"]
+    assert notice["kind"] == "udp-send"
+    assert "65507" in notice["message"]
+    _wait_stored(local, "fed", 3)
+    with local.open_pool("fed") as pool:
+        assert sorted(pool.get(seq).data["n"] for seq in (1, 2, 3)) == [0, 1, 2]
+        assert pool.get(1).tags == ["cli"]
+    for extra in (["--create"], ["--retry", "2"], ["--durability", "flush"], ["--token", "x"]):
+        res = subprocess.run(
+            [*plasmite_argv, "feed", url, '{"a":1}', *extra], capture_output=True, text=True, env=sub_env, check=False
+        )
+        assert res.returncode == 2, (extra, res.stderr)
+        assert "Traceback" not in res.stderr
+    res = subprocess.run([*plasmite_argv, "fetch", url, "1"], capture_output=True, text=True, env=sub_env, check=False)
+    assert res.returncode == 2  # only feed speaks UDP

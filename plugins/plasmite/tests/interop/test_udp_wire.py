@@ -136,3 +136,17 @@ def test_our_client_sends_and_follows_through_real_server(real_server: int, pool
         assert [e.seq for e in finite if isinstance(e, UdpFrame)] == [1, 2, 3]
         assert isinstance(finite[-1], UdpProgress)
         assert finite[-1].terminal
+
+
+def test_our_cli_feeds_the_real_server(real_server: int, pools: Path) -> None:
+    url = f"udp://127.0.0.1:{real_server}/shared"
+    res = subprocess.run(
+        [*OURS, "feed", url, '{"from":"our cli"}'], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == ""
+    with Client(str(pools)) as client, client.open_pool("shared") as pool:
+        deadline = time.monotonic() + 5
+        while pool.last_seq < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.get(1).data == {"from": "our cli"}

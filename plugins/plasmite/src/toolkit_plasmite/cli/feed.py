@@ -280,7 +280,13 @@ def _appender(
     delay: float,
     remote_flags: tuple[str | None, str | None, str | None, bool],
 ) -> tuple[Callable[[list[Item]], list[tuple[int, int]]], Callable[[], None]]:
-    """Return (append a batch of (data, tags) -> [(seq, ts)], close) for a local or remote pool."""
+    """Return (append a batch of (data, tags) -> [(seq, ts)], close) for a local or remote pool.
+
+    A `udp://` pool sends datagrams and returns no (seq, ts): UDP stores without receipts.
+    """
+    if pool.startswith("udp://"):
+        check_no_remote_flags(*remote_flags)
+        return _udp_sender(pool, settings, durability, create, create_size, retry)
     remote = parse_remote_ref(pool)
     if remote is not None:
         from toolkit_plasmite.core.codec import parse_time
@@ -315,6 +321,43 @@ def _appender(
     return append_local, pf.close
 
 
+def _udp_sender(
+    url: str, settings: Settings, durability: str, create: bool, create_size: str | None, retry: int
+) -> tuple[Callable[[list[Item]], list[tuple[int, int]]], Callable[[], None]]:
+    """The UDP feed of plasmite 1.2: one datagram per record, one `udp-send` notice, no stdout."""
+    from toolkit_plasmite.core.udp_client import UdpClient, split_pool_url
+
+    rejected = [
+        flag
+        for flag, given in (
+            ("--create", create),
+            ("--create-size", create_size is not None),
+            ("--retry", retry > 0),
+            ("--durability flush", durability == "flush"),
+        )
+        if given
+    ]
+    if rejected:
+        raise UsageError(f"UDP feed does not support {', '.join(rejected)}", hint="UDP sends are fire-and-forget")
+    endpoint, name = split_pool_url(url)
+    client = UdpClient(endpoint)
+    pool = client.open_pool(name)
+    settings.notice("udp-send", url, _UDP_NOTICE, {})
+
+    def send(items: list[Item]) -> list[tuple[int, int]]:
+        for data, tags in items:
+            pool.send_json(data, tags)
+        return []
+
+    return send, client.close
+
+
+_UDP_NOTICE = (
+    "UDP sends do not confirm storage; messages may be lost, duplicated, or reordered.\n"
+    "Maximum UDP datagram size: 65507 bytes, including routing and application framing."
+)
+
+
 def _flush_good(
     append_batch: Callable[[list[Item]], list[tuple[int, int]]],
     good: list[Item],
@@ -323,10 +366,13 @@ def _flush_good(
     if not good:
         return 0
     results = append_batch(good)
+    n = len(good)
+    if not results:  # UDP: sent, never confirmed, so there is no receipt to print
+        good.clear()
+        return n
     machine = settings.machine
     receipts = [_receipt(settings.fmt, machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
     click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
-    n = len(good)
     good.clear()
     return n

@@ -38,6 +38,7 @@ __all__ = [
     "UdpPool",
     "UdpProgress",
     "UdpStart",
+    "split_pool_url",
 ]
 
 _U64 = (1 << 64) - 1
@@ -170,6 +171,17 @@ def _split_url(url: str, *, pool_url: bool) -> tuple[str, int, str]:
     except UnicodeDecodeError:
         raise UsageError("UDP pool name must be valid UTF-8") from None
     return parts.hostname.lower(), port, check_pool_name(name)
+
+
+def split_pool_url(url: str) -> tuple[str, str]:
+    """`udp://HOST:PORT/POOL` -> (`udp://HOST:PORT`, pool name), without resolving the host.
+
+    Raises:
+        UsageError: not a UDP pool URL (credentials, query, no port, not one pool segment...).
+    """
+    host, port, name = _split_url(url, pool_url=True)
+    shown = f"[{host}]" if ":" in host else host
+    return f"udp://{shown}:{port}", name
 
 
 def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
