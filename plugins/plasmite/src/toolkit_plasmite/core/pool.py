@@ -215,6 +215,9 @@ class PoolFile:
         self._slot_buf = bytearray(64)
         self._slot_view = memoryview(self._slot_buf)[:56]
         self._cached: tuple[int, int, int, int, int, int, int] | None = None
+        # Format 3: (seq, timestamp) of this handle's last append, so the next one need not
+        # look the newest frame up while holding the writer lock when nobody appended since.
+        self._last_v3: tuple[int, int] = (0, 0)
         self._expect_gens: tuple[int, int] = (-1, -1)
         self._spath = spath
         self.version = geo.version
@@ -524,8 +527,7 @@ class PoolFile:
             )
         cached = self._cached
         if self._v3:
-            gen, head, tail, tnext, oldest, newest, newest_ts = self._state3()
-            newest_ts = self._newest_ts(newest) if newest else 0
+            gen, head, tail, tnext, oldest, newest, newest_ts = self._locked_state3()
         elif cached is not None and _GENS.unpack_from(self._mm, 64) == self._expect_gens:
             gen, head, tail, tnext, oldest, newest, newest_ts = cached
         else:
@@ -573,9 +575,29 @@ class PoolFile:
         elif new_oldest == newest:
             tnext = start
         self._publish(gen + 1, new_head, tail, tnext, new_oldest, seq, ts)
+        self._last_v3 = (seq, ts)  # read by format 3 only (_locked_state3)
         if not self._v3 and U64.unpack_from(mm, FOLLOW_UNTIL_OFFSET)[0] > ts:
             os.pwrite(self._fd, b"\x01", NOTIFY_OFFSET)
         return seq, ts
+
+    def _locked_state3(self) -> tuple[int, int, int, int, int, int, int]:
+        """Format 3 state for an append, read while holding the writer lock (newest_ts filled in).
+
+        Under the lock no writer can be mid-publish, so one read is enough unless it looks
+        wrong (then `_state3` retries and reports corruption). The newest frame's timestamp
+        is ours from the last append when nobody appended since (the common case).
+        """
+        head, tail, tnext, oldest, newest = STATE3.unpack_from(self._mm, STATE3_OFFSET)
+        if not _plausible(self._ring_size, head, tail, tnext, oldest, newest):
+            _gen, head, tail, tnext, oldest, newest, _ts = self._state3()
+        last_seq, last_ts = self._last_v3
+        if not newest:
+            newest_ts = 0
+        elif newest == last_seq:
+            newest_ts = last_ts
+        else:
+            newest_ts = self._newest_ts(newest)
+        return 0, head, tail, tnext, oldest, newest, newest_ts
 
     def _newest_ts(self, newest: int) -> int:
         """Format 3: the newest frame's timestamp via the index (0 when it cannot be found cheaply)."""
