@@ -302,6 +302,12 @@ def _run(opts: ServeOptions) -> None:
         summary["udp"]["listen"] = _hostport(udp.address)
     if fp:
         summary["tls_fingerprint"] = fp
+    # A SIGTERM between serve_ready and uvicorn taking over the signals must still end in a
+    # clean exit 0: remember it here, and the server stops as soon as it runs.
+    early: list[int] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: early.append(signum))
     get_settings().notice("serve_ready", None, f"plasmite serving {pool_dir} at {summary['base_url']}", summary)
     sys.stderr.flush()
     uv_config = uvicorn.Config(
@@ -314,7 +320,7 @@ def _run(opts: ServeOptions) -> None:
         timeout_graceful_shutdown=2,
     )
     try:
-        _draining_server(uv_config).run(sockets=[sock])
+        _draining_server(uv_config, early).run(sockets=[sock])
     finally:
         if udp is not None:
             udp.close()
@@ -344,11 +350,12 @@ def _hostport(address: tuple[Any, ...]) -> str:
     return f"{host}:{address[1]}"
 
 
-def _draining_server(config: Any) -> Any:
+def _draining_server(config: Any, early: list[int]) -> Any:
     """Uvicorn's Server, except that SIGTERM/SIGINT end in exit status 0 after draining.
 
     uvicorn re-raises the captured signal once it has shut down, so the process would die
     by that signal; plasmite's server exits 0, and supervisors read that as a clean stop.
+    `early` holds the signals that arrived before the server installed its handlers.
     """
     import uvicorn
 
@@ -359,6 +366,8 @@ def _draining_server(config: Any) -> Any:
                 yield
                 return
             previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            for signum in early:  # arrived after serve_ready, before this: stop now, cleanly
+                self.handle_exit(signum, None)
             try:
                 yield
             finally:
