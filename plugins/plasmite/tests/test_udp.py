@@ -341,3 +341,21 @@ def test_cli_feed_sends_datagrams_without_receipts(
         assert "Traceback" not in res.stderr
     res = subprocess.run([*plasmite_argv, "fetch", url, "1"], capture_output=True, text=True, env=sub_env, check=False)
     assert res.returncode == 2  # only feed speaks UDP
+
+
+def test_a_deleted_pool_ends_its_followers_with_not_found(server: UdpServer, local: Client, pool_dir: Path) -> None:
+    local.create_pool("gone", 1 << 20).close()
+    with UdpClient(_endpoint(server)) as client:
+        follow = client.open_pool("gone").follow()
+        assert isinstance(follow.next_event(timeout_ms=0), UdpProgress)
+        local.delete_pool("gone")
+        local.create_pool("gone", 1 << 20).close()  # same name, sequences start over
+        with pytest.raises(NotFoundError):
+            _drain(follow)
+        follow.close()
+
+
+def _drain(follow: UdpFollow) -> None:
+    """Read events for up to 5 s (the server checks an idle follower's file about once a second)."""
+    for _ in range(50):
+        follow.next_event(timeout_ms=100)

@@ -31,13 +31,14 @@ from toolkit_plasmite.core.lite3_api import frame_payload
 from toolkit_plasmite.core.notify import Waiter
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import check_pool_name
-from toolkit_plasmite.errors import CorruptError, PlasmiteError
+from toolkit_plasmite.errors import CorruptError, NotFoundError, PlasmiteError
 
 __all__ = ["UdpServer"]
 
 _COOKIE_MS = 10_000
 _APPEND_QUEUE = 1024
 _BATCH = 64  # frames sent before a follower looks at its stop flag again
+_IDENTITY_CHECK = 1.0  # seconds between checks that an idle follower's pool file is still the named one
 
 
 def _now_ms() -> int:
@@ -60,6 +61,20 @@ def decode_append(body: bytes) -> tuple[bytes | None, dict[str, Any], list[str]]
     if type(tags) is not list or not all(type(t) is str for t in tags):
         raise ValueError("tags must be a string array")
     return None, obj["data"], tags
+
+
+def _check_same_file(pool: PoolFile) -> None:
+    """NotFound once the pool's name no longer leads to the file we follow (deleted or replaced).
+
+    A replacement restarts sequence numbers, and a follower must never run on into it.
+    """
+    try:
+        named = os.stat(pool.path)
+        ours = os.fstat(pool.fd)
+    except OSError:
+        raise NotFoundError("pool was deleted", path=str(pool.path)) from None
+    if (named.st_dev, named.st_ino) != (ours.st_dev, ours.st_ino):
+        raise NotFoundError("pool was replaced", path=str(pool.path))
 
 
 class _Sub:
@@ -110,7 +125,9 @@ class _Sub:
         try:
             self._follow(pool)
         except PlasmiteError as exc:
-            self._fail(exc.kind.label, "pool read failed")
+            self._fail(
+                exc.kind.label, "pool was deleted or replaced" if exc.kind.label == "NotFound" else "pool read failed"
+            )
         finally:
             pool.close()
             self.server.drop(self)
@@ -141,6 +158,7 @@ class _Sub:
         cursor = pool.cursor(start)
         waiter = Waiter(pool)
         interval = 0.001
+        check_at = time.monotonic() + _IDENTITY_CHECK
         try:
             while not self.stop.is_set() and time.monotonic() < self.lease_until:
                 if self.terminal:
@@ -149,6 +167,9 @@ class _Sub:
                 waiter.arm()
                 items = cursor.poll(_BATCH)
                 if not items:
+                    if time.monotonic() >= check_at:
+                        _check_same_file(pool)
+                        check_at = time.monotonic() + _IDENTITY_CHECK
                     waiter.wait(interval)
                     interval = min(interval * 2, 0.05)
                     continue
