@@ -26,8 +26,8 @@ from toolkit_plasmite import (
     UdpStart,
     UsageError,
 )
-from toolkit_plasmite.core import udp_wire as wire
-from toolkit_plasmite.core.udp_server import UdpServer
+from toolkit_plasmite.udp import wire
+from toolkit_plasmite.udp.server import UdpServer
 
 
 @pytest.fixture

@@ -39,15 +39,15 @@ _EXPORTS = {
     "Lite3Stream": "toolkit_plasmite.core.lite3_api",
     "RemoteClient": "toolkit_plasmite.http.remote",
     "RemotePool": "toolkit_plasmite.http.remote",
-    "UdpClient": "toolkit_plasmite.core.udp_client",
-    "UdpEvent": "toolkit_plasmite.core.udp_client",
-    "UdpFollow": "toolkit_plasmite.core.udp_client",
-    "UdpFollowOptions": "toolkit_plasmite.core.udp_client",
-    "UdpFrame": "toolkit_plasmite.core.udp_client",
-    "UdpGap": "toolkit_plasmite.core.udp_client",
-    "UdpPool": "toolkit_plasmite.core.udp_client",
-    "UdpProgress": "toolkit_plasmite.core.udp_client",
-    "UdpStart": "toolkit_plasmite.core.udp_client",
+    "UdpClient": "toolkit_plasmite.udp.client",
+    "UdpEvent": "toolkit_plasmite.udp.client",
+    "UdpFollow": "toolkit_plasmite.udp.client",
+    "UdpFollowOptions": "toolkit_plasmite.udp.client",
+    "UdpFrame": "toolkit_plasmite.udp.client",
+    "UdpGap": "toolkit_plasmite.udp.client",
+    "UdpPool": "toolkit_plasmite.udp.client",
+    "UdpProgress": "toolkit_plasmite.udp.client",
+    "UdpStart": "toolkit_plasmite.udp.client",
 }
 
 __all__ = [
@@ -104,17 +104,6 @@ if TYPE_CHECKING:
         parse_message,
     )
     from toolkit_plasmite.core.lite3_api import Lite3Frame, Lite3Stream
-    from toolkit_plasmite.core.udp_client import (
-        UdpClient,
-        UdpEvent,
-        UdpFollow,
-        UdpFollowOptions,
-        UdpFrame,
-        UdpGap,
-        UdpPool,
-        UdpProgress,
-        UdpStart,
-    )
     from toolkit_plasmite.errors import (
         AlreadyExistsError,
         BusyError,
@@ -129,6 +118,17 @@ if TYPE_CHECKING:
         UsageError,
     )
     from toolkit_plasmite.http.remote import RemoteClient, RemotePool
+    from toolkit_plasmite.udp.client import (
+        UdpClient,
+        UdpEvent,
+        UdpFollow,
+        UdpFollowOptions,
+        UdpFrame,
+        UdpGap,
+        UdpPool,
+        UdpProgress,
+        UdpStart,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -325,7 +325,7 @@ def _udp_sender(
     url: str, settings: Settings, durability: str, create: bool, create_size: str | None, retry: int
 ) -> tuple[Callable[[list[Item]], list[tuple[int, int]]], Callable[[], None]]:
     """The UDP feed of plasmite 1.2: one datagram per record, one `udp-send` notice, no stdout."""
-    from toolkit_plasmite.core.udp_client import UdpClient, split_pool_url
+    from toolkit_plasmite.udp.client import UdpClient, split_pool_url
 
     rejected = [
         flag

@@ -333,7 +333,7 @@ def _start_udp(opts: ServeOptions, pool_dir: Path) -> Any:
     """The UDP listener, bound and running before serve_ready (None without --udp)."""
     if opts.udp is None:
         return None
-    from toolkit_plasmite.core.udp_server import UdpServer
+    from toolkit_plasmite.udp.server import UdpServer
 
     try:
         server = UdpServer(

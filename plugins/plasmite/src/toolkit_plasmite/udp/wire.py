@@ -1,7 +1,7 @@
 """plasmite's UDP datagrams (spec/udp v0 input, v1 follow): framing and strict control JSON.
 
-Shared by our UDP client (`core.udp_client`) and the `serve --udp` listener
-(`core.udp_server`). Facts from plasmite's spec/udp/v1/SPEC.md:
+Shared by our UDP client (`udp.client`) and the `serve --udp` listener
+(`udp.server`). Facts from plasmite's spec/udp/v1/SPEC.md:
 
 - append (v0): `pool-name NUL body`; a body starting 0x06 is Lite3, else JSON
   `{"data": {...}, "tags": [...]}`;

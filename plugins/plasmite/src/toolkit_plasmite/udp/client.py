@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from toolkit_plasmite.core import lite3
-from toolkit_plasmite.core import udp_wire as wire
 from toolkit_plasmite.core.values import check_pool_name
 from toolkit_plasmite.errors import CorruptError, IoError, PlasmiteError, UsageError, error_for_kind
+from toolkit_plasmite.udp import wire
 
 __all__ = [
     "UdpClient",

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from toolkit_plasmite.core import lite3
-from toolkit_plasmite.core import udp_wire as wire
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.lite3_api import frame_payload
 from toolkit_plasmite.core.notify import Waiter
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import check_pool_name
 from toolkit_plasmite.errors import CorruptError, NotFoundError, PlasmiteError
+from toolkit_plasmite.udp import wire
 
 __all__ = ["UdpServer"]
 
