@@ -86,15 +86,25 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file; a missing file is an empty table.
 
     Raises:
-        InvalidArgs: the file is not valid TOML.
+        InvalidArgs: the file is not valid UTF-8 TOML.
     """
+    from toolkit_grite.core import tomlflat
+
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError as exc:
+        raise InvalidArgs(f"invalid TOML in {path}: not UTF-8 ({exc})", hint="fix or delete the file") from None
+    # grite's own files are flat: read without importing tomllib; anything else is tomllib's to judge.
+    table = tomlflat.loads(text)
+    if table is not None:
+        return table
     import tomllib
 
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgs(f"invalid TOML in {path}: {exc}", hint="fix or delete the file") from None
 
