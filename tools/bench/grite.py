@@ -351,8 +351,8 @@ def _issue_id(out: str) -> str:
 def create_lane(runs: int) -> None:
     """`issue create` and `issue show`, ours and the real grite 0.5.3 interleaved (fair under shared load).
 
-    Each round runs every variant once, in the same order: without daemons (ours in-process, the
-    real `--no-daemon`), then through each side's own daemon, then `python -c pass`.
+    Each round runs every variant once, in the same order, then `python -c pass`: first without
+    daemons (ours in-process, the real `--no-daemon`), then through each side's own daemon.
     """
     real = _peer("grite")
     if real is None:
@@ -373,7 +373,9 @@ def create_lane(runs: int) -> None:
         real_id = _issue_id(
             sh([g, "--no-daemon", "--json", "issue", "create", "--title", "shown"], real_repo, real_env)
         )
-        lanes: dict[str, tuple[Callable[[int], float], Callable[[int], float]]] = {
+        Lane = dict[str, tuple[Callable[[int], float], Callable[[int], float]]]
+        # Two phases: the real grite's daemon holds its store, so its `--no-daemon` runs fail while it lives.
+        without: Lane = {
             "create": (
                 lambda i: timed([*GRITE, "issue", "create", "-q", "--title", f"t{i}"], ours_repo, local),
                 lambda i: timed([g, "--no-daemon", "issue", "create", "--title", f"t{i}"], real_repo, real_env),
@@ -382,6 +384,8 @@ def create_lane(runs: int) -> None:
                 lambda i: timed([*GRITE, "issue", "show", ours_id, "--json"], ours_repo, local),
                 lambda i: timed([g, "--no-daemon", "--json", "issue", "show", real_id], real_repo, real_env),
             ),
+        }
+        through: Lane = {
             "create, daemons": (
                 lambda i: timed([*GRITE, "issue", "create", "-q", "--title", f"d{i}"], ours_repo, daemon),
                 lambda i: timed([g, "issue", "create", "--title", f"d{i}"], real_repo, real_env),
@@ -391,18 +395,20 @@ def create_lane(runs: int) -> None:
                 lambda i: timed([g, "--json", "issue", "show", real_id], real_repo, real_env),
             ),
         }
-        for i in range(3):  # warm the page cache for both, and start both daemons
-            for ours_run, real_run in lanes.values():
-                ours_run(-i - 1)
-                real_run(-i - 1)
         load_start = os.getloadavg()[0]
-        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in lanes}
-        floor_ms = []
-        for i in range(runs):
-            for name, (ours_run, real_run) in lanes.items():
-                times[name][0].append(ours_run(i))
-                times[name][1].append(real_run(i))
-            floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, local))
+        times: dict[str, tuple[list[float], list[float]]] = {}
+        floor_ms: list[float] = []
+        for lanes in (without, through):
+            for i in range(3):  # warm the page cache for both (and start both daemons)
+                for ours_run, real_run in lanes.values():
+                    ours_run(-i - 1)
+                    real_run(-i - 1)
+            for i in range(runs):
+                for name, (ours_run, real_run) in lanes.items():
+                    ours_ms, real_ms = times.setdefault(name, ([], []))
+                    ours_ms.append(ours_run(i))
+                    real_ms.append(real_run(i))
+                floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, local))
     finally:
         subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=ours_repo, env=daemon, capture_output=True, check=False)
         subprocess.run([g, "daemon", "stop"], cwd=real_repo, env=real_env, capture_output=True, check=False)
