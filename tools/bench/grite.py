@@ -1,6 +1,7 @@
 """Benchmark grite (toolkit) against the real grite 0.5.3 and git-bug (same run), 0.5.3's published numbers and raw git.
 
-Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]  (or --create [--quick]: the create lane)
+Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
+(or --create [--quick]: create and show, ours and the real grite interleaved, with and without daemons)
 
 Measures in one run:
 - `issue create` latency through the CLI, without and with the daemon; raw git (blob+tree+commit+update-ref
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -342,47 +344,86 @@ def build_entry_point_index() -> None:
     subprocess.run([*GRITE, "--help"], env=env, capture_output=True, check=True)
 
 
+def _issue_id(out: str) -> str:
+    return str(json.loads(out)["data"]["issue_id"])
+
+
 def create_lane(runs: int) -> None:
-    """`issue create` without a daemon, ours and the real grite 0.5.3 interleaved (fair under shared load)."""
+    """`issue create` and `issue show`, ours and the real grite 0.5.3 interleaved (fair under shared load).
+
+    Each round runs every variant once, in the same order, then `python -c pass`: first without
+    daemons (ours in-process, the real `--no-daemon`), then through each side's own daemon.
+    """
     real = _peer("grite")
     if real is None:
         raise SystemExit("the real grite is not installed: python tools/peers install grite")
     tmp = Path(tempfile.mkdtemp(prefix="grite-create-"))
+    local, daemon = env_for(False), env_for(True)
+    daemon["TOOLKIT_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gc-", dir="/tmp")  # short socket paths
+    real_env = dict(local, XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="gx-", dir="/tmp"))
+    g = str(real)
+    ours_repo, real_repo = init_repo(tmp / "ours"), tmp / "real"
     try:
         compile_bytecode()
         build_entry_point_index()
-        load_start = os.getloadavg()[0]
-        ours_repo = init_repo(tmp / "ours")
-        real_repo, env = tmp / "real", env_for(False)
         real_repo.mkdir()
         sh(["git", "init", "-q", "."], real_repo)
-        sh([str(real), "--no-daemon", "init", "--no-agents-md"], real_repo, env)
-        ours_cmd, real_cmd = (
-            [*GRITE, "issue", "create", "-q", "--title"],
-            [str(real), "--no-daemon", "issue", "create", "--title"],
+        sh([g, "--no-daemon", "init", "--no-agents-md"], real_repo, real_env)
+        ours_id = _issue_id(sh([*GRITE, "issue", "create", "--json", "--title", "shown"], ours_repo, local))
+        real_id = _issue_id(
+            sh([g, "--no-daemon", "--json", "issue", "create", "--title", "shown"], real_repo, real_env)
         )
-        for i in range(3):  # warm the page cache for both
-            timed([*ours_cmd, f"w{i}"], ours_repo, env)
-            timed([*real_cmd, f"w{i}"], real_repo, env)
-        ours_ms, real_ms, floor_ms = [], [], []
-        for i in range(runs):
-            ours_ms.append(timed([*ours_cmd, f"t{i}"], ours_repo, env))
-            real_ms.append(timed([*real_cmd, f"t{i}"], real_repo, env))
-            floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, env))
+        Lane = dict[str, tuple[Callable[[int], float], Callable[[int], float]]]
+        # Two phases: the real grite's daemon holds its store, so its `--no-daemon` runs fail while it lives.
+        without: Lane = {
+            "create": (
+                lambda i: timed([*GRITE, "issue", "create", "-q", "--title", f"t{i}"], ours_repo, local),
+                lambda i: timed([g, "--no-daemon", "issue", "create", "--title", f"t{i}"], real_repo, real_env),
+            ),
+            "show": (
+                lambda i: timed([*GRITE, "issue", "show", ours_id, "--json"], ours_repo, local),
+                lambda i: timed([g, "--no-daemon", "--json", "issue", "show", real_id], real_repo, real_env),
+            ),
+        }
+        through: Lane = {
+            "create, daemons": (
+                lambda i: timed([*GRITE, "issue", "create", "-q", "--title", f"d{i}"], ours_repo, daemon),
+                lambda i: timed([g, "issue", "create", "--title", f"d{i}"], real_repo, real_env),
+            ),
+            "show, daemons": (
+                lambda i: timed([*GRITE, "issue", "show", ours_id, "--json"], ours_repo, daemon),
+                lambda i: timed([g, "--json", "issue", "show", real_id], real_repo, real_env),
+            ),
+        }
+        load_start = os.getloadavg()[0]
+        times: dict[str, tuple[list[float], list[float]]] = {}
+        floor_ms: list[float] = []
+        for lanes in (without, through):
+            for i in range(3):  # warm the page cache for both (and start both daemons)
+                for ours_run, real_run in lanes.values():
+                    ours_run(-i - 1)
+                    real_run(-i - 1)
+            for i in range(runs):
+                for name, (ours_run, real_run) in lanes.items():
+                    ours_ms, real_ms = times.setdefault(name, ([], []))
+                    ours_ms.append(ours_run(i))
+                    real_ms.append(real_run(i))
+                floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, local))
     finally:
+        subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=ours_repo, env=daemon, capture_output=True, check=False)
+        subprocess.run([g, "daemon", "stop"], cwd=real_repo, env=real_env, capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-    ours, theirs = med(ours_ms), med(real_ms)
-    print(
-        f"issue create, no daemon, median of {runs}: ours {ours:.1f} ms, real grite 0.5.3 {theirs:.1f} ms, "
-        f"ratio {ours / theirs:.2f}x (goal <= 1.0x); python -c pass {med(floor_ms):.1f} ms"
-    )
+    print(f"median of {runs} interleaved rounds (ms): toolkit grite | real grite 0.5.3 | ratio")
+    for name, (ours_ms, real_ms) in times.items():
+        print(f"  issue {name:16} {med(ours_ms):7.1f} | {med(real_ms):7.1f} | {med(ours_ms) / med(real_ms):.2f}x")
+    print(f"  python -c pass         {med(floor_ms):7.1f}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
-    ap.add_argument("--create", action="store_true", help="only the create lane: ours and the real grite, no daemon")
+    ap.add_argument("--create", action="store_true", help="only create and show, ours and the real grite interleaved")
     ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()

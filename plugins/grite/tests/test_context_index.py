@@ -168,3 +168,70 @@ def test_malformed_entries_are_refused_and_change_nothing(repo, g):
         assert run(grite, "context.record", {"files": [good]})["indexed"] == 1
     finally:
         grite.close()
+
+
+def test_unchanged_files_are_hashed_but_not_parsed(repo, g, monkeypatch):
+    from toolkit_grite.core import symbols
+
+    _indexed_repo(repo, g)
+    parsed: list[str] = []
+    real_extract = symbols.extract
+
+    def counting_extract(content: bytes, language: str) -> list[list[object]]:
+        parsed.append(language)  # the real extractor still runs: this only counts its calls
+        return real_extract(content, language)
+
+    monkeypatch.setattr(symbols, "extract", counting_extract)
+    assert g("context", "index") == {"indexed": 0, "skipped": len(SAMPLES), "total_files": len(SAMPLES)}
+    assert parsed == []
+    (repo / "app/models.py").write_text("def renamed():\n    pass\n")
+    assert g("context", "index") == {"indexed": 1, "skipped": len(SAMPLES) - 1, "total_files": len(SAMPLES)}
+    assert parsed == ["python"]
+    # --force parses every file of an indexed language again, and records them all.
+    parsed.clear()
+    forced = g("context", "index", "--force")
+    assert forced == {"indexed": len(SAMPLES) - 1, "skipped": 1, "total_files": len(SAMPLES)}
+    assert len(parsed) == len(SAMPLES) - 1
+
+
+def test_scan_asks_for_the_recorded_hashes_once_and_skips_matches(repo):
+    import hashlib
+
+    from toolkit_grite.core.symbols import scan
+
+    (repo / "same.py").write_text("def same():\n    pass\n")
+    (repo / "changed.py").write_text("def changed():\n    pass\n")
+    (repo / "notes.txt").write_text("not indexed\n")
+    git(repo, "add", ".")
+    asked: list[list[str]] = []
+
+    def recorded(paths: list[str]) -> dict[str, str]:
+        asked.append(paths)
+        return {
+            "same.py": hashlib.sha256((repo / "same.py").read_bytes()).hexdigest(),
+            "changed.py": "00" * 32,
+        }
+
+    entries, skipped, total = scan(str(repo), [], None, recorded)
+    assert asked == [["changed.py", "same.py"]]  # only files of an indexed language
+    assert [e["path"] for e in entries] == ["changed.py"]
+    assert (skipped, total) == (2, 3)
+
+
+def test_incremental_index_through_the_daemon(repo):
+    from toolkit_grite.testing import grite
+
+    env = {"GRITE_NO_DAEMON": ""}
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    try:
+        (repo / "a.py").write_text("def a():\n    pass\n")
+        (repo / "b.py").write_text("class B:\n    pass\n")
+        git(repo, "add", ".")
+        assert grite(repo, "context", "index", "--json", env=env).data == {"indexed": 2, "skipped": 0, "total_files": 2}
+        assert grite(repo, "daemon", "status", "--json").data["running"] is True
+        (repo / "b.py").write_text("class C:\n    pass\n")
+        again = grite(repo, "context", "index", "--json", env=env).data
+        assert again == {"indexed": 1, "skipped": 1, "total_files": 2}
+        assert [s["name"] for s in grite(repo, "context", "show", "b.py", "--json", env=env).data["symbols"]] == ["C"]
+    finally:
+        grite(repo, "daemon", "stop", "--json")

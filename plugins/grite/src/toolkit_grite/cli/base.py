@@ -163,12 +163,18 @@ def quiet() -> bool:
 
 
 def get_grite() -> Any:
-    """Open the repository of the current directory with the global actor options."""
+    """The repository of the current directory with the global actor options, opened once per command.
+
+    A command that makes several calls (`context index`) shares one: LMDB refuses to open the
+    same view twice in one process.
+    """
     from toolkit_grite.core.grite import Grite
 
-    g = Grite(actor_flag=meta("grite.actor"), data_dir=_data_dir())
-    ctx = click.get_current_context()
-    ctx.call_on_close(g.close)
+    root = click.get_current_context().find_root()
+    g = root.meta.get("grite.open")
+    if g is None:
+        g = root.meta["grite.open"] = Grite(actor_flag=meta("grite.actor"), data_dir=_data_dir())
+        root.call_on_close(g.close)
     return g
 
 

@@ -28,10 +28,14 @@ def register(group: click.Group) -> None:
         """Extract symbols (tree-sitter) from tracked files into the context store."""
         from toolkit_grite.core.symbols import scan
 
+        def recorded(candidates: list[str]) -> dict[str, str]:
+            hashes: dict[str, str] = call("context.hashes", paths=candidates)[0]["hashes"]
+            return hashes
+
         # Files are read here, in the caller's directory; only the extracted contexts are recorded.
-        entries, unreadable, total = scan(os.getcwd(), list(paths), pattern)
+        entries, not_sent, total = scan(os.getcwd(), list(paths), pattern, None if force else recorded)
         data, warnings = call("context.record", files=entries, force=force)
-        result = {"indexed": data["indexed"], "skipped": data["skipped"] + unreadable, "total_files": total}
+        result = {"indexed": data["indexed"], "skipped": data["skipped"] + not_sent, "total_files": total}
         output(result, lambda d: f"indexed {d['indexed']}, skipped {d['skipped']} of {d['total_files']}", warnings)
 
     @context.command("show")

@@ -62,6 +62,7 @@ CALLS = {
     "context.project": "context:project",
     "context.set": "context:set_project",
     "context.record": "context:record_files",
+    "context.hashes": "context:recorded_hashes",
 }
 
 _RESOLVED: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, inspect.Parameter], dict[str, Any]]] = {}

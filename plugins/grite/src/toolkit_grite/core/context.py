@@ -4,7 +4,8 @@ File context (`ContextUpdated`, kind 13) lives on the pseudo-issue BLAKE2b-128("
 + path); project context (`ProjectContextUpdated`, kind 14) on the pseudo-issue of sixteen 0xff
 bytes. Each path and each key is a last-writer-wins register on the event order key
 `(ts, actor, event_id)`. `context index` extracts symbols in the client (`core.symbols`, it reads
-the caller's working tree) and records them here with `record_files`.
+the caller's working tree) and records them here with `record_files`; it parses only the files
+whose content hash differs from the one `recorded_hashes` returns.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from toolkit_grite.core.grite import Grite
 from toolkit_grite.core.model import Event
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 
-__all__ = ["PROJECT_ID", "file_context_id", "project", "query", "record_files", "set_project", "show"]
+__all__ = [
+    "PROJECT_ID",
+    "file_context_id",
+    "project",
+    "query",
+    "record_files",
+    "recorded_hashes",
+    "set_project",
+    "show",
+]
 
 PROJECT_ID = b"\xff" * 16
 
@@ -36,6 +46,23 @@ def _latest(events: list[Event], kind: int) -> dict[str, Event]:
         if name not in best or ev.key > best[name].key:
             best[name] = ev
     return best
+
+
+def recorded_hashes(g: Grite, paths: list[str]) -> dict[str, Any]:
+    """The content hash (hex) recorded for each of `paths` that has a file context.
+
+    `context index` asks this before parsing, so that an unchanged file is hashed but not parsed.
+
+    Returns:
+        `{hashes: {path: hex}}`.
+    """
+    view = g.ready()
+    hashes: dict[str, str] = {}
+    for path in paths:
+        current = _latest(view.issue_events_of(file_context_id(path)), 13).get(path)
+        if current is not None:
+            hashes[path] = bytes(current.payload[4]).hex()
+    return {"hashes": hashes}
 
 
 def record_files(g: Grite, files: list[Any], force: bool = False) -> dict[str, Any]:

@@ -7,8 +7,6 @@ title, the body or a comment.
 
 from __future__ import annotations
 
-import shlex
-
 from toolkit_grite.errors import InvalidArgs
 
 __all__ = ["Query", "parse"]
@@ -38,6 +36,8 @@ def parse(text: str) -> Query:
     Raises:
         InvalidArgs: unknown qualifier or value, or unbalanced quotes.
     """
+    import shlex  # here: `ops` imports this module, and `issue create` never parses a query
+
     try:
         tokens = shlex.split(text)
     except ValueError as exc:

@@ -16,7 +16,7 @@ from toolkit_grite.core.locate import find_git_dirs
 from toolkit_grite.core.model import new_id
 from toolkit_grite.errors import GriteNotFound, InvalidArgs
 
-__all__ = ["ActorInfo", "RepoPaths", "discover", "load_config", "resolve_actor"]
+__all__ = ["ActorInfo", "RepoPaths", "discover", "load_config", "resolve_actor", "toml_string", "write_toml"]
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 LOCK_POLICIES = ("off", "warn", "require")
@@ -86,21 +86,56 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file; a missing file is an empty table.
 
     Raises:
-        InvalidArgs: the file is not valid TOML.
+        InvalidArgs: the file is not valid UTF-8 TOML.
     """
+    from toolkit_grite.core import tomlflat
+
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError as exc:
+        raise InvalidArgs(f"invalid TOML in {path}: not UTF-8 ({exc})", hint="fix or delete the file") from None
+    # grite's own files are flat: read without importing tomllib; anything else is tomllib's to judge.
+    table = tomlflat.loads(text)
+    if table is not None:
+        return table
     import tomllib
 
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgs(f"invalid TOML in {path}: {exc}", hint="fix or delete the file") from None
 
 
+#: The escapes TOML basic strings define; other control characters become `\uXXXX`.
+_TOML_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+#: What a TOML basic string may not hold literally: `"`, `\`, U+0000-U+001F and U+007F.
+_TOML_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string (quoted, escaped as TOML 1.0 requires).
+
+    Raises:
+        InvalidArgs: `value` holds a lone surrogate (from undecodable bytes), which neither UTF-8
+            nor a TOML escape can carry.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgs(f"{value!r} is not valid Unicode text", hint="use UTF-8 text") from None
+    body = _TOML_UNSAFE.sub(lambda m: _TOML_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), value)
+    return f'"{body}"'
+
+
 def write_toml(path: Path, data: dict[str, Any]) -> None:
-    """Write a flat TOML table of strings, integers and booleans atomically."""
+    """Write a flat TOML table of strings, integers and booleans atomically (None values are left out).
+
+    Raises:
+        InvalidArgs: a string value cannot be written (see `toml_string`); nothing is written.
+    """
     lines = []
     for key, value in data.items():
         if value is None:
@@ -110,8 +145,7 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
         elif isinstance(value, int):
             lines.append(f"{key} = {value}")
         else:
-            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{key} = "{escaped}"')
+            lines.append(f"{key} = {toml_string(str(value))}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -165,6 +199,8 @@ def read_actor(directory: Path) -> dict[str, Any]:
 
 def create_actor(paths: RepoPaths, *, label: str | None = None, generate_key: bool = False) -> dict[str, Any]:
     """Create a new actor directory and return its config."""
+    if label is not None:
+        toml_string(label)  # refuse an unwritable label before anything is created
     actor_hex = new_id().hex()
     directory = actor_dir(paths, actor_hex)
     directory.mkdir(parents=True, exist_ok=False)

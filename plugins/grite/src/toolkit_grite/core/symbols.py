@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import posixpath
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 from toolkit_grite.errors import GriteInternal
@@ -210,11 +211,17 @@ def summary(path: str, symbols: list[list[Any]], language: str) -> str:
     return "; ".join(parts) if parts else f"{posixpath.basename(path)} ({shown})"
 
 
-def scan(cwd: str, paths: list[str], pattern: str | None) -> tuple[list[dict[str, Any]], int, int]:
+def scan(
+    cwd: str,
+    paths: list[str],
+    pattern: str | None,
+    recorded: Callable[[list[str]], dict[str, str]] | None = None,
+) -> tuple[list[dict[str, Any]], int, int]:
     """Extract the files `git ls-files` lists in `cwd` (limited to `paths`, then to the glob `pattern`).
 
     Paths are relative to `cwd`, as 0.5.3 records them. Files that are not UTF-8 or not in an
-    indexed language are skipped.
+    indexed language are skipped, and so, without being parsed, are files whose SHA-256 equals
+    the hash `recorded` (called once with every candidate path) returns for them.
 
     Returns:
         The file contexts (the entries `context.record_files` takes), the number skipped, and the
@@ -231,17 +238,20 @@ def scan(cwd: str, paths: list[str], pattern: str | None) -> tuple[list[dict[str
     if pattern is not None:
         # `*` crosses `/` here as in 0.5.3's glob matching.
         files = [f for f in files if fnmatch.fnmatchcase(f, pattern)]
+    # Only indexed languages are opened at all.
+    candidates = [(path, language) for path in files if (language := detect_language(path)) is not None]
+    known = recorded([path for path, _language in candidates]) if recorded is not None and candidates else {}
     entries: list[dict[str, Any]] = []
-    for path in files:
-        language = detect_language(path)
-        if language is None:
-            continue  # not read at all: only indexed languages are opened
+    for path, language in candidates:
         try:
             with open(posixpath.join(cwd, path), "rb") as fh:
                 content = fh.read()
             content.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        content_hash = hashlib.sha256(content).hexdigest()
+        if known.get(path) == content_hash:
+            continue  # unchanged since it was recorded: parsing it again would record nothing
         symbols = extract(content, language)
         entries.append(
             {
@@ -249,7 +259,7 @@ def scan(cwd: str, paths: list[str], pattern: str | None) -> tuple[list[dict[str
                 "language": language,
                 "symbols": symbols,
                 "summary": summary(path, symbols, language),
-                "content_hash": hashlib.sha256(content).hexdigest(),
+                "content_hash": content_hash,
             }
         )
     return entries, len(files) - len(entries), len(files)
