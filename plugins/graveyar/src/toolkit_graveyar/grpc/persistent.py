@@ -28,7 +28,14 @@ from toolkit_graveyar.core.persistent_state import (
     SubscriptionDropped,
 )
 from toolkit_graveyar.core.validation import ALL_STREAM
-from toolkit_graveyar.grpc.kurrentdb import PERSISTENT, _Handlers, recorded_fields, stream_name, uuid_text
+from toolkit_graveyar.grpc.kurrentdb import (
+    PERSISTENT,
+    LeaderGate,
+    _Handlers,
+    recorded_fields,
+    stream_name,
+    uuid_text,
+)
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -246,20 +253,20 @@ class PersistentApi:
             acks.cancel()
             consumer.close()
 
-    def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
-        """The generic handler of the service."""
-        h = _PersistentHandlers(guard)
+    def handlers(self, guard: Guard, gate: LeaderGate | None = None) -> list[grpc.GenericRpcHandler]:
+        """The generic handler of the service; groups are served by the leader only (see LeaderGate)."""
+        h = _PersistentHandlers(guard, gate)
         return [
             grpc.method_handlers_generic_handler(
                 PERSISTENT,
                 {
-                    "Create": h.unary(pp.CreateReq, self.create),
-                    "Update": h.unary(pp.UpdateReq, self.update),
-                    "Delete": h.unary(pp.DeleteReq, self.delete),
-                    "Read": h.stream_stream(pp.ReadReq, self.read),
-                    "GetInfo": h.unary(pp.GetInfoReq, self.get_info),
-                    "ReplayParked": h.unary(pp.ReplayParkedReq, self.replay_parked),
-                    "List": h.unary(pp.ListReq, self.list_groups),
+                    "Create": h.unary(pp.CreateReq, self.create, leader="always"),
+                    "Update": h.unary(pp.UpdateReq, self.update, leader="always"),
+                    "Delete": h.unary(pp.DeleteReq, self.delete, leader="always"),
+                    "Read": h.stream_stream(pp.ReadReq, self.read, leader="always"),
+                    "GetInfo": h.unary(pp.GetInfoReq, self.get_info, leader="ready"),
+                    "ReplayParked": h.unary(pp.ReplayParkedReq, self.replay_parked, leader="always"),
+                    "List": h.unary(pp.ListReq, self.list_groups, leader="ready"),
                     "RestartSubsystem": h.unary(shared_pb2.Empty, self.restart_subsystem),
                 },
             )
