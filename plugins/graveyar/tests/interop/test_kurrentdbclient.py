@@ -2,6 +2,11 @@
 
 Every test drives a real `graveyar serve` subprocess over loopback gRPC with the unmodified
 client, the way a user who switches from KurrentDB would.
+
+kurrentdbclient's own test suite is not run here: peers' test material comes from the package
+registry only, and PyPI's kurrentdbclient 1.3.5 (sdist and wheel) ships no tests (the sdist holds
+LICENSE, README.md, pyproject.toml, PKG-INFO and the package). These tests cover what its suite
+found failing against graveyar (follower redirects, `$tb` after soft delete, stopped reads).
 """
 
 from __future__ import annotations
