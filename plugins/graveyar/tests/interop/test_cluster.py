@@ -63,9 +63,25 @@ def test_servers_on_one_database_are_one_cluster(proc_server: Any, pg_dsn: str) 
     finally:
         follower.close()
 
-    # The leader goes away: the other server is the whole cluster, and its leader.
+    # The leader goes away: the other server is the whole cluster, and its leader, and serves what
+    # requires the leader (it refused it as a follower until its next heartbeat saw the change).
     assert first.terminate() == 0
     _eventually(lambda: _gossip(second.address) == [(second.address, LEADER)])
+    now_leader = KurrentDBClient(f"kurrentdb://{second.address}?Tls=false")
+    try:
+        _eventually(
+            lambda: (
+                _refused_by_follower(
+                    lambda: now_leader.append_to_stream(
+                        s, current_version=StreamState.ANY, events=NewEvent(type="B", data=b"{}")
+                    )
+                )
+                is None
+            )
+        )
+        assert [e.type for e in now_leader.get_stream(s)] == ["A", "B"]
+    finally:
+        now_leader.close()
 
 
 def test_an_lmdb_server_is_a_cluster_of_one(proc_server: Any, tmp_path: Any) -> None:

@@ -67,6 +67,7 @@ class Cluster:
             await self.store.heartbeat(self.instance_id, self.host, self.port)
         except Exception as exc:  # the backend is away: health reports it; gossip lists this server alone
             log.warning("cluster heartbeat failed: %s", exc)
+            return  # the store is away (so is every write): keep the last view of the leader
         self.leader = next((m for m in await self.members() if m.leader), None)
 
     def leader_elsewhere(self) -> ClusterMember | None:
