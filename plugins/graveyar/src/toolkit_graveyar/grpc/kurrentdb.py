@@ -81,6 +81,10 @@ class LeaderGate:
         #: Set once the server is listening; None (or a cluster of one) refuses nothing.
         self.cluster: Cluster | None = None
 
+    def leads(self) -> bool:
+        """True unless another server leads (as of this server's last heartbeat)."""
+        return self.cluster is None or self.cluster.leader_elsewhere() is None
+
     def check(self, context: grpc.aio.ServicerContext, rule: str) -> None:
         """Raise NotLeader or Unavailable when this follower must not serve the call."""
         leader = self.cluster.leader_elsewhere() if self.cluster is not None else None

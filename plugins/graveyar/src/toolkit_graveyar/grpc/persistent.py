@@ -184,8 +184,11 @@ def info_message(info: GroupInfo) -> pp.SubscriptionInfo:
 class PersistentApi:
     """`PersistentSubscriptions`: Create, Update, Delete, Read, GetInfo, ReplayParked, List, RestartSubsystem."""
 
-    def __init__(self, subs: PersistentSubscriptions) -> None:
+    def __init__(self, subs: PersistentSubscriptions, gate: LeaderGate | None = None) -> None:
         self.subs = subs
+        self.gate = gate
+        if gate is not None:
+            subs.store.leads = gate.leads  # followers' groups record no checkpoints
 
     async def create(self, req: pp.CreateReq) -> pp.CreateResp:
         """Create a group."""
@@ -253,9 +256,9 @@ class PersistentApi:
             acks.cancel()
             consumer.close()
 
-    def handlers(self, guard: Guard, gate: LeaderGate | None = None) -> list[grpc.GenericRpcHandler]:
+    def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
         """The generic handler of the service; groups are served by the leader only (see LeaderGate)."""
-        h = _PersistentHandlers(guard, gate)
+        h = _PersistentHandlers(guard, self.gate)
         return [
             grpc.method_handlers_generic_handler(
                 PERSISTENT,

@@ -169,7 +169,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
             CompatService(service).handlers(guard),
             V1Service(service).handlers(guard),
             *kurrent.handlers(guard),
-            *PersistentApi(persistent).handlers(guard, kurrent.gate),
+            *PersistentApi(persistent, kurrent.gate).handlers(guard),
             *ProjectionsApi(projections).handlers(guard),
         )
     )
