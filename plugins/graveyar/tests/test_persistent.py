@@ -9,8 +9,10 @@ an unfinished event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +148,36 @@ async def test_definitions_checkpoints_and_parked_survive_a_restart(tmp_path: Pa
         await subs.close()
         svc.shutdown()
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _opened(path: Path) -> AsyncIterator[tuple[EventStoreService, PersistentSubscriptions]]:
+    """The groups of an LMDB store at `path`, closed (checkpoints written) on the way out."""
+    store = await LmdbStore.open(path)
+    svc = EventStoreService(store, poll_interval=0.2)
+    subs = PersistentSubscriptions(svc)
+    try:
+        yield svc, subs
+    finally:
+        await subs.close()
+        svc.shutdown()
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_follower_records_no_checkpoints(tmp_path: Path) -> None:
+    """Groups are the leader's: a follower's copy delivers nothing to anyone, so its progress
+    must not move the group's checkpoint (see GroupStore.leads)."""
+    async with _opened(tmp_path) as (svc, subs):
+        await _append(svc, "s-1", 3)
+        await subs.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
+        before = (await subs.info("s-1", "g")).last_checkpoint
+        subs.store.leads = lambda: False
+        c = await subs.connect("s-1", "g", "", 10)
+        await c.ack([(await _next(c)).ack_id for _ in range(3)])
+    # Closing wrote no checkpoint (a leader's close writes 3: see the test above).
+    async with _opened(tmp_path) as (svc, subs):
+        assert (await subs.info("s-1", "g")).last_checkpoint == before != 3
 
 
 @pytest.mark.asyncio

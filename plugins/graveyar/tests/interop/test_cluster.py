@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+from kurrentdbclient.exceptions import NodeIsNotLeaderError, NotFoundError
 
 pytestmark = pytest.mark.interop
 
@@ -49,9 +50,9 @@ def test_servers_on_one_database_are_one_cluster(proc_server: Any, pg_dsn: str) 
         assert sorted((f"{m.address}:{m.port}", m.state) for m in client.read_gossip()) == expected
     finally:
         client.close()
-    # Written through the cluster, readable from each member.
+    # Written through the cluster, readable from each member by a read that does not require the leader.
     for srv in (first, second):
-        direct = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false")
+        direct = KurrentDBClient(f"kurrentdb://{srv.address}?Tls=false&NodePreference=follower")
         try:
             assert [e.type for e in direct.get_stream(s)] == ["A"]
         finally:
@@ -62,9 +63,25 @@ def test_servers_on_one_database_are_one_cluster(proc_server: Any, pg_dsn: str) 
     finally:
         follower.close()
 
-    # The leader goes away: the other server is the whole cluster, and its leader.
+    # The leader goes away: the other server is the whole cluster, and its leader, and serves what
+    # requires the leader (it refused it as a follower until its next heartbeat saw the change).
     assert first.terminate() == 0
     _eventually(lambda: _gossip(second.address) == [(second.address, LEADER)])
+    now_leader = KurrentDBClient(f"kurrentdb://{second.address}?Tls=false")
+    try:
+        _eventually(
+            lambda: (
+                _refused_by_follower(
+                    lambda: now_leader.append_to_stream(
+                        s, current_version=StreamState.ANY, events=NewEvent(type="B", data=b"{}")
+                    )
+                )
+                is None
+            )
+        )
+        assert [e.type for e in now_leader.get_stream(s)] == ["A", "B"]
+    finally:
+        now_leader.close()
 
 
 def test_an_lmdb_server_is_a_cluster_of_one(proc_server: Any, tmp_path: Any) -> None:
@@ -90,3 +107,92 @@ def test_gossip_names_the_advertised_host_and_clients_connect_through_it(
     )
     assert refused.exit_code == 2
     assert "--advertise-host is empty" in refused.stderr
+
+
+def _two_servers(proc_server: Any, pg_dsn: str) -> tuple[Any, Any]:
+    """A leader and a follower on one database, once both agree who leads."""
+    leader = proc_server("--backend", "postgres", "--dsn", pg_dsn, "--bind", "127.0.0.1:0")
+    follower = proc_server("--backend", "postgres", "--dsn", pg_dsn, "--bind", "127.0.0.1:0")
+    expected = sorted([(leader.address, LEADER), (follower.address, FOLLOWER)])
+    _eventually(lambda: _gossip(leader.address) == expected and _gossip(follower.address) == expected)
+    return leader, follower
+
+
+def _refused_by_follower(call: Callable[[], object]) -> NodeIsNotLeaderError | None:
+    try:
+        call()
+    except NodeIsNotLeaderError as exc:
+        return exc
+    return None
+
+
+def test_a_follower_refuses_what_needs_the_leader_and_names_it(proc_server: Any, pg_dsn: str) -> None:
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    host, port = leader.address.rsplit(":", 1)
+    direct = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false")  # one target: no redirect
+    s = str(uuid.uuid4())
+    event = NewEvent(type="A", data=b"{}")
+    try:
+        # The follower learns the leader from its heartbeat (every second): wait for the first refusal.
+        first: list[NodeIsNotLeaderError] = []
+
+        def refused() -> bool:
+            exc = _refused_by_follower(
+                lambda: direct.append_to_stream(s, current_version=StreamState.ANY, events=[event])
+            )
+            first.extend([exc] if exc is not None else [])
+            return exc is not None
+
+        _eventually(refused)
+        assert (first[0].host, first[0].port) == (host, int(port))
+        # Refused, so nothing was written: the leader has no such stream.
+        on_leader = KurrentDBClient(f"kurrentdb://{leader.address}?Tls=false")
+        try:
+            with pytest.raises(NotFoundError):
+                on_leader.get_stream(s)
+            on_leader.append_to_stream(s, current_version=StreamState.NO_STREAM, events=[event])
+            on_leader.create_subscription_to_stream("g", s)
+        finally:
+            on_leader.close()
+        # Everything that requires the leader is refused with its address (KurrentDB's follower rules).
+        refusals: list[Callable[[], object]] = [
+            lambda: direct.append_to_stream(s, current_version=StreamState.ANY, events=event),  # Append
+            lambda: direct.append_to_stream(s, current_version=StreamState.ANY, events=[event]),  # BatchAppend
+            lambda: direct.delete_stream(s, current_version=0),
+            lambda: direct.tombstone_stream(s, current_version=0),
+            lambda: direct.get_stream(s),  # NodePreference=leader sends requires-leader on reads too
+            lambda: list(direct.read_all(limit=1)),
+            lambda: direct.create_subscription_to_stream("g2", s),
+            lambda: direct.update_subscription_to_stream("g", s),
+            lambda: direct.delete_subscription("g", stream_name=s),
+            lambda: direct.replay_parked_events("g", stream_name=s),
+            lambda: direct.get_subscription_info("g", stream_name=s),  # "Server Is Not Ready"
+            direct.list_subscriptions,
+        ]
+        for n, call in enumerate(refusals):
+            assert _refused_by_follower(call) is not None, f"refusal {n} was served"
+    finally:
+        direct.close()
+    # Without requires-leader (NodePreference=follower) the follower serves reads.
+    reader = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false&NodePreference=follower")
+    try:
+        assert [e.type for e in reader.get_stream(s)] == ["A"]
+    finally:
+        reader.close()
+
+
+def test_the_client_is_redirected_from_a_follower_to_the_leader(proc_server: Any, pg_dsn: str) -> None:
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    client = KurrentDBClient(f"kurrentdb://{leader.address},{follower.address}?Tls=false")
+    try:
+        assert client.connection_target == leader.address
+        # A stale connection (as after a change of leader): the client is on the follower.
+        _eventually(lambda: _refused_by_follower(lambda: client.reconnect(follower.address)) is not None)
+        assert client.connection_target == follower.address
+        s = str(uuid.uuid4())
+        # The follower answers NotLeader with the leader's endpoint; the client reconnects there and retries.
+        client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=[NewEvent(type="A", data=b"{}")])
+        assert client.connection_target == leader.address
+        assert [e.type for e in client.get_stream(s)] == ["A"]
+    finally:
+        client.close()

@@ -2,12 +2,18 @@
 
 Every test drives a real `graveyar serve` subprocess over loopback gRPC with the unmodified
 client, the way a user who switches from KurrentDB would.
+
+kurrentdbclient's own test suite is not run here: peers' test material comes from the package
+registry only, and PyPI's kurrentdbclient 1.3.5 (sdist and wheel) ships no tests (the sdist holds
+LICENSE, README.md, pyproject.toml, PKG-INFO and the package). These tests cover what its suite
+found failing against graveyar (follower redirects, `$tb` after soft delete, stopped reads).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -176,17 +182,28 @@ def test_delete_revives_and_tombstone_is_permanent(client: KurrentDBClient) -> N
         client.append_to_stream(never, current_version=StreamState.NO_STREAM, events=_events("X"))
 
 
+MAX_LONG = 2**63 - 1
+
+
 def test_soft_delete_is_recorded_as_tb_in_the_metadata(client: KurrentDBClient) -> None:
-    """KurrentDB keeps the other keys and sets `$tb` to the next revision; the client reads it back."""
+    """KurrentDB keeps the other keys and sets `$tb` to long.MaxValue; the append that revives the
+    stream sets it to the revision of its first event. The client reads both back."""
     s = str(uuid.uuid4())
     client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
     client.set_stream_metadata(s, metadata={"owner": "me"})
     client.delete_stream(s, current_version=1)
-    assert client.get_stream_metadata(s)[0] == {"owner": "me", "$tb": 2}
+    assert client.get_stream_metadata(s)[0] == {"owner": "me", "$tb": MAX_LONG}
     client.delete_stream(s, current_version=StreamState.ANY)  # deleting again records nothing new
     assert client.get_stream_metadata(s)[1] == 1
+    # Writing the metadata back (mark included) keeps the stream deleted and its events hidden.
+    metadata, version = client.get_stream_metadata(s)
+    client.set_stream_metadata(s, metadata={**metadata, "foo": "bar"}, current_version=version)
+    assert client.get_stream_metadata(s)[0] == {"owner": "me", "$tb": MAX_LONG, "foo": "bar"}
+    with pytest.raises(NotFoundError):
+        client.get_stream(s)
     client.append_to_stream(s, current_version=StreamState.ANY, events=_events("C"))
     assert [(e.type, e.stream_position) for e in client.get_stream(s)] == [("C", 2)]
+    assert client.get_stream_metadata(s)[0] == {"owner": "me", "$tb": 2, "foo": "bar"}
 
 
 def test_stream_metadata_and_gossip(client: KurrentDBClient) -> None:
@@ -197,3 +214,26 @@ def test_stream_metadata_and_gossip(client: KurrentDBClient) -> None:
     assert len(members) == 1
     assert members[0].state == "NODE_STATE_LEADER"
     assert f"{members[0].address}:{members[0].port}" == client.connection_target
+
+
+def test_a_stopped_read_yields_nothing_and_the_server_keeps_serving(client: KurrentDBClient) -> None:
+    """kurrentdbclient's `stop()` cancels the call: iterating then yields nothing, and the
+    cancelled reads leave nothing behind that fails the calls after them."""
+    for _ in range(3):
+        client.append_to_stream(str(uuid.uuid4()), current_version=StreamState.NO_STREAM, events=_events(*"ABCDE"))
+    assert len(list(client.read_all())) >= 15
+    for n in range(10):
+        reads: list[Callable[[], Any]] = [
+            client.read_all,
+            client.subscribe_to_all,
+            lambda: client.read_all(backwards=True),
+        ]
+        for read in reads:
+            response = read()
+            if n % 2:
+                next(iter(response))  # stopped mid-stream as well as before the first event
+            response.stop()
+            assert list(response) == []
+        s = str(uuid.uuid4())
+        client.append_to_stream(s, current_version=StreamState.NO_STREAM, events=_events("A", "B"))
+        assert [e.type for e in client.get_stream(s)] == ["A", "B"]

@@ -3,9 +3,11 @@
 Each server records a heartbeat in the shared store every second; gossip lists the servers
 heard of within the last five seconds. The longest-running of them is the leader (the others
 are followers), so every server names the same leader and a client's node preference resolves
-the same way whichever server it asks. Every graveyar server accepts writes (PostgreSQL
-orders them), so "leader" only steers clients that prefer one. A store no other server can
-open (LMDB) is a cluster of one: this server, the leader.
+the same way whichever server it asks. Followers refuse what KurrentDB's followers refuse
+(calls that require the leader), naming the leader as of their last heartbeat, so clients are
+redirected as they are by KurrentDB; what they do serve, they serve from the shared store
+(PostgreSQL orders the writes). A store no other server can open (LMDB) is a cluster of one:
+this server, the leader.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Cluster:
         self.instance_id = instance_id
         self.host = ""
         self.port = 0
+        #: The leader as of the last heartbeat (None until the first): answers without a query.
+        self.leader: ClusterMember | None = None
         self._heart = Periodic("graveyar-cluster-heartbeat", HEARTBEAT, self._beat)
 
     async def start(self, host: str, port: int) -> None:
@@ -63,6 +67,13 @@ class Cluster:
             await self.store.heartbeat(self.instance_id, self.host, self.port)
         except Exception as exc:  # the backend is away: health reports it; gossip lists this server alone
             log.warning("cluster heartbeat failed: %s", exc)
+            return  # the store is away (so is every write): keep the last view of the leader
+        self.leader = next((m for m in await self.members() if m.leader), None)
+
+    def leader_elsewhere(self) -> ClusterMember | None:
+        """The leader when it is another server (as of the last heartbeat), else None."""
+        leader = self.leader
+        return leader if leader is not None and leader.instance_id != self.instance_id else None
 
     async def members(self) -> list[ClusterMember]:
         """The live servers, the leader first among equals (see the module docstring)."""

@@ -15,6 +15,7 @@ __all__ = [
     "AccessDenied",
     "DuplicateEventId",
     "InvalidRequest",
+    "NotLeader",
     "SchemaViolation",
     "ServerBusy",
     "SettingsRefused",
@@ -108,6 +109,18 @@ class Unavailable(ToolkitError):
 
     kind = "ipc"
     code: ClassVar[str] = "unavailable"
+
+
+class NotLeader(ToolkitError):
+    """A follower refuses what needs the leader, naming it (KurrentDB: NOT_FOUND, `exception=not-leader`)."""
+
+    kind = "ipc"
+    code: ClassVar[str] = "not-leader"
+
+    def __init__(self, host: str, port: int) -> None:
+        # KurrentDB's exact message: kurrentdbclient recognises the redirect by it.
+        super().__init__("Leader info available", details={"host": host, "port": port})
+        self.host, self.port = host, port
 
 
 class Unauthenticated(ToolkitError):

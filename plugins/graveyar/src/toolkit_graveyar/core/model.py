@@ -161,6 +161,8 @@ class AppendResult:
     first_position: int
     position: int
     duplicate: bool = False
+    #: The append revived a soft-deleted stream (KurrentDB then rewrites its `$tb`); not in the JSON form.
+    revived: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""

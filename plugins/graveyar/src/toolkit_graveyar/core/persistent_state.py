@@ -29,6 +29,8 @@ from toolkit_graveyar.core.validation import ALL_STREAM, check_stream_name
 from toolkit_kernel.errors import NotFound, ToolkitError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from toolkit_graveyar.core.service import EventStoreService
 
 __all__ = [
@@ -261,6 +263,10 @@ class GroupStore:
 
     def __init__(self, svc: EventStoreService) -> None:
         self.svc = svc
+        #: Whether this server leads its cluster. Groups are served by the leader only, but every
+        #: server reads their sources; a follower's groups have no readers, so their progress is not
+        #: the group's and their checkpoints would move the leader's back: only the leader records.
+        self.leads: Callable[[], bool] = lambda: True
 
     async def _append(self, stream: str, events: list[ProposedEvent]) -> int:
         # System streams are written through the store (the service keeps `$` names reserved for clients).
@@ -302,7 +308,9 @@ class GroupStore:
         return int(value) + 1
 
     async def save_checkpoint(self, cfg: GroupConfig, key: int) -> None:
-        """Record that every message up to source key `key` is done."""
+        """Record that every message up to source key `key` is done (on the leader; see `leads`)."""
+        if not self.leads():
+            return
         value: int | str = cfg.position_text(key) if cfg.is_all else key - 1  # a JSON string or number
         stream = cfg.checkpoint_stream
         version = await self._append(stream, [_system_event(CHECKPOINT_EVENT, json.dumps(value).encode())])

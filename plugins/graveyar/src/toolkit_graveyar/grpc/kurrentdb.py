@@ -28,10 +28,11 @@ from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
 from toolkit_graveyar.core.model import AppendResult, Expected, ExpectedKind, RecordedEvent
 from toolkit_graveyar.core.validation import ALL_STREAM
 from toolkit_graveyar.grpc.kurrentdb_metadata import (
+    DELETED_STREAM,
     METADATA_EVENT_TYPE,
     metadata_target,
     retention_of,
-    soft_deleted_metadata,
+    with_truncate_before,
 )
 from toolkit_kernel.errors import ToolkitError
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
     from toolkit_graveyar.grpc.guard import Guard
 
-__all__ = ["KURRENT_SERVICES", "KurrentApi", "Member"]
+__all__ = ["KURRENT_SERVICES", "KurrentApi", "LeaderGate", "Member"]
 
 STREAMS = "event_store.client.streams.Streams"
 GOSSIP = "event_store.client.gossip.Gossip"
@@ -64,6 +65,44 @@ class Member:
     instance_id: uuid.UUID
     host: str
     port: int = 0
+
+
+class LeaderGate:
+    """What a follower refuses, as KurrentDB's follower does (ClusterVNodeController).
+
+    Rules per method: `header` refuses when the call says `requires-leader: true` (reads,
+    subscriptions, appends, deletes: without the header KurrentDB serves the read and forwards the
+    write; graveyar's servers share the store, so the follower does it itself); `always` refuses
+    whatever the header says (persistent-subscription operations run on the leader only);
+    `ready` answers "Server Is Not Ready" (group statistics live on the leader only).
+    """
+
+    def __init__(self) -> None:
+        #: Set once the server is listening; None (or a cluster of one) refuses nothing.
+        self.cluster: Cluster | None = None
+
+    def leads(self) -> bool:
+        """True unless another server leads (as of this server's last heartbeat)."""
+        return self.cluster is None or self.cluster.leader_elsewhere() is None
+
+    def check(self, context: grpc.aio.ServicerContext, rule: str) -> None:
+        """Raise NotLeader or Unavailable when this follower must not serve the call."""
+        leader = self.cluster.leader_elsewhere() if self.cluster is not None else None
+        if leader is None:
+            return
+        if rule == "ready":
+            raise E.Unavailable("Server Is Not Ready")
+        if rule == "always" or _requires_leader(context):
+            raise E.NotLeader(leader.host, leader.port)
+
+
+def _requires_leader(context: grpc.aio.ServicerContext) -> bool:
+    # .NET's bool.TryParse: "true" in any case; absent or unparsable is false.
+    for key, value in context.invocation_metadata() or ():
+        if key == "requires-leader":
+            text = value.decode() if isinstance(value, bytes) else value
+            return text.strip().lower() == "true"
+    return False
 
 
 # -- conversions --------------------------------------------------------------------------------
@@ -201,8 +240,13 @@ class KurrentApi:
         self.svc = svc
         self.member = member
         self.version = version
-        #: The servers sharing the store, once the server is listening (None: this one alone).
-        self.cluster: Cluster | None = None
+        #: Shared with the persistent-subscription service: both refuse as a follower.
+        self.gate = LeaderGate()
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The servers sharing the store, once the server is listening (None: this one alone)."""
+        return self.gate.cluster
 
     # -- appends ----------------------------------------------------------------------------------
     async def append(self, requests: AsyncIterator[streams_pb2.AppendReq]) -> streams_pb2.AppendResp:
@@ -239,6 +283,9 @@ class KurrentApi:
             if target is not None and rules is not None:
                 # The metastream keeps the document; the target stream's state enforces its rules.
                 await self.svc.set_stream_metadata(target, rules)
+            if result.revived and target is None:
+                # As KurrentDB undeletes: `$tb` moves from the delete mark to the first new revision.
+                await self._record_truncate_before(name, result.first_version - 1)
             return result
         except E.DuplicateEventId as exc:
             if "event_id" in exc.details:  # an id recorded in another stream or with other content
@@ -319,19 +366,16 @@ class KurrentApi:
         except E.WrongExpectedVersion as exc:
             raise KurrentWrongVersion(name, expected, int(exc.details["actual"])) from None
         if not tombstone:
-            await self._record_soft_delete(name)
+            await self._record_truncate_before(name, DELETED_STREAM)
 
-    async def _record_soft_delete(self, name: str) -> None:
-        """Write KurrentDB's `$tb` for a soft-deleted stream into its metastream."""
-        state = await self.svc.store.stream_state(name)
-        if state is None or state.version == 0:
-            return
+    async def _record_truncate_before(self, name: str, tb: int) -> None:
+        """Write `$tb` into the stream's metastream, as KurrentDB does on soft delete and undelete."""
         try:
             last = await self.svc.store.read_stream(f"$${name}", None, True, 1)
         except E.StreamNotFound:
             last = []
         previous = decode_record(last[0]).data if last else None
-        doc = soft_deleted_metadata(previous, state.version)
+        doc = with_truncate_before(previous, tb)
         event = gpb.RecordedEvent(
             id=str(uuid.uuid4()), event_type=METADATA_EVENT_TYPE, payload=doc, content_type="application/json"
         )
@@ -554,16 +598,16 @@ class KurrentApi:
     # -- handler table ------------------------------------------------------------------------------
     def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
         """Generic handlers for the three services."""
-        h = _Handlers(guard)
+        h = _Handlers(guard, self.gate)
         return [
             grpc.method_handlers_generic_handler(
                 STREAMS,
                 {
-                    "Read": h.unary_stream(streams_pb2.ReadReq, self.read),
-                    "Append": h.stream_unary(streams_pb2.AppendReq, self.append),
-                    "BatchAppend": h.stream_stream(streams_pb2.BatchAppendReq, self.batch_append),
-                    "Delete": h.unary(streams_pb2.DeleteReq, self.delete),
-                    "Tombstone": h.unary(streams_pb2.TombstoneReq, self.tombstone),
+                    "Read": h.unary_stream(streams_pb2.ReadReq, self.read, leader="header"),
+                    "Append": h.stream_unary(streams_pb2.AppendReq, self.append, leader="header"),
+                    "BatchAppend": h.stream_stream(streams_pb2.BatchAppendReq, self.batch_append, leader="header"),
+                    "Delete": h.unary(streams_pb2.DeleteReq, self.delete, leader="header"),
+                    "Tombstone": h.unary(streams_pb2.TombstoneReq, self.tombstone, leader="header"),
                 },
             ),
             grpc.method_handlers_generic_handler(GOSSIP, {"Read": h.unary(shared_pb2.Empty, self.gossip)}),
@@ -682,7 +726,7 @@ def _status_for(err: ToolkitError) -> grpc.StatusCode | None:
     """KurrentDB's status for errors whose mapping differs from graveyar.v1's (None = the same)."""
     if isinstance(err, KurrentWrongVersion | E.StreamDeleted):
         return grpc.StatusCode.FAILED_PRECONDITION
-    if isinstance(err, E.StreamNotFound):
+    if isinstance(err, E.StreamNotFound | E.NotLeader):
         return grpc.StatusCode.NOT_FOUND
     if isinstance(err, E.SettingsRefused):
         # KurrentDB refuses these with an unhandled exception: kurrentdbclient raises InternalError.
@@ -693,8 +737,15 @@ def _status_for(err: ToolkitError) -> grpc.StatusCode | None:
 class _Handlers:
     """Authentication, request parsing and KurrentDB error mapping around every handler kind."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, gate: LeaderGate | None = None) -> None:
         self.guard = guard
+        self.gate = gate
+
+    def _admit(self, context: grpc.aio.ServicerContext, leader: str | None) -> None:
+        # Credentials first, then the follower's refusal: KurrentDB authorises before it routes.
+        self.guard.check_auth(context)
+        if leader is not None and self.gate is not None:
+            self.gate.check(context, leader)
 
     async def _fail(self, context: grpc.aio.ServicerContext, err: BaseException) -> None:
         if isinstance(err, ToolkitError):
@@ -703,6 +754,8 @@ class _Handlers:
                 trailers = [("exception", str(getattr(err, "code", "internal")))]
                 if isinstance(err, E.StreamDeleted):
                     trailers.append(("stream-name", _ascii(str(err.details.get("stream", "")))))
+                elif isinstance(err, E.NotLeader):
+                    trailers += [("leader-endpoint-host", _ascii(err.host)), ("leader-endpoint-port", str(err.port))]
                 await context.abort(code, err.message, trailing_metadata=tuple(trailers))
         await self.guard.fail(context, err, False)
 
@@ -717,10 +770,10 @@ class _Handlers:
         async for raw in raws:
             yield self._parse(request_type, raw)
 
-    def unary(self, request_type: Any, fn: Callable[[Any], Awaitable[Message]]) -> Any:
+    def unary(self, request_type: Any, fn: Callable[[Any], Awaitable[Message]], *, leader: str | None = None) -> Any:
         async def handler(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self.guard.check_auth(context)
+                self._admit(context, leader)
                 return await fn(self._parse(request_type, raw))
             except asyncio.CancelledError:
                 raise
@@ -729,10 +782,12 @@ class _Handlers:
 
         return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
-    def unary_stream(self, request_type: Any, fn: Callable[[Any], AsyncIterator[Message]]) -> Any:
+    def unary_stream(
+        self, request_type: Any, fn: Callable[[Any], AsyncIterator[Message]], *, leader: str | None = None
+    ) -> Any:
         async def handler(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                self.guard.check_auth(context)
+                self._admit(context, leader)
                 async for item in fn(self._parse(request_type, raw)):
                     yield item
             except asyncio.CancelledError:
@@ -742,10 +797,12 @@ class _Handlers:
 
         return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
-    def stream_unary(self, request_type: Any, fn: Callable[[AsyncIterator[Any]], Awaitable[Message]]) -> Any:
+    def stream_unary(
+        self, request_type: Any, fn: Callable[[AsyncIterator[Any]], Awaitable[Message]], *, leader: str | None = None
+    ) -> Any:
         async def handler(raws: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> Any:
             try:
-                self.guard.check_auth(context)
+                self._admit(context, leader)
                 return await fn(self._parsed(request_type, raws))
             except asyncio.CancelledError:
                 raise
@@ -754,10 +811,16 @@ class _Handlers:
 
         return grpc.stream_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
-    def stream_stream(self, request_type: Any, fn: Callable[[AsyncIterator[Any]], AsyncIterator[Message]]) -> Any:
+    def stream_stream(
+        self,
+        request_type: Any,
+        fn: Callable[[AsyncIterator[Any]], AsyncIterator[Message]],
+        *,
+        leader: str | None = None,
+    ) -> Any:
         async def handler(raws: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                self.guard.check_auth(context)
+                self._admit(context, leader)
                 async for item in fn(self._parsed(request_type, raws)):
                     yield item
             except asyncio.CancelledError:

@@ -14,10 +14,12 @@ from typing import Any
 from toolkit_graveyar.core import errors as E
 from toolkit_graveyar.core.model import StreamMetadata
 
-__all__ = ["METADATA_EVENT_TYPE", "metadata_target", "retention_of", "soft_deleted_metadata"]
+__all__ = ["DELETED_STREAM", "METADATA_EVENT_TYPE", "metadata_target", "retention_of", "with_truncate_before"]
 
 #: The event type KurrentDB clients write to a metastream.
 METADATA_EVENT_TYPE = "$metadata"
+#: KurrentDB's `$tb` of a soft-deleted stream (EventNumber.DeletedStream, long.MaxValue).
+DELETED_STREAM = 2**63 - 1
 
 
 def metadata_target(stream: str) -> str | None:
@@ -43,6 +45,10 @@ def retention_of(events: Sequence[Any]) -> StreamMetadata | None:
     max_count = _rule(doc, "$maxCount", minimum=1)
     max_age = _rule(doc, "$maxAge", minimum=1)
     tb = _rule(doc, "$tb", minimum=0)
+    if tb == DELETED_STREAM:
+        # KurrentDB's soft-delete mark, not a truncation: graveyar keeps the deletion in the
+        # stream's state (Delete sets it, the next append clears it).
+        tb = None
     return StreamMetadata(max_count=max_count, max_age=max_age, truncate_before=None if tb is None else tb + 1)
 
 
@@ -57,12 +63,12 @@ def _rule(doc: dict[str, Any], key: str, *, minimum: int) -> int | None:
     return value
 
 
-def soft_deleted_metadata(previous: bytes | None, version: int) -> bytes:
-    """The metadata document KurrentDB records when it soft-deletes a stream of `version` events.
+def with_truncate_before(previous: bytes | None, tb: int) -> bytes:
+    """The previous metadata document (every key kept) with `$tb` set, as KurrentDB records it.
 
-    It keeps every key of the previous document and sets `$tb` to the revision the next event
-    will get, so the deleted events stay hidden when the stream is written again; clients read
-    the deletion back from the metadata (kurrentdbclient's `get_stream_metadata`).
+    A soft delete sets `$tb` to DELETED_STREAM; the append that revives the stream sets it to the
+    revision of its first event (StorageWriterService.SoftUndeleteStream), so the deleted events
+    stay hidden. Clients read both back with `get_stream_metadata`.
     """
     try:
         doc = json.loads(previous) if previous else {}
@@ -70,5 +76,5 @@ def soft_deleted_metadata(previous: bytes | None, version: int) -> bytes:
         doc = {}
     if not isinstance(doc, dict):
         doc = {}
-    doc["$tb"] = version
+    doc["$tb"] = tb
     return json.dumps(doc).encode()

@@ -28,7 +28,14 @@ from toolkit_graveyar.core.persistent_state import (
     SubscriptionDropped,
 )
 from toolkit_graveyar.core.validation import ALL_STREAM
-from toolkit_graveyar.grpc.kurrentdb import PERSISTENT, _Handlers, recorded_fields, stream_name, uuid_text
+from toolkit_graveyar.grpc.kurrentdb import (
+    PERSISTENT,
+    LeaderGate,
+    _Handlers,
+    recorded_fields,
+    stream_name,
+    uuid_text,
+)
 from toolkit_kernel.errors import ToolkitError
 
 if TYPE_CHECKING:
@@ -177,8 +184,11 @@ def info_message(info: GroupInfo) -> pp.SubscriptionInfo:
 class PersistentApi:
     """`PersistentSubscriptions`: Create, Update, Delete, Read, GetInfo, ReplayParked, List, RestartSubsystem."""
 
-    def __init__(self, subs: PersistentSubscriptions) -> None:
+    def __init__(self, subs: PersistentSubscriptions, gate: LeaderGate | None = None) -> None:
         self.subs = subs
+        self.gate = gate
+        if gate is not None:
+            subs.store.leads = gate.leads  # followers' groups record no checkpoints
 
     async def create(self, req: pp.CreateReq) -> pp.CreateResp:
         """Create a group."""
@@ -247,19 +257,19 @@ class PersistentApi:
             consumer.close()
 
     def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
-        """The generic handler of the service."""
-        h = _PersistentHandlers(guard)
+        """The generic handler of the service; groups are served by the leader only (see LeaderGate)."""
+        h = _PersistentHandlers(guard, self.gate)
         return [
             grpc.method_handlers_generic_handler(
                 PERSISTENT,
                 {
-                    "Create": h.unary(pp.CreateReq, self.create),
-                    "Update": h.unary(pp.UpdateReq, self.update),
-                    "Delete": h.unary(pp.DeleteReq, self.delete),
-                    "Read": h.stream_stream(pp.ReadReq, self.read),
-                    "GetInfo": h.unary(pp.GetInfoReq, self.get_info),
-                    "ReplayParked": h.unary(pp.ReplayParkedReq, self.replay_parked),
-                    "List": h.unary(pp.ListReq, self.list_groups),
+                    "Create": h.unary(pp.CreateReq, self.create, leader="always"),
+                    "Update": h.unary(pp.UpdateReq, self.update, leader="always"),
+                    "Delete": h.unary(pp.DeleteReq, self.delete, leader="always"),
+                    "Read": h.stream_stream(pp.ReadReq, self.read, leader="always"),
+                    "GetInfo": h.unary(pp.GetInfoReq, self.get_info, leader="ready"),
+                    "ReplayParked": h.unary(pp.ReplayParkedReq, self.replay_parked, leader="always"),
+                    "List": h.unary(pp.ListReq, self.list_groups, leader="ready"),
                     "RestartSubsystem": h.unary(shared_pb2.Empty, self.restart_subsystem),
                 },
             )

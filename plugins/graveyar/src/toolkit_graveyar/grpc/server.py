@@ -169,7 +169,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
             CompatService(service).handlers(guard),
             V1Service(service).handlers(guard),
             *kurrent.handlers(guard),
-            *PersistentApi(persistent).handlers(guard),
+            *PersistentApi(persistent, kurrent.gate).handlers(guard),
             *ProjectionsApi(projections).handlers(guard),
         )
     )
@@ -196,8 +196,8 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
     if users is not None:
         await users.start()  # the stored users, before the first call
     await server.start()
-    kurrent.cluster = Cluster(service.store, str(member.instance_id))
-    await kurrent.cluster.start(advertised, bound)
+    kurrent.gate.cluster = cluster = Cluster(service.store, str(member.instance_id))
+    await cluster.start(advertised, bound)
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(
@@ -205,7 +205,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
         bound,
         service,
         health_servicer,
-        cluster=kurrent.cluster,
+        cluster=cluster,
         users=users,
         persistent=persistent,
         projections=projections,

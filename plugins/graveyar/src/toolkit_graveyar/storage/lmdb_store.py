@@ -307,10 +307,11 @@ class LmdbStore(Store):
         if state is None:
             state = StreamState(stream, key)
             self._next_key += 1
+        revived = state.deleted
         state.version, state.position, state.deleted = version, pos, False
         txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
         self._whead = pos
-        return AppendResult(stream, first_version, version, first_pos, pos)
+        return AppendResult(stream, first_version, version, first_pos, pos, revived=revived)
 
     def _put_new_ids(self, txn: Any, id_items: list[tuple[bytes, bytes]]) -> bool:
         """Record event ids that are new; if any is already recorded, take back what was added and return False.

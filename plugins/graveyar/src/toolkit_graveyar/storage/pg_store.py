@@ -361,9 +361,10 @@ class PgStore(Store):
                     f"{head}\t{name}\t{version}\t{ev.event_id}\t\\\\x{ev.content_hash.hex()}\t\\\\x{record.hex()}\n"
                 )
                 known[ev.uuid] = IdHit(stream, version, head, ev.content_hash)
+            revived = state.deleted
             state.version, state.position, state.deleted = version, head, False
             touched[stream] = state
-            op.result = AppendResult(stream, first_v, version, first_p, head)
+            op.result = AppendResult(stream, first_v, version, first_p, head, revived=revived)
         if lines:
             # One write of preformatted text: psycopg's write_row formats and escapes every
             # column in Python, about a quarter of the append path's CPU per event.

@@ -47,7 +47,7 @@ class GossipServicer:
 
     def Read(self, request, context):
         """graveyar answers one member per live graveyar server of the same store; the longest-running
-        is the Leader, the others Followers (every graveyar server accepts writes).
+        is the Leader, the others Followers (followers refuse what requires the leader).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
