@@ -111,3 +111,17 @@ def test_local_everyday_commands_import_neither_click_nor_libgit2(repo: Path) ->
         if argv[1] != "close":
             assert "toolkit_kernel.locks" not in modules  # readers take no lock
     assert grite(repo, "issue", "show", iid, "--json").data["issue"]["state"] == "closed"
+
+
+def test_rebuild_of_a_plain_wal_reads_it_in_bulk_without_libgit2(repo: Path) -> None:
+    # the bulk reader needs only git's plumbing; libgit2 is opened for unusual commits alone
+    assert grite(repo, "init", "--no-agents-md").code == 0
+    local = {"GRITE_NO_DAEMON": "1"}
+    for i in range(3):
+        assert grite(repo, "issue", "create", "--title", f"bulk {i}", env=local).code == 0
+    modules, out = _imported_by(["rebuild", "--json", "--no-daemon"], repo, local)
+    assert "pygit2" not in modules
+    data = json.loads(out)["data"]
+    assert (data["event_count"], data["issue_count"], data["quarantined"]) == (3, 3, 0)
+    rev = subprocess.run(["git", "rev-parse", "refs/grite/wal"], cwd=repo, capture_output=True, text=True, check=True)
+    assert data["wal_head"] == rev.stdout.strip()

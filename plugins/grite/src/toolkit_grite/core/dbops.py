@@ -22,8 +22,11 @@ def collect_all(
     """Read every WAL commit reachable from all heads (each commit once), stopping at `stop_at`."""
     seen: set[str] = set(stop_at or ())
     out: list[tuple[str, list[Event]]] = []
+    # Whole chains: read in bulk from the start; libgit2 is opened only if a commit needs the
+    # one-by-one reader (an unusual or malformed one).
+    repo = wal.LazyRepo(str(g.paths.git_dir), lambda: g.repo)
     for head in g.wal_heads():
-        commits = wal.walk(g.repo, head, stop=seen.__contains__, screen=screen)
+        commits = wal.walk(repo, head, stop=seen.__contains__, screen=screen, bulk_first=True)
         for oid, _events in commits:
             seen.add(oid)
         out.extend(commits)
@@ -60,7 +63,7 @@ def rebuild(g: Grite, *, from_snapshot: bool = False) -> dict[str, Any]:
         "source": "wal" if name is None else "snapshot",
         "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
         # 0.5.3's keys: the WAL head, and which snapshot (and how many of its events) fed the view.
-        "wal_head": wal.ref_target(g.repo, wal.WAL_REF),
+        "wal_head": g.wal_head(),
         "from_snapshot": name,
         "snapshot_events": snapshot_events,
         "quarantined": len(screen.problems),

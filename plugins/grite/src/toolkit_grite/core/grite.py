@@ -142,6 +142,15 @@ class Grite:
 
     # -- reading ------------------------------------------------------------------------------
 
+    def wal_head(self) -> str | None:
+        """The local WAL head (read from the ref files when possible: no libgit2 import)."""
+        common = str(self.paths.common_dir)
+        if gitfs.usable(common):
+            refs = read_refs(common, (wal.WAL_REF,))
+            if refs is not None:
+                return refs.get(wal.WAL_REF)
+        return wal.ref_target(self.repo, wal.WAL_REF)
+
     def wal_heads(self) -> list[str]:
         """Heads of the local WAL and of every remote-tracking WAL (local first)."""
         refs = read_refs(str(self.paths.common_dir), (wal.WAL_REF, TRACKING_PREFIX))

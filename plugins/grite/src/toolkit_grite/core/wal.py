@@ -313,13 +313,42 @@ def _decode_tolerant(oid: str, path: str, data: bytes, screen: Screen) -> list[E
 BULK_AFTER = 128
 
 
+class LazyRepo:
+    """A repository handle that opens libgit2 only when a commit is read one by one.
+
+    The bulk reader (`walbulk`) needs nothing but the git directory, so a rebuild whose whole
+    WAL it reads never pays pygit2's import (~45 ms, a tenth of a 10k-commit rebuild).
+
+    Args:
+        path: The git directory.
+        opener: Returns the pygit2 repository (called at most once).
+    """
+
+    def __init__(self, path: str, opener: Callable[[], Any]) -> None:
+        self.path = path
+        self._opener = opener
+        self._repo: Any = None
+
+    def __getitem__(self, oid: str) -> Any:
+        if self._repo is None:
+            self._repo = self._opener()
+        return self._repo[oid]
+
+
 def walk(
-    repo: Any, head: str | None, stop: Callable[[str], bool] | None = None, screen: Screen | None = None
+    repo: Any,
+    head: str | None,
+    stop: Callable[[str], bool] | None = None,
+    screen: Screen | None = None,
+    *,
+    bulk_first: bool = False,
 ) -> list[tuple[str, list[Event]]]:
     """Follow `prev_wal` from `head`; return `[(oid, events)]` oldest first, stopping before `stop(oid)`.
 
     Every event passes `screen` (a fresh id-checking `Screen` when None); malformed commits,
-    chunks and events are skipped and recorded in `screen.problems`.
+    chunks and events are skipped and recorded in `screen.problems`. `bulk_first` starts with
+    the bulk reader (for callers that know the chain is long, like a rebuild) instead of after
+    `BULK_AFTER` commits read one by one.
     """
     screen = screen if screen is not None else Screen()
     from toolkit_grite.core import walbulk
@@ -331,7 +360,7 @@ def walk(
         return oid in seen or bool(stop and stop(oid))
 
     oid = head
-    budget = BULK_AFTER
+    budget = 0 if bulk_first else BULK_AFTER
     misses = 0
     while oid is not None and not (stop and stop(oid)):
         if oid in seen:

@@ -15,7 +15,7 @@ The three run as a pipeline (a planner thread feeds `cat-file` from `diff-tree`'
 this thread decodes), so git's object reads overlap with the decoding here.
 
 Nothing is trusted from step 1: each commit's `meta.prev_wal` is read and must name the next
-commit of the segment, and the segment ends at the first commit where it does not, or where
+commit of the segment, and the segment ends before the first commit where it does not, or where
 anything at all is unusual (a missing or non-canonical file, an undecodable chunk). The caller
 then continues with the sequential reader, which follows `prev_wal` and raises exactly the
 errors it always did. So a segment returns the same `(oid, events)` the sequential reader would.
@@ -203,14 +203,15 @@ def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[lis
     try:
         while (plan := plans.get()) is not None:
             commit, parent, count = plan
-            prev = _prev_of(_blob(stdout))
+            if _prev_of(_blob(stdout)) != parent:
+                # `prev_wal` leaves git's first parents: the sequential reader reads this commit,
+                # as it checks that `prev_wal` names a commit at all (else it follows the parent).
+                break
             events: list[Event] = []
             for _ in range(count):
                 events.extend(decode_chunk(_blob(stdout)))
             out.append((commit, events))
-            nxt = prev
-            if prev != parent:
-                break
+            nxt = parent
     except (_Unusable, DbError, ValueError, UnicodeDecodeError):
         pass  # the sequential reader takes over at `nxt` (and raises the error, if any)
     finally:
