@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from toolkit_pom.testing import RunningPom, wait_for
+from toolkit_pom.testing import RunningPom, wait_for, write_project
 
 STACK = """
 processes:
@@ -154,3 +154,16 @@ def test_malformed_json_is_refused(api: tuple[httpx.Client, RunningPom]) -> None
     answer = client.post("/process", content=b"{not json", headers={"content-type": "application/json"})
     assert answer.status_code == 400
     assert "ProcessConfig" in answer.json()["error"]
+
+
+def test_pom_toml_group_is_redefined_with_its_own_names(tmp_path: Path, start_pom: Any) -> None:
+    config = write_project(tmp_path, '[processes.web]\nargv = ["sleep", "300"]\nreplicas = 2\n')
+    pom = start_pom(config, "--pc-api", "127.0.0.1:0")
+    with httpx.Client(base_url=pom.call("info")["pc_api_url"], timeout=30) as client:
+        info = client.get("/process/info/web.2").json()
+        assert (info["Command"], info["Entrypoint"], info["Replicas"]) == ("", ["sleep", "300"], 2)
+        answer = client.post("/process", json={"ReplicaName": "web.2", "Command": "echo changed; exec sleep 300"})
+        assert answer.status_code == 200, answer.text
+    # Every replica runs the new command; pom.toml's names stay.
+    wait_for(lambda: all("changed" in _logs(pom, n) for n in ("web.1", "web.2")), 20, what="the new output")
+    assert set(pom.ps()) == {"web.1", "web.2"}
