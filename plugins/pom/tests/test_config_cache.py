@@ -112,3 +112,48 @@ def test_a_hit_does_not_import_pydantic(tmp_path: Path, cache: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_cache_is_bounded_and_keeps_recently_used_entries(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from toolkit_pom.core import config_cache
+
+    monkeypatch.setattr(config_cache, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(config_cache._prune, "__defaults__", (3,))
+    first = _project(tmp_path, "p0", TOML.replace('"hi"', '"v0"'))
+    load_config(first)
+    (entry,) = cache.glob("*.json")
+    for n in range(1, 3):
+        load_config(_project(tmp_path, f"p{n}", TOML.replace('"hi"', f'"v{n}"')))
+    old = entry.stat().st_mtime_ns - 10**9
+    for other in cache.glob("*.json"):  # every entry older than now, the first the oldest
+        os.utime(other, ns=(old, old - 10**9 if other == entry else old))
+    load_config(first)  # a hit: the first entry is now the most recently used
+    for n in range(3, 5):
+        load_config(_project(tmp_path, f"p{n}", TOML.replace('"hi"', f'"v{n}"')))
+    assert len(list(cache.glob("*.json"))) == 3
+    assert entry.exists()  # p1 and p2 were older, so they went
+    load_config(_project(tmp_path, "p5", TOML.replace('"hi"', '"v5"')))
+    assert not entry.exists()  # now it is the least recently used
+    load_config(first)  # a miss again: validated and stored, nothing else broken
+    assert entry.exists()
+    assert len(list(cache.glob("*.json"))) == 3
+
+
+def test_pruning_keeps_the_newest_entries(tmp_path: Path, cache: Path) -> None:
+    import os
+
+    from toolkit_pom.core.config_cache import _prune
+
+    cache.mkdir(parents=True)
+    for n in range(10):
+        entry = cache / f"{n:02d}.json"
+        entry.write_text("{}")
+        os.utime(entry, ns=(n * 10**9, n * 10**9))
+    (cache / ".07.json.123").write_text("{}")  # a writer's temporary file is not an entry
+    _prune(cache, 4)
+    assert sorted(p.name for p in cache.glob("*.json")) == ["06.json", "07.json", "08.json", "09.json"]
+    assert (cache / ".07.json.123").exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,41 @@ def test_project_state_ports_and_attach_tui(port: int) -> None:
     assert "Project" in screen
     assert screen.count("worker") >= 1
     assert screen.count("Running") >= 2
+
+
+def test_tui_edit_posts_process_update(tmp_path: Path, port: int) -> None:
+    # process-compose's TUI edit (ctrl+e): GET /process/info, YAML in $EDITOR, POST /process.
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/web line/web edited line/" "$1"\n')
+    editor.chmod(0o755)
+    exe = str(require_peer("process-compose").path)
+    tui = subprocess.Popen(
+        ["script", "-qfc", f"{exe} attach -p {port}", "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "EDITOR": str(editor), "TMPDIR": str(tmp_path)},
+    )
+    try:
+        assert tui.stdin is not None
+
+        def edited() -> bool:
+            # Down and up select the first row (web), ctrl+e edits it: one key at a time, as
+            # tcell reads them (keys sent together, or before the TUI has drawn, are lost).
+            for key in (b"\x1b[B", b"\x1b[A", b"\x05"):
+                assert tui.stdin is not None
+                tui.stdin.write(key)
+                tui.stdin.flush()
+                time.sleep(1.0)
+            logs = client(port, "process", "logs", "web", "-n", "1").stdout
+            return logs.strip() == "web edited line 3"
+
+        time.sleep(2.0)
+        wait_for(edited, 40, interval=0.1, what="the edited command's output")
+    finally:
+        tui.kill()
+        tui.wait()
+        if tui.stdin is not None:
+            tui.stdin.close()
+    info = json.loads(client(port, "process", "list", "-o", "json").stdout)
+    assert {s["name"]: s["status"] for s in info} == {"web": "Running", "worker": "Running"}

@@ -118,6 +118,11 @@ def main() -> None:
     """Run the `pom` command."""
     if _fast_logs(sys.argv[1:]):
         return
+    if sys.argv[1:2] == ["up"]:
+        from toolkit_pom.cli.fast_up import run_fast_up
+
+        if run_fast_up(sys.argv[1:]):
+            return
     from toolkit_pom.cli.main import main as full_main
 
     full_main()

@@ -57,15 +57,9 @@ def dotenv_option(func: F) -> F:
 
 
 def _load(files: tuple[str, ...], env_files: tuple[str, ...], formation: str | None, port: int, no_dotenv: bool) -> Any:
-    from toolkit_pom.core.config import load_config
+    from toolkit_pom.cli.fast_up import load_project
 
-    return load_config(
-        [Path(f) for f in files] or None,
-        env_files=_env_paths(env_files),
-        formation=formation,
-        port=port,
-        disable_dotenv=no_dotenv,
-    )
+    return load_project(files, _env_paths(env_files), formation, port, no_dotenv)
 
 
 def _env_paths(values: tuple[str, ...]) -> list[Path]:
@@ -200,23 +194,11 @@ def run_foreground(config: Any, options: Any) -> None:
     """Run `pom up` in this process with `options`; exit with its status."""
     import asyncio
 
-    from toolkit_pom.daemon.runner import readiness_error, run_up
+    from toolkit_pom.cli.fast_up import finish_up
+    from toolkit_pom.daemon.runner import run_up
 
     code, reason, final = asyncio.run(run_up(config, options))
-    if options.exit_when_ready:
-        if json_mode():
-            write_json({"exit_code": code, "reason": reason, **final})
-        else:
-            click.echo(render.ps_table(final), err=True)
-            click.echo(f"pom: {reason}; stopped cleanly" if code == 0 else f"pom: {reason}", err=True)
-        err = readiness_error(code, reason)
-        if err is not None:
-            raise err
-        return
-    if reason and not options.tui:
-        click.echo(f"pom: {reason}", err=True)
-    if code:
-        raise SystemExit(code)
+    finish_up(options, code, reason, final, write_json if json_mode() else None)
 
 
 def _detach(file: Path, args: list[str], token: str | None) -> None:

@@ -27,7 +27,7 @@ from toolkit_pom.core.gotemplate import TemplateError, render
 from toolkit_pom.core.regex import escape
 from toolkit_pom.errors import PomConfigError
 
-__all__ = ["COMPOSE_NAMES", "OVERRIDE_NAMES", "find_override", "is_compose_file", "load_compose"]
+__all__ = ["COMPOSE_NAMES", "OVERRIDE_NAMES", "build_probe", "find_override", "is_compose_file", "load_compose"]
 
 CONDITIONS = {
     "process_started": "started",
@@ -164,7 +164,7 @@ def _shell() -> tuple[str, str]:
     return (shell if shutil.which(shell) else "/bin/sh"), "-c"
 
 
-def _probe(model: ProbeModel | None, where: str, file: Path, tpl: Callable[[str], str]) -> Probe | None:
+def build_probe(model: ProbeModel | None, where: str, file: Path, tpl: Callable[[str], str]) -> Probe | None:
     """Build a probe; `tpl` renders the templated fields (exec command, http host/path/scheme/port)."""
     if model is None:
         return None
@@ -251,7 +251,7 @@ def _process(
         env["PC_PROC_NAME"] = name
         env["PC_REPLICA_NUM"] = str(index)
         key = f"processes.{name}"
-        readiness = _probe(
+        readiness = build_probe(
             proc.readiness_probe, f"{key}.readiness_probe", file, lambda t: tpl(t, "readiness_probe", index)
         )
         if proc.ready_log_line:
@@ -267,7 +267,7 @@ def _process(
             description=tpl(proc.description, "description", index),
             depends_on={dep: CONDITIONS[d.condition] for dep, d in proc.depends_on.items()},
             readiness=readiness,
-            liveness=_probe(
+            liveness=build_probe(
                 proc.liveness_probe, f"{key}.liveness_probe", file, lambda t: tpl(t, "liveness_probe", index)
             ),
             restart=avail.restart,

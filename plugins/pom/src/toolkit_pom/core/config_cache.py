@@ -7,6 +7,8 @@ process-compose needs to start ten processes. Validation is a pure function of t
 under a hash of the file's bytes and of the code that validates them. A hit skips the model;
 a miss, an unreadable or corrupt entry, or an unwritable cache directory validates as before.
 Invalid files are never cached, so every error message still comes from the model.
+The cache holds at most `MAX_ENTRIES` files: a hit refreshes its entry's mtime, and each store
+removes the entries least recently used beyond that bound (one directory listing, on misses only).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import Any
 
 from toolkit_kernel.paths import toolkit_cache
 
-__all__ = ["InvalidTables", "validated_tables"]
+__all__ = ["MAX_ENTRIES", "InvalidTables", "validated_tables"]
+
+#: Entries kept; each is a few KiB, and a project is one entry per version of its pom.toml.
+MAX_ENTRIES = 64
 
 
 class InvalidTables(ValueError):
@@ -54,6 +59,19 @@ def _store(path: Path, tables: dict[str, Any]) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(tables), encoding="utf-8")
         tmp.replace(path)
+        _prune(path.parent)
+
+
+def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
+    """Remove the least recently used entries beyond `keep` (a concurrent pruner may win a race: fine)."""
+    entries = []
+    for entry in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            entries.append((entry.stat().st_mtime_ns, entry))
+    entries.sort(reverse=True)
+    for _, entry in entries[keep:]:
+        with contextlib.suppress(OSError):
+            entry.unlink()
 
 
 def validated_tables(raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
@@ -68,8 +86,11 @@ def validated_tables(raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
         key = ""
     if key:
         with contextlib.suppress(OSError, ValueError):
-            tables = json.loads(_cache_file(key).read_text(encoding="utf-8"))
+            entry = _cache_file(key)
+            tables = json.loads(entry.read_text(encoding="utf-8"))
             if isinstance(tables, dict):
+                with contextlib.suppress(OSError):
+                    os.utime(entry)  # recently used: kept by `_prune`
                 return tables
     from pydantic import ValidationError  # pydantic and the model: only when the cache misses
 

@@ -12,10 +12,11 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from toolkit_pom import __version__
-from toolkit_pom.core.config import ProcessSpec, ProjectConfig
+from toolkit_pom.core.config import ProcessSpec, ProjectConfig, check_graph
 from toolkit_pom.core.ingest import ChangeNotifier, PipeReader
 from toolkit_pom.core.instance import UP_STATES, Instance
 from toolkit_pom.core.logstore import LogStore
@@ -283,21 +284,39 @@ class Supervisor:
         added = [g for g in new.processes if g not in old]
         changed = [g for g in new.processes if g in old and new.processes[g] != old[g]]
         unchanged = [g for g in new.processes if g in old and g not in changed]
-        going = [self.instances[n] for g in (*removed, *changed) for n in self.groups[g]]
+        await self._replace_groups(new, [*removed, *changed, *added])
+        return {"added": added, "changed": changed, "removed": removed, "unchanged": unchanged}
+
+    async def redefine(self, spec: ProcessSpec) -> None:
+        """Give group `spec.name` a new definition: its instances are removed and added again.
+
+        They start unless disabled; `spec.replicas` is their number (process-compose's
+        `POST /process`).
+
+        Raises:
+            PomConfigError: the new dependencies name no process or make a cycle (nothing changed).
+        """
+        processes = {**self.config.processes, spec.name: spec}
+        check_graph(self.config.file, processes)
+        await self._replace_groups(replace(self.config, processes=processes), [spec.name])
+
+    async def _replace_groups(self, config: ProjectConfig, groups: Sequence[str]) -> None:
+        """Stop and drop the instances of `groups`, switch to `config`, and add back what it defines."""
+        going = [self.instances[n] for g in groups for n in self.groups.get(g, ())]
         await asyncio.gather(*(inst.stop() for inst in going))
         for inst in going:
             del self.instances[inst.name]
-        for group in removed:
-            del self.groups[group]
-        self.config = new
-        for group in (*changed, *added):
-            spec = new.processes[group]
+        self.config = config
+        for group in groups:
+            spec = config.processes.get(group)
+            if spec is None:
+                del self.groups[group]
+                continue
             self.groups[group] = []
             for inst in self._add_instances(spec, spec.replicas):
                 if not spec.disabled:
                     inst.start()
         self.state_changed.notify()
-        return {"added": added, "changed": changed, "removed": removed, "unchanged": unchanged}
 
     async def close(self) -> None:
         """Stop every process and release the reader thread and the watchdog."""

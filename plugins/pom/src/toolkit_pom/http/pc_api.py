@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from toolkit_kernel.errors import ToolkitError
+from toolkit_pom.core import pc_process
 from toolkit_pom.core.control import Control
 from toolkit_pom.core.instance import Instance
 from toolkit_pom.core.supervisor import Supervisor
@@ -207,24 +208,6 @@ def _project_state(sup: Supervisor) -> dict[str, Any]:
     }
 
 
-def _process_config(inst: Instance) -> dict[str, Any]:
-    """process-compose's ProcessConfig (its JSON uses the Go field names)."""
-    spec = inst.spec
-    return {
-        "Name": spec.name,
-        "ReplicaName": inst.name,
-        "ReplicaNum": inst.replica - 1,
-        "Replicas": spec.replicas,
-        "Command": spec.command,
-        "Namespace": spec.namespace,
-        "Description": spec.description,
-        "WorkingDir": str(spec.cwd),
-        "Disabled": spec.disabled,
-        "IsDaemon": spec.is_daemon,
-        "Environment": [f"{k}={v}" for k, v in spec.env.items()],
-    }
-
-
 def _ports(inst: Instance) -> dict[str, Any]:
     """TCP/UDP ports the process tree listens on (psutil)."""
     import psutil
@@ -252,7 +235,7 @@ def _info_routes(app: FastAPI, sup: Supervisor) -> None:
 
     @app.get("/process/info/{name}")
     async def process_info(name: str) -> dict[str, Any]:
-        return _process_config(sup.get(name))
+        return pc_process.go_config(sup, sup.get(name))
 
     @app.get("/process/ports/{name}")
     async def process_ports(name: str) -> dict[str, Any]:
@@ -271,6 +254,15 @@ def _change_routes(app: FastAPI, sup: Supervisor, control: Control) -> None:
     async def truncate_logs(name: str) -> Any:
         await control.handle({"op": "truncate", "names": [sup.get(name).name]})
         return {"name": name}
+
+    @app.post("/process")
+    async def update_process(request: Request) -> Any:
+        # process-compose's TUI edit (ctrl+e): a ProcessConfig with Go field names; core applies it.
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return _error("expected a process-compose ProcessConfig as JSON")
+        return await pc_process.update_process(sup, body)
 
     @app.post("/project/configuration")
     async def reload_project() -> Any:

@@ -1,0 +1,124 @@
+"""The click-free `pom up` path: the same run, output and exit code as the click command."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolkit_pom.cli.fast_up import parse_up_args
+from toolkit_pom.testing import write_project
+
+PROBE = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))  # runs after SystemExit
+which = sys.argv[1]
+sys.argv = ["pom", *sys.argv[2:]]
+if which == "full":
+    from toolkit_pom.cli.main import main
+else:
+    from toolkit_pom.cli.fast import main
+main()
+"""
+HEAVY = ("click", "pydantic", "yaml", "textual", "fastapi", "uvicorn", "httpx", "psutil")
+STACK = """
+[processes.a]
+command = "echo a up; exec sleep 30"
+[processes.b]
+command = "echo b up; exec sleep 30"
+readiness = { log = "b up" }
+"""
+
+
+def _run(path: str, *args: str, cwd: Path) -> tuple[int, list[str], str, set[str]]:
+    """(exit code, stdout lines sorted, stderr's messages, loaded modules), numbers normalized.
+
+    The `ps` table's rows are left out of stderr: states and column widths differ from run to run.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, path, *args], capture_output=True, text=True, timeout=120, check=False, cwd=cwd
+    )
+    *err, modules = result.stderr.strip().splitlines()
+
+    def norm(text: str) -> str:
+        return re.sub(r" +", " ", re.sub(r"\d+(\.\d+)?", "N", text))
+
+    out = sorted(map(norm, result.stdout.splitlines()))
+    messages = [line for line in err if line.startswith(("pom:", "error:", "hint:", "NAME "))]
+    return result.returncode, out, norm("\n".join(messages)), set(json.loads(modules))
+
+
+def _both(*args: str, cwd: Path) -> tuple[Any, Any]:
+    fast = _run("fast", *args, cwd=cwd)
+    full = _run("full", *args, cwd=cwd)
+    assert fast[:3] == full[:3]
+    return fast, full
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["up", "--headless"], {"files": [], "headless": True, "no_http": False}),
+        (["up", "--headless", "-q", "--no-http", "-f", "a.toml"], {"files": ["a.toml"], "quiet": True}),
+        (["up", "--headless", "--file=a.toml", "-fb.toml", "--http", "127.0.0.1:0"], {"files": ["a.toml", "b.toml"]}),
+        (["up", "--headless", "--exit-when-ready", "--timeout", "5", "--settle=0.5"], {"timeout": 5.0, "settle": 0.5}),
+        (["up"], None),  # no --headless: the TUI may be wanted
+        (["up", "--headless", "web"], None),  # names
+        (["up", "--headless", "--tui"], None),
+        (["up", "--headless", "-d"], None),
+        (["up", "--headless", "--timeout", "soon"], None),
+        (["up", "--headless", "--http", "a", "--http", "b"], None),
+        (["up", "--headless", "-q", "-q"], None),
+        (["up", "--headless", "-f"], None),
+        (["up", "--headless", "--json"], None),
+        (["up", "--headless", "--pc-api", "127.0.0.1:0"], None),
+        (["logs", "web"], None),
+    ],
+)
+def test_parse_up_args(argv: list[str], expected: dict[str, Any] | None) -> None:
+    parsed = parse_up_args(argv)
+    if expected is None:
+        assert parsed is None
+    else:
+        assert parsed is not None
+        assert {k: parsed[k] for k in expected} == expected
+
+
+def test_ready_run_matches_the_click_command_without_click(tmp_path: Path) -> None:
+    write_project(tmp_path, STACK)
+    args = ("up", "--headless", "--no-http", "--exit-when-ready", "--settle", "0.2")
+    _run("fast", *args, cwd=tmp_path)  # the first load of a file validates it with pydantic (config_cache)
+    fast, full = _both(*args, cwd=tmp_path)
+    assert fast[0] == 0
+    assert "pom: all N processes ready in Ns; stopped cleanly" in fast[2]
+    assert not set(HEAVY) & fast[3], set(HEAVY) & fast[3]
+    assert "click" in full[3]
+
+
+def test_failed_process_reports_like_the_click_command(tmp_path: Path) -> None:
+    write_project(tmp_path, STACK + '[processes.bad]\ncommand = "exit 3"\n')
+    fast, _ = _both("up", "--headless", "--no-http", "--exit-when-ready", "--settle", "0.2", cwd=tmp_path)
+    assert fast[0] == 1
+    assert "error: " in fast[2]
+    assert "bad" in fast[2]
+
+
+def test_already_running_reports_like_the_click_command(tmp_path: Path, start_pom: Any) -> None:
+    config = write_project(tmp_path, STACK)
+    start_pom(config)
+    fast, _ = _both("up", "--headless", "--no-http", "-f", str(config), cwd=tmp_path)
+    assert fast[0] != 0
+    assert "error: a pom is already running" in fast[2]
+
+
+def test_bad_config_falls_back_to_the_click_command(tmp_path: Path) -> None:
+    write_project(tmp_path, "[processes.a]\ncommand = 3\n")
+    fast, _ = _both("up", "--headless", "--no-http", "--exit-when-ready", cwd=tmp_path)
+    assert fast[0] == 2
+    assert "processes.a.command" in fast[2]
+    assert "click" in fast[3]
