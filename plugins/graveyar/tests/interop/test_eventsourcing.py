@@ -146,17 +146,13 @@ class ExampleApplication_(_Server, es_app.ExampleApplicationTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self._saved = {k: os.environ.get(k) for k in ("PERSISTENCE_MODULE", "GRAVEYAR_SERVER", "GRAVEYAR_PREFIX")}
-        os.environ["PERSISTENCE_MODULE"] = "toolkit_graveyar.eventsourcing"
-        os.environ["GRAVEYAR_SERVER"] = self.address
-        os.environ["GRAVEYAR_PREFIX"] = self.prefix()
+        self._env = pytest.MonkeyPatch()  # the application reads its persistence settings from os.environ
+        self._env.setenv("PERSISTENCE_MODULE", "toolkit_graveyar.eventsourcing")
+        self._env.setenv("GRAVEYAR_SERVER", self.address)
+        self._env.setenv("GRAVEYAR_PREFIX", self.prefix())
 
     def tearDown(self) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        self._env.undo()
         super().tearDown()
 
 
