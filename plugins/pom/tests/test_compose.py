@@ -289,7 +289,8 @@ def test_shutdown_command_daemon_and_ready_log_line(tmp_path: Path) -> None:
             command: "echo warming; echo server is up now; exec sleep 300"
             ready_log_line: "is up"
           after:
-            command: "echo after ran"
+            # The pause lets the daemon's launcher exit (and pom note it) before exit_on_end stops all.
+            command: "sleep 1; echo after ran"
             depends_on:
               logger: {condition: process_log_ready}
             availability: {exit_on_end: true}
