@@ -177,13 +177,15 @@ Server(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).se
 
 
 async def test_http_and_tcp_probes(supervise: Callable[..., Supervisor]) -> None:
+    # Liveness probes from the start (as process-compose's do): the threshold covers a Python
+    # server that takes seconds to listen on a loaded machine (3 failures killed it there).
     with reserved_port() as port:
         sup = supervise(
             f"""
             [processes.web]
             argv = ["{sys.executable}", "server.py", "{port}"]
             readiness = {{ http = "http://127.0.0.1:{port}/", period = 0.1 }}
-            liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2 }}
+            liveness = {{ tcp = "127.0.0.1:{port}", period = 0.2, failure_threshold = 150 }}
             [processes.client]
             command = "echo client"
             depends_on = {{ web = "healthy" }}
