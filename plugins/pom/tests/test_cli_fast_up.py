@@ -101,7 +101,10 @@ def test_ready_run_matches_the_click_command_without_click(tmp_path: Path) -> No
 
 
 def test_failed_process_reports_like_the_click_command(tmp_path: Path) -> None:
-    write_project(tmp_path, STACK + '[processes.bad]\ncommand = "exit 3"\n')
+    # `bad` starts once `a` has printed: otherwise `a` may be stopped before its line in one run
+    # and after it in the other, and the outputs differ (failed once in CI on 3.12).
+    stack = '[processes.a]\ncommand = "echo a up; exec sleep 30"\nreadiness = { log = "a up" }\n'
+    write_project(tmp_path, stack + '[processes.bad]\ncommand = "exit 3"\ndepends_on = { a = "healthy" }\n')
     fast, _ = _both("up", "--headless", "--no-http", "--exit-when-ready", "--settle", "0.2", cwd=tmp_path)
     assert fast[0] == 1
     assert "error: " in fast[2]
