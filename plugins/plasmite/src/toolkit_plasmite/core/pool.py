@@ -514,6 +514,8 @@ class PoolFile:
         """Append several payloads under one lock acquisition (a batch); return their (seq, ts)."""
         self._check_open()
         self._check_size()
+        if self._v3 and self.writable and payloads:
+            self._prefault(sum((FRAME_OVERHEAD + len(p) + 7) & ~7 for p in payloads))
         out = []
         lock = self._lock
         lock.acquire()
