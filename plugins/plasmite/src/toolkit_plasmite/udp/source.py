@@ -1,9 +1,11 @@
 """A `udp://HOST:PORT/POOL` ref as a follow source (core.follow.FollowSource) for `follow` and `duplex`.
 
-The live subscription is opened first (`live_edge`): its opening PROGRESS fixes the first
-live seq, so history (a second, finite subscription) and the live part meet without a
-hole. UDP is best effort: missing sequences arrive as `UdpGap`s and are reported through
-`on_gap`, never waited for.
+`live_edge` fixes where the live part starts before anything is printed or sent: with a
+history selection it reads the history first (a finite subscription) and opens the live
+subscription at that history's upper bound + 1, so the two meet without a hole; without
+one, the opening PROGRESS of a `new` subscription says where it starts. UDP is best
+effort: missing sequences arrive as `UdpGap`s and are reported through `on_gap`, never
+waited for.
 """
 
 from __future__ import annotations
