@@ -204,7 +204,10 @@ def follow_command(
     tls_ca: str | None,
     tls_skip_verify: bool,
 ) -> None:
-    """Print POOL's messages as they arrive (pretty JSON unless --jsonl)."""
+    """Print POOL's messages as they arrive (pretty JSON unless --jsonl).
+
+    POOL is a name, a path, `http(s)://host:port/pool` or `udp://host:port/pool`.
+    """
     from toolkit_plasmite.cli.feed import check_no_remote_flags, open_local_pool, remote_client
 
     settings = get_settings()
