@@ -31,7 +31,7 @@ from plasmite_peers import run_released  # type: ignore[import-not-found]  # the
 
 WRITER = r"""
 import sys, time
-if sys.argv[1] == "ours":
+if sys.argv[1] != "real":
     import toolkit_plasmite as plasmite
 else:
     import plasmite
@@ -48,7 +48,7 @@ print(time.time(), flush=True)
 
 CREATE = r"""
 import sys
-if sys.argv[1] == "ours":
+if sys.argv[1] != "real":
     import toolkit_plasmite as plasmite
 else:
     import plasmite
@@ -87,10 +87,20 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=8000, help="messages per writer configuration")
     parser.add_argument("--lines", type=int, default=30000, help="lines fed through each CLI")
     parser.add_argument("--only", choices=["writers", "feed"], help="run one goal only")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run the writers with toolkit_plasmite from this source directory (a `base` column, "
+        "interleaved: e.g. `git archive COMMIT plugins/plasmite/src | tar -x -C DIR`, then DIR/plugins/plasmite/src)",
+    )
     args = parser.parse_args()
     real_cli, binding = _peer("plasmite"), _peer("plasmite-python")
     env = {**os.environ, **binding.get("extra", {}).get("env", {})}
     pythons = {"ours": sys.executable, "real": binding["path"]}
+    envs = {"ours": env, "real": env}
+    if args.baseline_src is not None:
+        pythons["base"] = sys.executable
+        envs["base"] = {**env, "PYTHONPATH": str(args.baseline_src.resolve())}
     ours_cli = [sys.executable, "-c", "from toolkit_plasmite.cli import main; main()"]
     clis = {"ours": ours_cli, "real": [real_cli["path"]]}
     lines = "".join(json.dumps({"i": i, "body": "y" * 200}) + "\n" for i in range(args.lines)).encode()
@@ -98,22 +108,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="plasmite-goals-") as tmp:
         root = Path(tmp)
         for run in range(args.runs):  # interleaved, so drifting load hits every cell alike
-            for who in ("ours", "real"):
+            for who, python in pythons.items():
                 if args.only in (None, "writers"):
                     for writers in (1, 4):
                         d = root / f"w-{who}-{writers}-{run}"
-                        rate = run_writers(pythons[who], who, d, args.messages, writers, env)
+                        rate = run_writers(python, who, d, args.messages, writers, envs[who])
                         results.setdefault(f"append 1KB x{writers} (msg/s)", {}).setdefault(who, []).append(rate)
-                if args.only in (None, "feed"):
+                if args.only in (None, "feed") and who in clis:
                     rate = run_feed(clis[who], root / f"f-{who}-{run}", lines, args.lines)
                     results.setdefault("CLI feed from a pipe (lines/s)", {}).setdefault(who, []).append(rate)
-    print(f"{'workload':<34}{'ours':>10}{'real':>10}{'ours/real':>11}")
+    base = "base" in pythons
+    print(f"{'workload':<34}{'ours':>10}{'real':>10}{'ours/real':>11}" + (f"{'base':>10}" if base else ""))
     medians = {label: {who: statistics.median(v) for who, v in row.items()} for label, row in results.items()}
     for label, row in medians.items():
-        print(f"{label:<34}{row['ours']:>10,.0f}{row['real']:>10,.0f}{row['ours'] / row['real']:>10.2f}x")
+        extra = f"{row['base']:>10,.0f}" if "base" in row else ""
+        print(f"{label:<34}{row['ours']:>10,.0f}{row['real']:>10,.0f}{row['ours'] / row['real']:>10.2f}x{extra}")
     one, four = medians.get("append 1KB x1 (msg/s)"), medians.get("append 1KB x4 (msg/s)")
     if one and four:
-        print(f"4 writers / 1 writer: ours {four['ours'] / one['ours']:.2f}x, real {four['real'] / one['real']:.2f}x")
+        ratios = ", ".join(f"{who} {four[who] / one[who]:.2f}x" for who in pythons)
+        print(f"4 writers / 1 writer: {ratios}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"medians of {args.runs} runs; {os.cpu_count()} cpus; load average {load}; python {sys.version.split()[0]}")
 

@@ -155,3 +155,37 @@ def test_flush_durability(tmp_path: Path) -> None:
         seq, _ = pool.append(encode_payload({"d": 1}), flush=True)
         assert seq == 1
     assert validate_pool(path)["status"] == "ok"
+
+
+def test_format3_single_appends_write_the_bytes_of_batched_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`append` builds a format-3 frame before the lock: the file equals the general path's.
+
+    `append_many` always takes the general path; both run through wraps and evictions
+    with the same clock.
+    """
+    import itertools
+    import time
+
+    from toolkit_plasmite.core import lite3
+
+    payloads = [lite3.encode_message({"i": i, "pad": "x" * (i * 37 % 300)}, ["t"] * (i % 2)) for i in range(600)]
+    files = []
+    for name, single in (("single", True), ("batched", False)):
+        clock = itertools.count(1_000_000_000_000, 1000)
+        monkeypatch.setattr(time, "time_ns", lambda clock=clock: next(clock))
+        path = tmp_path / f"{name}.plasmite"
+        create_pool_file(path, 16 * 1024)
+        with PoolFile(path) as pool:
+            assert pool.version == 3
+            for payload in payloads:
+                if single:
+                    pool.append(payload)
+                else:
+                    pool.append_many([payload])
+            assert pool.state().oldest > 1  # wrapped and evicted
+        files.append(path.read_bytes())
+    monkeypatch.undo()
+    assert files[0] == files[1]
+    assert validate_pool(tmp_path / "single.plasmite")["issues"] == []

@@ -205,3 +205,49 @@ def test_fetch_format_lite3_writes_plasmites_bytes(tmp_path: Path) -> None:
         assert seen[0] == seen[1], fmt
     assert seen[0]
     assert not seen[0].startswith(b"PLS1")  # raw: only the stored document
+
+
+def test_feed_reads_plasmites_framed_lite3_both_ways(tmp_path: Path) -> None:
+    """The real `follow --format lite3` into our `feed`, and our `fetch --format lite3` into the real `feed`."""
+    from toolkit_plasmite import Client
+
+    real = require_peer("plasmite")
+    pools = tmp_path / "shared"
+    subprocess.run(
+        [str(real.path), "--dir", str(pools), "pool", "create", "src", "ours", "back"], check=True, timeout=120
+    )
+    for doc in YAML_DOCUMENTS[:3]:
+        subprocess.run(
+            [str(real.path), "--dir", str(pools), "feed", "src", json.dumps(doc), "--tag", "t"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    stream = subprocess.run(
+        [str(real.path), "--dir", str(pools), "follow", "src", "--no-follow", "--format", "lite3"],
+        capture_output=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert stream.startswith(b"PLS1")
+    fed = subprocess.run(
+        [*OURS, "--dir", str(pools), "feed", "ours"], input=stream, capture_output=True, timeout=120, check=False
+    )
+    assert fed.returncode == 0, fed.stderr
+    ours_framed = subprocess.run(
+        [*OURS, "--dir", str(pools), "fetch", "ours", "2", "--format", "lite3"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    back = subprocess.run(
+        [str(real.path), "--dir", str(pools), "feed", "back"],
+        input=ours_framed,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert back.returncode == 0, back.stderr
+    with Client(str(pools)) as client:
+        src, ours, again = (client.open_pool(name) for name in ("src", "ours", "back"))
+        assert [ours.get_lite3(s).payload for s in (1, 2, 3)] == [src.get_lite3(s).payload for s in (1, 2, 3)]
+        assert again.get_lite3(1).payload == src.get_lite3(2).payload
+        assert ours.get(3).tags == ["t"]
+        for pool in (src, ours, again):
+            pool.close()

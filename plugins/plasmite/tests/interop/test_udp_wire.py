@@ -150,3 +150,73 @@ def test_our_cli_feeds_the_real_server(real_server: int, pools: Path) -> None:
         while pool.last_seq < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pool.get(1).data == {"from": "our cli"}
+
+
+def _seqs(stdout: str) -> list[int]:
+    return [json.loads(line)["seq"] for line in stdout.splitlines()]
+
+
+def _seed(pools: Path, count: int) -> None:
+    with Client(str(pools)) as client, client.open_pool("shared") as pool:
+        for n in range(1, count + 1):
+            pool.append({"n": n}, ["odd"] if n % 2 else [])
+
+
+def test_our_cli_follows_and_duplexes_through_real_server(real_server: int, pools: Path) -> None:
+    _seed(pools, 4)
+    url = f"udp://127.0.0.1:{real_server}/shared"
+
+    def ours(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*OURS, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+        )  # the timeout guards against a hang only
+
+    res = ours("follow", url, "--tail", "2", "--no-follow", "--jsonl")
+    assert (res.returncode, _seqs(res.stdout)) == (0, [3, 4]), res.stderr
+    res = ours("follow", url, "--no-follow", "--tag", "odd", "--jsonl")
+    assert (res.returncode, _seqs(res.stdout)) == (0, [1, 3]), res.stderr
+    res = ours("follow", url, "--tail", "1", "--timeout", "300ms", "--jsonl")
+    assert (res.returncode, _seqs(res.stdout)) == (124, [4]), res.stderr
+    # Scripted duplex over the real server: sends, prints its records back, ends at end of input.
+    res = ours("duplex", url, "--jsonl", stdin='{"from":"ours","i":1}\n{"from":"ours","i":2}\n')
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line)["data"]["i"] for line in res.stdout.splitlines()] == [1, 2]
+    with Client(str(pools)) as client, client.open_pool("shared") as pool:
+        assert pool.last_seq == 6
+    res = ours("follow", url.rpartition("/")[0] + "/missing", "--no-follow")
+    assert res.returncode == 3, res.stderr
+
+
+def test_real_cli_follows_live_and_duplexes_through_our_server(our_server: int, pools: Path) -> None:
+    real = require_peer("plasmite")
+    _seed(pools, 3)
+    url = f"udp://127.0.0.1:{our_server}/shared"
+    proc = subprocess.Popen(
+        [str(real.path), "follow", url, "--tail", "1", "--where", ".data.n == 42", "--one", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with UdpClient(f"udp://127.0.0.1:{our_server}") as udp:
+        sender = udp.open_pool("shared")
+        # Until the real follower, subscribed at some point, printed one (UDP sends carry no receipt).
+        while proc.poll() is None:
+            sender.send_json({"n": 42})
+            time.sleep(0.05)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["data"] == {"n": 42}
+    res = subprocess.run(
+        [str(real.path), "duplex", url],
+        input='{"from":"real"}\n',
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    with Client(str(pools)) as client, client.open_pool("shared") as pool:
+        deadline = time.monotonic() + 5
+        while pool.get(pool.last_seq).data != {"from": "real"} and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.get(pool.last_seq).data == {"from": "real"}

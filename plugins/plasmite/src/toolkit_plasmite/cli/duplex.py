@@ -75,7 +75,11 @@ def duplex_command(
     since: str | None,
     echo_self: bool,
 ) -> None:
-    """Follow POOL while appending what you type (or pipe) into it; piped input ends it at its end."""
+    """Follow POOL while appending what you type (or pipe) into it; piped input ends it at its end.
+
+    POOL may be `udp://HOST:PORT/POOL`: records go out as datagrams and the session ends
+    once the records it sent came back or the stream was quiet for a second.
+    """
     settings = get_settings()
     opts = FollowOptions(
         tail=tail_n,
@@ -87,7 +91,10 @@ def duplex_command(
         machine=settings.machine,
     )
     opts.validate()
-    remote = parse_remote_ref(pool)
+    udp = pool.startswith("udp://")
+    remote = None if udp else parse_remote_ref(pool)
+    if udp and create:
+        raise UsageError("UDP duplex does not support --create")
     if remote is not None:
         rejected = [flag for flag, given in (("--create", create), ("--since", since is not None)) if given]
         if rejected:
@@ -99,14 +106,27 @@ def duplex_command(
     if interactive and not me:
         raise UsageError("--me is required on a terminal", hint="plasmite duplex chat --me alice")
     closers: list[Callable[[], None]] = []
+    source: FollowSource
     try:
-        if remote is not None:
+        if udp:
+            from toolkit_plasmite.cli.follow import udp_source
+
+            client, usource = udp_source(settings, pool, opts)
+            closers += [usource.close, client.close]
+            source = usource
+
+            def append(objs: list[dict[str, Any]]) -> None:
+                for obj in objs:
+                    usource.send(obj)  # expected back before an end of input ends the session
+
+            start = usource.live_edge()
+        elif remote is not None:
             from toolkit_plasmite.http.remote import RemoteClient, RemotePool, RemoteSource
 
             reader, writer = RemoteClient(remote.base_url), RemoteClient(remote.base_url)  # one per thread
             closers += [reader.close, writer.close]
             rpool = RemotePool(writer, remote.pool)
-            source: FollowSource = RemoteSource(RemotePool(reader, remote.pool))
+            source = RemoteSource(RemotePool(reader, remote.pool))
 
             def append(objs: list[dict[str, Any]]) -> None:
                 for obj in objs:

@@ -14,14 +14,19 @@ from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings, late_
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
 from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, sniff, unwrap_message
+from toolkit_plasmite.core.lite3_input import Lite3Parser
 from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
 
-#: One record to append: its data and its tags.
-Item = tuple[Any, list[str]]
+#: One record to append: its data, its tags, and its Lite3 document when it came as one (kept unchanged).
+Item = tuple[Any, list[str], bytes | None]
 
 __all__ = ["feed_command", "isatty", "open_local_pool", "read_records", "remote_options"]
+
+
+#: The binary input formats (plasmite 1.2): framed Lite3 and one raw Lite3 document.
+LITE3_MODES = ("lite3", "lite3-raw")
 
 
 def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +105,7 @@ def read_records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]
     first = next(chunks, b"")
     if mode == "auto":
         mode = sniff(first)
-    parser = RecordParser(mode)
+    parser: RecordParser | Lite3Parser = Lite3Parser(mode) if mode in LITE3_MODES else RecordParser(mode)
     batch = parser.feed(first)
     if batch:
         yield batch
@@ -166,9 +171,10 @@ def _receipt(fmt: str | None, machine: bool, seq: int, ts: int, data: Any, tags:
     "--in",
     "--input-format",
     "mode",
-    type=click.Choice(["auto", "jsonl", "json", "seq", "jq"]),
+    type=click.Choice(["auto", "jsonl", "json", "seq", "jq", *LITE3_MODES]),
     default="auto",
     show_default=True,
+    help="auto also recognises plasmite's framed Lite3 (PLS1...); lite3-raw: one Lite3 document through EOF.",
 )
 @click.option("-e", "--errors", "errors", type=click.Choice(["stop", "skip"]), default="stop", show_default=True)
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
@@ -202,6 +208,8 @@ def feed_command(
     (an array feeds each element), JSON-seq, SSE `data:` events, or a jq output stream.
     """
     settings = get_settings()
+    if mode in LITE3_MODES and (data is not None or tags or as_data):
+        raise UsageError(f"--input-format {mode} takes no DATA argument, --tag or --data", hint="pipe or --file it")
     if mode == "jq" and errors == "skip":
         raise UsageError("--in jq does not support --errors skip", hint="use --errors stop")
     if retry < 0:
@@ -227,12 +235,7 @@ def feed_command(
             good: list[Item] = []
             for rec in batch:
                 total += 1
-                error, item = rec.error, None
-                if error is None:
-                    try:
-                        item = (rec.data, tag_list) if as_data else unwrap_message(rec.data, tag_list)
-                    except UsageError as exc:
-                        error = exc.message
+                item, error = _to_item(rec, tag_list, as_data)
                 if item is None:
                     failed += 1
                     if errors == "stop":
@@ -256,7 +259,7 @@ def feed_command(
                     continue
                 good.append(item)
             ok += _flush_good(append_batch, good, settings)
-        if total == 0:
+        if total == 0 and mode not in LITE3_MODES:  # an empty Lite3 stream is a valid, empty copy
             raise UsageError("no records in the input", hint="feed at least one JSON object")
     finally:
         closer()
@@ -268,6 +271,21 @@ def feed_command(
             {"total": total, "ok": ok, "failed": failed},
         )
         raise click.exceptions.Exit(1)
+
+
+def _to_item(rec: Record, tags: list[str], as_data: bool) -> tuple[Item | None, str | None]:
+    """The record as what to append, or why it is rejected."""
+    if rec.error is not None:
+        return None, rec.error
+    if rec.doc is not None:  # a Lite3 document carries its own tags
+        return (rec.data, rec.doc[1], rec.doc[0]), None
+    if as_data:
+        return (rec.data, tags, None), None
+    try:
+        data, msg_tags = unwrap_message(rec.data, tags)
+    except UsageError as exc:
+        return None, exc.message
+    return (data, msg_tags, None), None
 
 
 def _appender(
@@ -300,7 +318,7 @@ def _appender(
 
         def append_remote(items: list[Item]) -> list[tuple[int, int]]:
             out = []
-            for item in items:
+            for item in items:  # a Lite3 document travels as its data and tags (a JSON append)
 
                 def send(item: Item = item) -> dict[str, Any]:
                     return rpool.append_value(item[0], item[1], dur)
@@ -315,7 +333,8 @@ def _appender(
     flush = durability == "flush"
 
     def append_local(items: list[Item]) -> list[tuple[int, int]]:
-        payloads = [pf.encode_payload(data, tags) for data, tags in items]
+        v3 = pf.version == 3
+        payloads = [doc if v3 and doc is not None else pf.encode_payload(data, tags) for data, tags, doc in items]
         return list(_with_retry(lambda: pf.append_many(payloads, flush), retry, delay))
 
     return append_local, pf.close
@@ -345,8 +364,11 @@ def _udp_sender(
     settings.notice("udp-send", url, _UDP_NOTICE, {})
 
     def send(items: list[Item]) -> list[tuple[int, int]]:
-        for data, tags in items:
-            pool.send_json(data, tags)
+        for data, tags, doc in items:
+            if doc is None:
+                pool.send_json(data, tags)
+            else:
+                pool.send_lite3(doc)
         return []
 
     return send, client.close
@@ -371,7 +393,9 @@ def _flush_good(
         good.clear()
         return n
     machine = settings.machine
-    receipts = [_receipt(settings.fmt, machine, seq, ts, d, t) for (seq, ts), (d, t) in zip(results, good, strict=True)]
+    receipts = [
+        _receipt(settings.fmt, machine, seq, ts, d, t) for (seq, ts), (d, t, _doc) in zip(results, good, strict=True)
+    ]
     click.echo("\n".join(receipts))  # one write per batch
     sys.stdout.flush()
     good.clear()

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, Lo
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
+
+if TYPE_CHECKING:
+    from toolkit_plasmite.udp.client import UdpClient, UdpGap, UdpStart
+    from toolkit_plasmite.udp.source import UdpSource
 
 __all__ = ["FollowOptions", "follow_command", "print_run"]
 
@@ -109,6 +114,48 @@ def print_run(
         raise click.exceptions.Exit(TIMEOUT_EXIT)
 
 
+def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpClient, UdpSource]:
+    """(UdpClient, UdpSource) for a `udp://HOST:PORT/POOL` ref; gaps become `udp-gap` notices."""
+    from toolkit_plasmite.core.values import parse_since
+    from toolkit_plasmite.udp.client import UdpClient, UdpStart, split_pool_url
+    from toolkit_plasmite.udp.source import UdpSource
+
+    endpoint, name = split_pool_url(url)
+
+    def on_gap(gap: UdpGap) -> None:
+        if not opts.quiet_drops:
+            settings.notice(
+                "udp-gap",
+                url,
+                f"UDP skipped sequences {gap.first} through {gap.last}",
+                {"first_seq": gap.first, "last_seq": gap.last, "reason": gap.reason},
+            )
+
+    start: UdpStart | None = None
+    if opts.since is not None:
+        start = UdpStart.since_ns(min(max(0, parse_since(opts.since)), (1 << 64) - 1))  # the wire's u64
+    elif opts.tail:
+        start = UdpStart.last(opts.tail)  # as plasmite: --tail counts retained messages before filters
+    client = UdpClient(endpoint)
+    try:
+        return client, UdpSource(client, name, start, on_gap, finite=opts.no_follow)
+    except BaseException:
+        client.close()
+        raise
+
+
+def follow_udp(settings: Settings, url: str, opts: FollowOptions) -> None:
+    """`follow udp://...`: finite reads exit 1 after a skipped range, 9 after a retention gap."""
+    client, source = udp_source(settings, url, opts)
+    try:
+        print_run(source, opts)
+    finally:
+        source.close()
+        client.close()
+    if opts.no_follow and source.had_gap:
+        raise click.exceptions.Exit(9 if source.retention_gap else 1)
+
+
 @click.command("follow")
 @click.argument("pool")
 @click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N matches.")
@@ -157,7 +204,10 @@ def follow_command(
     tls_ca: str | None,
     tls_skip_verify: bool,
 ) -> None:
-    """Print POOL's messages as they arrive (pretty JSON unless --jsonl)."""
+    """Print POOL's messages as they arrive (pretty JSON unless --jsonl).
+
+    POOL is a name, a path, `http(s)://host:port/pool` or `udp://host:port/pool`.
+    """
     from toolkit_plasmite.cli.feed import check_no_remote_flags, open_local_pool, remote_client
 
     settings = get_settings()
@@ -178,6 +228,15 @@ def follow_command(
         machine=settings.machine,
     )
     opts.validate()  # usage errors come before any pool is opened
+    if pool.startswith("udp://"):
+        rejected = [
+            n for n, v in (("--create", create), ("--replay", replay is not None), ("--no-notify", no_notify)) if v
+        ]
+        if rejected:
+            raise UsageError(f"UDP follow does not support {', '.join(rejected)}")
+        check_no_remote_flags(token, token_file, tls_ca, tls_skip_verify)
+        follow_udp(settings, pool, opts)
+        return
     remote = parse_remote_ref(pool)
     if remote is not None:
         rejected = [

@@ -37,10 +37,14 @@ class Record:
     error: str | None
     line: int
     snippet: str
+    #: Lite3 input only: the message document as read (kept byte for byte) and its tags.
+    doc: tuple[bytes, list[str]] | None = None
 
 
 def sniff(head: bytes) -> str:
-    """Pick a format from the first bytes: `seq`, `sse` or `jsonl`."""
+    """Pick a format from the first bytes: `lite3` (plasmite's framed stream), `seq`, `sse` or `jsonl`."""
+    if head.startswith(b"PLS1"):
+        return "lite3"
     sample = head[:8192]
     if b"\x1e" in sample:
         return "seq"

@@ -369,7 +369,10 @@ class UdpFollow:
         sock = self._sock
         if sock is None:
             return None
-        for key, _ in self._selector.select(wait):
+        ready = self._selector.select(wait)
+        if not ready:
+            return None  # the wait passed: a blocking recv here would ignore the caller's timeout
+        for key, _ in ready:
             if key.fileobj is self._wake_r:
                 return None
         try:
