@@ -399,6 +399,7 @@ def create_lane(runs: int) -> None:
         load_start = os.getloadavg()[0]
         times: dict[str, tuple[list[float], list[float]]] = {}
         floor_ms: list[float] = []
+        bare_ms: list[float] = []  # without `site` (no .pth files, no site-packages)
         for lanes in (without, through):
             for i in range(3):  # warm the page cache for both (and start both daemons)
                 for ours_run, real_run in lanes.values():
@@ -410,6 +411,7 @@ def create_lane(runs: int) -> None:
                     ours_ms.append(ours_run(i))
                     real_ms.append(real_run(i))
                 floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, local))
+                bare_ms.append(timed([sys.executable, "-S", "-c", "pass"], ours_repo, local))
     finally:
         subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=ours_repo, env=daemon, capture_output=True, check=False)
         subprocess.run([g, "daemon", "stop"], cwd=real_repo, env=real_env, capture_output=True, check=False)
@@ -418,6 +420,7 @@ def create_lane(runs: int) -> None:
     for name, (ours_ms, real_ms) in times.items():
         print(f"  issue {name:16} {med(ours_ms):7.1f} | {med(real_ms):7.1f} | {med(ours_ms) / med(real_ms):.2f}x")
     print(f"  python -c pass         {med(floor_ms):7.1f}")
+    print(f"  python -S -c pass      {med(bare_ms):7.1f}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
 
 
