@@ -276,3 +276,21 @@ def test_rebuild_streams_into_the_view_with_the_same_result(repo, g, monkeypatch
         expected = g("issue", "show", ids[0])
         assert g("rebuild", "--from-snapshot")["event_count"] == events
         assert g("issue", "show", ids[0]) == expected
+
+
+@pytest.mark.parametrize("after", [0, 10**9])
+def test_a_failing_sink_is_raised_not_taken_for_a_bad_commit(pyrepo, monkeypatch, after):
+    """An error of the caller's sink (a view write, say) propagates; the bulk reader does not
+    mistake it for an unreadable commit and go on."""
+    monkeypatch.setattr(wal, "BULK_AFTER", after)
+    oids = chain(pyrepo, 6, 1)
+    seen: list[str] = []
+
+    def sink(oid: str, _events: list[Event]) -> None:
+        seen.append(oid)
+        if len(seen) == 3:
+            raise DbError("the view refused it")
+
+    with pytest.raises(DbError, match="the view refused it"):
+        wal.walk(pyrepo, oids[-1], sink=sink)
+    assert seen == oids[::-1][:3]

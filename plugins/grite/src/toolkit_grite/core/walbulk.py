@@ -237,6 +237,7 @@ def read_segment(
     planner.start()
     out: list[tuple[str, list[Event]]] = []
     nxt: str | None = start
+    failed: BaseException | None = None
     stdout = cat.stdout
     assert stdout is not None
     try:
@@ -252,7 +253,11 @@ def read_segment(
             out.append((commit, events))
             nxt = parent
             if each is not None:
-                each(commit, events)
+                try:
+                    each(commit, events)
+                except BaseException as exc:  # the caller's failure, not a reading problem: re-raised below
+                    failed = exc
+                    break
     except (_Unusable, DbError, ValueError, UnicodeDecodeError):
         pass  # the sequential reader takes over at `nxt` (and raises the error, if any)
     finally:
@@ -262,6 +267,8 @@ def read_segment(
         cat.wait()
         stdout.close()
         planner.join()
+    if failed is not None:
+        raise failed
     return out, nxt
 
 
