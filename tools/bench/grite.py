@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
 (or --create [--quick]: create and show, ours and the real grite interleaved, with and without daemons;
- or --rebuild [--issues N]: rebuild of a one-commit-per-event WAL, ours and the real grite interleaved)
+ or --rebuild [--issues N]: rebuild of a one-commit-per-event WAL, ours and the real grite interleaved;
+ or --startup: where a command's start goes, in layers of imports, each a process, interleaved)
 
 Measures in one run:
 - `issue create` latency through the CLI, without and with the daemon; raw git (blob+tree+commit+update-ref
@@ -486,11 +487,51 @@ def rebuild_lane(n: int, runs: int) -> None:
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
 
 
+def startup_lane(runs: int) -> None:
+    """Where `issue create` / `issue show` without a daemon spend their time: each layer of imports
+    as its own process (the interpreter, `typing`, the kernel's modules, everything the local path
+    imports), then the commands, interleaved round by round; medians."""
+    tmp = Path(tempfile.mkdtemp(prefix="grite-startup-"))
+    try:
+        compile_bytecode()
+        build_entry_point_index()
+        repo = init_repo(tmp / "repo")
+        env = env_for(False)
+        iid = _issue_id(sh([*GRITE, "issue", "create", "--json", "--title", "shown"], repo, env))
+        py = [sys.executable, "-c"]
+        local = (
+            "import toolkit.scripts, toolkit_grite.cli.fast, toolkit_grite.core.calls, toolkit_grite.core.view, lmdb"
+        )
+        layers = {
+            "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+            "python -c pass": [*py, "pass"],
+            "+ import typing": [*py, "import typing"],
+            "+ kernel errors, locks": [*py, "import toolkit_kernel.errors, toolkit_kernel.locks"],
+            "+ all the local path imports": [*py, local],
+            "issue create, no daemon": [*GRITE, "issue", "create", "-q", "--title", "t"],
+            "issue show --json, no daemon": [*GRITE, "issue", "show", iid, "--json"],
+        }
+        for cmd in layers.values():  # warm-up
+            timed(cmd, repo, env)
+        load_start = os.getloadavg()[0]
+        times: dict[str, list[float]] = {name: [] for name in layers}
+        for _ in range(runs):
+            for name, cmd in layers.items():
+                times[name].append(timed(cmd, repo, env))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"median of {runs} interleaved rounds (ms), each line its own process:")
+    for name, ms in times.items():
+        print(f"  {name:30} {med(ms):6.1f}")
+    print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
     ap.add_argument("--create", action="store_true", help="only create and show, ours and the real grite interleaved")
     ap.add_argument("--rebuild", action="store_true", help="only rebuild, ours and the real grite interleaved")
+    ap.add_argument("--startup", action="store_true", help="only the layers of a command's start, interleaved")
     ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()
@@ -501,6 +542,9 @@ def main() -> None:
         return
     if args.rebuild:
         rebuild_lane(n, 5 if args.quick else 11)
+        return
+    if args.startup:
+        startup_lane(runs)
         return
     tmp = Path(tempfile.mkdtemp(prefix="grite-bench-"))
     os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="gb-", dir="/tmp"))
