@@ -1,7 +1,9 @@
 """Benchmark grite (toolkit) against the real grite 0.5.3 and git-bug (same run), 0.5.3's published numbers and raw git.
 
 Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
-(or --create [--quick]: create and show, ours and the real grite interleaved, with and without daemons)
+(or --create [--quick]: create and show, ours and the real grite interleaved, with and without daemons;
+ or --rebuild [--issues N]: rebuild of a one-commit-per-event WAL, ours and the real grite interleaved;
+ or --startup: where a command's start goes, in layers of imports, each a process, interleaved)
 
 Measures in one run:
 - `issue create` latency through the CLI, without and with the daemon; raw git (blob+tree+commit+update-ref
@@ -398,6 +400,7 @@ def create_lane(runs: int) -> None:
         load_start = os.getloadavg()[0]
         times: dict[str, tuple[list[float], list[float]]] = {}
         floor_ms: list[float] = []
+        bare_ms: list[float] = []  # without `site` (no .pth files, no site-packages)
         for lanes in (without, through):
             for i in range(3):  # warm the page cache for both (and start both daemons)
                 for ours_run, real_run in lanes.values():
@@ -409,6 +412,7 @@ def create_lane(runs: int) -> None:
                     ours_ms.append(ours_run(i))
                     real_ms.append(real_run(i))
                 floor_ms.append(timed([sys.executable, "-c", "pass"], ours_repo, local))
+                bare_ms.append(timed([sys.executable, "-S", "-c", "pass"], ours_repo, local))
     finally:
         subprocess.run([*GRITE, "daemon", "stop", "-q"], cwd=ours_repo, env=daemon, capture_output=True, check=False)
         subprocess.run([g, "daemon", "stop"], cwd=real_repo, env=real_env, capture_output=True, check=False)
@@ -417,6 +421,108 @@ def create_lane(runs: int) -> None:
     for name, (ours_ms, real_ms) in times.items():
         print(f"  issue {name:16} {med(ours_ms):7.1f} | {med(real_ms):7.1f} | {med(ours_ms) / med(real_ms):.2f}x")
     print(f"  python -c pass         {med(floor_ms):7.1f}")
+    print(f"  python -S -c pass      {med(bare_ms):7.1f}")
+    print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+
+
+def _run_usage(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """`(wall ms, CPU ms of the process and the git processes it ran, stdout)` of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = (time.perf_counter() - start) * 1000
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} exited {proc.returncode}")
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000, out
+
+
+def rebuild_lane(n: int, runs: int) -> None:
+    """`rebuild` of a WAL of `n` creates, one commit each (packed by `git gc`), ours and the real grite interleaved.
+
+    Ours: `grite rebuild` (the whole WAL, each event id re-checked). The real grite 0.5.3 has no
+    path from a WAL to its store but `snapshot create` + `rebuild --from-snapshot`, timed the same way.
+    CPU is the command's and its git processes' (`wait4`).
+    """
+    real = _peer("grite")
+    tmp = Path(tempfile.mkdtemp(prefix="grite-rebuild-"))
+    try:
+        compile_bytecode()
+        build_entry_point_index()
+        repo = init_repo(tmp / "big")
+        populate(repo, n)
+        pack_bytes(repo)
+        env = dict(env_for(False), XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="gx-", dir="/tmp"))
+        ours_cmd = [*GRITE, "rebuild", "--json", "--no-daemon"]
+        real_cmd = [str(real), "--no-daemon", "rebuild", "--from-snapshot"] if real else None
+        if real is not None:
+            sh([str(real), "--no-daemon", "snapshot", "create"], repo, env)
+        for _ in range(2):  # page cache, bytecode
+            _run_usage(ours_cmd, repo, env)
+            if real_cmd:
+                _run_usage(real_cmd, repo, env)
+        load_start = os.getloadavg()[0]
+        ours: list[tuple[float, float, float]] = []
+        theirs: list[tuple[float, float]] = []
+        for _ in range(runs):
+            wall, cpu, out = _run_usage(ours_cmd, repo, env)
+            data = json.loads(out)["data"]
+            assert data["event_count"] == n, data
+            ours.append((wall, cpu, data["elapsed_ms"]))
+            if real_cmd:
+                theirs.append(_run_usage(real_cmd, repo, env)[:2])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"rebuild of {n} events, one WAL commit each, packed; median of {runs} interleaved rounds")
+    inner = med([o[2] for o in ours])
+    print(f"  toolkit grite `rebuild`: {n / inner * 1000:,.0f} events/s by its elapsed_ms ({inner:.0f} ms);", end="")
+    print(f" command {med([o[0] for o in ours]):.0f} ms wall, {med([o[1] for o in ours]):.0f} ms CPU with git")
+    if theirs:
+        wall = med([t[0] for t in theirs])
+        print(f"  grite 0.5.3 `rebuild --from-snapshot`: {n / wall * 1000:,.0f} events/s ({wall:.0f} ms wall,", end="")
+        ratio = med([o[0] for o in ours]) / wall
+        print(f" {med([t[1] for t in theirs]):.0f} ms CPU); ratio of command wall times {ratio:.2f}x")
+    print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+
+
+def startup_lane(runs: int) -> None:
+    """Where `issue create` / `issue show` without a daemon spend their time: each layer of imports
+    as its own process (the interpreter, `typing`, the kernel's modules, everything the local path
+    imports), then the commands, interleaved round by round; medians."""
+    tmp = Path(tempfile.mkdtemp(prefix="grite-startup-"))
+    try:
+        compile_bytecode()
+        build_entry_point_index()
+        repo = init_repo(tmp / "repo")
+        env = env_for(False)
+        iid = _issue_id(sh([*GRITE, "issue", "create", "--json", "--title", "shown"], repo, env))
+        py = [sys.executable, "-c"]
+        local = (
+            "import toolkit.scripts, toolkit_grite.cli.fast, toolkit_grite.core.calls, toolkit_grite.core.view, lmdb"
+        )
+        layers = {
+            "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+            "python -c pass": [*py, "pass"],
+            "+ import typing": [*py, "import typing"],
+            "+ kernel errors, locks": [*py, "import toolkit_kernel.errors, toolkit_kernel.locks"],
+            "+ all the local path imports": [*py, local],
+            "issue create, no daemon": [*GRITE, "issue", "create", "-q", "--title", "t"],
+            "issue show --json, no daemon": [*GRITE, "issue", "show", iid, "--json"],
+        }
+        for cmd in layers.values():  # warm-up
+            timed(cmd, repo, env)
+        load_start = os.getloadavg()[0]
+        times: dict[str, list[float]] = {name: [] for name in layers}
+        for _ in range(runs):
+            for name, cmd in layers.items():
+                times[name].append(timed(cmd, repo, env))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"median of {runs} interleaved rounds (ms), each line its own process:")
+    for name, ms in times.items():
+        print(f"  {name:30} {med(ms):6.1f}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
 
 
@@ -424,6 +530,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (about 45 s)")
     ap.add_argument("--create", action="store_true", help="only create and show, ours and the real grite interleaved")
+    ap.add_argument("--rebuild", action="store_true", help="only rebuild, ours and the real grite interleaved")
+    ap.add_argument("--startup", action="store_true", help="only the layers of a command's start, interleaved")
     ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()
@@ -431,6 +539,12 @@ def main() -> None:
     runs = 10 if args.quick else 25
     if args.create:
         create_lane(runs)
+        return
+    if args.rebuild:
+        rebuild_lane(n, 5 if args.quick else 11)
+        return
+    if args.startup:
+        startup_lane(runs)
         return
     tmp = Path(tempfile.mkdtemp(prefix="grite-bench-"))
     os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="gb-", dir="/tmp"))

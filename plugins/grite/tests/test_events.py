@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_grite.core.chunk import HEADER, decode_chunk, encode_chunk
-from toolkit_grite.core.model import Event, make_event, sign, verify
+from toolkit_grite.core.model import Event, content_id, make_event, sign, verify
 from toolkit_grite.errors import DbError
 from toolkit_kernel.hashing import blake2b_256, grite_event_id, grite_event_preimage
 
@@ -62,6 +62,7 @@ CASES: list[tuple[int, int, bytes | None, list[Any], str]] = [
 def test_hash_vectors(kind, ts, parent, payload, expected):
     ev = Event(bytes(32), ISSUE, ACTOR, ts, parent, kind, tuple(payload))
     assert ev.computed_id().hex() == expected
+    assert content_id(ev).hex() == expected
     assert grite_event_id(ISSUE, ACTOR, ts, parent, kind, payload).hex() == expected
 
 
@@ -146,3 +147,21 @@ def test_chunk_round_trip(evs):
 def test_chunk_rejects_malformed(data):
     with pytest.raises(DbError):
         decode_chunk(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events(), st.none() | st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1))
+def test_content_id_is_the_canonical_id(ev, parent, ts):
+    """The WAL readers' id check (`content_id`) hashes exactly grite 0.5.3's preimage, and a
+    change to any hashed field changes it (the sig is not hashed)."""
+    ev = ev._replace(parent=parent, ts=ts)
+    expected = grite_event_id(ev.issue_id, ev.actor, ev.ts, ev.parent, ev.kind, list(ev.payload))
+    assert content_id(ev) == expected == ev.computed_id()
+    # through a chunk: what a reader decodes hashes the same
+    stored = ev._replace(event_id=expected)
+    [decoded] = decode_chunk(encode_chunk([stored])[0])
+    assert content_id(decoded) == expected
+    assert content_id(decoded._replace(sig=None)) == expected
+    assert content_id(decoded._replace(ts=(ts + 1) % 2**64)) != expected
+    assert content_id(decoded._replace(actor=bytes(16) if ev.actor != bytes(16) else bytes([1]) * 16)) != expected
+    assert content_id(decoded._replace(parent=None if parent else bytes(32))) != expected

@@ -89,3 +89,22 @@ def test_event_before_created_is_kept():
     projection.apply(state, created)
     assert projection.visible(state)
     assert projection.full(state)["comments"][0]["body"] == "early"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+            max_leaves=12,
+        ),
+        max_size=10,
+    )
+)
+def test_summary_text_is_the_canonical_json(doc):
+    """The view's summary JSON (a C encoder made once) is byte for byte `json.dumps` with sorted keys."""
+    from toolkit_grite.core.view import summary_text
+
+    assert summary_text(doc) == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -9,11 +9,14 @@ corrupt chunks and missing files deep in the chain.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from typing import Any
 
 import pygit2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolkit_grite.core import wal, walbulk
 from toolkit_grite.core.chunk import encode_chunk
@@ -182,3 +185,112 @@ def test_rebuild_through_bulk_matches(repo, g, monkeypatch):
     out = g("rebuild")
     assert out["event_count"] == 12
     assert g("issue", "list", "--state", "all") == first
+
+
+def _diff_tree_output(pyrepo: pygit2.Repository, trees: list[str]) -> bytes:
+    data = "".join(f"{walbulk.EMPTY_TREE} {t}\n" for t in trees).encode()
+    cmd = ["git", f"--git-dir={pyrepo.path}", "diff-tree", "--stdin", "-r", "--no-renames", "--no-abbrev"]
+    return subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
+
+
+class _Trickle:
+    """git's real output handed over in the given piece sizes, as a pipe may deliver it."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes = data, sizes
+
+    def read1(self, _n: int) -> bytes:
+        size = self.sizes.pop(0) if self.sizes else len(self.data)
+        piece, self.data = self.data[:size], self.data[size:]
+        return piece
+
+
+@pytest.fixture(scope="module")
+def listed_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pygit2.Repository, list[str]]:
+    """Trees of every shape: plain, several chunks, extra files before/after meta.json, no meta."""
+    path = tmp_path_factory.mktemp("listed")
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    pyrepo = pygit2.Repository(str(path / ".git"))
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"chunks": 3},
+        {"extra": {"zz.txt": b"after meta"}},
+        {"extra": {"aa.txt": b"before events", "events/README": b"x"}},
+        {"meta": False},
+        {"chunks": 2, "extra": {"other.bin": b"y"}},
+    ]
+    commits = [commit(pyrepo, [], None, seed=900 + i, **kw) for i, kw in enumerate(shapes * 3)]
+    return pyrepo, [str(pyrepo[c].peel(pygit2.Commit).tree_id) for c in commits]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 700), max_size=30), st.randoms(use_true_random=False))
+def test_listings_parse_any_split_the_same(listed_repo, sizes, rnd):
+    """However the pipe splits git's output, each tree's listing is parsed whole and the same as
+    the field-by-field parser reads it (the one-match fast path only for the plain shape)."""
+    pyrepo, trees = listed_repo
+    trees = rnd.sample(trees, len(trees))
+    out = _diff_tree_output(pyrepo, trees)
+    regions = list(walbulk._whole_records(_Trickle(out, list(sizes))))
+    assert b"".join(regions) == out
+    assert all(r.startswith(walbulk.EMPTY_TREE.encode()) and r.endswith(b"\n") for r in regions)
+    expected: list[Any] = []
+    for record in out.replace(b"\n" + walbulk.EMPTY_TREE.encode(), b"\n\0" + walbulk.EMPTY_TREE.encode()).split(b"\0"):
+        try:
+            expected.append(walbulk._listing(record))
+        except walbulk._Unusable:
+            expected.append("unusable")
+            break
+    got: list[Any] = []
+    try:
+        got.extend(walbulk._listings(pyrepo, trees))
+    except walbulk._Unusable:
+        got.append("unusable")
+    assert got == expected
+    listed = [item[0] for item in got if item != "unusable"]
+    assert listed == trees[: len(listed)]
+
+
+def test_rebuild_streams_into_the_view_with_the_same_result(repo, g, monkeypatch):
+    """`rebuild` builds the view while it reads the WAL (newest commit first): every issue
+    shows exactly what the incrementally built view showed, bulk reader or not."""
+    ids = [g("issue", "create", "--title", f"issue {i}", "--body", "b", "--label", "x")["issue_id"] for i in range(6)]
+    for n, iid in enumerate(ids):
+        g("issue", "comment", iid, "--body", f"first on {n}")
+        g("issue", "label", "add", iid, "--label", f"l{n % 2}")
+        if n % 2:
+            g("issue", "close", iid)
+        g("issue", "comment", iid, "--body", "second")
+        g("issue", "update", iid, "--title", f"renamed {n}")
+        g("issue", "label", "remove", iid, "--label", "x")
+    events = 6 * 6 + 3
+    for after in (10**9, 0):
+        monkeypatch.setattr(wal, "BULK_AFTER", after)
+        before = (g("issue", "list", "--state", "all"), [g("issue", "show", i) for i in ids])
+        out = g("rebuild")
+        assert out["event_count"] == events
+        assert (g("issue", "list", "--state", "all"), [g("issue", "show", i) for i in ids]) == before
+        g("snapshot", "create")
+        g("issue", "comment", ids[0], "--body", "after the snapshot")
+        events += 1
+        expected = g("issue", "show", ids[0])
+        assert g("rebuild", "--from-snapshot")["event_count"] == events
+        assert g("issue", "show", ids[0]) == expected
+
+
+@pytest.mark.parametrize("after", [0, 10**9])
+def test_a_failing_sink_is_raised_not_taken_for_a_bad_commit(pyrepo, monkeypatch, after):
+    """An error of the caller's sink (a view write, say) propagates; the bulk reader does not
+    mistake it for an unreadable commit and go on."""
+    monkeypatch.setattr(wal, "BULK_AFTER", after)
+    oids = chain(pyrepo, 6, 1)
+    seen: list[str] = []
+
+    def sink(oid: str, _events: list[Event]) -> None:
+        seen.append(oid)
+        if len(seen) == 3:
+            raise DbError("the view refused it")
+
+    with pytest.raises(DbError, match="the view refused it"):
+        wal.walk(pyrepo, oids[-1], sink=sink)
+    assert seen == oids[::-1][:3]

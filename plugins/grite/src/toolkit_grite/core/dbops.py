@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from toolkit_grite.core import repo as repo_mod
@@ -17,16 +18,22 @@ REBUILD_DAYS = 7
 
 
 def collect_all(
-    g: Grite, stop_at: set[str] | None = None, screen: wal.Screen | None = None
+    g: Grite,
+    stop_at: set[str] | None = None,
+    screen: wal.Screen | None = None,
+    sink: Callable[[str, list[Event]], object] | None = None,
 ) -> list[tuple[str, list[Event]]]:
-    """Read every WAL commit reachable from all heads (each commit once), stopping at `stop_at`."""
+    """Read every WAL commit reachable from all heads (each commit once), stopping at `stop_at`.
+
+    `sink` gets each commit as soon as it is read (see `wal.walk`).
+    """
     seen: set[str] = set(stop_at or ())
     out: list[tuple[str, list[Event]]] = []
     # Whole chains: read in bulk from the start; libgit2 is opened only if a commit needs the
     # one-by-one reader (an unusual or malformed one).
     repo = wal.LazyRepo(str(g.paths.git_dir), lambda: g.repo)
     for head in g.wal_heads():
-        commits = wal.walk(repo, head, stop=seen.__contains__, screen=screen, bulk_first=True)
+        commits = wal.walk(repo, head, stop=seen.__contains__, screen=screen, bulk_first=True, sink=sink)
         for oid, _events in commits:
             seen.add(oid)
         out.extend(commits)
@@ -49,13 +56,18 @@ def rebuild(g: Grite, *, from_snapshot: bool = False) -> dict[str, Any]:
             snapshot_events = len(events)
             base = meta.get("wal_head")
             covered = {base} if isinstance(base, str) else set()
-            commits = collect_all(g, covered, screen)
-            # Marking the snapshot's base is enough: catch-up stops at the first ingested commit, and
-            # every event below it is in the snapshot.
-            count = g.view.reset([*commits, *((oid, []) for oid in covered)], extra=events)
+            with g.view.resetting() as batch:
+                batch.add(None, events)
+                collect_all(g, covered, screen, sink=batch.add)
+                # Marking the snapshot's base is enough: catch-up stops at the first ingested commit,
+                # and every event below it is in the snapshot.
+                for oid in covered:
+                    batch.add(oid, [])
         else:
-            commits = collect_all(g, screen=screen)
-            count = g.view.reset(commits)
+            # The view is built while the WAL is read (git reads ahead in its own processes).
+            with g.view.resetting() as batch:
+                collect_all(g, screen=screen, sink=batch.add)
+        count = batch.added
         g.record_quarantine(screen.problems)
     out: dict[str, Any] = {
         "event_count": count,

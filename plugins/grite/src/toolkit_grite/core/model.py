@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from cbor2 import dumps as _cbor_dumps
+
 from toolkit_grite.errors import DbError, InvalidArgs
-from toolkit_kernel.hashing import grite_event_id
+from toolkit_kernel.hashing import GRITE_SCHEMA_VERSION, blake2b_256, grite_event_id
 
 __all__ = [
     "DEP_TYPES",
@@ -18,6 +20,7 @@ __all__ = [
     "KIND_TAGS",
     "Event",
     "check_payload",
+    "content_id",
     "make_event",
     "new_id",
     "order_key",
@@ -227,6 +230,16 @@ class Event(NamedTuple):
             "kind": self.kind_json(),
             "sig": self.sig.hex() if self.sig else None,
         }
+
+
+def content_id(ev: Event) -> bytes:
+    """The id `ev`'s content hashes to, as `Event.computed_id` without its size checks.
+
+    For an event whose field sizes are valid (every event `Event.from_wire` or `make_event`
+    built) it is exactly `computed_id()`. WAL readers compare it with `ev.event_id` for every event they ingest.
+    """
+    preimage = _cbor_dumps((GRITE_SCHEMA_VERSION, ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]))
+    return blake2b_256(preimage)
 
 
 def order_key(event: Event) -> tuple[bytes, int, bytes, bytes]:

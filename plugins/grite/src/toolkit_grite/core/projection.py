@@ -121,7 +121,9 @@ def removed(state: dict[str, Any]) -> bool:
 
 
 def _members(table: dict[str, Any]) -> list[str]:
-    return sorted(k for k, (present, _key) in table.items() if present)
+    if not table:  # most issues have no assignees, deps, ...
+        return []
+    return sorted([k for k, (present, _key) in table.items() if present])
 
 
 def dependencies(state: dict[str, Any]) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ catch-ups from several processes are harmless.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import marshal
@@ -48,13 +49,28 @@ def _decode_state(data: bytes) -> dict[str, Any]:
     return state
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+try:  # the C encoder `_CANONICAL` makes on every call, made once (a fifth of its cost per summary)
+    _C_CANONICAL: Any = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+except (AttributeError, TypeError):  # pragma: no cover - an interpreter without the C accelerator
+    _C_CANONICAL = None
+_CANONICAL = _ENCODER.encode
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """`summary`'s canonical JSON (sorted keys, no spaces): exactly what `_CANONICAL` returns."""
+    if _C_CANONICAL is None:  # pragma: no cover
+        return _CANONICAL(summary)
+    text: str = "".join(_C_CANONICAL(summary, 0))
+    return text
 
 
 def summary_record(state: dict[str, Any]) -> bytes:
     """The `summaries` value: the summary, its canonical JSON text, and the lower-cased search text."""
     summary = projection.summary(state)
-    text = _CANONICAL(summary)
+    text = summary_text(summary)
     # Free text matches titles, bodies and comments (git-bug's query language).
     edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
     search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
@@ -144,81 +160,44 @@ class View:
     def ingest(self, commits: Iterable[tuple[str, list[Event]]], *, extra: Iterable[Event] = ()) -> int:
         """Apply the events of `commits` (and `extra`) and mark the commits seen; return new events."""
         with self.env.begin(write=True) as txn:
-            states: dict[bytes, dict[str, Any]] = {}
-            added = 0
-            batch: list[Event] = list(extra)
-            oids: list[str] = []
+            batch = _Batch(self, txn, empty=False)
+            batch.add(None, extra)
             for oid, events in commits:
-                oids.append(oid)
-                batch.extend(events)
-            added = self._apply(txn, batch, states)
-            txn.cursor(db=self.commits).putmulti([(bytes.fromhex(oid), b"") for oid in oids])
-            self._flush(txn, states, added)
-        return added
-
-    def _apply(self, txn: Any, batch: list[Event], states: dict[bytes, dict[str, Any]], *, empty: bool = False) -> int:
-        """Store and project the events of `batch` not seen yet (`empty`: the view was just cleared)."""
-        added = 0
-        fresh: set[bytes] = set()
-        rows: list[tuple[bytes, bytes]] = []
-        index: list[tuple[bytes, bytes]] = []
-        for ev in batch:
-            if ev.event_id in fresh or (not empty and txn.get(ev.event_id, db=self.events) is not None):
-                continue
-            fresh.add(ev.event_id)
-            rows.append((ev.event_id, _encode_event(ev)))
-            index.append((_ie_key(ev), b""))
-            if ev.kind > 12:
-                added += 1
-                continue
-            state = states.get(ev.issue_id)
-            if state is None:
-                raw = txn.get(ev.issue_id, db=self.issues)
-                state = _decode_state(raw) if raw is not None else projection.new_state(ev.issue_id.hex())
-                states[ev.issue_id] = state
-            projection.apply(state, ev)
-            added += 1
-        cursor = txn.cursor(db=self.events)
-        cursor.putmulti(rows)
-        txn.cursor(db=self.issue_events).putmulti(index)
-        return added
-
-    def _flush(self, txn: Any, states: dict[bytes, dict[str, Any]], added: int) -> None:
-        txn.cursor(db=self.issues).putmulti([(iid, _encode_state(state)) for iid, state in states.items()])
-        txn.cursor(db=self.summaries).putmulti(
-            [(iid, summary_record(state)) for iid, state in states.items() if projection.visible(state)]
-        )
-        if added:
-            self._put_meta(txn, "event_count", self._get_meta_txn(txn, "event_count", 0) + added)
-            self._put_meta(txn, "events_since_rebuild", self._get_meta_txn(txn, "events_since_rebuild", 0) + added)
+                batch.add(oid, events)
+            return batch.finish()
 
     def reset(self, commits: Iterable[tuple[str, list[Event]]], *, extra: Iterable[Event] = ()) -> int:
         """Empty the view and ingest from scratch in one transaction; return the event count."""
+        with self.resetting() as batch:
+            batch.add(None, extra)
+            for oid, events in commits:
+                batch.add(oid, events)
+        return batch.added
+
+    @contextlib.contextmanager
+    def resetting(self) -> Iterator[_Batch]:
+        """Empty the view and take events as they are read (`batch.add`) in one transaction.
+
+        A rebuild feeds each WAL commit here while git still reads the next ones, so the
+        projection runs while this process would otherwise wait for git. Nothing is visible
+        (and on an exception nothing changes) before the block ends; `batch.added` is then the
+        event count.
+        """
         gc_was_enabled = gc.isenabled()
         gc.disable()  # bulk dict building: the cyclic GC only costs time here
         try:
-            return self._reset(commits, extra)
+            with self.env.begin(write=True) as txn:
+                for db in (self.events, self.issue_events, self.issues, self.commits, self.meta, self.summaries):
+                    txn.drop(db, delete=False)
+                batch = _Batch(self, txn, empty=True)
+                yield batch
+                batch.finish()
+                self._put_meta(txn, "events_since_rebuild", 0)
+                self._put_meta(txn, "last_rebuild_ts", int(time.time() * 1000))
+                self._put_meta(txn, "schema", SCHEMA)
         finally:
             if gc_was_enabled:
                 gc.enable()
-
-    def _reset(self, commits: Iterable[tuple[str, list[Event]]], extra: Iterable[Event]) -> int:
-        with self.env.begin(write=True) as txn:
-            for db in (self.events, self.issue_events, self.issues, self.commits, self.meta, self.summaries):
-                txn.drop(db, delete=False)
-            states: dict[bytes, dict[str, Any]] = {}
-            batch: list[Event] = list(extra)
-            oids = []
-            for oid, events in commits:
-                oids.append(oid)
-                batch.extend(events)
-            added = self._apply(txn, batch, states, empty=True)
-            txn.cursor(db=self.commits).putmulti([(bytes.fromhex(oid), b"") for oid in oids])
-            self._flush(txn, states, added)
-            self._put_meta(txn, "events_since_rebuild", 0)
-            self._put_meta(txn, "last_rebuild_ts", int(time.time() * 1000))
-            self._put_meta(txn, "schema", SCHEMA)
-        return added
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -327,3 +306,73 @@ class View:
         stat = self.env.stat()
         used = int(info["last_pgno"] + 1) * int(stat["psize"])
         return min(used, data.stat().st_size) if data.exists() else used
+
+
+class _Batch:
+    """The events of one write transaction: stored, indexed and projected as they come.
+
+    Each event id is taken once (the view deduplicates); `finish` writes the rows, the touched
+    issues' states and summaries, and the commits seen.
+    """
+
+    def __init__(self, view: View, txn: Any, *, empty: bool) -> None:
+        self.view = view
+        self.txn = txn
+        self.empty = empty  # the view was just cleared: no need to look events up
+        self.states: dict[bytes, dict[str, Any]] = {}
+        self.fresh: set[bytes] = set()
+        self.rows: list[tuple[bytes, bytes]] = []
+        self.index: list[tuple[bytes, bytes]] = []
+        self.oids: list[str] = []
+        self.pending: list[Event] = []
+
+    def add(self, oid: str | None, events: Iterable[Event]) -> None:
+        """Take the events of WAL commit `oid` (None: events from elsewhere, e.g. a snapshot)."""
+        if oid is not None:
+            self.oids.append(oid)
+        self.pending.extend(events)
+        if len(self.pending) >= 256:  # in batches: per-call setup costs more than one event
+            self._take()
+
+    def _take(self) -> None:
+        """Store and project the pending events not seen yet."""
+        txn, states, fresh, rows, index = self.txn, self.states, self.fresh, self.rows, self.index
+        lookup = None if self.empty else self.view.events
+        apply = projection.apply
+        for ev in self.pending:
+            eid = ev.event_id
+            if eid in fresh or (lookup is not None and txn.get(eid, db=lookup) is not None):
+                continue
+            fresh.add(eid)
+            rows.append((eid, _encode_event(ev)))
+            index.append((_ie_key(ev), b""))
+            if ev.kind > 12:
+                continue
+            state = states.get(ev.issue_id)
+            if state is None:
+                raw = None if lookup is None else txn.get(ev.issue_id, db=self.view.issues)
+                state = _decode_state(raw) if raw is not None else projection.new_state(ev.issue_id.hex())
+                states[ev.issue_id] = state
+            apply(state, ev)
+        self.pending.clear()
+
+    @property
+    def added(self) -> int:
+        """The events taken so far that the view did not hold (all of them once `finish` ran)."""
+        return len(self.rows)
+
+    def finish(self) -> int:
+        """Write everything taken; return the number of new events."""
+        self._take()
+        view, txn, states = self.view, self.txn, self.states
+        txn.cursor(db=view.events).putmulti(self.rows)
+        txn.cursor(db=view.issue_events).putmulti(self.index)
+        txn.cursor(db=view.commits).putmulti([(bytes.fromhex(oid), b"") for oid in self.oids])
+        txn.cursor(db=view.issues).putmulti([(iid, _encode_state(state)) for iid, state in states.items()])
+        txn.cursor(db=view.summaries).putmulti(
+            [(iid, summary_record(state)) for iid, state in states.items() if projection.visible(state)]
+        )
+        if self.added:
+            view._put_meta(txn, "event_count", view._get_meta_txn(txn, "event_count", 0) + self.added)
+            view._put_meta(txn, "events_since_rebuild", view._get_meta_txn(txn, "events_since_rebuild", 0) + self.added)
+        return self.added

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from toolkit_grite.core.chunk import decode_chunk, decode_items, encode_chunk
-from toolkit_grite.core.model import Event
+from toolkit_grite.core.model import Event, content_id
 from toolkit_grite.core.repo import RepoPaths
 from toolkit_grite.errors import DbError, GriteIoError
 
@@ -197,7 +197,7 @@ class Screen:
         """The events of commit `oid` that pass; the others are recorded in `problems`."""
         good: list[Event] = []
         for ev in events:
-            if ev.computed_id() != ev.event_id:
+            if content_id(ev) != ev.event_id:
                 self.reject(oid, "event id does not match the event's content", ev.event_id)
                 continue
             if self.policy != "off" and not self._signature_ok(oid, ev):
@@ -342,13 +342,15 @@ def walk(
     screen: Screen | None = None,
     *,
     bulk_first: bool = False,
+    sink: Callable[[str, list[Event]], object] | None = None,
 ) -> list[tuple[str, list[Event]]]:
     """Follow `prev_wal` from `head`; return `[(oid, events)]` oldest first, stopping before `stop(oid)`.
 
     Every event passes `screen` (a fresh id-checking `Screen` when None); malformed commits,
     chunks and events are skipped and recorded in `screen.problems`. `bulk_first` starts with
     the bulk reader (for callers that know the chain is long, like a rebuild) instead of after
-    `BULK_AFTER` commits read one by one.
+    `BULK_AFTER` commits read one by one. `sink` is called with each commit's `(oid, events)` as
+    soon as it is read and screened (newest first), e.g. to build the view while git reads on.
     """
     screen = screen if screen is not None else Screen()
     from toolkit_grite.core import walbulk
@@ -359,6 +361,13 @@ def walk(
     def cut(oid: str) -> bool:
         return oid in seen or bool(stop and stop(oid))
 
+    def take(seg_oid: str, seg_events: list[Event]) -> None:
+        seen.add(seg_oid)
+        good = screen.events(seg_oid, seg_events)
+        out.append((seg_oid, good))
+        if sink is not None:
+            sink(seg_oid, good)
+
     oid = head
     budget = 0 if bulk_first else BULK_AFTER
     misses = 0
@@ -367,10 +376,7 @@ def walk(
             screen.reject(oid, "WAL chain loops back here; stopped")
             break
         if budget <= 0:
-            segment, after = walbulk.read_segment(repo, oid, cut)
-            for seg_oid, seg_events in segment:
-                seen.add(seg_oid)
-                out.append((seg_oid, screen.events(seg_oid, seg_events)))
+            segment, after = walbulk.read_segment(repo, oid, cut, take)
             # a short segment means the chain left git's first parents (or hit something odd):
             # go on one by one for a while (longer after each miss) before trying again
             if len(segment) < BULK_AFTER:
@@ -383,6 +389,8 @@ def walk(
         seen.add(oid)
         prev, events = read_commit_screened(repo, oid, screen)
         out.append((oid, events))
+        if sink is not None:
+            sink(oid, events)
         oid = prev
     out.reverse()
     return out

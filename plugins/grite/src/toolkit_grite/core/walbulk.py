@@ -29,7 +29,7 @@ import queue
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from toolkit_grite.core.chunk import decode_chunk
@@ -99,8 +99,17 @@ def _feed(stdin: Any, data: bytes) -> None:
         stdin.close()
 
 
-def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, list[tuple[str, str, str]]], None, None]:
-    """Yield `(tree, [(mode, blob oid, path)])` for `trees` in order, as `git diff-tree` lists them.
+_HEADER = f"\n{EMPTY_TREE} ".encode()
+#: The listing of a tree as both writers make it (one chunk and `meta.json`), read with one match.
+_PLAIN = re.compile(
+    EMPTY_TREE.encode() + rb" ([0-9a-f]{40})\n"
+    rb":000000 100644 0{40} ([0-9a-f]{40}) A\tevents/[^\n]*\.bin\n"
+    rb":000000 100644 0{40} ([0-9a-f]{40}) A\tmeta\.json\n"
+)
+
+
+def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, bytes, list[bytes]], None, None]:
+    """Yield `(tree, meta.json oid, chunk oids)` for `trees` in order, as `git diff-tree` lists them.
 
     The listing streams: the caller reads blobs of one commit while git lists the next ones.
     """
@@ -115,25 +124,18 @@ def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, list[tuple[st
     feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
     feeder.start()
     try:
-        tree: str | None = None
-        files: list[tuple[str, str, str]] = []
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
-            if line.startswith(":"):  # ":000000 <mode> <zero oid> <blob oid> A\t<path>"
-                fields, _tab, path = line[1:].partition("\t")
-                parts = fields.split()
-                if tree is None or len(parts) != 5 or parts[4] != "A":
-                    raise _Unusable("unexpected diff-tree record")
-                files.append((parts[1], parts[3], path))
-            else:  # "<empty tree> <tree>"
-                if tree is not None:
-                    yield tree, files
-                parts = line.split()
-                if len(parts) != 2 or parts[0] != EMPTY_TREE:
-                    raise _Unusable("unexpected diff-tree header")
-                tree, files = parts[1], []
-        if tree is not None:
-            yield tree, files
+        for region in _whole_records(proc.stdout):
+            pos, end = 0, len(region)
+            while pos < end:
+                match = _PLAIN.match(region, pos)
+                if match is not None and (match.end() == end or region[match.end()] != 0x3A):  # no 3rd file (":")
+                    yield match.group(1).decode(), match.group(3), [match.group(2)]
+                    pos = match.end()
+                    continue
+                stop = region.find(_HEADER, pos)
+                stop = end if stop < 0 else stop + 1
+                yield _listing(region[pos:stop])
+                pos = stop
         if proc.wait() != 0:
             raise _Unusable("diff-tree failed")
     finally:
@@ -142,6 +144,36 @@ def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, list[tuple[st
         proc.wait()
         proc.stdout.close()
         feeder.join()
+
+
+def _whole_records(stdout: Any) -> Iterator[bytes]:
+    """Yield `diff-tree` output in blocks that end where a tree's listing ends."""
+    rest = b""
+    while block := stdout.read1(1 << 16):
+        rest += block
+        cut = rest.rfind(_HEADER)
+        if cut >= 0:
+            yield rest[: cut + 1]
+            rest = rest[cut + 1 :]
+    if rest:
+        yield rest
+
+
+def _listing(record: bytes) -> tuple[str, bytes, list[bytes]]:
+    """`(tree, meta.json oid, chunk oids)` of one tree's `diff-tree` record, whatever its files."""
+    header, *lines = record.decode("utf-8", "surrogateescape").rstrip("\n").split("\n")
+    parts = header.split()
+    if len(parts) != 2 or parts[0] != EMPTY_TREE:
+        raise _Unusable("unexpected diff-tree header")
+    files: list[tuple[str, str, str]] = []
+    for line in lines:  # ":000000 <mode> <zero oid> <blob oid> A\t<path>"
+        fields, _tab, path = line[1:].partition("\t")
+        cols = fields.split()
+        if not line.startswith(":") or len(cols) != 5 or cols[4] != "A":
+            raise _Unusable("unexpected diff-tree record")
+        files.append((cols[1], cols[3], path))
+    meta, bins = _bins_in_order(files)
+    return parts[1], meta.encode(), [oid.encode() for oid in bins]
 
 
 def _bins_in_order(files: list[tuple[str, str, str]]) -> tuple[str, list[str]]:
@@ -169,13 +201,20 @@ def _prev_of(meta: bytes) -> str | None:
     return None if prev is None else prev.decode()
 
 
-def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[list[tuple[str, list[Event]]], str | None]:
+def read_segment(
+    repo: Any,
+    start: str,
+    cut: Callable[[str], bool],
+    each: Callable[[str, list[Event]], object] | None = None,
+) -> tuple[list[tuple[str, list[Event]]], str | None]:
     """Read the WAL from `start` (newest first) as far as the bulk path can vouch for it.
 
     Args:
         repo: The pygit2 repository.
         start: The first commit to read (the caller has checked it against `cut`).
         cut: True for a commit where reading must stop (already read, or the caller's stop).
+        each: Called with `(oid, events)` for each commit as soon as it is read (while git reads
+            the next ones); every commit passed to it is in the returned list.
 
     Returns:
         `(commits, next)`: `[(oid, events)]` newest first (possibly empty) and the `prev_wal` of
@@ -198,6 +237,7 @@ def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[lis
     planner.start()
     out: list[tuple[str, list[Event]]] = []
     nxt: str | None = start
+    failed: BaseException | None = None
     stdout = cat.stdout
     assert stdout is not None
     try:
@@ -212,6 +252,12 @@ def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[lis
                 events.extend(decode_chunk(_blob(stdout)))
             out.append((commit, events))
             nxt = parent
+            if each is not None:
+                try:
+                    each(commit, events)
+                except BaseException as exc:  # the caller's failure, not a reading problem: re-raised below
+                    failed = exc
+                    break
     except (_Unusable, DbError, ValueError, UnicodeDecodeError):
         pass  # the sequential reader takes over at `nxt` (and raises the error, if any)
     finally:
@@ -221,6 +267,8 @@ def read_segment(repo: Any, start: str, cut: Callable[[str], bool]) -> tuple[lis
         cat.wait()
         stdout.close()
         planner.join()
+    if failed is not None:
+        raise failed
     return out, nxt
 
 
@@ -250,11 +298,10 @@ def _plan(
     """
     listings = _listings(repo, [tree for _c, tree, _p in chain])
     try:
-        for (commit, tree, parent), (listed, files) in zip(chain, listings, strict=False):
+        for (commit, tree, parent), (listed, meta, bins) in zip(chain, listings, strict=False):
             if halt.is_set() or listed != tree:
                 break
-            meta, bins = _bins_in_order(files)
-            stdin.write("".join(f"{oid}\n" for oid in (meta, *bins)).encode())
+            stdin.write(b"\n".join((meta, *bins, b"")))
             plans.put((commit, parent, len(bins)))
     except (_Unusable, OSError, ValueError, UnicodeDecodeError):
         pass
