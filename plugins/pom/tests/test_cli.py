@@ -195,11 +195,12 @@ def test_sigkill_of_pom_leaves_no_orphans(tmp_path: Path, start_pom: Any) -> Non
     wait_for(lambda: not any(pid_alive(p) for p in pids), 15, what="children and grandchildren to die")
 
 
+#: The pid files appear whole (mv): a test that saw one exist read it empty once.
 SETSID_STACK = """
 [processes.a]
-command = "setsid sleep 300 & echo $! > gc.pid; exec sleep 300"
+command = "setsid sleep 300 & echo $! > gc.tmp && mv gc.tmp gc.pid; exec sleep 300"
 [processes.b]
-command = "setsid sh -c 'sleep 300' & echo $! > orphan.pid; exit 0"
+command = "setsid sh -c 'sleep 300' & echo $! > orphan.tmp && mv orphan.tmp orphan.pid; exit 0"
 """
 
 
