@@ -132,6 +132,75 @@ async def test_the_tail_hands_a_batch_to_one_slice_of_subscriptions_at_a_time(se
     assert got == [3] * subscribers
 
 
+async def _held_append(service: EventStoreService, stream: str, release: asyncio.Event) -> asyncio.Task[Any]:
+    """Start an append to `stream` that stays in flight (in the store call) until `release` is set."""
+    real = service.store.append
+
+    async def held(s: str, events: Any, expected: Expected) -> Any:
+        if s == stream:
+            await release.wait()
+        return await real(s, events, expected)
+
+    service.store.append = held  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(service.append(stream, [ev()], Expected.any()))
+    await _eventually(lambda: service.writing == 1)
+    return task
+
+
+async def _live_subscribers(service: EventStoreService, n: int, got: list[list[int]]) -> list[asyncio.Task[None]]:
+    caught = [asyncio.Event() for _ in range(n)]
+
+    async def consume(i: int) -> None:
+        async with contextlib.aclosing(service.subscribe("$all", None)) as items:
+            async for item in items:
+                if item.kind == "caught_up":
+                    caught[i].set()
+                got[i].extend(decode_record(r).position for r in item.records)
+
+    tasks = [asyncio.create_task(consume(i)) for i in range(n)]
+    await asyncio.wait_for(asyncio.gather(*(c.wait() for c in caught)), 60)
+    return tasks
+
+
+async def test_no_slice_is_fed_while_an_append_is_in_flight(service: EventStoreService) -> None:
+    # Writers first: deliveries wait for in-flight appends, so an append's own event-loop steps
+    # never queue up behind thousands of subscription steps.
+    service.writers_first_wait = 600.0
+    got: list[list[int]] = [[] for _ in range(3)]
+    tasks = await _live_subscribers(service, 3, got)
+    release = asyncio.Event()
+    held = await _held_append(service, "held", release)
+    # Written past the service (no writer of its own in flight): the tail reads it and must wait.
+    r = await service.store.append("other", await service.prepare([ev()]), Expected.any())
+    await _eventually(lambda: service.tail.read_up_to >= r.position)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert got == [[], [], []]
+    release.set()
+    done = await asyncio.wait_for(held, 30)
+    await _eventually(lambda: all(g == [r.position, done.position] for g in got))
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_appends_in_flight_delay_deliveries_only_for_a_bounded_time(service: EventStoreService) -> None:
+    # An append that never finishes (or a steady stream of them) cannot starve subscriptions.
+    service.writers_first_wait = 0.05
+    got: list[list[int]] = [[] for _ in range(3)]
+    tasks = await _live_subscribers(service, 3, got)
+    release = asyncio.Event()
+    held = await _held_append(service, "held", release)
+    r = await service.store.append("other", await service.prepare([ev()]), Expected.any())
+    await _eventually(lambda: all(g == [r.position] for g in got))
+    assert service.writing == 1  # still in flight
+    release.set()
+    await asyncio.wait_for(held, 30)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_shutdown_ends_live_subscriptions_fed_by_the_tail(service: EventStoreService) -> None:
     from toolkit_graveyar.core.errors import Unavailable
 
