@@ -123,7 +123,7 @@ async def w1_graveyar_db(address: str, tasks: int, per_task: int, tag: str) -> f
     from toolkit_graveyar._proto import eventstore_pb2_grpc as es_grpc
 
     async with grpc.aio.insecure_channel(address) as ch:
-        stub = es_grpc.EventStoreStub(ch)
+        stub = es_grpc.EventStoreStub(ch)  # type: ignore[no-untyped-call]
         transition = es.Transition(name="bench.appended", from_state="a", to_state="b")
 
         async def task(i: int) -> None:
@@ -147,7 +147,7 @@ async def w2_batched(address: str, tasks: int, calls: int, batch: int, tag: str)
     from toolkit_graveyar.client import new_event_id
 
     async with grpc.aio.insecure_channel(address) as ch:
-        stub = pb_grpc.GraveyarStub(ch)
+        stub = pb_grpc.GraveyarStub(ch)  # type: ignore[no-untyped-call]
 
         async def task(i: int) -> None:
             for j in range(calls):
@@ -606,6 +606,10 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
                 f"graveyar-lmdb / {peer}: w1 {g['w1'] / p['w1']:.2f}x, w2 {g['w2'] / p['w2']:.2f}x, "
                 f"w3 {g['w3'] / p['w3']:.2f}x"
             )
+    ceiling = results.get("grpc-echo-ceiling")
+    for name in ("graveyar-lmdb", "graveyar-postgres"):
+        if ceiling and name in results:
+            print(f"{name} w1 / do-nothing gRPC ceiling (same run): {results[name]['w1'] / ceiling['w1']:.2f}x")
     for name, r in results.items():
         if "append_ms_crowded" in r:
             print(f"{name} w5 fan-out: {_fanout_line(r)}")

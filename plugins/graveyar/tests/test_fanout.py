@@ -132,6 +132,82 @@ async def test_the_tail_hands_a_batch_to_one_slice_of_subscriptions_at_a_time(se
     assert got == [3] * subscribers
 
 
+async def _held_append(service: EventStoreService, stream: str, release: asyncio.Event) -> asyncio.Task[Any]:
+    """Start an append to `stream` that stays in flight (in the store call) until `release` is set."""
+    real = service.store.append
+
+    async def held(s: str, events: Any, expected: Expected) -> Any:
+        if s == stream:
+            await release.wait()
+        return await real(s, events, expected)
+
+    service.store.append = held  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(service.append(stream, [ev()], Expected.any()))
+    await _eventually(lambda: service.writing == 1)
+    return task
+
+
+async def _live_subscribers(service: EventStoreService, n: int, got: list[list[int]]) -> list[asyncio.Task[None]]:
+    caught = [asyncio.Event() for _ in range(n)]
+
+    async def consume(i: int) -> None:
+        async with contextlib.aclosing(service.subscribe("$all", None)) as items:
+            async for item in items:
+                if item.kind == "caught_up":
+                    caught[i].set()
+                got[i].extend(decode_record(r).position for r in item.records)
+
+    tasks = [asyncio.create_task(consume(i)) for i in range(n)]
+    await asyncio.wait_for(asyncio.gather(*(c.wait() for c in caught)), 60)
+    return tasks
+
+
+class HeldWriter:
+    """Three live `$all` subscribers, an append held in flight, and one record written past the service."""
+
+    def __init__(self, service: EventStoreService) -> None:
+        self.service = service
+        self.got: list[list[int]] = [[] for _ in range(3)]
+        self.release = asyncio.Event()
+        self.position = 0  # of the record written past the service
+
+    async def __aenter__(self) -> HeldWriter:
+        self.tasks = await _live_subscribers(self.service, 3, self.got)
+        self.held = await _held_append(self.service, "held", self.release)
+        # No writer of its own in flight: the tail reads it while the held append is in flight.
+        r = await self.service.store.append("other", await self.service.prepare([ev()]), Expected.any())
+        self.position = r.position
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(self.held, *self.tasks, return_exceptions=True)
+
+
+async def test_no_slice_is_fed_while_an_append_is_in_flight(service: EventStoreService) -> None:
+    # Writers first: deliveries wait for in-flight appends, so an append's own event-loop steps
+    # never queue up behind thousands of subscription steps.
+    service.writers_first_wait = 600.0
+    async with HeldWriter(service) as w:
+        await _eventually(lambda: service.tail.read_up_to >= w.position)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert w.got == [[], [], []]
+        w.release.set()
+        done = await asyncio.wait_for(w.held, 30)
+        await _eventually(lambda: all(g == [w.position, done.position] for g in w.got))
+
+
+async def test_appends_in_flight_delay_deliveries_only_for_a_bounded_time(service: EventStoreService) -> None:
+    # An append that never finishes (or a steady stream of them) cannot starve subscriptions.
+    service.writers_first_wait = 0.05
+    async with HeldWriter(service) as w:
+        await _eventually(lambda: all(g == [w.position] for g in w.got))
+        assert service.writing == 1  # still in flight
+
+
 async def test_shutdown_ends_live_subscriptions_fed_by_the_tail(service: EventStoreService) -> None:
     from toolkit_graveyar.core.errors import Unavailable
 

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from toolkit_graveyar.core.codec import decode_record
@@ -114,6 +114,8 @@ class LiveTail:
         capacity: Records a listener may hold before it is dropped.
         slice_size: Listeners fed at once (see `_fan_out`).
         handover_wait: Seconds a slice may take to deliver before the next slice starts anyway.
+        writers_first: Awaited before each slice: returns once no append is in flight (or after
+            a bounded wait), so deliveries yield the event loop to writers (see `_fan_out`).
     """
 
     def __init__(
@@ -125,8 +127,10 @@ class LiveTail:
         capacity: int = DEFAULT_LISTENER_CAPACITY,
         slice_size: int = DEFAULT_SLICE,
         handover_wait: float = DEFAULT_HANDOVER_WAIT,
+        writers_first: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
+        self._writers_first = writers_first
         self.slice_size = max(1, slice_size)
         self._page = page
         self._poll = poll_interval
@@ -145,6 +149,11 @@ class LiveTail:
     def listeners(self) -> int:
         """How many subscriptions are currently fed by the tail."""
         return len(self._listeners)
+
+    @property
+    def read_up_to(self) -> int:
+        """The last position the tail has read (its listeners are being, or have been, handed it)."""
+        return self._cursor
 
     @property
     def delivering(self) -> int:
@@ -198,10 +207,14 @@ class LiveTail:
         previous one has handed its batch on (each of its subscriptions is back waiting) or after
         `handover_wait` seconds (a subscriber blocked by its client's flow control keeps its
         buffer and does not hold up the others), so at most one slice of deliveries competes
-        with a writer at any time.
+        with a writer at any time. And no slice starts while an append is in flight
+        (`writers_first`, bounded): the few event-loop steps of an append (its hand-over to the
+        store, its resolution, its response) then never queue up behind deliveries.
         """
         listeners = list(self._listeners)
         for start in range(0, len(listeners), self.slice_size):
+            if self._writers_first is not None:
+                await self._writers_first()
             self._slice_done.clear()
             for listener in listeners[start : start + self.slice_size]:
                 # A listener that left (or was dropped) while earlier slices ran is skipped.

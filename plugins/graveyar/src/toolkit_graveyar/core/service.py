@@ -7,6 +7,8 @@ core model and call these methods; they never re-implement a rule.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -49,6 +51,8 @@ __all__ = ["EventStoreService", "SubscriptionItem"]
 log = logging.getLogger("graveyar")
 
 _SCHEMA_TTL = 1.0
+#: Longest a fan-out slice waits for in-flight appends to finish (writers first, subscribers never starved).
+WRITERS_FIRST_WAIT = 0.02
 #: Appends in one multi-stream append.
 MAX_MULTI_APPENDS = 100
 
@@ -88,8 +92,16 @@ class EventStoreService:
         self._schemas: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.soft_violations = 0
         self.closed = False
+        #: Appends between validation and their store's answer, and the event set when none is.
+        self._writing = 0
+        self._no_writers = asyncio.Event()
+        self._no_writers.set()
+        #: Longest a fan-out slice defers to in-flight appends (seconds).
+        self.writers_first_wait = WRITERS_FIRST_WAIT
         #: The one reader of new records that feeds every live subscription.
-        self.tail = LiveTail(store, page=self.limits.max_read_page, poll_interval=poll_interval)
+        self.tail = LiveTail(
+            store, page=self.limits.max_read_page, poll_interval=poll_interval, writers_first=self.writers_first
+        )
         #: Physical removal of invisible events (operations.Operations StartScavenge/StopScavenge).
         self.scavenger = Scavenger(self)
 
@@ -126,9 +138,13 @@ class EventStoreService:
         check_stream_name(stream, writable=not (metastream_ok and stream.startswith("$$") and len(stream) > 2))
         if expected.version < 0:
             raise InvalidRequest(f"expected version {expected.version} is negative")
-        await authorize(self.store, stream, WRITE)
-        prepared = await self.prepare_wire(msgs, require_transition=require_transition)
-        return await self.store.append(stream, prepared, expected)
+        self._writer_in()
+        try:
+            await authorize(self.store, stream, WRITE)
+            prepared = await self.prepare_wire(msgs, require_transition=require_transition)
+            return await self.store.append(stream, prepared, expected)
+        finally:
+            self._writer_out()
 
     async def append_multi(self, items: Sequence[tuple[str, Sequence[ProposedEvent], Expected]]) -> list[AppendResult]:
         """Append to several distinct streams atomically (all or none)."""
@@ -162,7 +178,35 @@ class EventStoreService:
             prepared.append((stream, events, expected))
         if total > self.limits.max_append_events:
             raise InvalidRequest(f"{total} events exceed the limit of {self.limits.max_append_events} per append")
-        return await self.store.append_multi(prepared)
+        self._writer_in()
+        try:
+            return await self.store.append_multi(prepared)
+        finally:
+            self._writer_out()
+
+    def _writer_in(self) -> None:
+        self._writing += 1
+        self._no_writers.clear()
+
+    def _writer_out(self) -> None:
+        self._writing -= 1
+        if not self._writing:
+            self._no_writers.set()
+
+    async def writers_first(self) -> None:
+        """Return once no append is in flight, or after `writers_first_wait` seconds (fan-out's gate).
+
+        Appends come first, but a steady stream of them cannot starve subscriptions: each slice
+        defers at most this long.
+        """
+        if self._writing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_writers.wait(), self.writers_first_wait)
+
+    @property
+    def writing(self) -> int:
+        """Appends in flight (validated or being validated, not yet answered by the store)."""
+        return self._writing
 
     async def prepare(
         self, events: Sequence[ProposedEvent], *, require_transition: bool = False

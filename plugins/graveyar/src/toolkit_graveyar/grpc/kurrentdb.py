@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from toolkit_graveyar.core.service import EventStoreService
     from toolkit_graveyar.grpc.guard import Guard
 
-__all__ = ["KURRENT_SERVICES", "KurrentApi", "LeaderGate", "Member"]
+__all__ = ["KURRENT_SERVICES", "KurrentApi", "LeaderGate", "LeaderRule", "Member"]
 
 STREAMS = "event_store.client.streams.Streams"
 GOSSIP = "event_store.client.gossip.Gossip"
@@ -67,6 +67,10 @@ class Member:
     port: int = 0
 
 
+#: What a follower refuses for one method (see `LeaderGate`).
+LeaderRule = Literal["header", "always", "ready"]
+
+
 class LeaderGate:
     """What a follower refuses, as KurrentDB's follower does (ClusterVNodeController).
 
@@ -85,7 +89,7 @@ class LeaderGate:
         """True unless another server leads (as of this server's last heartbeat)."""
         return self.cluster is None or self.cluster.leader_elsewhere() is None
 
-    def check(self, context: grpc.aio.ServicerContext, rule: str) -> None:
+    def check(self, context: grpc.aio.ServicerContext, rule: LeaderRule) -> None:
         """Raise NotLeader or Unavailable when this follower must not serve the call."""
         leader = self.cluster.leader_elsewhere() if self.cluster is not None else None
         if leader is None:
@@ -741,7 +745,7 @@ class _Handlers:
         self.guard = guard
         self.gate = gate
 
-    def _admit(self, context: grpc.aio.ServicerContext, leader: str | None) -> None:
+    def _admit(self, context: grpc.aio.ServicerContext, leader: LeaderRule | None) -> None:
         # Credentials first, then the follower's refusal: KurrentDB authorises before it routes.
         self.guard.check_auth(context)
         if leader is not None and self.gate is not None:
@@ -770,7 +774,9 @@ class _Handlers:
         async for raw in raws:
             yield self._parse(request_type, raw)
 
-    def unary(self, request_type: Any, fn: Callable[[Any], Awaitable[Message]], *, leader: str | None = None) -> Any:
+    def unary(
+        self, request_type: Any, fn: Callable[[Any], Awaitable[Message]], *, leader: LeaderRule | None = None
+    ) -> Any:
         async def handler(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
             try:
                 self._admit(context, leader)
@@ -783,7 +789,7 @@ class _Handlers:
         return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
     def unary_stream(
-        self, request_type: Any, fn: Callable[[Any], AsyncIterator[Message]], *, leader: str | None = None
+        self, request_type: Any, fn: Callable[[Any], AsyncIterator[Message]], *, leader: LeaderRule | None = None
     ) -> Any:
         async def handler(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
@@ -798,7 +804,11 @@ class _Handlers:
         return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
     def stream_unary(
-        self, request_type: Any, fn: Callable[[AsyncIterator[Any]], Awaitable[Message]], *, leader: str | None = None
+        self,
+        request_type: Any,
+        fn: Callable[[AsyncIterator[Any]], Awaitable[Message]],
+        *,
+        leader: LeaderRule | None = None,
     ) -> Any:
         async def handler(raws: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> Any:
             try:
@@ -816,7 +826,7 @@ class _Handlers:
         request_type: Any,
         fn: Callable[[AsyncIterator[Any]], AsyncIterator[Message]],
         *,
-        leader: str | None = None,
+        leader: LeaderRule | None = None,
     ) -> Any:
         async def handler(raws: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:

@@ -50,17 +50,6 @@ log = logging.getLogger("graveyar.pg")
 
 CHANNEL = "graveyar_append"
 _MIGRATION_LOCK = 0x6772617665796172  # "graveyar"
-# COPY text format escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
-_COPY_ESCAPES = str.maketrans(
-    {"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-)
-
-
-def _copy_text(value: str) -> str:
-    """A text value as a COPY text-format field."""
-    return value.translate(_COPY_ESCAPES)
-
-
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS graveyar_head (
     id smallint PRIMARY KEY CHECK (id = 1),
@@ -106,6 +95,25 @@ CREATE TABLE IF NOT EXISTS graveyar_schemas (
 """
 
 _STATE_COLS = "name, version, position, truncate_before, deleted, max_count, max_age"
+
+#: Everything an append batch writes, in one statement: the events (binary arrays; bytea and
+#: bigint in binary cost no escaping), the touched streams' states, the head and the notification
+#: (delivered at commit).
+_WRITE_SQL = f"""
+WITH events AS (
+    INSERT INTO graveyar_events (position, stream, version, event_id, content_hash, record)
+    SELECT * FROM unnest(%b::int8[], %s::text[], %b::int8[], %s::uuid[], %b::bytea[], %b::bytea[])
+), states AS (
+    INSERT INTO graveyar_streams ({_STATE_COLS})
+    SELECT * FROM unnest(%s::text[], %s::int8[], %s::int8[], %s::int8[], %s::bool[], %s::int8[], %s::int8[])
+    ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = EXCLUDED.position,
+        truncate_before = EXCLUDED.truncate_before, deleted = EXCLUDED.deleted,
+        max_count = EXCLUDED.max_count, max_age = EXCLUDED.max_age
+), head AS (
+    UPDATE graveyar_head SET position = %s WHERE id = 1
+)
+SELECT pg_notify(%s, %s)
+"""
 
 
 def _state(row: Sequence[Any]) -> StreamState:
@@ -277,7 +285,10 @@ class PgStore(Store):
                 if conn is None or conn.closed or conn.broken:
                     self._writer_conn = None
                     conn = self._writer_conn = await self._connect(autocommit=False)
-                async with conn.transaction():
+                # An append batch pipelines its transaction: BEGIN travels with its reads, COMMIT
+                # with its write (see `_append_batch`).
+                pipe = conn.pipeline() if fn == self._append_batch else contextlib.nullcontext()
+                async with pipe, conn.transaction():
                     head = await fn(conn, ops)
                     results = {id(op): op.result for op in ops}
                     committing = True
@@ -321,18 +332,22 @@ class PgStore(Store):
         return int(row[0])
 
     async def _append_batch(self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]) -> int:
-        head = await self._lock_head(conn)
-        names = sorted({op.args[0] for op in ops})
-        cur = await conn.execute(f"SELECT {_STATE_COLS} FROM graveyar_streams WHERE name = ANY(%s)", (names,))
-        states: dict[str, StreamState] = {r[0]: _state(r) for r in await cur.fetchall()}
-        # Ids go as canonical text (cast by the server): building uuid.UUID objects cost ~1 us each.
-        cur = await conn.execute(
-            "SELECT event_id, stream, version, position, content_hash FROM graveyar_events "
-            "WHERE event_id = ANY(%s::uuid[])",
-            ([ev.event_id for op in ops for ev in op.args[1]],),
-        )
-        known: dict[bytes, IdHit] = {r[0].bytes: IdHit(r[1], r[2], r[3], bytes(r[4])) for r in await cur.fetchall()}
-        lines: list[str] = []  # rows in COPY text format
+        """Append a group of appends in two round trips: the reads, then one statement that writes.
+
+        The three reads are pipelined (one round trip). PostgreSQL runs them in order, so the stream
+        states and event ids are read after the head lock is granted and see every commit before
+        it. The writes (events, stream states, head, notification) are one statement of
+        data-modifying CTEs whose rows travel as binary arrays; when the caller pipelines the
+        transaction (`_run`), BEGIN and COMMIT share those two round trips.
+        """
+        head, states, known = await self._batch_reads(conn, ops)
+        # Columns of the new rows of graveyar_events.
+        positions: list[int] = []
+        streams: list[str] = []
+        versions: list[int] = []
+        event_ids: list[str] = []
+        hashes: list[bytes] = []
+        records: list[bytes] = []
         touched: dict[str, StreamState] = {}
         for op in ops:
             stream, events, expected = op.args
@@ -349,33 +364,59 @@ class PgStore(Store):
             if state is None:
                 state = states[stream] = StreamState(stream, 0)
             sf = stream_field(stream)
-            name = _copy_text(stream)
-            version, first_v, first_p = state.version, state.version + 1, head + 1
-            for ev in events:
-                version += 1
-                head += 1
-                record = finish_record(ev.tail, sf, version, head)
-                # position, stream, version, event_id, content_hash, record; a bytea is `\x<hex>`, its
-                # backslash doubled because COPY text format treats backslash as its escape character
-                lines.append(
-                    f"{head}\t{name}\t{version}\t{ev.event_id}\t\\\\x{ev.content_hash.hex()}\t\\\\x{record.hex()}\n"
-                )
-                known[ev.uuid] = IdHit(stream, version, head, ev.content_hash)
+            n = len(events)
+            first_v, first_p = state.version + 1, head + 1
+            version = state.version + n
+            positions.extend(range(first_p, first_p + n))
+            versions.extend(range(first_v, version + 1))
+            streams.extend([stream] * n)
+            for i, ev in enumerate(events):
+                event_ids.append(ev.event_id)
+                hashes.append(ev.content_hash)
+                records.append(finish_record(ev.tail, sf, first_v + i, first_p + i))
+                known[ev.uuid] = IdHit(stream, first_v + i, first_p + i, ev.content_hash)
+            head += n
             revived = state.deleted
             state.version, state.position, state.deleted = version, head, False
             touched[stream] = state
             op.result = AppendResult(stream, first_v, version, first_p, head, revived=revived)
-        if lines:
-            # One write of preformatted text: psycopg's write_row formats and escapes every
-            # column in Python, about a quarter of the append path's CPU per event.
-            async with conn.cursor().copy(
-                "COPY graveyar_events (position, stream, version, event_id, content_hash, record) FROM STDIN"
-            ) as copy:
-                await copy.write("".join(lines))
-            await self._save_states(conn, touched.values())
-            await conn.execute("UPDATE graveyar_head SET position = %s WHERE id = 1", (head,))
-            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(head)))
+        if positions:
+            st = list(touched.values())
+            states_cols = (
+                [s.stream for s in st],
+                [s.version for s in st],
+                [s.position for s in st],
+                [s.truncate_before for s in st],
+                [s.deleted for s in st],
+                [s.max_count for s in st],
+                [s.max_age for s in st],
+            )
+            events_cols = (positions, streams, versions, event_ids, hashes, records)
+            await conn.execute(_WRITE_SQL, (*events_cols, *states_cols, head, CHANNEL, str(head)))
         return head
+
+    async def _batch_reads(
+        self, conn: psycopg.AsyncConnection[Any], ops: list[_Op]
+    ) -> tuple[int, dict[str, StreamState], dict[bytes, IdHit]]:
+        """(head, states of the touched streams, recorded ids among the batch's): one pipelined round trip."""
+        names = sorted({op.args[0] for op in ops})
+        # Ids go as canonical text (cast by the server): building uuid.UUID objects cost ~1 us each.
+        ids = [ev.event_id for op in ops for ev in op.args[1]]
+        async with conn.pipeline():
+            head_cur = await conn.execute("SELECT position FROM graveyar_head WHERE id = 1 FOR UPDATE")
+            states_cur = await conn.execute(
+                f"SELECT {_STATE_COLS} FROM graveyar_streams WHERE name = ANY(%s)", (names,)
+            )
+            ids_cur = await conn.execute(
+                "SELECT event_id, stream, version, position, content_hash FROM graveyar_events "
+                "WHERE event_id = ANY(%s::uuid[])",
+                (ids,),
+            )
+            row = await head_cur.fetchone()
+            assert row is not None
+            states = {r[0]: _state(r) for r in await states_cur.fetchall()}
+            known = {r[0].bytes: IdHit(r[1], r[2], r[3], bytes(r[4])) for r in await ids_cur.fetchall()}
+        return int(row[0]), states, known
 
     async def _save_states(self, conn: psycopg.AsyncConnection[Any], states: Any) -> None:
         async with conn.cursor() as cur:
