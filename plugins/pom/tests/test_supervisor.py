@@ -475,3 +475,98 @@ async def test_headless_printer_prints_each_line_once_in_time_order(
     stamps = [line.split()[0] for line in out]
     assert stamps == sorted(stamps)
     assert out[0] == "10:00:00 p0   | p0 0"
+
+
+async def test_an_interactive_process_leads_a_session_with_its_terminal_as_controlling_tty(
+    supervise: Callable[..., Supervisor],
+) -> None:
+    # Opening /dev/tty only works with a controlling terminal; the terminal's foreground group is the process's.
+    check = "import os; os.close(os.open('/dev/tty', os.O_RDWR)); print('ctty', os.getsid(0) == os.getpid() == os.getpgrp() == os.tcgetpgrp(0), os.getpid(), flush=True); input()"
+    sup = supervise(
+        f'[processes.repl]\nargv = ["{sys.executable}", "-c", "{check}"]\ninteractive = true\n'
+        '[processes.missing]\nargv = ["no-such-program-anywhere"]\ninteractive = true\n'
+    )
+    sup.begin()
+    inst = sup.instances["repl"]
+
+    def line() -> str | None:
+        texts = [ln.text for ln in sup.store.log("repl").snapshot().query(after_id=0).lines if ln.stream != "pom"]
+        return next((t for t in texts if t.startswith("ctty")), None)
+
+    seen = await until(line, 20, "the process to report its terminal")
+    assert seen == f"ctty True {inst.pid}"
+    missing = sup.instances["missing"]
+    await until(lambda: missing.state == "crashed", 10, "the missing program to be reported")
+    assert missing.exit_code == 127
+    assert "failed to start" in pom_lines(sup, "missing")[0].text
+
+
+async def test_the_watchdog_kills_marked_processes_it_was_never_told_about(tmp_path: Path) -> None:
+    # The window between spawning a child and registering its group: only the POM_INSTANCE marker finds it.
+    import subprocess
+
+    from toolkit_pom.core.proc import Watchdog, instance_marker
+
+    env = dict(os.environ, POM_INSTANCE=instance_marker().partition("=")[2] + "unregistered")
+    child = subprocess.Popen(
+        ["sh", "-c", "sleep 300 & echo $!; exec setsid sleep 300"], env=env, stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None
+    grandchild = int(child.stdout.readline())
+    unmarked = subprocess.Popen(["sleep", "300"])
+    watchdog = Watchdog()
+    try:
+        assert watchdog.proc.stdin is not None
+        watchdog.proc.stdin.close()  # as when pom dies: the pipe closes without the clean-shutdown note
+        assert watchdog.proc.wait(15) == 0
+        assert child.wait(15) < 0
+        await until(lambda: not pid_alive(grandchild), 15, "the grandchild to die")
+        assert unmarked.poll() is None
+    finally:
+        child.stdout.close()
+        unmarked.kill()
+        unmarked.wait()
+
+
+async def test_many_spawns_while_reader_threads_run_never_hang(tmp_path: Path) -> None:
+    # The old spawn hang's shape: fork while other threads run and hold locks (here: 8 threads
+    # reading pipes and allocating). Spawning must never block on them.
+    import threading
+
+    from toolkit_pom.core.proc import spawn_off_loop
+
+    stop = threading.Event()
+    feeders = [os.pipe() for _ in range(8)]
+
+    def read(fd: int) -> None:
+        chunks = []
+        while not stop.is_set():
+            chunks.append(os.read(fd, 65536))
+            del chunks[:-4]
+
+    def write(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                os.write(fd, b"x" * 65536)
+
+    threads = [threading.Thread(target=read, args=(r,), daemon=True) for r, _ in feeders]
+    threads += [threading.Thread(target=write, args=(w,), daemon=True) for _, w in feeders]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(5):
+            started = await asyncio.wait_for(
+                asyncio.gather(*(spawn_off_loop(("true",), cwd=tmp_path, env=dict(os.environ)) for _ in range(40))), 60
+            )
+            for proc, out_r, err_r in started:
+                assert proc.wait(30) == 0
+                os.close(out_r)
+                os.close(err_r)
+    finally:
+        stop.set()
+        for _, w in feeders:
+            os.close(w)
+        for t in threads:
+            t.join(5)
+        for r, _ in feeders:
+            os.close(r)
