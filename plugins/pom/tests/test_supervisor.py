@@ -570,3 +570,73 @@ async def test_many_spawns_while_reader_threads_run_never_hang(tmp_path: Path) -
             t.join(5)
         for r, _ in feeders:
             os.close(r)
+
+
+EARLY_STACK = """
+[processes.now]
+command = "echo now up; exec sleep 300"
+readiness = { log = "now up" }
+[processes.twice]
+command = "exec sleep 300"
+replicas = 2
+[processes.later]
+command = "exec sleep 300"
+depends_on = { now = "healthy" }
+[processes.off]
+command = "exec sleep 300"
+disabled = true
+"""
+
+
+async def test_processes_started_before_the_supervisor_are_adopted_as_their_first_run(tmp_path: Path) -> None:
+    from toolkit_pom.core.prestart import prestart
+
+    config = load_config(write_project(tmp_path, EARLY_STACK))
+    early = prestart(config)
+    started = {name: run.proc.pid for name, run in early.spawned.items()}
+    assert sorted(started) == ["now", "twice.1", "twice.2"]  # not the dependent or the disabled one
+    sup = Supervisor(config, early)
+    try:
+        assert sup.watchdog is early.watchdog
+        sup.begin()
+        now = sup.instances["now"]
+        await until(lambda: now.state == "ready", 20, "the early process to be ready")
+        await until(lambda: sup.instances["later"].state == "running", 20, "its dependent to start")
+        for name, pid in started.items():
+            inst = sup.instances[name]
+            assert inst.pid == pid
+            assert inst.spawn_count == 1
+            starts = [ln.text for ln in pom_lines(sup, name) if ln.text.startswith("started")]
+            assert starts == [f"started pid {pid}: {inst.spec.command}"]
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                assert f"POM_INSTANCE={inst.token}".encode() in fh.read().split(b"\0")
+        assert sup.instances["off"].pid is None
+        await sup.stop_many([now])
+        assert not pid_alive(started["now"])
+    finally:
+        await sup.close()
+    assert not any(pid_alive(pid) for pid in started.values())
+
+
+async def test_early_processes_nobody_adopts_are_killed(tmp_path: Path) -> None:
+    from toolkit_pom.core.prestart import prestart
+
+    config = load_config(write_project(tmp_path, EARLY_STACK))
+    # The supervisor adopts the early runs but starts only `later`'s closure: `twice` is discarded at close.
+    early = prestart(config)
+    twice = [early.spawned[n].proc.pid for n in ("twice.1", "twice.2")]
+    sup = Supervisor(config, early)
+    try:
+        sup.begin(["later"])
+        await until(lambda: sup.instances["later"].state == "running", 20, "the selection to start")
+        assert all(pid_alive(pid) for pid in twice)  # not yet adopted, not yet discarded
+    finally:
+        await sup.close()
+    assert not any(pid_alive(pid) for pid in twice)
+    # pom stopping before any supervisor adopted them (a failed start-up): abort kills all and the watchdog.
+    early = prestart(config)
+    pids = [run.proc.pid for run in early.spawned.values()]
+    assert all(pid_alive(pid) for pid in pids)
+    early.abort()
+    assert not any(pid_alive(pid) for pid in pids)
+    assert early.watchdog.proc.poll() is not None

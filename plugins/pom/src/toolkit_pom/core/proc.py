@@ -10,7 +10,6 @@ also covers a child spawned but not yet registered, and descendants that left th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import errno
@@ -23,8 +22,12 @@ import sys
 import termios
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # asyncio is imported where it is used: `prestart` spawns before pom imports it
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "Watchdog",
@@ -193,6 +196,9 @@ async def spawn_off_loop(
     `Popen` blocks until the child has exec'd (and builds its environment and argv first).
     A cancelled caller does not leak the child: it is killed and reaped.
     """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     global _spawner
     if _spawner is None:
         _spawner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pom-spawn")
@@ -220,6 +226,8 @@ async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
 
 
 async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     try:
         fd = os.pidfd_open(proc.pid)
