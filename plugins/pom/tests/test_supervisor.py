@@ -596,6 +596,7 @@ async def test_processes_started_before_the_supervisor_are_adopted_as_their_firs
 
     config = load_config(write_project(tmp_path, EARLY_STACK))
     early = prestart(config)
+    early.join()
     started = {name: run.proc.pid for name, run in early.spawned.items()}
     assert sorted(started) == ["now", "twice.1", "twice.2"]  # not the dependent or the disabled one
     sup = Supervisor(config, early)
@@ -627,6 +628,7 @@ async def test_early_processes_nobody_adopts_are_killed(tmp_path: Path) -> None:
     config = load_config(write_project(tmp_path, EARLY_STACK))
     # The supervisor adopts the early runs but starts only `later`'s closure: `twice` is discarded at close.
     early = prestart(config)
+    early.join()
     twice = [early.spawned[n].proc.pid for n in ("twice.1", "twice.2")]
     sup = Supervisor(config, early)
     try:
@@ -638,6 +640,7 @@ async def test_early_processes_nobody_adopts_are_killed(tmp_path: Path) -> None:
     assert not any(pid_alive(pid) for pid in twice)
     # pom stopping before any supervisor adopted them (a failed start-up): abort kills all and the watchdog.
     early = prestart(config)
+    early.join()
     pids = [run.proc.pid for run in early.spawned.values()]
     assert all(pid_alive(pid) for pid in pids)
     early.abort()

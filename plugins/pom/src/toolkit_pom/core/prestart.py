@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +65,23 @@ class Early:
     began: float = field(default_factory=time.monotonic)
     #: Set by the supervisor that adopted this (it then owns the watchdog).
     adopted: bool = False
+    #: The thread that spawns (each spawn waits for its child's exec with the GIL released).
+    spawner: threading.Thread | None = None
+
+    def join(self) -> None:
+        """Wait until every early spawn has returned."""
+        if self.spawner is not None:
+            self.spawner.join()
+            self.spawner = None
 
     def take(self, name: str) -> Spawned | None:
         """Hand over instance `name`'s early run (once)."""
+        self.join()
         return self.spawned.pop(name, None)
 
     def discard(self) -> None:
         """Kill what was started and not handed over (whole group, SIGKILL) and reap it."""
+        self.join()
         while self.spawned:
             _name, run = self.spawned.popitem()
             kill_group(run.proc.pid, signal.SIGKILL)
@@ -93,18 +104,30 @@ def startable(spec: ProcessSpec) -> bool:
 
 
 def prestart(config: ProjectConfig) -> Early:
-    """Become a subreaper, start the watchdog, then spawn every `startable` instance of `config`."""
+    """Become a subreaper, start the watchdog, then spawn every `startable` instance of `config`.
+
+    The spawns run on a thread (`Early.join` waits for it): a spawn waits until its child has
+    exec'd, which on a busy machine is mostly a wait for the scheduler (~10 ms each at load 10,
+    CPython releases the GIL meanwhile), and pom goes on importing the rest of itself. One
+    thread: starting a thread also waits for the scheduler, and the start path pays for each.
+    """
     early = Early(watchdog=Watchdog(), subreaper=become_subreaper())
+    plan = []
     for spec in config.processes.values():
-        if not startable(spec):
-            continue
-        for replica, name in enumerate(spec.instance_names(spec.replicas), start=1):
-            run_spec = spec.for_replica(replica)
-            env = environment(run_spec, name, replica, config.dir)
+        if startable(spec):
+            for replica, name in enumerate(spec.instance_names(spec.replicas), start=1):
+                run_spec = spec.for_replica(replica)
+                plan.append((name, run_spec, environment(run_spec, name, replica, config.dir)))
+
+    def spawn_all() -> None:
+        for name, run_spec, env in plan:
             try:
                 proc, out_r, err_r = spawn(run_spec.argv, cwd=run_spec.cwd, env=env)
             except OSError:
                 continue  # the supervisor's own spawn tries again and reports the error
             early.watchdog.register(proc.pid)
             early.spawned[name] = Spawned(proc, out_r, err_r, time.time())
+
+    early.spawner = threading.Thread(target=spawn_all, name="pom-prestart", daemon=True)
+    early.spawner.start()
     return early
