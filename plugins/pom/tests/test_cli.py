@@ -222,7 +222,8 @@ def test_sigkill_of_pom_stops_setsid_descendants(tmp_path: Path, start_pom: Any)
     pom = start_pom(write_project(tmp_path, SETSID_STACK.split("[processes.b]", maxsplit=1)[0]))
     wait_for((tmp_path / "gc.pid").exists, 10, what="grandchild")
     gc = int((tmp_path / "gc.pid").read_text())
-    time.sleep(2.5)  # the supervisor tells the watchdog about escaped groups once a second
+    # At once: before pom's once-a-second scan registered the escaped group, only the watchdog's
+    # POM_INSTANCE marker sweep can find the grandchild.
     pom.proc.send_signal(signal.SIGKILL)
     pom.proc.wait(10)
     wait_for(lambda: not pid_alive(gc), 15, what="the setsid grandchild to die with pom")
@@ -419,7 +420,6 @@ def test_a_killed_watchdog_is_replaced(tmp_path: Path, start_pom: Any) -> None:
 
 
 def test_second_interrupt_kills_without_waiting(tmp_path: Path, start_pom: Any) -> None:
-    import time
 
     config = write_project(
         tmp_path,

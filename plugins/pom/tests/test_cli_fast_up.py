@@ -125,3 +125,20 @@ def test_bad_config_falls_back_to_the_click_command(tmp_path: Path) -> None:
     assert fast[0] == 2
     assert "processes.a.command" in fast[2]
     assert "click" in fast[3]
+
+
+def test_a_refused_up_starts_nothing(tmp_path: Path, start_pom: Any) -> None:
+    # The fast path starts processes before importing the supervisor, but only once it holds the lock.
+    import time
+
+    from toolkit_pom.testing import wait_for
+
+    config = write_project(tmp_path, '[processes.a]\ncommand = "echo x >> starts.txt; exec sleep 300"\n')
+    start_pom(config)
+    starts = tmp_path / "starts.txt"
+    wait_for(starts.exists, 20, what="the first pom's process")
+    fast = _run("fast", "up", "--headless", "--no-http", "-f", str(config), cwd=tmp_path)
+    assert fast[0] == 4
+    assert "error: a pom is already running" in fast[2]
+    time.sleep(1.0)  # a process started by mistake would have appended by now
+    assert starts.read_text() == "x\n"

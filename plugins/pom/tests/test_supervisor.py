@@ -437,8 +437,11 @@ async def test_spawns_run_off_the_loop_and_a_cancelled_spawn_leaves_no_child(tmp
         return [p.pid for p in psutil.Process().children(recursive=True) if "299.25" in " ".join(p.cmdline())]
 
     started = await asyncio.gather(*(spawn_off_loop(argv, cwd=tmp_path, env=dict(os.environ)) for _ in range(10)))
-    assert sorted(ours()) == sorted(proc.pid for proc, _, _ in started)
-    assert not set(adopted_children()) & set(ours())
+    pids = sorted(proc.pid for proc, _, _ in started)
+    assert not set(adopted_children()) & set(pids)
+    # vfork lets the parent go on while exec is still setting up the child's memory: its
+    # /proc/PID/cmdline may be empty for a moment after spawn returns.
+    await until(lambda: sorted(ours()) == pids, 10, "every child's command line")
     for proc, out_r, err_r in started:
         proc.kill()
         proc.wait()
@@ -475,3 +478,171 @@ async def test_headless_printer_prints_each_line_once_in_time_order(
     stamps = [line.split()[0] for line in out]
     assert stamps == sorted(stamps)
     assert out[0] == "10:00:00 p0   | p0 0"
+
+
+async def test_an_interactive_process_leads_a_session_with_its_terminal_as_controlling_tty(
+    supervise: Callable[..., Supervisor],
+) -> None:
+    # Opening /dev/tty only works with a controlling terminal; the terminal's foreground group is the process's.
+    check = "import os; os.close(os.open('/dev/tty', os.O_RDWR)); print('ctty', os.getsid(0) == os.getpid() == os.getpgrp() == os.tcgetpgrp(0), os.getpid(), flush=True); input()"
+    sup = supervise(
+        f'[processes.repl]\nargv = ["{sys.executable}", "-c", "{check}"]\ninteractive = true\n'
+        '[processes.missing]\nargv = ["no-such-program-anywhere"]\ninteractive = true\n'
+    )
+    sup.begin()
+    inst = sup.instances["repl"]
+
+    def line() -> str | None:
+        texts = [ln.text for ln in sup.store.log("repl").snapshot().query(after_id=0).lines if ln.stream != "pom"]
+        return next((t for t in texts if t.startswith("ctty")), None)
+
+    seen = await until(line, 20, "the process to report its terminal")
+    assert seen == f"ctty True {inst.pid}"
+    missing = sup.instances["missing"]
+    await until(lambda: missing.state == "crashed", 10, "the missing program to be reported")
+    assert missing.exit_code == 127
+    assert "failed to start" in pom_lines(sup, "missing")[0].text
+
+
+async def test_the_watchdog_kills_marked_processes_it_was_never_told_about(tmp_path: Path) -> None:
+    # The window between spawning a child and registering its group: only the POM_INSTANCE marker finds it.
+    import subprocess
+
+    from toolkit_pom.core.proc import Watchdog, instance_marker
+
+    env = dict(os.environ, POM_INSTANCE=instance_marker().partition("=")[2] + "unregistered")
+    child = subprocess.Popen(
+        ["sh", "-c", "sleep 300 & echo $!; exec setsid sleep 300"], env=env, stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None
+    grandchild = int(child.stdout.readline())
+    unmarked = subprocess.Popen(["sleep", "300"])
+    watchdog = Watchdog()
+    try:
+        assert watchdog.proc.stdin is not None
+        watchdog.proc.stdin.close()  # as when pom dies: the pipe closes without the clean-shutdown note
+        assert watchdog.proc.wait(15) == 0
+        assert child.wait(15) < 0
+        await until(lambda: not pid_alive(grandchild), 15, "the grandchild to die")
+        assert unmarked.poll() is None
+    finally:
+        child.stdout.close()
+        unmarked.kill()
+        unmarked.wait()
+
+
+async def test_many_spawns_while_reader_threads_run_never_hang(tmp_path: Path) -> None:
+    # The old spawn hang's shape: fork while other threads run and hold locks (here: 8 threads
+    # reading pipes and allocating). Spawning must never block on them.
+    import threading
+
+    from toolkit_pom.core.proc import spawn_off_loop
+
+    stop = threading.Event()
+    feeders = [os.pipe() for _ in range(8)]
+
+    def read(fd: int) -> None:
+        chunks = []
+        while not stop.is_set():
+            chunks.append(os.read(fd, 65536))
+            del chunks[:-4]
+
+    def write(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                os.write(fd, b"x" * 65536)
+
+    threads = [threading.Thread(target=read, args=(r,), daemon=True) for r, _ in feeders]
+    threads += [threading.Thread(target=write, args=(w,), daemon=True) for _, w in feeders]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(5):
+            started = await asyncio.wait_for(
+                asyncio.gather(*(spawn_off_loop(("true",), cwd=tmp_path, env=dict(os.environ)) for _ in range(40))), 60
+            )
+            for proc, out_r, err_r in started:
+                assert proc.wait(30) == 0
+                os.close(out_r)
+                os.close(err_r)
+    finally:
+        stop.set()
+        for _, w in feeders:
+            os.close(w)
+        for t in threads:
+            t.join(5)
+        for r, _ in feeders:
+            os.close(r)
+
+
+EARLY_STACK = """
+[processes.now]
+command = "echo now up; exec sleep 300"
+readiness = { log = "now up" }
+[processes.twice]
+command = "exec sleep 300"
+replicas = 2
+[processes.later]
+command = "exec sleep 300"
+depends_on = { now = "healthy" }
+[processes.off]
+command = "exec sleep 300"
+disabled = true
+"""
+
+
+async def test_processes_started_before_the_supervisor_are_adopted_as_their_first_run(tmp_path: Path) -> None:
+    from toolkit_pom.core.prestart import prestart
+
+    config = load_config(write_project(tmp_path, EARLY_STACK))
+    early = prestart(config)
+    early.join()
+    started = {name: run.proc.pid for name, run in early.spawned.items()}
+    assert sorted(started) == ["now", "twice.1", "twice.2"]  # not the dependent or the disabled one
+    sup = Supervisor(config, early)
+    try:
+        assert sup.watchdog is early.watchdog
+        sup.begin()
+        now = sup.instances["now"]
+        await until(lambda: now.state == "ready", 20, "the early process to be ready")
+        await until(lambda: sup.instances["later"].state == "running", 20, "its dependent to start")
+        for name, pid in started.items():
+            inst = sup.instances[name]
+            assert inst.pid == pid
+            assert inst.spawn_count == 1
+            starts = [ln.text for ln in pom_lines(sup, name) if ln.text.startswith("started")]
+            assert starts == [f"started pid {pid}: {inst.spec.command}"]
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                assert f"POM_INSTANCE={inst.token}".encode() in fh.read().split(b"\0")
+        assert sup.instances["off"].pid is None
+        await sup.stop_many([now])
+        assert not pid_alive(started["now"])
+    finally:
+        await sup.close()
+    assert not any(pid_alive(pid) for pid in started.values())
+
+
+async def test_early_processes_nobody_adopts_are_killed(tmp_path: Path) -> None:
+    from toolkit_pom.core.prestart import prestart
+
+    config = load_config(write_project(tmp_path, EARLY_STACK))
+    # The supervisor adopts the early runs but starts only `later`'s closure: `twice` is discarded at close.
+    early = prestart(config)
+    early.join()
+    twice = [early.spawned[n].proc.pid for n in ("twice.1", "twice.2")]
+    sup = Supervisor(config, early)
+    try:
+        sup.begin(["later"])
+        await until(lambda: sup.instances["later"].state == "running", 20, "the selection to start")
+        assert all(pid_alive(pid) for pid in twice)  # not yet adopted, not yet discarded
+    finally:
+        await sup.close()
+    assert not any(pid_alive(pid) for pid in twice)
+    # pom stopping before any supervisor adopted them (a failed start-up): abort kills all and the watchdog.
+    early = prestart(config)
+    early.join()
+    pids = [run.proc.pid for run in early.spawned.values()]
+    assert all(pid_alive(pid) for pid in pids)
+    early.abort()
+    assert not any(pid_alive(pid) for pid in pids)
+    assert early.watchdog.proc.poll() is not None

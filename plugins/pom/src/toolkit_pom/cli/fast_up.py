@@ -117,27 +117,39 @@ def run_fast_up(argv: Sequence[str]) -> bool:
         config = load_project(files, (), None, 5000, no_dotenv)
     except Exception:  # the full CLI loads again and reports the error in its own words
         return False
-    from toolkit_pom.daemon.runner import UpOptions
-
-    options = UpOptions(
-        http=None if opts["no_http"] else (opts["http"] or config.http),
-        token=os.environ.get("POM_TOKEN") or None,
-        quiet=opts["quiet"],
-        exit_when_ready=opts["exit_when_ready"],
-        timeout=opts["timeout"],
-        settle=opts["settle"],
-        reload=lambda other=(): load_project(tuple(other) or files, (), None, 5000, no_dotenv),
-    )
+    options = {
+        "http": None if opts["no_http"] else (opts["http"] or config.http),
+        "token": os.environ.get("POM_TOKEN") or None,
+        "quiet": opts["quiet"],
+        "exit_when_ready": opts["exit_when_ready"],
+        "timeout": opts["timeout"],
+        "settle": opts["settle"],
+        "reload": lambda other=(): load_project(tuple(other) or files, (), None, 5000, no_dotenv),
+    }
     _guarded(lambda: _run(config, options))
     return True
 
 
-def _run(config: Any, options: Any) -> None:
-    import asyncio
+def _run(config: Any, opts: dict[str, Any]) -> None:
+    """Take the lock and bind, start what waits for nothing, then import the rest and supervise."""
+    from toolkit_pom.core.prestart import prestart
+    from toolkit_pom.daemon.listeners import acquire
 
-    from toolkit_pom.daemon.runner import run_up
+    held = acquire(config, opts["http"], None, opts["token"])
+    early = None
+    try:
+        early = prestart(config)  # the processes boot while asyncio and the supervisor are imported
+        import asyncio
 
-    finish_up(options, *asyncio.run(run_up(config, options)), json_out=None)
+        from toolkit_pom.daemon.runner import UpOptions, run_up
+
+        options = UpOptions(**opts)
+        result = asyncio.run(run_up(config, options, held, early))
+    finally:
+        if early is not None:
+            early.abort()  # nothing if a supervisor adopted it
+        held.release()
+    finish_up(options, *result, json_out=None)
 
 
 def _guarded(body: Callable[[], None]) -> None:

@@ -6,14 +6,12 @@ nothing here starts a process.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import shutil
 import signal
 import socket
 import sys
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -180,6 +178,8 @@ class ProjectConfig:
 
 
 def _hint_for(key: str, allowed: Sequence[str]) -> str:
+    import difflib  # only for an error: not on the start path
+
     close = difflib.get_close_matches(key, allowed, n=1)
     if close:
         return f"did you mean {close[0]!r}? valid keys: {', '.join(allowed)}"
@@ -441,17 +441,25 @@ def _process(
     )
 
 
-def _load_toml(file: Path) -> ProjectConfig:
+def _parse_toml(file: Path, raw: bytes) -> dict[str, Any]:
+    import tomllib  # here: a validation-cache hit needs no parser (tomllib and datetime: ~4 ms)
+
     try:
-        raw = file.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PomConfigError(
             f"{file}: not valid TOML: {exc}", hint="check quoting and brackets", details={"file": str(file)}
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
-    tables = _validate(file, raw, data)
+
+
+def _load_toml(file: Path) -> ProjectConfig:
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise PomConfigError(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
+    tables = _validate(file, raw)
     project_dir = file.parent
     project = tables["project"]
     shell = tuple(project["shell"]) if project["shell"] else DEFAULT_SHELL
@@ -480,10 +488,10 @@ def _load_toml(file: Path) -> ProjectConfig:
     )
 
 
-def _validate(file: Path, raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
+def _validate(file: Path, raw: bytes) -> dict[str, Any]:
     """pom.toml's tables checked against the typed model (specs/pom/config.md), defaults filled in."""
     try:
-        return validated_tables(raw, data)
+        return validated_tables(raw, lambda: _parse_toml(file, raw))
     except InvalidTables as exc:
         _fail(file, exc.key, exc.problem, exc.hint)
 

@@ -4,7 +4,8 @@ Importing pydantic and building pom.toml's typed model costs ~0.2 s of CPU, more
 process-compose needs to start ten processes. Validation is a pure function of the parsed TOML
 (no environment, paths or ports are consulted: those are applied afterwards by
 `toolkit_pom.core.config`, on every load), so its result, the model's plain dump, is cached
-under a hash of the file's bytes and of the code that validates them. A hit skips the model;
+under a hash of the file's bytes and of the code that validates them. A hit skips the model,
+and the TOML parser too (only bytes that parsed and validated are ever cached);
 a miss, an unreadable or corrupt entry, or an unwritable cache directory validates as before.
 Invalid files are never cached, so every error message still comes from the model.
 The cache holds at most `MAX_ENTRIES` files: a hit refreshes its entry's mtime, and each store
@@ -14,11 +15,16 @@ removes the entries least recently used beyond that bound (one directory listing
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+try:
+    from _blake2 import blake2b  # built in: no OpenSSL load (hashlib's import costs ~3 ms)
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import blake2b
 
 from toolkit_kernel.paths import toolkit_cache
 
@@ -42,7 +48,7 @@ _VALIDATORS = (_CORE / "pom_model.py", _CORE / "regex.py", Path(__file__).resolv
 
 
 def _key(raw: bytes) -> str:
-    digest = hashlib.sha256(raw)
+    digest = blake2b(raw, digest_size=32)
     for source in _VALIDATORS:
         digest.update(source.read_bytes())
     return digest.hexdigest()
@@ -74,11 +80,14 @@ def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
             entry.unlink()
 
 
-def validated_tables(raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
-    """Return pom.toml's validated tables (every default filled in) for `data`, parsed from `raw`.
+def validated_tables(raw: bytes, parse: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Return pom.toml's validated tables (every default filled in) for the file's bytes `raw`.
+
+    `parse` returns the parsed TOML; it is called only when the cache misses.
 
     Raises:
-        InvalidTables: `data` does not match the model (never served from the cache).
+        InvalidTables: the parsed data does not match the model (never served from the cache).
+        Whatever `parse` raises.
     """
     try:
         key = _key(raw)
@@ -92,6 +101,7 @@ def validated_tables(raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
                 with contextlib.suppress(OSError):
                     os.utime(entry)  # recently used: kept by `_prune`
                 return tables
+    data = parse()
     from pydantic import ValidationError  # pydantic and the model: only when the cache misses
 
     from toolkit_pom.core.pom_model import PomFile, config_error_parts

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit_pom.core import probes
 from toolkit_pom.core.config import Probe, ProcessSpec
 from toolkit_pom.core.logstore import POM, STDERR, STDOUT, ProcessLog
+from toolkit_pom.core.prestart import Spawned, environment, instance_token
 from toolkit_pom.core.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
 from toolkit_pom.core.regex import compile_pattern
 
@@ -85,7 +86,7 @@ class Instance:
         self.name = name
         self.replica = replica
         #: Inherited by every descendant as POM_INSTANCE: finds the ones that escape the group.
-        self.token = f"{os.getpid()}/{name}"
+        self.token = instance_token(name)
         self.log: ProcessLog = sup.store.log(name, spec.log_max_bytes)
         self.state = "disabled" if spec.disabled else "stopped"
         self.health: str | None = None
@@ -300,31 +301,26 @@ class Instance:
         self._set("stopped", "stopped by request")
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.update(self.spec.env)
-        env["POM_PROCESS_NAME"] = self.name
-        env["POM_REPLICA"] = str(self.replica)
-        env["POM_PROJECT_DIR"] = str(self.sup.config.dir)
-        env["POM_INSTANCE"] = self.token
-        if self.spec.port is not None:
-            env["PORT"] = str(self.spec.port + self.replica - 1)
-        return env
+        return environment(self.spec, self.name, self.replica, self.sup.config.dir)
 
     async def _run_once(self) -> int:
         env = self._environment()
         self._kill = asyncio.Event()
         self._kill_reason = None
-        try:
-            proc, out_r, err_r = await spawn_off_loop(
-                self.spec.argv, cwd=self.spec.cwd, env=env, tty=self.spec.interactive
-            )
-        except OSError as exc:
-            self.note(f"failed to start {self.spec.command!r}: {exc.strerror or exc}")
-            self.exit_code = 127
-            self.ended_at = time.time()
-            return 127
-        eofs = self._launched(proc, out_r, err_r)
+        early = self.sup.take_early(self.name) if self.spawn_count == 0 else None
+        if early is not None:
+            proc, out_r, err_r = early.proc, early.out_r, early.err_r
+        else:
+            try:
+                proc, out_r, err_r = await spawn_off_loop(
+                    self.spec.argv, cwd=self.spec.cwd, env=env, tty=self.spec.interactive
+                )
+            except OSError as exc:
+                self.note(f"failed to start {self.spec.command!r}: {exc.strerror or exc}")
+                self.exit_code = 127
+                self.ended_at = time.time()
+                return 127
+        eofs = self._launched(proc, out_r, err_r, early)
         helpers = self._start_probes(env)
         exit_task = asyncio.create_task(wait_exit(proc))
         try:
@@ -349,8 +345,10 @@ class Instance:
         self._ended(proc.pid, code)
         return code
 
-    def _launched(self, proc: subprocess.Popen[bytes], out_r: int, err_r: int) -> list[asyncio.Future[None]]:
-        """Record a fresh spawn and hand its pipes to the reader; return the two EOF futures."""
+    def _launched(
+        self, proc: subprocess.Popen[bytes], out_r: int, err_r: int, early: Spawned | None = None
+    ) -> list[asyncio.Future[None]]:
+        """Record a fresh spawn (or one `prestart` made) and hand its pipes to the reader; return the EOF futures."""
         loop = asyncio.get_running_loop()
         self.sup.watchdog.register(proc.pid)
         self.note(f"started pid {proc.pid}: {self.spec.command}")
@@ -368,7 +366,9 @@ class Instance:
         self.pid = proc.pid
         self.exit_code = None
         self.spawn_count += 1
-        self.started_at = time.time()
+        self.started_at = early.started_at if early is not None else time.time()
+        # Uptime counts from now even for an early run: `--exit-when-ready`'s settle time must be
+        # time this supervisor watched the process (it may have exited before it was adopted).
         self._started_mono = time.monotonic()
         self.health = "not_ready" if self.spec.readiness or self.spec.liveness else None
         self.blocked_by = []

@@ -1,26 +1,33 @@
 """Spawning children in their own process group, waiting for them, and killing whole trees.
 
-Two independent guards keep children from outliving pom, even when pom dies by SIGKILL:
-`PR_SET_PDEATHSIG` (SIGKILL) on every direct child, and the watchdog process
-(`_watchdog.py`) that SIGTERMs, then SIGKILLs, every registered process group when its
-pipe from pom closes -- which catches grandchildren too.
+Children are spawned without Python code between fork and exec (no `preexec_fn`), so CPython
+uses vfork: cheap for a big interpreter, and safe while other threads hold locks. The watchdog
+process (`_watchdog.py`) keeps children from outliving pom, even when pom dies by SIGKILL: when
+its pipe from pom closes it SIGTERMs, then SIGKILLs, every registered process group and every
+process whose environment carries this pom's `POM_INSTANCE` marker (`instance_marker`) -- which
+also covers a child spawned but not yet registered, and descendants that left their group.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
+import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import termios
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # asyncio is imported where it is used: `prestart` spawns before pom imports it
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "Watchdog",
@@ -28,13 +35,13 @@ __all__ = [
     "become_subreaper",
     "group_alive",
     "group_members",
+    "instance_marker",
     "kill_group",
     "spawn",
     "spawn_off_loop",
     "wait_exit",
 ]
 
-_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: Children pom started itself (their exit is awaited by whoever spawned them).
 _OWN_CHILDREN: set[int] = set()
@@ -55,17 +62,9 @@ def _prctl() -> Callable[..., int] | None:
     return fn
 
 
-def _preexec(parent: int) -> Callable[[], None]:
-    prctl = _prctl()
-
-    def setup() -> None:
-        # Runs in the child between fork and exec: die with the supervisor.
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the supervisor already died before prctl took effect
-            os._exit(1)
-
-    return setup
+def instance_marker() -> str:
+    """The `POM_INSTANCE=` prefix every descendant of this pom carries in its environment."""
+    return f"POM_INSTANCE={os.getpid()}/"
 
 
 def become_subreaper() -> bool:
@@ -131,17 +130,18 @@ def spawn(
 
 
 def _popen_tty(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
+    setsid = shutil.which("setsid")
+    if setsid is not None:
+        # util-linux `setsid --ctty`: a new session whose controlling terminal is stdin (the
+        # slave), then exec -- same pid. It reports a missing program only by its exit code, so
+        # look the program up first and fail like Popen does.
+        _check_program(argv[0], cwd, env)
+        argv = [setsid, "--ctty", "--", *argv]
     master, slave = os.openpty()
-    setup = _preexec(os.getpid())
-
-    def preexec() -> None:
-        setup()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin (the slave) becomes the controlling terminal
-
     try:
         proc = subprocess.Popen(
             list(argv), cwd=cwd, env=dict(env), stdin=slave, stdout=slave, stderr=slave,
-            start_new_session=True, preexec_fn=preexec, close_fds=True,  # noqa: PLW1509 (see _popen)
+            start_new_session=setsid is None, preexec_fn=None if setsid else _take_ctty, close_fds=True,  # noqa: PLW1509
         )  # fmt: skip
     except BaseException:
         os.close(master)
@@ -149,6 +149,19 @@ def _popen_tty(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[
     finally:
         os.close(slave)
     return proc, master, -1
+
+
+def _take_ctty() -> None:  # pragma: no cover - only without util-linux setsid (not Linux)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin (the slave) becomes the controlling terminal
+
+
+def _check_program(program: str, cwd: Path, env: Mapping[str, str]) -> None:
+    """Raise FileNotFoundError/PermissionError as Popen would when `program` cannot be executed."""
+    path = os.path.join(cwd, program) if "/" in program else shutil.which(program, path=env.get("PATH", os.defpath))
+    if path is None or not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
 
 
 def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -162,9 +175,7 @@ def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subp
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=err_w,
-            process_group=0,
-            # preexec_fn only calls prctl() and getppid(): no locks, so threads cannot deadlock it.
-            preexec_fn=_preexec(os.getpid()),  # noqa: PLW1509
+            process_group=0,  # allowed with vfork (no preexec_fn, no uid/gid changes)
             close_fds=True,
         )
     except BaseException:
@@ -182,11 +193,12 @@ async def spawn_off_loop(
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """`spawn` on a spawner thread, so the loop runs (and other spawns proceed) meanwhile.
 
-    `Popen` with a `preexec_fn` forks and then blocks until the child has exec'd; ten processes
-    started one after another on the loop measured ~0.25 s of a 0.6 s `pom up`. The threads live
-    as long as pom: a child's parent-death signal fires when the *thread* that forked it ends.
+    `Popen` blocks until the child has exec'd (and builds its environment and argv first).
     A cancelled caller does not leak the child: it is killed and reaped.
     """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     global _spawner
     if _spawner is None:
         _spawner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pom-spawn")
@@ -214,6 +226,8 @@ async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
 
 
 async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     try:
         fd = os.pidfd_open(proc.pid)
@@ -292,7 +306,7 @@ class Watchdog:
     def __init__(self) -> None:
         script = Path(__file__).with_name("_watchdog.py")
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(script)],
+            [sys.executable, "-I", "-S", str(script), instance_marker()],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -322,6 +336,7 @@ class Watchdog:
 
     def close(self) -> None:
         """Close the pipe (the watchdog cleans up what is left and exits) and reap it."""
+        self._send(".\n")  # a clean shutdown: nothing is mid-spawn
         if self.proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()

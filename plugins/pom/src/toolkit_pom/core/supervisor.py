@@ -20,6 +20,7 @@ from toolkit_pom.core.config import ProcessSpec, ProjectConfig, check_graph
 from toolkit_pom.core.ingest import ChangeNotifier, PipeReader
 from toolkit_pom.core.instance import UP_STATES, Instance
 from toolkit_pom.core.logstore import LogStore
+from toolkit_pom.core.prestart import Early, Spawned
 from toolkit_pom.core.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
 from toolkit_pom.errors import UnknownProcess, UsageError
 
@@ -52,22 +53,28 @@ class Supervisor:
 
     Args:
         config: The validated project.
+        early: What `prestart` set up: its watchdog, and first runs the instances adopt.
     """
 
-    def __init__(self, config: ProjectConfig) -> None:
+    def __init__(self, config: ProjectConfig, early: Early | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.config = config
         self.store = LogStore()
         self.logs_changed = ChangeNotifier(loop)
         self.state_changed = ChangeNotifier(loop)
         self.reader = PipeReader(self.logs_changed)
-        self.watchdog: Watchdog = Watchdog()
+        self.watchdog: Watchdog = early.watchdog if early is not None else Watchdog()
+        self._early = early
+        if early is not None:
+            early.adopted = True
         self.instances: dict[str, Instance] = {}
         self.groups: dict[str, list[str]] = {}
         for spec in config.processes.values():
             self.groups[spec.name] = []
             self._add_instances(spec, spec.replicas)
         self.started_at = time.time()
+        #: `time.monotonic()` when this pom began starting processes (`prestart` may have, before this).
+        self.started_mono = early.began if early is not None else time.monotonic()
         self.http_url: str | None = None
         #: process-compose's REST API, when `pom up --pc-api` serves it.
         self.pc_api_url: str | None = None
@@ -84,7 +91,7 @@ class Supervisor:
         self._closed = False
         self._escaped: set[int] = set()  # process groups outside every instance's group, told to the watchdog
         self._warned_orphans: set[int] = set()
-        self.subreaper = become_subreaper()
+        self.subreaper = early.subreaper if early is not None else become_subreaper()
         self.reader.start()
 
     def _add_instances(self, spec: ProcessSpec, count: int) -> list[Instance]:
@@ -205,6 +212,10 @@ class Supervisor:
             self._metrics_task = asyncio.create_task(self._metrics_loop(), name="pom:metrics")
         return chosen
 
+    def take_early(self, name: str) -> Spawned | None:
+        """Instance `name`'s first run if `prestart` started it (handed over once)."""
+        return self._early.take(name) if self._early is not None else None
+
     def kill_all(self) -> None:
         """SIGKILL every running process group at once (a second Ctrl-C: stop waiting)."""
         for inst in self.instances.values():
@@ -324,6 +335,8 @@ class Supervisor:
             return
         self._closed = True
         await self.stop_many(list(self.instances.values()))
+        if self._early is not None:
+            await asyncio.to_thread(self._early.discard)  # started early, never adopted (stopped at once)
         await self.sweep_orphans(None)
         if self._metrics_task is not None:
             self._metrics_task.cancel()

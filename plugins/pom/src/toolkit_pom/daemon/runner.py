@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import signal
 import socket
@@ -19,22 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit_kernel.errors import Conflict, IoFailure, ToolkitError
+from toolkit_kernel.errors import ToolkitError
 from toolkit_kernel.ipc import IpcServer
-from toolkit_kernel.locks import FileLock
-from toolkit_kernel.paths import socket_path
 from toolkit_pom.core.config import ProjectConfig
 from toolkit_pom.core.control import Control, LogQuery, Merged, merge_logs
+from toolkit_pom.core.prestart import Early
 from toolkit_pom.core.supervisor import Supervisor
+from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_is_taken, lock_path_for
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 
 __all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
-
-
-class AlreadyRunning(Conflict):
-    """A pom already supervises this project."""
-
-    exit_code = 4
 
 
 @dataclass
@@ -64,78 +57,6 @@ class UpOptions:
 
 #: How often `--watch` looks at the config files' modification times.
 WATCH_INTERVAL_S = 0.3
-
-
-def lock_path_for(config: ProjectConfig) -> Path:
-    """The lock file that marks a running pom for this project."""
-    return socket_path("pom", str(config.dir)).with_suffix(".lock")
-
-
-def lock_is_taken(directory: Path) -> bool:
-    """True while a pom holds the lock of the project in `directory`."""
-    lock = FileLock(socket_path("pom", str(directory)).with_suffix(".lock"))
-    try:
-        if lock.acquire(blocking=False):
-            lock.release()
-            return False
-        return True
-    finally:
-        lock.close()
-
-
-def is_loopback(host: str) -> bool:
-    """True for loopback addresses and `localhost`."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bind_http(address: str) -> socket.socket:
-    """Bind the HTTP listening socket; fall back to a free port when a loopback port is taken.
-
-    Raises:
-        IoFailure: the address cannot be bound.
-    """
-    host, _, port_text = address.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    port = int(port_text)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        if port == 0 or not is_loopback(host):
-            sock.close()
-            raise IoFailure(f"cannot listen on {address}: {exc.strerror}", hint="pick another --http address") from None
-        sock.bind((host, 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-def bind_unix(path: Path) -> socket.socket:
-    """Listen on a Unix socket (owner-only), replacing a stale socket file.
-
-    Raises:
-        IoFailure: the path cannot be bound.
-    """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            if path.is_socket():
-                path.unlink()
-        sock.bind(str(path))
-        path.chmod(0o600)
-    except OSError as exc:
-        sock.close()
-        raise IoFailure(f"cannot listen on {path}: {exc.strerror}", hint="pick another --pc-api path") from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 def _url(sock: socket.socket) -> str:
@@ -207,7 +128,7 @@ def _write(out: Any, text: str) -> None:
 
 
 async def _watch_ready(sup: Supervisor, names: list[str], timeout: float, settle: float) -> None:
-    start = time.monotonic()
+    start = sup.started_mono
     while True:
         done, failed = sup.all_up(names, settle)
         if failed:
@@ -282,50 +203,24 @@ async def _serve_http_sockets(
     return servers
 
 
-async def run_up(config: ProjectConfig, options: UpOptions) -> tuple[int, str | None, dict[str, Any]]:
+async def run_up(
+    config: ProjectConfig, options: UpOptions, held: Held | None = None, early: Early | None = None
+) -> tuple[int, str | None, dict[str, Any]]:
     """Run the supervisor until shutdown; return (exit code, reason, final ps).
+
+    `held` is the lock and listeners when the caller took them already (`listeners.acquire`),
+    `early` the processes it started already (`core.prestart`); both are released here.
 
     Raises:
         AlreadyRunning: a pom already runs for this project.
         UsageError: a non-loopback HTTP address without a token.
     """
-    sock_path = socket_path("pom", str(config.dir))
-    lock = FileLock(lock_path_for(config))
-    if not lock.acquire(blocking=False):
-        lock.close()
-        raise AlreadyRunning(
-            f"a pom is already running for {config.dir}",
-            hint="use `pom ps`, or stop it with `pom down`",
-            details={"dir": str(config.dir)},
-        )
-    http_sock = None
-    pc_sock = None
+    if held is None:
+        held = acquire(config, options.http, options.pc_api, options.token)
     try:
-        if options.pc_api:
-            from toolkit_kernel.exposure import ExposurePolicy
-
-            if options.pc_api.startswith("unix:"):
-                pc_sock = bind_unix(Path(options.pc_api[5:]))
-            else:
-                pc_host, _, pc_port = options.pc_api.rpartition(":")
-                # No token scheme of process-compose's is spoken: loopback only.
-                ExposurePolicy.for_bind(pc_host.strip("[]") or "127.0.0.1", int(pc_port or 0))
-                pc_sock = bind_http(options.pc_api)
-        if options.http:
-            from toolkit_kernel.exposure import ExposurePolicy
-
-            host, _, port = options.http.rpartition(":")
-            # Refuses a non-loopback address without a token before anything listens.
-            ExposurePolicy.for_bind(host.strip("[]") or "127.0.0.1", int(port or 0), token=options.token)
-            http_sock = bind_http(options.http)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(sock_path)  # we hold the lock: any socket file is stale
-        return await _supervise(config, options, sock_path, http_sock, pc_sock)
+        return await _supervise(config, options, held.sock_path, held.http_sock, held.pc_sock, early)
     finally:
-        for listener in (http_sock, pc_sock):
-            if listener is not None:
-                listener.close()
-        lock.close()
+        held.release()
 
 
 def _on_signal(sup: Supervisor, sig: int) -> None:
@@ -407,9 +302,10 @@ async def _supervise(
     sock_path: Path,
     http_sock: socket.socket | None,
     pc_sock: socket.socket | None = None,
+    early: Early | None = None,
 ) -> tuple[int, str | None, dict[str, Any]]:
     loop = asyncio.get_running_loop()
-    sup = Supervisor(config)
+    sup = Supervisor(config, early)
     sup.reloader = options.reload
     control = Control(sup)
     server = IpcServer(sock_path, control.handle, name="pom")

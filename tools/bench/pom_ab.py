@@ -1,0 +1,85 @@
+"""Time to 10 ready: this pom against another pom source tree and process-compose, interleaved.
+
+Each repeat runs the three lanes (order rotating, so load drifts hit all alike) with
+`tools/bench/pom.py`'s own `ready_pom`/`ready_process_compose`; the other pom runs from
+OTHER_SRC (a `plugins/pom/src` folder, e.g. from `git archive <commit> plugins/pom/src`)
+through PYTHONPATH. Prints medians, ratios against process-compose, the median of per-repeat
+ratios (each repeat's lanes ran within a second of each other) and the load average.
+
+    git archive 2f9d5cf plugins/pom/src | tar -x -C /tmp/pom-before
+    uv run python tools/bench/pom_ab.py /tmp/pom-before/plugins/pom/src --repeats 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _load_bench() -> Any:
+    """tools/bench/pom.py, next to this file (not a package)."""
+    spec = importlib.util.spec_from_file_location("pom_bench", Path(__file__).with_name("pom.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pom_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+
+def main() -> None:
+    """Run the interleaved lanes and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("other_src", type=Path, help="the other pom's plugins/pom/src folder")
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    if not (args.other_src / "toolkit_pom" / "__init__.py").is_file():
+        parser.error(f"{args.other_src} has no toolkit_pom package")
+
+    def other(work: Path) -> float:
+        os.environ["PYTHONPATH"] = str(args.other_src)
+        try:
+            return float(bench.ready_pom(work, 10))
+        finally:
+            os.environ.pop("PYTHONPATH", None)
+
+    lanes: dict[str, Callable[[Path], float]] = {
+        "pom (this tree)": lambda work: float(bench.ready_pom(work, 10)),
+        "pom (other)": other,
+        "process-compose 1.85": lambda work: float(bench.ready_process_compose(work, 10)),
+    }
+    times: dict[str, list[float]] = {name: [] for name in lanes}
+    loads = []
+    with tempfile.TemporaryDirectory(prefix="pom-bench-ab-") as tmp_name:
+        tmp = Path(tmp_name)
+        bench._warm_ready(tmp)
+        other(bench._fresh(tmp, "warm-other"))
+        order = list(lanes)
+        for i in range(args.repeats):
+            loads.append(os.getloadavg()[0])
+            for name in order:
+                times[name].append(lanes[name](bench._fresh(tmp, f"ab{i}-{order.index(name)}")))
+            order = order[1:] + order[:1]
+    pc = times["process-compose 1.85"]
+    print(f"up -> all 10 processes ready, median of {args.repeats} (load {min(loads):.1f}-{max(loads):.1f})")
+    for name, runs in times.items():
+        line = f"  {name:<22} {statistics.median(runs):.3f}s"
+        if runs is not pc:
+            paired = statistics.median(p / q for p, q in zip(pc, runs, strict=True))
+            ratio = statistics.median(pc) / statistics.median(runs)
+            line += f"  {ratio:.2f}x process-compose (per repeat {paired:.2f}x)"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
