@@ -196,3 +196,56 @@ def test_the_client_is_redirected_from_a_follower_to_the_leader(proc_server: Any
         assert [e.type for e in client.get_stream(s)] == ["A"]
     finally:
         client.close()
+
+
+def test_groups_changed_on_the_leader_are_served_by_the_next_leader(proc_server: Any, pg_dsn: str) -> None:
+    """Groups created, updated and deleted on one server are the ones the next leader serves,
+    from the old leader's last checkpoint, though it started before any of them existed."""
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    s = str(uuid.uuid4())
+    on_leader = KurrentDBClient(f"kurrentdb://{leader.address}?Tls=false")
+    try:
+        on_leader.append_to_stream(
+            s, current_version=StreamState.NO_STREAM, events=[NewEvent(type=t, data=b"{}") for t in "ABCD"]
+        )
+        on_leader.create_subscription_to_stream("g", s, min_checkpoint_count=1, checkpoint_after=0.1)
+        on_leader.create_subscription_to_stream("gone", s)
+        on_leader.update_subscription_to_stream("g", s, max_retry_count=3)
+        on_leader.delete_subscription("gone", stream_name=s)
+        sub = on_leader.read_subscription_to_stream("g", s, timeout=60)
+        try:
+            for _ in range(2):
+                sub.ack(next(sub))
+
+            def checkpointed() -> bool:
+                return on_leader.get_subscription_info("g", s).last_checkpointed_event_position == "1"
+
+            _eventually(checkpointed)
+        finally:
+            sub.stop()
+    finally:
+        on_leader.close()
+    direct = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false")
+    try:
+        # As a follower it refuses group operations (it names the leader).
+        assert _refused_by_follower(lambda: direct.get_subscription_info("g", s)) is not None
+        assert leader.terminate() == 0
+        _eventually(lambda: _gossip(follower.address) == [(follower.address, LEADER)])
+        _eventually(lambda: _refused_by_follower(direct.list_subscriptions) is None)
+        assert [(i.group_name, i.event_source) for i in direct.list_subscriptions()] == [("g", s)]
+        info = direct.get_subscription_info("g", s)
+        assert (info.max_retry_count, info.last_checkpointed_event_position) == (3, "1")
+        with pytest.raises(NotFoundError):
+            direct.get_subscription_info("gone", s)
+        sub = direct.read_subscription_to_stream("g", s, timeout=60)
+        try:
+            rest = [next(sub), next(sub)]
+            assert [(e.type, e.stream_position) for e in rest] == [("C", 2), ("D", 3)]
+            for e in rest:
+                sub.ack(e)
+        finally:
+            sub.stop()
+        direct.delete_subscription("g", stream_name=s)
+        assert direct.list_subscriptions() == []
+    finally:
+        direct.close()
