@@ -249,3 +249,54 @@ def test_groups_changed_on_the_leader_are_served_by_the_next_leader(proc_server:
         assert direct.list_subscriptions() == []
     finally:
         direct.close()
+
+
+def test_projections_run_on_the_leader_only(proc_server: Any, pg_dsn: str) -> None:
+    """A follower refuses the Projections service and runs none; the next leader runs the enabled
+    ones from the old leader's checkpoint, linking each event once."""
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    direct = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false")  # one target: no redirect
+    both = KurrentDBClient(f"kurrentdb://{leader.address},{follower.address}?Tls=false")
+    category = f"c{uuid.uuid4().hex}"
+    try:
+        _eventually(lambda: _refused_by_follower(lambda: direct.get_projection_statistics("$by_category")) is not None)
+        refusals: list[Callable[[], object]] = [
+            lambda: direct.enable_projection("$by_category"),
+            lambda: direct.disable_projection("$by_category"),
+            lambda: direct.reset_projection("$by_category"),
+            lambda: direct.get_projection_state("$by_category"),
+            direct.list_all_projection_statistics,
+            direct.restart_projections_subsystem,
+        ]
+        for n, call in enumerate(refusals):
+            assert _refused_by_follower(call) is not None, f"refusal {n} was served"
+        # A client that has the leader's address too is redirected there.
+        _eventually(lambda: _refused_by_follower(lambda: both.reconnect(follower.address)) is not None)
+        both.enable_projection("$by_category")
+        assert both.connection_target == leader.address
+        assert both.get_projection_statistics("$by_category").status == "Running"
+        for n in range(3):
+            both.append_to_stream(
+                f"{category}-{n}", current_version=StreamState.NO_STREAM, events=[NewEvent(type="A", data=b"{}")]
+            )
+        _eventually(lambda: _links(both, category) == [f"0@{category}-{n}" for n in range(3)])
+    finally:
+        both.close()
+    assert leader.terminate() == 0
+    _eventually(lambda: _refused_by_follower(lambda: direct.get_projection_statistics("$by_category")) is None)
+    try:
+        assert direct.get_projection_statistics("$by_category").status == "Running"
+        direct.append_to_stream(
+            f"{category}-3", current_version=StreamState.NO_STREAM, events=[NewEvent(type="A", data=b"{}")]
+        )
+        # The new leader projects what came after the old leader's checkpoint, and nothing twice.
+        _eventually(lambda: _links(direct, category) == [f"0@{category}-{n}" for n in range(4)])
+    finally:
+        direct.close()
+
+
+def _links(client: KurrentDBClient, category: str) -> list[str]:
+    try:
+        return [e.data.decode() for e in client.get_stream(f"$ce-{category}", resolve_links=False)]
+    except NotFoundError:
+        return []
