@@ -167,15 +167,18 @@ async def _opened(path: Path) -> AsyncIterator[tuple[EventStoreService, Persiste
 
 @pytest.mark.asyncio
 async def test_a_follower_records_no_checkpoints(tmp_path: Path) -> None:
-    """Groups are the leader's: a follower's copy delivers nothing to anyone, so its progress
-    must not move the group's checkpoint (see GroupStore.leads)."""
+    """Groups are the leader's: a follower's copies read nothing and record no checkpoint, so
+    they cannot move the group's checkpoint back (see GroupStore.leads)."""
     async with _opened(tmp_path) as (svc, subs):
         await _append(svc, "s-1", 3)
         await subs.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
         before = (await subs.info("s-1", "g")).last_checkpoint
         subs.store.leads = lambda: False
+        info = await subs.info("s-1", "g")  # the group is described, its copy idle
+        assert (info.config.group, info.last_known, subs.groups[("s-1", "g")].tasks) == ("g", None, [])
         c = await subs.connect("s-1", "g", "", 10)
-        await c.ack([(await _next(c)).ack_id for _ in range(3)])
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(c.next(), 1.0)
     # Closing wrote no checkpoint (a leader's close writes 3: see the test above).
     async with _opened(tmp_path) as (svc, subs):
         assert (await subs.info("s-1", "g")).last_checkpoint == before != 3

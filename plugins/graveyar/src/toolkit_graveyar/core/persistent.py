@@ -141,8 +141,9 @@ class Group:
         self.config = config
         self.store = store
         self.svc = store.svc
-        #: Started by the leader: only such a group's progress is the group's (see GroupStore.leads).
-        self.records_checkpoints = store.leads()
+        #: Made while this server led: only such a group reads its source and records checkpoints
+        #: (a follower's copy only describes the group; see GroupStore.leads).
+        self.on_leader = store.leads()
         self.writing = asyncio.Lock()
         self.room = asyncio.Event()
         self._reset()
@@ -166,7 +167,9 @@ class Group:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start reading the source and watching timeouts."""
+        """Start reading the source and watching timeouts (on the leader; a follower's copy stays idle)."""
+        if not self.on_leader:
+            return
         name = self.config.subscription_id
         self.tasks = [
             asyncio.create_task(self._read_source(), name=f"persistent-read {name}"),
@@ -380,7 +383,7 @@ class Group:
         return time.monotonic() - self.checkpoint_time
 
     async def _write_checkpoint(self) -> None:
-        if not self.records_checkpoints:
+        if not self.on_leader:
             return
         async with self.writing:
             key = self._checkpoint_key()
@@ -471,7 +474,8 @@ class PersistentSubscriptions:
 
         A group another server deleted or updated stops without a checkpoint (that server wrote
         the group's); when this server became the leader (or stopped being it) every group restarts
-        from its stored checkpoint, its readers dropped, since groups started on a follower record none.
+        from its stored checkpoint, its readers dropped: a follower's copies neither read their sources
+        nor record checkpoints.
         """
         leads = self.store.leads()
         switched = self.loaded and leads != self.led
