@@ -226,6 +226,31 @@ async def test_every_server_on_a_store_runs_the_recorded_groups(tmp_path: Path) 
 
 
 @pytest.mark.asyncio
+async def test_a_change_recorded_meanwhile_elsewhere_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between b reading the set and recording its change, a records another: neither is lost."""
+    async with _opened(tmp_path) as (svc, a):
+        b = PersistentSubscriptions(svc)
+        try:
+            await b.load()
+            record = b.store.save_configs
+            attempts: list[int] = []
+
+            async def raced(configs: list[GroupConfig], version: int) -> int:
+                if not attempts:
+                    await a.create(GroupConfig("s-1", "meanwhile"))
+                attempts.append(version)
+                return await record(configs, version)
+
+            monkeypatch.setattr(b.store, "save_configs", raced)
+            await b.create(GroupConfig("s-1", "late"))
+            assert attempts[1] == attempts[0] + 1  # refused once, applied again to the newer set
+            for subs in (a, b):
+                assert [i.config.group for i in await subs.list()] == ["late", "meanwhile"]
+        finally:
+            await b.close()
+
+
+@pytest.mark.asyncio
 async def test_the_new_leader_serves_from_the_old_leaders_checkpoint(tmp_path: Path) -> None:
     """A follower's groups started with the follower; once it leads they restart from the stored checkpoint."""
     async with _opened(tmp_path) as (svc, leader):
