@@ -32,6 +32,7 @@ from toolkit_graveyar.core.persistent_state import (
     GroupSettings,
     MaxSubscribersReached,
     SourceFilter,
+    SubscriptionDropped,
 )
 from toolkit_graveyar.core.service import EventStoreService
 from toolkit_graveyar.storage.lmdb_store import LmdbStore
@@ -166,18 +167,109 @@ async def _opened(path: Path) -> AsyncIterator[tuple[EventStoreService, Persiste
 
 @pytest.mark.asyncio
 async def test_a_follower_records_no_checkpoints(tmp_path: Path) -> None:
-    """Groups are the leader's: a follower's copy delivers nothing to anyone, so its progress
-    must not move the group's checkpoint (see GroupStore.leads)."""
+    """Groups are the leader's: a follower's copies read nothing and record no checkpoint, so
+    they cannot move the group's checkpoint back (see GroupStore.leads)."""
     async with _opened(tmp_path) as (svc, subs):
         await _append(svc, "s-1", 3)
         await subs.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
         before = (await subs.info("s-1", "g")).last_checkpoint
         subs.store.leads = lambda: False
+        info = await subs.info("s-1", "g")  # the group is described, its copy idle
+        assert (info.config.group, info.last_known, subs.groups[("s-1", "g")].tasks) == ("g", None, [])
         c = await subs.connect("s-1", "g", "", 10)
-        await c.ack([(await _next(c)).ack_id for _ in range(3)])
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(c.next(), 1.0)
     # Closing wrote no checkpoint (a leader's close writes 3: see the test above).
     async with _opened(tmp_path) as (svc, subs):
         assert (await subs.info("s-1", "g")).last_checkpoint == before != 3
+
+
+async def _until_dropped(consumer: Consumer) -> None:
+    """Take the consumer's messages until its read ends (raising why)."""
+    while await asyncio.wait_for(consumer.next(), WAIT) is not None:
+        pass
+
+
+@pytest.mark.asyncio
+async def test_every_server_on_a_store_runs_the_recorded_groups(tmp_path: Path) -> None:
+    """Two managers on one store stand for two servers on one PostgreSQL database: what one
+    creates, updates or deletes, the other runs, changes or drops; neither loses the other's change."""
+    async with _opened(tmp_path) as (svc, a):
+        b = PersistentSubscriptions(svc)
+        try:
+            await _append(svc, "s-1", 3)
+            assert await b.list() == []  # b runs the (empty) set before a changes it
+            await a.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
+            assert [i.config.group for i in await b.list()] == ["g"]
+            # b's set was stale when it created h: a's g is kept, and a sees h.
+            await b.create(GroupConfig("s-1", "h"))
+            assert [i.config.group for i in await a.list("s-1")] == ["g", "h"]
+            with pytest.raises(GroupExists):
+                await b.create(GroupConfig("s-1", "g"))
+            reader = await b.connect("s-1", "g", "", 10)
+            await _next(reader)
+            await a.update("s-1", "g", GroupConfig("s-1", "g", 0, GroupSettings(max_retry_count=3)))
+            assert (await b.info("s-1", "g")).config.settings.max_retry_count == 3
+            with pytest.raises(SubscriptionDropped, match="updated"):
+                await _until_dropped(reader)
+            reader = await b.connect("s-1", "g", "", 10)
+            await a.delete("s-1", "g")
+            with pytest.raises(GroupNotFound):
+                await b.info("s-1", "g")
+            with pytest.raises(SubscriptionDropped, match="deleted"):
+                await _until_dropped(reader)
+            with pytest.raises(GroupNotFound):
+                await b.delete("s-1", "g")
+            assert [i.config.group for i in await b.list()] == ["h"]
+        finally:
+            await b.close()
+
+
+@pytest.mark.asyncio
+async def test_a_change_recorded_meanwhile_elsewhere_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between b reading the set and recording its change, a records another: neither is lost."""
+    async with _opened(tmp_path) as (svc, a):
+        b = PersistentSubscriptions(svc)
+        try:
+            await b.load()
+            record = b.store.save_configs
+            attempts: list[int] = []
+
+            async def raced(configs: list[GroupConfig], version: int) -> int:
+                if not attempts:
+                    await a.create(GroupConfig("s-1", "meanwhile"))
+                attempts.append(version)
+                return await record(configs, version)
+
+            monkeypatch.setattr(b.store, "save_configs", raced)
+            await b.create(GroupConfig("s-1", "late"))
+            assert attempts[1] == attempts[0] + 1  # refused once, applied again to the newer set
+            for subs in (a, b):
+                assert [i.config.group for i in await subs.list()] == ["late", "meanwhile"]
+        finally:
+            await b.close()
+
+
+@pytest.mark.asyncio
+async def test_the_new_leader_serves_from_the_old_leaders_checkpoint(tmp_path: Path) -> None:
+    """A follower's groups started with the follower; once it leads they restart from the stored checkpoint."""
+    async with _opened(tmp_path) as (svc, leader):
+        follower = PersistentSubscriptions(svc)
+        follower.store.leads = lambda: False
+        try:
+            await _append(svc, "s-1", 4)
+            await follower.load()  # running before the group exists, as a follower
+            await leader.create(GroupConfig("s-1", "g", 0, GroupSettings(min_checkpoint_count=1)))
+            assert [i.config.group for i in await follower.list()] == ["g"]
+            c = await leader.connect("s-1", "g", "", 10)
+            await c.ack([(await _next(c)).ack_id for _ in range(2)])
+            await leader.close()  # the leader goes away, writing its checkpoint (2)
+            follower.store.leads = lambda: True
+            c = await follower.connect("s-1", "g", "", 10)
+            assert [decode_record((await _next(c)).event).version for _ in range(2)] == [3, 4]
+            assert (await follower.info("s-1", "g")).last_checkpoint == 2
+        finally:
+            await follower.close()
 
 
 @pytest.mark.asyncio

@@ -125,16 +125,52 @@ def test_users_survive_a_restart_and_replace_the_builtin_admin(proc_server: Any,
     assert not can_write(again.address, *ADMIN)
 
 
+def _learns(address: str, login: str, password: str) -> None:
+    end = time.monotonic() + 60
+    while not can_write(address, login, password):
+        assert time.monotonic() < end, "the other server never learned the user"
+        time.sleep(0.2)
+
+
+def _is_follower(users: Users, address: str) -> bool:
+    """Whether the server at `address` is a follower, as gossip (asked through `users`' channel) says."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2 as gossip
+    from toolkit_graveyar._proto.kurrentdb.v1 import gossip_pb2_grpc as gossip_grpc
+    from toolkit_graveyar._proto.kurrentdb.v1 import shared_pb2
+
+    stub = gossip_grpc.GossipStub(users.channel)  # type: ignore[no-untyped-call]
+    members = stub.Read(shared_pb2.Empty(), metadata=users.md, timeout=30).members
+    follower = gossip.MemberInfo.VNodeState.Follower
+    return any(
+        f"{m.http_end_point.address}:{m.http_end_point.port}" == address and m.state == follower for m in members
+    )
+
+
 def test_servers_on_one_database_share_their_users(proc_server: Any, pg_dsn: str) -> None:
+    """Users and operations are served by a follower too, as by KurrentDB's (users reach the others)."""
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2 as ops
+    from toolkit_graveyar._proto.kurrentdb.v1 import operations_pb2_grpc as ops_grpc
+
     first = proc_server("--backend", "postgres", "--dsn", pg_dsn, "--bind", "127.0.0.1:0", "--auth")
     second = proc_server("--backend", "postgres", "--dsn", pg_dsn, "--bind", "127.0.0.1:0", "--auth")
     admin = Users(first.address, *ADMIN)
     admin.create("shared", "pw")
     admin.close()
-    end = time.monotonic() + 60
-    while not can_write(second.address, "shared", "pw"):
-        assert time.monotonic() < end, "the other server never learned the user"
-        time.sleep(0.2)
+    _learns(second.address, "shared", "pw")
+    on_follower = Users(second.address, *ADMIN)
+    try:
+        end = time.monotonic() + 60
+        while not _is_follower(on_follower, second.address):
+            assert time.monotonic() < end, "the second server never became a follower"
+            time.sleep(0.2)
+        on_follower.create("made-on-follower", "pw2")
+        assert [d.login_name for d in on_follower.details("shared")] == ["shared"]
+        operations = ops_grpc.OperationsStub(on_follower.channel)  # type: ignore[no-untyped-call]
+        started = operations.StartScavenge(ops.StartScavengeReq(), metadata=on_follower.md, timeout=30)
+        assert started.scavenge_result in (ops.ScavengeResp.Started, ops.ScavengeResp.InProgress)
+    finally:
+        on_follower.close()
+    _learns(first.address, "made-on-follower", "pw2")
 
 
 def test_without_auth_there_is_no_users_api(proc_server: Any, tmp_path: Path) -> None:

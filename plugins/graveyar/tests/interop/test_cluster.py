@@ -196,3 +196,107 @@ def test_the_client_is_redirected_from_a_follower_to_the_leader(proc_server: Any
         assert [e.type for e in client.get_stream(s)] == ["A"]
     finally:
         client.close()
+
+
+def test_groups_changed_on_the_leader_are_served_by_the_next_leader(proc_server: Any, pg_dsn: str) -> None:
+    """Groups created, updated and deleted on one server are the ones the next leader serves,
+    from the old leader's last checkpoint, though it started before any of them existed."""
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    s = str(uuid.uuid4())
+    on_leader = KurrentDBClient(f"kurrentdb://{leader.address}?Tls=false")
+    try:
+        on_leader.append_to_stream(
+            s, current_version=StreamState.NO_STREAM, events=[NewEvent(type=t, data=b"{}") for t in "ABCD"]
+        )
+        on_leader.create_subscription_to_stream("g", s, min_checkpoint_count=1, checkpoint_after=0.1)
+        on_leader.create_subscription_to_stream("gone", s)
+        on_leader.update_subscription_to_stream("g", s, max_retry_count=3)
+        on_leader.delete_subscription("gone", stream_name=s)
+        sub = on_leader.read_subscription_to_stream("g", s, timeout=60)
+        try:
+            for _ in range(2):
+                sub.ack(next(sub))
+
+            def checkpointed() -> bool:
+                return on_leader.get_subscription_info("g", s).last_checkpointed_event_position == "1"
+
+            _eventually(checkpointed)
+        finally:
+            sub.stop()
+    finally:
+        on_leader.close()
+    direct = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false")
+    try:
+        # As a follower it refuses group operations (it names the leader).
+        assert _refused_by_follower(lambda: direct.get_subscription_info("g", s)) is not None
+        assert leader.terminate() == 0
+        _eventually(lambda: _gossip(follower.address) == [(follower.address, LEADER)])
+        _eventually(lambda: _refused_by_follower(direct.list_subscriptions) is None)
+        assert [(i.group_name, i.event_source) for i in direct.list_subscriptions()] == [("g", s)]
+        info = direct.get_subscription_info("g", s)
+        assert (info.max_retry_count, info.last_checkpointed_event_position) == (3, "1")
+        with pytest.raises(NotFoundError):
+            direct.get_subscription_info("gone", s)
+        sub = direct.read_subscription_to_stream("g", s, timeout=60)
+        try:
+            rest = [next(sub), next(sub)]
+            assert [(e.type, e.stream_position) for e in rest] == [("C", 2), ("D", 3)]
+            for e in rest:
+                sub.ack(e)
+        finally:
+            sub.stop()
+        direct.delete_subscription("g", stream_name=s)
+        assert direct.list_subscriptions() == []
+    finally:
+        direct.close()
+
+
+def test_projections_run_on_the_leader_only(proc_server: Any, pg_dsn: str) -> None:
+    """A follower refuses the Projections service and runs none; the next leader runs the enabled
+    ones from the old leader's checkpoint, linking each event once."""
+    leader, follower = _two_servers(proc_server, pg_dsn)
+    direct = KurrentDBClient(f"kurrentdb://{follower.address}?Tls=false")  # one target: no redirect
+    both = KurrentDBClient(f"kurrentdb://{leader.address},{follower.address}?Tls=false")
+    category = f"c{uuid.uuid4().hex}"
+    try:
+        _eventually(lambda: _refused_by_follower(lambda: direct.get_projection_statistics("$by_category")) is not None)
+        refusals: list[Callable[[], object]] = [
+            lambda: direct.enable_projection("$by_category"),
+            lambda: direct.disable_projection("$by_category"),
+            lambda: direct.reset_projection("$by_category"),
+            lambda: direct.get_projection_state("$by_category"),
+            direct.list_all_projection_statistics,
+            direct.restart_projections_subsystem,
+        ]
+        for n, call in enumerate(refusals):
+            assert _refused_by_follower(call) is not None, f"refusal {n} was served"
+        # A client that has the leader's address too is redirected there.
+        _eventually(lambda: _refused_by_follower(lambda: both.reconnect(follower.address)) is not None)
+        both.enable_projection("$by_category")
+        assert both.connection_target == leader.address
+        assert both.get_projection_statistics("$by_category").status == "Running"
+        for n in range(3):
+            both.append_to_stream(
+                f"{category}-{n}", current_version=StreamState.NO_STREAM, events=[NewEvent(type="A", data=b"{}")]
+            )
+        _eventually(lambda: _links(both, category) == [f"0@{category}-{n}" for n in range(3)])
+    finally:
+        both.close()
+    assert leader.terminate() == 0
+    _eventually(lambda: _refused_by_follower(lambda: direct.get_projection_statistics("$by_category")) is None)
+    try:
+        assert direct.get_projection_statistics("$by_category").status == "Running"
+        direct.append_to_stream(
+            f"{category}-3", current_version=StreamState.NO_STREAM, events=[NewEvent(type="A", data=b"{}")]
+        )
+        # The new leader projects what came after the old leader's checkpoint, and nothing twice.
+        _eventually(lambda: _links(direct, category) == [f"0@{category}-{n}" for n in range(4)])
+    finally:
+        direct.close()
+
+
+def _links(client: KurrentDBClient, category: str) -> list[str]:
+    try:
+        return [e.data.decode() for e in client.get_stream(f"$ce-{category}", resolve_links=False)]
+    except NotFoundError:
+        return []

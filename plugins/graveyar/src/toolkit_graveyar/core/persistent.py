@@ -18,12 +18,14 @@ import time
 import uuid
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from toolkit_graveyar.core.codec import decode_record
+from toolkit_graveyar.core.errors import WrongExpectedVersion
 from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
+from toolkit_graveyar.core.periodic import Periodic
 from toolkit_graveyar.core.persistent_state import (
     FROM_END,
     GroupConfig,
@@ -47,6 +49,8 @@ NackAction = str  # "park" | "retry" | "skip" | "stop" | "unknown"
 TICK = 0.5
 #: Seconds `stop` waits for the group's tasks to end.
 STOP_WAIT = 5.0
+#: Seconds between checks that the running groups are the recorded ones (other servers change them).
+SYNC_EVERY = 1.0
 
 
 @dataclass(slots=True)
@@ -137,6 +141,9 @@ class Group:
         self.config = config
         self.store = store
         self.svc = store.svc
+        #: Made while this server led: only such a group reads its source and records checkpoints
+        #: (a follower's copy only describes the group; see GroupStore.leads).
+        self.on_leader = store.leads()
         self.writing = asyncio.Lock()
         self.room = asyncio.Event()
         self._reset()
@@ -160,7 +167,9 @@ class Group:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start reading the source and watching timeouts."""
+        """Start reading the source and watching timeouts (on the leader; a follower's copy stays idle)."""
+        if not self.on_leader:
+            return
         name = self.config.subscription_id
         self.tasks = [
             asyncio.create_task(self._read_source(), name=f"persistent-read {name}"),
@@ -374,6 +383,8 @@ class Group:
         return time.monotonic() - self.checkpoint_time
 
     async def _write_checkpoint(self) -> None:
+        if not self.on_leader:
+            return
         async with self.writing:
             key = self._checkpoint_key()
             if self.checkpoint is not None and key <= self.checkpoint:
@@ -432,22 +443,57 @@ class Group:
 
 
 class PersistentSubscriptions:
-    """Every group of one store: create, update, delete, read, info, list, replay parked."""
+    """Every group of one store: create, update, delete, read, info, list, replay parked.
+
+    The set of groups is the one `$persistentSubscriptionConfig` records, which other servers on
+    the same store change too: before each operation, and every `SYNC_EVERY` seconds, the running
+    groups are brought in line with it (`_sync`).
+    """
 
     def __init__(self, svc: EventStoreService) -> None:
         self.store = GroupStore(svc)
         self.groups: dict[tuple[str, str], Group] = {}
         self.lock = asyncio.Lock()
         self.loaded = False
+        #: The version of the recorded set the running groups match (0: none recorded).
+        self.version = 0
+        #: Whether this server led when the groups were last brought in line.
+        self.led = False
+        self._watch = Periodic("graveyar-persistent-sync", SYNC_EVERY, self.load)
 
     async def load(self) -> None:
-        """Start the groups recorded in the store (once, at server start)."""
+        """Run the groups the store records now (at server start, before each operation, periodically)."""
         async with self.lock:
-            if self.loaded:
-                return
-            for cfg in await self.store.load_configs():
+            await self._sync()
+            if not self.loaded:
+                self.loaded = True
+                self._watch.start()
+
+    async def _sync(self, *, force: bool = False) -> None:
+        """Bring the running groups in line with the recorded set (the caller holds the lock).
+
+        A group another server deleted or updated stops without a checkpoint (that server wrote
+        the group's); when this server became the leader (or stopped being it) every group restarts
+        from its stored checkpoint, its readers dropped: a follower's copies neither read their sources
+        nor record checkpoints.
+        """
+        leads = self.store.leads()
+        switched = self.loaded and leads != self.led
+        if self.loaded and not force and not switched and await self.store.configs_version() == self.version:
+            return
+        version, configs = await self.store.load_configs()
+        stored = {cfg.key: cfg for cfg in configs}
+        for key, group in list(self.groups.items()):
+            cfg = stored.get(key)
+            if cfg is not None and cfg == group.config and not switched:
+                continue
+            del self.groups[key]
+            why = "the group was deleted" if cfg is None else "the group was updated"
+            await group.stop("the cluster's leader changed" if switched else why, checkpoint=False)
+        for key, cfg in stored.items():
+            if key not in self.groups:
                 self._start(cfg)
-            self.loaded = True
+        self.version, self.led = version, leads
 
     def _start(self, cfg: GroupConfig) -> Group:
         group = Group(cfg, self.store)
@@ -461,37 +507,64 @@ class PersistentSubscriptions:
             raise GroupNotFound(source, name)
         return group
 
-    async def _save(self) -> None:
-        await self.store.save_configs([g.config for g in self.groups.values()])
+    async def _record(self, change: Callable[[dict[tuple[str, str], GroupConfig]], None]) -> None:
+        """Apply `change` to the recorded set and record it; applied again if another server recorded first.
+
+        The caller holds the lock; the running groups match the recorded set afterwards.
+        """
+        while True:
+            await self._sync()
+            configs = {key: g.config for key, g in self.groups.items()}
+            change(configs)
+            try:
+                self.version = await self.store.save_configs(list(configs.values()), self.version)
+            except WrongExpectedVersion:
+                await self._sync(force=True)
+                continue
+            break
 
     async def create(self, cfg: GroupConfig) -> None:
         """Create a group (raises GroupExists)."""
         cfg.check()
         await self.load()
-        async with self.lock:
-            if cfg.key in self.groups:
+
+        def add(configs: dict[tuple[str, str], GroupConfig]) -> None:
+            if cfg.key in configs:
                 raise GroupExists(cfg.source, cfg.group)
+            configs[cfg.key] = cfg
+
+        async with self.lock:
+            await self._record(add)
             self._start(cfg)
-            await self._save()
 
     async def update(self, source: str, name: str, change: GroupConfig) -> None:
         """Replace a group's settings and start; its consumers are dropped and read again from the checkpoint."""
         change.check()
         await self.load()
+
+        def replace(configs: dict[tuple[str, str], GroupConfig]) -> None:
+            if (source, name) not in configs:
+                raise GroupNotFound(source, name)
+            configs[(source, name)] = change
+
         async with self.lock:
-            old = self._get(source, name)
+            await self._record(replace)
+            old = self.groups.pop((source, name))
             await old.stop("the group was updated")
             self._start(change)
-            await self._save()
 
     async def delete(self, source: str, name: str) -> None:
         """Delete a group with its checkpoint and parked messages; its consumers are dropped."""
         await self.load()
+
+        def remove(configs: dict[tuple[str, str], GroupConfig]) -> None:
+            if configs.pop((source, name), None) is None:
+                raise GroupNotFound(source, name)
+
         async with self.lock:
-            group = self._get(source, name)
-            del self.groups[(source, name)]
+            await self._record(remove)
+            group = self.groups.pop((source, name))
             await group.stop("the group was deleted", checkpoint=False)
-            await self._save()
             await self.store.forget(group.config)
 
     async def connect(self, source: str, name: str, consumer_name: str, buffer_size: int) -> Consumer:
@@ -517,11 +590,13 @@ class PersistentSubscriptions:
 
     async def close(self, why: str = "the server is shutting down") -> None:
         """Stop every group, recording its checkpoint (server shutdown)."""
+        await self._watch.stop()
         async with self.lock:
             for group in list(self.groups.values()):
                 await group.stop(why)
             self.groups.clear()
             self.loaded = False
+            self.version = 0
 
     async def restart(self) -> None:
         """Stop every group and start them again from the store (KurrentDB's RestartSubsystem)."""

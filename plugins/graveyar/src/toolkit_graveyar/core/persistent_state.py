@@ -281,20 +281,31 @@ class GroupStore:
         return decode_record(recs[0]) if recs else None
 
     # -- definitions --------------------------------------------------------------------------------
-    async def load_configs(self) -> list[GroupConfig]:
-        """Every group, as the last `$PersistentConfig` event lists them."""
+    async def configs_version(self) -> int:
+        """The version of `$persistentSubscriptionConfig` (0: no group was ever recorded)."""
+        state = await self.svc.store.stream_state(CONFIG_STREAM)
+        return 0 if state is None else state.version
+
+    async def load_configs(self) -> tuple[int, list[GroupConfig]]:
+        """Every group, as the last `$PersistentConfig` event lists them, with that event's version."""
         last = await self._last(CONFIG_STREAM)
         if last is None:
-            return []
+            return 0, []
         try:
-            return [GroupConfig.from_dict(d) for d in json.loads(last.data)["entries"]]
+            return last.version, [GroupConfig.from_dict(d) for d in json.loads(last.data)["entries"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise StorageFailure(f"{CONFIG_STREAM} holds an unreadable definition: {exc}") from None
 
-    async def save_configs(self, configs: list[GroupConfig]) -> None:
-        """Record the whole set of groups."""
+    async def save_configs(self, configs: list[GroupConfig], version: int) -> int:
+        """Record the whole set of groups in place of the set at `version`; return the new version.
+
+        Raises:
+            WrongExpectedVersion: another server recorded a set since `version`.
+        """
         doc = {"version": 2, "entries": [c.to_dict() for c in configs]}
-        await self._append(CONFIG_STREAM, [_system_event(CONFIG_EVENT, json.dumps(doc, sort_keys=True).encode())])
+        event = _system_event(CONFIG_EVENT, json.dumps(doc, sort_keys=True).encode())
+        result = await self.svc.store.append(CONFIG_STREAM, await self.svc.prepare([event]), Expected.exact(version))
+        return result.version
 
     # -- checkpoints --------------------------------------------------------------------------------
     async def load_checkpoint(self, cfg: GroupConfig) -> int | None:

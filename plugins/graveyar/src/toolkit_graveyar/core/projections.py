@@ -31,10 +31,13 @@ from toolkit_graveyar.core.codec import decode_record
 from toolkit_graveyar.core.errors import StreamNotFound
 from toolkit_graveyar.core.links import LINK_EVENT, link_data
 from toolkit_graveyar.core.model import Expected, ProposedEvent, RecordedEvent, StreamMetadata
+from toolkit_graveyar.core.periodic import Periodic
 from toolkit_graveyar.core.validation import ALL_STREAM
 from toolkit_kernel.errors import NotFound, ToolkitError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from toolkit_graveyar.core.service import EventStoreService
 
 __all__ = ["SYSTEM_PROJECTIONS", "ProjectionNotFound", "ProjectionStats", "SystemProjections", "links_of"]
@@ -46,6 +49,8 @@ SYSTEM_PROJECTIONS = ("$by_category", "$by_event_type", "$streams")
 CHECKPOINT_EVERY = 1000
 #: Seconds `disable`, `reset` and shutdown wait for a projection's reader to end.
 STOP_WAIT = 5.0
+#: Seconds between checks whether this server (still) leads (projections run on the leader only).
+LEADER_CHECK = 1.0
 #: The namespace of link ids: uuid5(LINKS, "<projection>:<position>").
 LINKS = uuid.UUID("5f0c6a8e-3b1d-4c6e-9a57-2f4b8d1e7c30")
 
@@ -150,6 +155,11 @@ class SystemProjections:
         self.runners: dict[str, _Runner] = {}
         self.lock = asyncio.Lock()
         self.loaded = False
+        #: Whether this server leads its cluster (set by the gRPC adapter; a cluster of one leads).
+        self.leads: Callable[[], bool] = lambda: True
+        #: Whether it led when the projections were last brought in line (`load`).
+        self.led = False
+        self._watch = Periodic("graveyar-projections-leader", LEADER_CHECK, self.load)
 
     # -- the store ------------------------------------------------------------------------------
     async def append(self, stream: str, events: list[ProposedEvent]) -> int:
@@ -193,23 +203,36 @@ class SystemProjections:
         return name
 
     async def load(self) -> None:
-        """Start the projections recorded as enabled (once, at server start)."""
+        """Run the projections recorded as enabled when this server leads, none when it does not.
+
+        Called at server start, before each operation and every `LEADER_CHECK` seconds: the
+        projections follow the leadership (KurrentDB runs them on its leader only).
+        """
         async with self.lock:
-            if self.loaded:
+            leads = self.leads()
+            if self.loaded and leads == self.led:
                 return
-            for name in SYSTEM_PROJECTIONS:
-                if await self._enabled(name):
-                    self.runners[name] = _Runner(self, name, await self._checkpoint(name))
-            self.loaded = True
+            if leads:
+                for name in SYSTEM_PROJECTIONS:
+                    if name not in self.runners and await self._enabled(name):
+                        self.runners[name] = _Runner(self, name, await self._checkpoint(name))
+            else:
+                for name in list(self.runners):
+                    await self._stop(name)
+            self.led = leads
+            if not self.loaded:
+                self.loaded = True
+                self._watch.start()
 
     async def enable(self, name: str) -> None:
-        """Start a projection from its checkpoint (a running one stays as it is)."""
+        """Record a projection as enabled and start it from its checkpoint when this server leads."""
         self.check(name)
         await self.load()
         async with self.lock:
             if name not in self.runners:
                 await self._record_enabled(name, True)
-                self.runners[name] = _Runner(self, name, await self._checkpoint(name))
+                if self.led:
+                    self.runners[name] = _Runner(self, name, await self._checkpoint(name))
 
     async def disable(self, name: str, *, write_checkpoint: bool = True) -> None:
         """Stop a projection; it resumes from its checkpoint when enabled again."""
@@ -255,6 +278,7 @@ class SystemProjections:
 
     async def close(self) -> None:
         """Stop every projection (server shutdown); each resumes from its checkpoint."""
+        await self._watch.stop()
         async with self.lock:
             for runner in self.runners.values():
                 await runner.stop()

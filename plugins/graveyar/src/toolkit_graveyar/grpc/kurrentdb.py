@@ -77,7 +77,8 @@ class LeaderGate:
     Rules per method: `header` refuses when the call says `requires-leader: true` (reads,
     subscriptions, appends, deletes: without the header KurrentDB serves the read and forwards the
     write; graveyar's servers share the store, so the follower does it itself); `always` refuses
-    whatever the header says (persistent-subscription operations run on the leader only);
+    whatever the header says (persistent-subscription operations and projections run on the
+    leader only);
     `ready` answers "Server Is Not Ready" (group statistics live on the leader only).
     """
 

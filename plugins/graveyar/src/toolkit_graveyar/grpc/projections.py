@@ -1,7 +1,8 @@
 """gRPC adapter: KurrentDB's `projections.Projections` for the system projections (`core.projections`).
 
-Served: Statistics, Enable, Disable, Reset, State, Result, RestartSubsystem. Create, Update and
-Delete (user-defined JavaScript projections) are not registered, so gRPC answers UNIMPLEMENTED.
+Served (by the leader of a cluster): Statistics, Enable, Disable, Reset, State, Result,
+RestartSubsystem. Create, Update and Delete (user-defined JavaScript projections) are not
+registered, so gRPC answers UNIMPLEMENTED.
 """
 
 # ruff: noqa: TID253 - this module is only imported when a server starts
@@ -15,7 +16,7 @@ import grpc
 from toolkit_graveyar._proto.kurrentdb.v1 import projections_pb2 as pj
 from toolkit_graveyar._proto.kurrentdb.v1 import shared_pb2
 from toolkit_graveyar.core.projections import SYSTEM_PROJECTIONS, ProjectionStats, SystemProjections
-from toolkit_graveyar.grpc.kurrentdb import PROJECTIONS, _Handlers
+from toolkit_graveyar.grpc.kurrentdb import PROJECTIONS, LeaderGate, _Handlers
 
 if TYPE_CHECKING:
     from toolkit_graveyar.grpc.guard import Guard
@@ -45,8 +46,11 @@ def _details(s: ProjectionStats) -> pj.StatisticsResp.Details:
 class ProjectionsApi:
     """`Projections` for `$by_category`, `$by_event_type` and `$streams`."""
 
-    def __init__(self, projections: SystemProjections) -> None:
+    def __init__(self, projections: SystemProjections, gate: LeaderGate | None = None) -> None:
         self.projections = projections
+        self.gate = gate
+        if gate is not None:
+            projections.leads = gate.leads  # projections run on the leader only
 
     async def statistics(self, req: pj.StatisticsReq) -> AsyncIterator[pj.StatisticsResp]:
         """One answer per projection: the named one, or all (system projections are continuous)."""
@@ -96,19 +100,19 @@ class ProjectionsApi:
         return shared_pb2.Empty()
 
     def handlers(self, guard: Guard) -> list[grpc.GenericRpcHandler]:
-        """The generic handler of the service."""
-        h = _Handlers(guard)
+        """The generic handler of the service; a follower refuses every method (see LeaderGate)."""
+        h = _Handlers(guard, self.gate)
         return [
             grpc.method_handlers_generic_handler(
                 PROJECTIONS,
                 {
-                    "Statistics": h.unary_stream(pj.StatisticsReq, self.statistics),
-                    "Enable": h.unary(pj.EnableReq, self.enable),
-                    "Disable": h.unary(pj.DisableReq, self.disable),
-                    "Reset": h.unary(pj.ResetReq, self.reset),
-                    "State": h.unary(pj.StateReq, self.state),
-                    "Result": h.unary(pj.ResultReq, self.result),
-                    "RestartSubsystem": h.unary(shared_pb2.Empty, self.restart_subsystem),
+                    "Statistics": h.unary_stream(pj.StatisticsReq, self.statistics, leader="always"),
+                    "Enable": h.unary(pj.EnableReq, self.enable, leader="always"),
+                    "Disable": h.unary(pj.DisableReq, self.disable, leader="always"),
+                    "Reset": h.unary(pj.ResetReq, self.reset, leader="always"),
+                    "State": h.unary(pj.StateReq, self.state, leader="always"),
+                    "Result": h.unary(pj.ResultReq, self.result, leader="always"),
+                    "RestartSubsystem": h.unary(shared_pb2.Empty, self.restart_subsystem, leader="always"),
                 },
             )
         ]

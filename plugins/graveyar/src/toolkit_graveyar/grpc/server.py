@@ -170,7 +170,7 @@ async def build_server(service: EventStoreService, config: ServerConfig) -> Runn
             V1Service(service).handlers(guard),
             *kurrent.handlers(guard),
             *PersistentApi(persistent, kurrent.gate).handlers(guard),
-            *ProjectionsApi(projections).handlers(guard),
+            *ProjectionsApi(projections, kurrent.gate).handlers(guard),
         )
     )
     server.add_generic_rpc_handlers((OperationsService(service).handlers(guard),))
