@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from toolkit_plasmite.cli.ui import Settings, dir_option, get_settings
+from toolkit_plasmite.cli.ui import LITE3_FORMATS, Settings, dir_option, get_settings, remember_lite3_format
 from toolkit_plasmite.cli.yaml import dump_yaml
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty
-from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck
+from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck, StoredEnvelope
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
@@ -43,6 +43,12 @@ class FollowOptions(FollowSpec):
         """Check flag combinations (Usage errors)."""
         if self.jsonl and self.fmt is not None:
             raise UsageError("give --jsonl or --format, not both")
+        if self.fmt == "lite3-raw":  # plasmite 1.2.1's words
+            raise UsageError(
+                "follow does not support --format lite3-raw", hint="Use --format lite3 for a framed stream."
+            )
+        if self.fmt == "lite3" and self.data_only:
+            raise UsageError("--data-only does not apply to --format lite3")
         super().validate()
 
     @property
@@ -85,6 +91,7 @@ def local_source(settings: Settings, pool_ref: str, pool: PoolFile, opts: Follow
         on_corrupt=lambda exc: settings.notice(
             "corrupt_skip", pool_ref, f"skipped message {exc.seq}: {exc.message}", {"seq": exc.seq}
         ),
+        lite3=opts.fmt == "lite3",
     )
 
 
@@ -99,6 +106,10 @@ def print_run(
     run = FollowRun(source, opts, start_seq=start_seq, should_stop=should_stop)
     printed = 0
     for env in run:
+        if isinstance(env, StoredEnvelope) and opts.fmt == "lite3":
+            _write_lite3_frame(env.lite3_frame, first=not printed)
+            printed += 1
+            continue
         value = env["data"] if opts.data_only else env
         if opts.fmt == "yaml":
             click.echo(dump_yaml(value), nl=False)  # one marked document per message
@@ -112,6 +123,22 @@ def print_run(
         if not printed and get_settings().stderr_human:  # a person is waiting: say why it ended
             click.echo(f"No messages received (timed out after {opts.timeout}).", err=True)
         raise click.exceptions.Exit(TIMEOUT_EXIT)
+
+
+def _write_lite3_frame(frame: bytes, first: bool) -> None:
+    """One frame of plasmite's Lite3 stream on stdout; `PLS1` goes before the first."""
+    from toolkit_plasmite.core.lite3_api import LITE3_STREAM_MAGIC
+
+    out = sys.stdout.buffer
+    if first:
+        out.write(LITE3_STREAM_MAGIC)
+    out.write(frame)
+    out.flush()
+
+
+def _reject_lite3(opts: FollowOptions, kind: str) -> None:
+    if opts.fmt == "lite3":
+        raise UsageError(f"{kind} follow does not support --format lite3 yet", hint="follow a local pool")
 
 
 def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpClient, UdpSource]:
@@ -169,9 +196,11 @@ def follow_udp(settings: Settings, url: str, opts: FollowOptions) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["pretty", "json", "jsonl", "yaml"]),
+    type=click.Choice(["pretty", "json", "jsonl", "yaml", *LITE3_FORMATS]),
     default=None,
-    help="pretty, json/jsonl (one compact message per line) or yaml; default pretty on a terminal, json in a pipe.",
+    callback=remember_lite3_format,
+    help="pretty, json/jsonl (one compact message per line), yaml or lite3 (plasmite's framed Lite3 stream);"
+    " default pretty on a terminal, json in a pipe.",
 )
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
 @click.option("--replay", type=float, default=None, help="Replay --tail/--since with original gaps / SPEED, then exit.")
@@ -235,6 +264,7 @@ def follow_command(
         if rejected:
             raise UsageError(f"UDP follow does not support {', '.join(rejected)}")
         check_no_remote_flags(token, token_file, tls_ca, tls_skip_verify)
+        _reject_lite3(opts, "UDP")
         follow_udp(settings, pool, opts)
         return
     remote = parse_remote_ref(pool)
@@ -252,6 +282,7 @@ def follow_command(
         ]
         if rejected:
             raise UsageError(f"remote follow does not support {', '.join(rejected)}")
+        _reject_lite3(opts, "remote")
         from toolkit_plasmite.http.remote import RemotePool, RemoteSource
 
         client = remote_client(remote.base_url, token, token_file, tls_ca, tls_skip_verify)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from toolkit_plasmite.core.codec import envelope
-from toolkit_plasmite.core.pool import Gap, PoolFile
-from toolkit_plasmite.core.tail import follow, has_tags, retained
+from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
+from toolkit_plasmite.core.tail import follow_frames, has_tags, retained_frames
 from toolkit_plasmite.core.values import parse_duration, parse_since
 from toolkit_plasmite.core.where import WhereFilter
 from toolkit_plasmite.errors import CorruptError, UsageError
 
-__all__ = ["Envelope", "FollowRun", "FollowSource", "FollowSpec", "LocalSource", "StopCheck", "Timed"]
+__all__ = ["Envelope", "FollowRun", "FollowSource", "FollowSpec", "LocalSource", "StopCheck", "StoredEnvelope", "Timed"]
 
 #: A message envelope `{data, meta: {tags}, seq, time}`.
 Envelope = dict[str, Any]
@@ -170,6 +170,20 @@ def _replay(backlog: list[Timed], speed: float) -> Iterator[Envelope]:
         yield env
 
 
+class StoredEnvelope(dict[str, Any]):
+    """An envelope that also carries its message as a frame of plasmite's Lite3 stream.
+
+    `lite3_frame` is `[u64be seq][u64be time_ns][u32be length]` and the Lite3 document: the
+    stored bytes of a format-3 pool, untouched (`follow --format lite3`).
+    """
+
+    __slots__ = ("lite3_frame",)
+
+    def __init__(self, env: Envelope, lite3_frame: bytes) -> None:
+        super().__init__(env)
+        self.lite3_frame = lite3_frame
+
+
 class LocalSource:
     """A pool file as a follow source.
 
@@ -178,6 +192,7 @@ class LocalSource:
         notify: Use the wake-ups (polling decides correctness either way).
         on_gap: Called when messages were evicted before they were read.
         on_corrupt: Called for a message that cannot be decoded (the follow skips it).
+        lite3: Yield `StoredEnvelope`s, which keep each message's Lite3 stream frame.
     """
 
     def __init__(
@@ -186,11 +201,21 @@ class LocalSource:
         notify: bool = True,
         on_gap: Callable[[Gap], None] | None = None,
         on_corrupt: Callable[[CorruptError], None] | None = None,
+        lite3: bool = False,
     ) -> None:
         self.pool = pool
         self.notify = notify
         self.on_gap = on_gap
         self.on_corrupt = on_corrupt
+        self.lite3 = lite3
+
+    def _envelope(self, frame: Frame, data: dict[str, Any], tags: list[str]) -> Envelope:
+        env = envelope(frame[0], frame[1], data, tags)
+        if not self.lite3:
+            return env
+        from toolkit_plasmite.core.lite3_api import stream_frame
+
+        return StoredEnvelope(env, stream_frame(self.pool, frame))
 
     def live_edge(self) -> int:
         """The seq after the newest committed one."""
@@ -198,14 +223,14 @@ class LocalSource:
 
     def history(self, before_seq: int | None) -> Iterator[Timed]:
         """Retained messages before `before_seq`, oldest first."""
-        for seq, ts, data, tags in retained(self.pool, self.on_corrupt):
-            if before_seq is not None and seq >= before_seq:
+        for frame, data, tags in retained_frames(self.pool, self.on_corrupt):
+            if before_seq is not None and frame[0] >= before_seq:
                 return
-            yield ts, envelope(seq, ts, data, tags)
+            yield frame[1], self._envelope(frame, data, tags)
 
     def live(self, since_seq: int | None, timeout: float | None, should_stop: StopCheck | None) -> Iterator[Envelope]:
         """Committed messages from `since_seq` on, waking on the pool's notifications."""
-        stream = follow(
+        stream = follow_frames(
             self.pool,
             since_seq=since_seq,
             live=since_seq is None,
@@ -215,5 +240,5 @@ class LocalSource:
             on_corrupt=self.on_corrupt,
             should_stop=should_stop,
         )
-        for seq, ts, data, tags in stream:
-            yield envelope(seq, ts, data, tags)
+        for frame, data, tags in stream:
+            yield self._envelope(frame, data, tags)
