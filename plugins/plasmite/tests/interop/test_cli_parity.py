@@ -298,3 +298,32 @@ def test_follow_format_lite3_writes_plasmites_bytes_and_the_real_feed_stores_the
     ]  # fmt: skip
     assert refused[0].returncode == refused[1].returncode == 2
     assert refused[0].stderr == refused[1].stderr  # the same words and hint, human lines beside Lite3
+
+
+def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_path: Path) -> None:
+    """On one pool: `--tail N` takes the last N retained, then filters; `--one` prints the first match."""
+    real = require_peer("plasmite")
+    pools = tmp_path / "shared"
+    subprocess.run([str(real.path), "--dir", str(pools), "pool", "create", "p"], check=True, timeout=120)
+    for i in range(1, 7):
+        subprocess.run(
+            [str(real.path), "--dir", str(pools), "feed", "p", json.dumps({"i": i}), *(["--tag", "e"] * (i % 2 == 0))],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    selections = (
+        ["--tail", "3", "--tag", "e", "--no-follow"],  # i 4..6 retained -> 4, 6 (not 2, 4, 6)
+        ["--tail", "1", "--tag", "e", "--no-follow"],
+        ["--tail", "3", "--where", ".data.i < 3", "--no-follow"],  # none of the last 3
+        ["--tail", "3", "--tag", "e", "--one", "--timeout", "1s"],  # 4: the first match of the history
+        ["--tail", "4", "--tag", "e", "--one", "--timeout", "1s"],
+        ["--tail", "1", "--where", ".data.i == 5", "--timeout", "300ms"],  # nothing: exit 124
+        ["--tail", "9", "--tag", "e", "--no-follow"],
+    )
+    for sel in selections:
+        seen = [
+            subprocess.run([*argv, "--dir", str(pools), "follow", "p", "--format", "json", *sel],
+                           capture_output=True, timeout=120, check=False)
+            for argv in (OURS, [str(real.path)])
+        ]  # fmt: skip
+        assert (seen[0].returncode, seen[0].stdout) == (seen[1].returncode, seen[1].stdout), sel
+    assert [json.loads(line)["data"]["i"] for line in seen[0].stdout.splitlines()] == [2, 4, 6]

@@ -185,12 +185,20 @@ def follow_udp(settings: Settings, url: str, opts: FollowOptions) -> None:
 
 @click.command("follow")
 @click.argument("pool")
-@click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N matches.")
+@click.option(
+    "-n",
+    "--tail",
+    "tail_n",
+    type=int,
+    default=0,
+    show_default=True,
+    help="First print the last N retained messages that pass the filters.",
+)
 @click.option("--since", help="First print retained messages since T (30s, 5m, 2h, 1d or RFC 3339).")
 @click.option("--where", multiple=True, help="jq expression on the envelope that must be true (repeatable, AND).")
 @click.option("--tag", "tags", multiple=True, help="Required tag (repeatable, AND).")
 @click.option("--no-follow", is_flag=True, help="Print retained history (all, or --tail/--since) and exit.")
-@click.option("--one", is_flag=True, help="Exit after the first match (with --tail N: once N matches exist).")
+@click.option("--one", is_flag=True, help="Exit after the first match (history first).")
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long (500ms, 5s, 1m).")
 @click.option("--data-only", is_flag=True, help="Print only the data object.")
 @click.option(

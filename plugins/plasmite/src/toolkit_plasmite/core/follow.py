@@ -109,7 +109,10 @@ class FollowRun:
         self.timed_out = False
 
     def _backlog(self, start: int | None) -> list[Timed] | None:
-        """Retained matches chosen by --since or --tail (None: --since lies in the future, nothing to do)."""
+        """Retained matches chosen by --since or --tail (None: --since lies in the future, nothing to do).
+
+        As plasmite 1.2.1, `--tail N` takes the last N retained messages, then filters them.
+        """
         spec = self.spec
         if spec.since is not None:
             since_ns = parse_since(spec.since)
@@ -118,9 +121,8 @@ class FollowRun:
             return [(ts, env) for ts, env in self.source.history(start) if ts >= since_ns and spec.matches(env)]
         if not spec.tail and not spec.no_follow:
             return []
-        window: deque[Timed] = deque(maxlen=spec.tail or None)
-        window.extend(item for item in self.source.history(start) if spec.matches(item[1]))
-        return list(window)
+        window: deque[Timed] = deque(self.source.history(start), maxlen=spec.tail or None)
+        return [item for item in window if spec.matches(item[1])]
 
     def __iter__(self) -> Iterator[Envelope]:
         spec = self.spec
@@ -128,13 +130,7 @@ class FollowRun:
         backlog = self._backlog(start)
         if backlog is None:
             return
-        matched = len(backlog)
-        if spec.one and spec.tail:
-            if matched >= spec.tail:
-                yield backlog[-1][1]
-                return
-            backlog = []  # --one --tail N: only the Nth match is printed, and it is still to come
-        elif spec.one and backlog:
+        if spec.one and backlog:  # the first match, history first (as plasmite 1.2.1)
             yield backlog[0][1]
             return
         if spec.replay is not None:
@@ -148,13 +144,9 @@ class FollowRun:
         for env in self.source.live(start, timeout, self.should_stop):
             if not spec.matches(env):
                 continue
-            matched += 1
-            if spec.one:
-                if not spec.tail or matched >= spec.tail:
-                    yield env
-                    return
-                continue
             yield env
+            if spec.one:
+                return
         self.timed_out = timeout is not None and not (self.should_stop is not None and self.should_stop())
 
 
