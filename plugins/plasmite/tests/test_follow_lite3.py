@@ -123,7 +123,6 @@ def test_lite3_raw_data_only_and_remote_refs_are_usage_errors(
         (["src", "--format", "lite3", "--data-only"], "--data-only does not apply to --format lite3"),
         (["src", "--format", "lite3", "--jsonl"], "give --jsonl or --format, not both"),
         (["http://127.0.0.1:9/src", "--format", "lite3"], "remote follow does not support --format lite3 yet"),
-        (["udp://127.0.0.1:9/src", "--format", "lite3"], "UDP follow does not support --format lite3 yet"),
     )
     for args, message in cases:
         res = _run(plasmite_argv, sub_env, "follow", *args, "--no-follow")

@@ -165,7 +165,7 @@ def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpCl
         start = UdpStart.last(opts.tail)  # as plasmite: --tail counts retained messages before filters
     client = UdpClient(endpoint)
     try:
-        return client, UdpSource(client, name, start, on_gap, finite=opts.no_follow)
+        return client, UdpSource(client, name, start, on_gap, finite=opts.no_follow, lite3=opts.fmt == "lite3")
     except BaseException:
         client.close()
         raise
@@ -272,7 +272,6 @@ def follow_command(
         if rejected:
             raise UsageError(f"UDP follow does not support {', '.join(rejected)}")
         check_no_remote_flags(token, token_file, tls_ca, tls_skip_verify)
-        _reject_lite3(opts, "UDP")
         follow_udp(settings, pool, opts)
         return
     remote = parse_remote_ref(pool)
