@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from toolkit_plasmite import Client
 from toolkit_plasmite.core import lite3
@@ -114,7 +116,7 @@ def test_a_format_100_pool_is_encoded_to_lite3(
     )
 
 
-def test_lite3_raw_data_only_and_remote_refs_are_usage_errors(
+def test_lite3_raw_and_data_only_are_usage_errors_in_human_lines(
     plasmite_argv: list[str], sub_env: dict[str, str], pool_dir: Path
 ) -> None:
     _fill(pool_dir, "src")
@@ -122,7 +124,6 @@ def test_lite3_raw_data_only_and_remote_refs_are_usage_errors(
         (["src", "--format", "lite3-raw"], "follow does not support --format lite3-raw"),
         (["src", "--format", "lite3", "--data-only"], "--data-only does not apply to --format lite3"),
         (["src", "--format", "lite3", "--jsonl"], "give --jsonl or --format, not both"),
-        (["http://127.0.0.1:9/src", "--format", "lite3"], "remote follow does not support --format lite3 yet"),
     )
     for args, message in cases:
         res = _run(plasmite_argv, sub_env, "follow", *args, "--no-follow")
@@ -142,3 +143,18 @@ def test_lite3_raw_data_only_and_remote_refs_are_usage_errors(
     res = _run(plasmite_argv, sub_env, "--format", "lite3", "follow", "src", "--no-follow")
     assert res.returncode == 2
     assert b"Traceback" not in res.stderr
+
+
+def test_a_remote_follow_reads_the_lite3_tail_and_prints_the_same_stream(
+    plasmite_argv: list[str], sub_env: dict[str, str], pool_dir: Path, serve: Callable[..., Any]
+) -> None:
+    _fill(pool_dir, "src")
+    server = serve()
+    args = ["--no-follow", "--format", "lite3", "--tail", "3", "--where", ".data.i != 2"]
+    local = _run(plasmite_argv, sub_env, "follow", "src", *args)
+    remote = _run(plasmite_argv, sub_env, "follow", f"{server.base_url}/src", *args)
+    assert remote.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout
+    assert [seq for seq, _, _ in _frames(remote.stdout)] == [2, 4]
+    live = _run(plasmite_argv, sub_env, "follow", f"{server.base_url}/src", "--format", "lite3", "--timeout", "300ms")
+    assert (live.returncode, live.stdout) == (124, b"")

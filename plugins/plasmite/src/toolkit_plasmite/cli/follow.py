@@ -136,11 +136,6 @@ def _write_lite3_frame(frame: bytes, first: bool) -> None:
     out.flush()
 
 
-def _reject_lite3(opts: FollowOptions, kind: str) -> None:
-    if opts.fmt == "lite3":
-        raise UsageError(f"{kind} follow does not support --format lite3 yet", hint="follow a local pool")
-
-
 def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpClient, UdpSource]:
     """(UdpClient, UdpSource) for a `udp://HOST:PORT/POOL` ref; gaps become `udp-gap` notices."""
     from toolkit_plasmite.core.values import parse_since
@@ -289,12 +284,11 @@ def follow_command(
         ]
         if rejected:
             raise UsageError(f"remote follow does not support {', '.join(rejected)}")
-        _reject_lite3(opts, "remote")
         from toolkit_plasmite.http.remote import RemotePool, RemoteSource
 
         client = remote_client(remote.base_url, token, token_file, tls_ca, tls_skip_verify)
         try:
-            print_run(RemoteSource(RemotePool(client, remote.pool), opts.tags), opts)
+            print_run(RemoteSource(RemotePool(client, remote.pool), opts.tags, lite3=opts.fmt == "lite3"), opts)
         finally:
             client.close()
         return
