@@ -158,3 +158,21 @@ def test_a_remote_follow_reads_the_lite3_tail_and_prints_the_same_stream(
     assert [seq for seq, _, _ in _frames(remote.stdout)] == [2, 4]
     live = _run(plasmite_argv, sub_env, "follow", f"{server.base_url}/src", "--format", "lite3", "--timeout", "300ms")
     assert (live.returncode, live.stdout) == (124, b"")
+
+
+def test_without_filters_the_documents_are_not_decoded(
+    plasmite_argv: list[str], sub_env: dict[str, str], pool_dir: Path
+) -> None:
+    """No --where/--tag: stored bytes pass through undecoded, even a damaged one; a filter skips it with a notice."""
+    from toolkit_plasmite.core.pool import PoolFile
+
+    _fill(pool_dir, "src")
+    with PoolFile(pool_dir / "src.plasmite") as pool:
+        pool.append(b"\x06 not a lite3 document", False)
+    res = _run(plasmite_argv, sub_env, "follow", "src", "--no-follow", "--format", "lite3", "--tail", "2")
+    assert res.returncode == 0, res.stderr
+    assert [(seq, doc[:3]) for seq, _, doc in _frames(res.stdout)][1] == (5, b"\x06 n")
+    assert res.stderr == b""
+    res = _run(plasmite_argv, sub_env, "follow", "src", "--no-follow", "--format", "lite3", "--tag", "b")
+    assert [seq for seq, _, _ in _frames(res.stdout)] == [3, 4]
+    assert res.stderr.decode().startswith("notice: skipped message 5: ")  # human beside Lite3 output

@@ -92,6 +92,7 @@ def local_source(settings: Settings, pool_ref: str, pool: PoolFile, opts: Follow
             "corrupt_skip", pool_ref, f"skipped message {exc.seq}: {exc.message}", {"seq": exc.seq}
         ),
         lite3=opts.fmt == "lite3",
+        decode=opts.reads_content,
     )
 
 

@@ -75,6 +75,11 @@ class FollowSpec:
                 raise UsageError("--replay needs --tail or --since", hint="plasmite follow POOL --tail 100 --replay 2")
         self.filters = WhereFilter(self.where)
 
+    @property
+    def reads_content(self) -> bool:
+        """True when the selection looks inside messages (`--tag`, `--where`, self-hiding)."""
+        return bool(self.tags or self.where or self.hide_from is not None)
+
     def matches(self, env: Envelope) -> bool:
         """True when `env` passes --tag, --where and self-hiding."""
         if self.tags and not has_tags(env["meta"]["tags"], self.tags):
@@ -185,6 +190,8 @@ class LocalSource:
         on_gap: Called when messages were evicted before they were read.
         on_corrupt: Called for a message that cannot be decoded (the follow skips it).
         lite3: Yield `StoredEnvelope`s, which keep each message's Lite3 stream frame.
+        decode: With `lite3`, False skips decoding when nothing reads the content: the
+            envelopes then hold only `seq` (stored documents pass through as stored).
     """
 
     def __init__(
@@ -194,15 +201,17 @@ class LocalSource:
         on_gap: Callable[[Gap], None] | None = None,
         on_corrupt: Callable[[CorruptError], None] | None = None,
         lite3: bool = False,
+        decode: bool = True,
     ) -> None:
         self.pool = pool
         self.notify = notify
         self.on_gap = on_gap
         self.on_corrupt = on_corrupt
         self.lite3 = lite3
+        self.raw = lite3 and not decode
 
     def _envelope(self, frame: Frame, data: dict[str, Any], tags: list[str]) -> Envelope:
-        env = envelope(frame[0], frame[1], data, tags)
+        env = {"seq": frame[0]} if self.raw else envelope(frame[0], frame[1], data, tags)
         if not self.lite3:
             return env
         from toolkit_plasmite.core.lite3_api import stream_frame
@@ -215,7 +224,7 @@ class LocalSource:
 
     def history(self, before_seq: int | None) -> Iterator[Timed]:
         """Retained messages before `before_seq`, oldest first."""
-        for frame, data, tags in retained_frames(self.pool, self.on_corrupt):
+        for frame, data, tags in retained_frames(self.pool, self.on_corrupt, raw=self.raw):
             if before_seq is not None and frame[0] >= before_seq:
                 return
             yield frame[1], self._envelope(frame, data, tags)
@@ -231,6 +240,7 @@ class LocalSource:
             on_gap=self.on_gap,
             on_corrupt=self.on_corrupt,
             should_stop=should_stop,
+            raw=self.raw,
         )
         for frame, data, tags in stream:
             yield self._envelope(frame, data, tags)

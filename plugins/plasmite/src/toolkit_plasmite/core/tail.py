@@ -46,9 +46,9 @@ def retained(pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None =
 
 
 def retained_frames(
-    pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None = None
+    pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None = None, raw: bool = False
 ) -> Iterator[tuple[Frame, dict[str, Any], list[str]]]:
-    """`retained` as `(frame, data, tags)`: the frame keeps the stored bytes."""
+    """`retained` as `(frame, data, tags)`: the frame keeps the stored bytes (`raw`: undecoded, `{}` and `[]`)."""
     cursor = pool.cursor()
     path = str(pool.path)
     while True:
@@ -58,7 +58,7 @@ def retained_frames(
         for item in items:
             if isinstance(item, Gap):
                 continue
-            decoded = _decode(item, path, on_corrupt)
+            decoded = ({}, []) if raw else _decode(item, path, on_corrupt)
             if decoded is not None:
                 yield item, decoded[0], decoded[1]
 
