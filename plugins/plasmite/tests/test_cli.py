@@ -121,7 +121,15 @@ def test_fetch_and_follow_tail_where(cli) -> None:
     assert lines(res.stdout) == [{"i": 5, "level": "error"}]
     res = cli("plasmite", "follow", "p", "--tail", "2", "--one", "--jsonl")
     assert res.exit_code == 0
-    assert [e["seq"] for e in lines(res.stdout)] == [6]
+    assert [e["seq"] for e in lines(res.stdout)] == [5]  # the first match of the history (plasmite 1.2.1)
+    # --tail counts retained messages before the filters (plasmite 1.2.1): of the last 3 (i = 3, 4, 5)
+    # two are odd; of the last 1 (i = 5) one; the last 2 hold no error before i = 4.
+    res = cli("plasmite", "follow", "p", "--tail", "3", "--tag", "odd", "--jsonl", "--no-follow")
+    assert [e["data"]["i"] for e in lines(res.stdout)] == [3, 5]
+    res = cli("plasmite", "follow", "p", "--tail", "2", "--where", ".data.i < 4", "--jsonl", "--no-follow")
+    assert (res.exit_code, res.stdout) == (0, "")
+    res = cli("plasmite", "follow", "p", "--tail", "4", "--tag", "odd", "--one", "--jsonl")
+    assert [e["data"]["i"] for e in lines(res.stdout)] == [3]
     res = cli("plasmite", "follow", "p", "--tail", "1", "--timeout", "50ms")  # compact in a pipe (plasmite 1.2.1)
     assert lines(res.stdout)[0]["seq"] == 6
     assert res.stdout.count("\n") == 1

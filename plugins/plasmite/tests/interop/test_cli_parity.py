@@ -251,3 +251,79 @@ def test_feed_reads_plasmites_framed_lite3_both_ways(tmp_path: Path) -> None:
         assert ours.get(3).tags == ["t"]
         for pool in (src, ours, again):
             pool.close()
+
+
+def test_follow_format_lite3_writes_plasmites_bytes_and_the_real_feed_stores_them(tmp_path: Path) -> None:
+    """On one pool: our `follow --format lite3` prints what the real one prints; the real `feed` reads it back."""
+    from toolkit_plasmite import Client
+
+    real = require_peer("plasmite")
+    pools = tmp_path / "shared"
+    subprocess.run([str(real.path), "--dir", str(pools), "pool", "create", "src", "back"], check=True, timeout=120)
+    for i, doc in enumerate(YAML_DOCUMENTS[:4]):
+        subprocess.run(
+            [str(real.path), "--dir", str(pools), "feed", "src", json.dumps(doc), *(["--tag", "t"] if i % 2 else [])],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    selections: tuple[list[str], ...] = (
+        [],
+        ["--tag", "t"],
+        ["--where", ".meta.tags == []"],
+        ["--tag", "nope"],
+        ["--one"],
+    )
+    for sel in selections:
+        seen = [
+            subprocess.run([*argv, "--dir", str(pools), "follow", "src", "--no-follow", "--format", "lite3", *sel],
+                           capture_output=True, timeout=120, check=False)
+            for argv in (OURS, [str(real.path)])
+        ]  # fmt: skip
+        assert [(s.returncode, s.stdout) for s in seen] == [(0, seen[1].stdout)] * 2, sel
+    ours_stream = subprocess.run(
+        [*OURS, "--dir", str(pools), "follow", "src", "--no-follow", "--format", "lite3"],
+        capture_output=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert ours_stream.startswith(b"PLS1")
+    back = subprocess.run(
+        [str(real.path), "--dir", str(pools), "feed", "back", "-i", "lite3"],
+        input=ours_stream, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert back.returncode == 0, back.stderr
+    with Client(str(pools)) as client, client.open_pool("src") as src, client.open_pool("back") as again:
+        assert [again.get_lite3(s).payload for s in (1, 2, 3, 4)] == [src.get_lite3(s).payload for s in (1, 2, 3, 4)]
+    refused = [
+        subprocess.run([*argv, "--dir", str(pools), "follow", "src", "--format", "lite3-raw"],
+                       capture_output=True, timeout=120, check=False)
+        for argv in (OURS, [str(real.path)])
+    ]  # fmt: skip
+    assert refused[0].returncode == refused[1].returncode == 2
+    assert refused[0].stderr == refused[1].stderr  # the same words and hint, human lines beside Lite3
+
+
+def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_path: Path) -> None:
+    """On one pool: `--tail N` takes the last N retained, then filters; `--one` prints the first match."""
+    real = require_peer("plasmite")
+    pools = tmp_path / "shared"
+    subprocess.run([str(real.path), "--dir", str(pools), "pool", "create", "p"], check=True, timeout=120)
+    for i in range(1, 7):
+        subprocess.run(
+            [str(real.path), "--dir", str(pools), "feed", "p", json.dumps({"i": i}), *(["--tag", "e"] * (i % 2 == 0))],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    selections = (
+        ["--tail", "3", "--tag", "e", "--no-follow"],  # i 4..6 retained -> 4, 6 (not 2, 4, 6)
+        ["--tail", "1", "--tag", "e", "--no-follow"],
+        ["--tail", "3", "--where", ".data.i < 3", "--no-follow"],  # none of the last 3
+        ["--tail", "3", "--tag", "e", "--one", "--timeout", "1s"],  # 4: the first match of the history
+        ["--tail", "4", "--tag", "e", "--one", "--timeout", "1s"],
+        ["--tail", "1", "--where", ".data.i == 5", "--timeout", "300ms"],  # nothing: exit 124
+        ["--tail", "9", "--tag", "e", "--no-follow"],
+    )
+    for sel in selections:
+        seen = [
+            subprocess.run([*argv, "--dir", str(pools), "follow", "p", "--format", "json", *sel],
+                           capture_output=True, timeout=120, check=False)
+            for argv in (OURS, [str(real.path)])
+        ]  # fmt: skip
+        assert (seen[0].returncode, seen[0].stdout) == (seen[1].returncode, seen[1].stdout), sel
+    assert [json.loads(line)["data"]["i"] for line in seen[0].stdout.splitlines()] == [2, 4, 6]

@@ -259,3 +259,26 @@ def test_lite3_tail_and_ui_events_match_real_serve_on_one_pool_file(
     assert ours.headers["content-type"].split(";")[0] == real.headers["content-type"].split(";")[0]
     assert _sse_events(ours.text) == _sse_events(real.text)
     assert [event[1]["data"]["n"] for event in _sse_events(ours.text)] == [0, 1, 2]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("server", ["real_server", "our_server"])
+def test_remote_follow_format_lite3_prints_what_the_real_cli_prints(
+    server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`follow http://.../pool --format lite3`, ours and the real CLI, either server: the same PLS1 stream."""
+    base = request.getfixturevalue(server)
+    pool = _remote_pool(base, "l3", create=True)
+    for i in range(1, 5):
+        pool.append({"i": i, "s": "é"}, ["odd"] if i % 2 else [])
+    plasmite = require_peer("plasmite")
+    for sel in (["--no-follow"], ["--tail", "3", "--tag", "odd", "--no-follow"], ["--tail", "2", "--one"]):
+        seen = [
+            subprocess.run([*argv, "follow", f"{base}/l3", "--format", "lite3", *sel], capture_output=True,
+                           env=_env(tmp_path), timeout=60, check=False)
+            for argv in (OURS, [str(plasmite.path)])
+        ]  # fmt: skip
+        assert seen[0].returncode == seen[1].returncode == 0, (seen[0].stderr, seen[1].stderr)
+        assert seen[0].stdout == seen[1].stdout, sel
+        assert seen[0].stdout.startswith(b"PLS1")
+    docs = httpx.get(f"{base}/v0/pools/l3/messages/3/lite3", timeout=10).content
+    assert seen[0].stdout.endswith(docs)  # --tail 2 --one: seq 3, its stored document

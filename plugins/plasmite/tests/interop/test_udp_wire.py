@@ -220,3 +220,28 @@ def test_real_cli_follows_live_and_duplexes_through_our_server(our_server: int, 
         while pool.get(pool.last_seq).data != {"from": "real"} and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pool.get(pool.last_seq).data == {"from": "real"}
+
+
+@pytest.mark.parametrize("server", ["real_server", "our_server"])
+def test_follow_format_lite3_over_udp_prints_what_the_real_cli_prints(
+    server: str, pools: Path, request: pytest.FixtureRequest
+) -> None:
+    """`follow udp://... --format lite3`, ours and the real CLI, either server: one PLS1 stream of the stored bytes."""
+    port = request.getfixturevalue(server)
+    _seed(pools, 4)
+    url = f"udp://127.0.0.1:{port}/shared"
+    real = require_peer("plasmite")
+    for sel in (["--no-follow"], ["--tail", "3", "--tag", "odd", "--no-follow"]):
+        seen = [
+            subprocess.run([*argv, "follow", url, "--format", "lite3", *sel], capture_output=True, timeout=60,
+                           check=False)
+            for argv in (OURS, [str(real.path)])
+        ]  # fmt: skip
+        assert seen[0].returncode == seen[1].returncode == 0, (seen[0].stderr, seen[1].stderr)
+        assert seen[0].stdout == seen[1].stdout, sel
+        assert seen[0].stdout.startswith(b"PLS1")
+    with Client(str(pools)) as client, client.open_pool("shared") as pool:
+        stored = [pool.get_lite3(seq) for seq in (1, 2, 3, 4)]
+    third = stored[2]  # --tail 3 takes seqs 2..4; of those only 3 is odd
+    frame = b"".join(n.to_bytes(size, "big") for n, size in ((3, 8), (third.timestamp_ns, 8), (len(third.payload), 4)))
+    assert seen[0].stdout == b"PLS1" + frame + third.payload

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from toolkit_plasmite.cli.ui import Settings, dir_option, get_settings
+from toolkit_plasmite.cli.ui import LITE3_FORMATS, Settings, dir_option, get_settings, remember_lite3_format
 from toolkit_plasmite.cli.yaml import dump_yaml
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty
-from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck
+from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck, StoredEnvelope
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
@@ -43,6 +43,12 @@ class FollowOptions(FollowSpec):
         """Check flag combinations (Usage errors)."""
         if self.jsonl and self.fmt is not None:
             raise UsageError("give --jsonl or --format, not both")
+        if self.fmt == "lite3-raw":  # plasmite 1.2.1's words
+            raise UsageError(
+                "follow does not support --format lite3-raw", hint="Use --format lite3 for a framed stream."
+            )
+        if self.fmt == "lite3" and self.data_only:
+            raise UsageError("--data-only does not apply to --format lite3")
         super().validate()
 
     @property
@@ -85,6 +91,8 @@ def local_source(settings: Settings, pool_ref: str, pool: PoolFile, opts: Follow
         on_corrupt=lambda exc: settings.notice(
             "corrupt_skip", pool_ref, f"skipped message {exc.seq}: {exc.message}", {"seq": exc.seq}
         ),
+        lite3=opts.fmt == "lite3",
+        decode=opts.reads_content,
     )
 
 
@@ -99,6 +107,10 @@ def print_run(
     run = FollowRun(source, opts, start_seq=start_seq, should_stop=should_stop)
     printed = 0
     for env in run:
+        if isinstance(env, StoredEnvelope) and opts.fmt == "lite3":
+            _write_lite3_frame(env.lite3_frame, first=not printed)
+            printed += 1
+            continue
         value = env["data"] if opts.data_only else env
         if opts.fmt == "yaml":
             click.echo(dump_yaml(value), nl=False)  # one marked document per message
@@ -112,6 +124,17 @@ def print_run(
         if not printed and get_settings().stderr_human:  # a person is waiting: say why it ended
             click.echo(f"No messages received (timed out after {opts.timeout}).", err=True)
         raise click.exceptions.Exit(TIMEOUT_EXIT)
+
+
+def _write_lite3_frame(frame: bytes, first: bool) -> None:
+    """One frame of plasmite's Lite3 stream on stdout; `PLS1` goes before the first."""
+    from toolkit_plasmite.core.lite3_api import LITE3_STREAM_MAGIC
+
+    out = sys.stdout.buffer
+    if first:
+        out.write(LITE3_STREAM_MAGIC)
+    out.write(frame)
+    out.flush()
 
 
 def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpClient, UdpSource]:
@@ -138,7 +161,7 @@ def udp_source(settings: Settings, url: str, opts: FollowOptions) -> tuple[UdpCl
         start = UdpStart.last(opts.tail)  # as plasmite: --tail counts retained messages before filters
     client = UdpClient(endpoint)
     try:
-        return client, UdpSource(client, name, start, on_gap, finite=opts.no_follow)
+        return client, UdpSource(client, name, start, on_gap, finite=opts.no_follow, lite3=opts.fmt == "lite3")
     except BaseException:
         client.close()
         raise
@@ -158,20 +181,30 @@ def follow_udp(settings: Settings, url: str, opts: FollowOptions) -> None:
 
 @click.command("follow")
 @click.argument("pool")
-@click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N matches.")
+@click.option(
+    "-n",
+    "--tail",
+    "tail_n",
+    type=int,
+    default=0,
+    show_default=True,
+    help="First print the last N retained messages that pass the filters.",
+)
 @click.option("--since", help="First print retained messages since T (30s, 5m, 2h, 1d or RFC 3339).")
 @click.option("--where", multiple=True, help="jq expression on the envelope that must be true (repeatable, AND).")
 @click.option("--tag", "tags", multiple=True, help="Required tag (repeatable, AND).")
 @click.option("--no-follow", is_flag=True, help="Print retained history (all, or --tail/--since) and exit.")
-@click.option("--one", is_flag=True, help="Exit after the first match (with --tail N: once N matches exist).")
+@click.option("--one", is_flag=True, help="Exit after the first match (history first).")
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long (500ms, 5s, 1m).")
 @click.option("--data-only", is_flag=True, help="Print only the data object.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["pretty", "json", "jsonl", "yaml"]),
+    type=click.Choice(["pretty", "json", "jsonl", "yaml", *LITE3_FORMATS]),
     default=None,
-    help="pretty, json/jsonl (one compact message per line) or yaml; default pretty on a terminal, json in a pipe.",
+    callback=remember_lite3_format,
+    help="pretty, json/jsonl (one compact message per line), yaml or lite3 (plasmite's framed Lite3 stream);"
+    " default pretty on a terminal, json in a pipe.",
 )
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
 @click.option("--replay", type=float, default=None, help="Replay --tail/--since with original gaps / SPEED, then exit.")
@@ -256,7 +289,7 @@ def follow_command(
 
         client = remote_client(remote.base_url, token, token_file, tls_ca, tls_skip_verify)
         try:
-            print_run(RemoteSource(RemotePool(client, remote.pool), opts.tags), opts)
+            print_run(RemoteSource(RemotePool(client, remote.pool), opts.tags, lite3=opts.fmt == "lite3"), opts)
         finally:
             client.close()
         return

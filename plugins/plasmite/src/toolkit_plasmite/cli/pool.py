@@ -12,7 +12,7 @@ import click
 
 from toolkit.cliutil import json_option
 from toolkit_plasmite.cli import human, plain
-from toolkit_plasmite.cli.ui import dir_option, format_option, get_settings, late_globals
+from toolkit_plasmite.cli.ui import LITE3_FORMATS, dir_option, format_option, get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
 from toolkit_plasmite.core.values import parse_remote_ref, parse_size
@@ -186,7 +186,7 @@ def fetch_command(pool: str, seq: int) -> None:
             s, ts, payload, _ = pf.get(seq)
         except NotFoundError:
             raise _missing_message(pool, seq) from None
-        if get_settings().fmt in ("lite3", "lite3-raw"):
+        if get_settings().fmt in LITE3_FORMATS:
             _write_lite3(pf, (s, ts, payload, _))
             return
         data, tags = decode_payload(payload, seq=s, path=str(pf.path))

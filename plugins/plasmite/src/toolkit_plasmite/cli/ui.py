@@ -19,6 +19,8 @@ from toolkit_plasmite.errors import PlasmiteError
 __all__ = ["PlasmiteClickError", "Settings", "dir_option", "format_option", "get_settings", "late_globals"]
 
 _KEY = "plasmite.settings"
+#: `--format` values that write Lite3 bytes (`fetch`, `follow`); their errors are human lines.
+LITE3_FORMATS = ("lite3", "lite3-raw")
 
 
 def _isatty(stream: IO[Any]) -> bool:
@@ -57,10 +59,10 @@ class Settings:
 
     @property
     def stderr_human(self) -> bool:
-        """True when notices and errors should be human lines."""
+        """True when notices and errors should be human lines (always beside binary Lite3 output, as plasmite)."""
         if json_mode():
             return False
-        return self.color == "always" or _isatty(sys.stderr)
+        return self.color == "always" or self.fmt in LITE3_FORMATS or _isatty(sys.stderr)
 
     def out(self, value: Any, *, pretty: bool | None = None) -> None:
         """Print one document: YAML with `--format yaml`, else JSON, pretty on a terminal, compact otherwise."""
@@ -114,6 +116,13 @@ def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | N
         get_settings(ctx).fmt = value
 
 
+def remember_lite3_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A command's own `--format` (`follow`): a Lite3 value is recorded globally, so errors are human lines."""
+    if value in LITE3_FORMATS:
+        get_settings(ctx).fmt = value
+    return value
+
+
 def format_option(func: Any, *, binary: bool = False) -> Any:
     """`--format pretty|json|yaml`, accepted before the command (global) or after it, as plasmite 1.2.1 does.
 
@@ -122,7 +131,7 @@ def format_option(func: Any, *, binary: bool = False) -> Any:
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["pretty", "json", "yaml", *(["lite3", "lite3-raw"] if binary else [])]),
+        type=click.Choice(["pretty", "json", "yaml", *(LITE3_FORMATS if binary else ())]),
         default=None,
         expose_value=False,
         callback=_remember_format,

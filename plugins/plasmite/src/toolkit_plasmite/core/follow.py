@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from toolkit_plasmite.core.codec import envelope
-from toolkit_plasmite.core.pool import Gap, PoolFile
-from toolkit_plasmite.core.tail import follow, has_tags, retained
+from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
+from toolkit_plasmite.core.tail import follow_frames, has_tags, retained_frames
 from toolkit_plasmite.core.values import parse_duration, parse_since
 from toolkit_plasmite.core.where import WhereFilter
 from toolkit_plasmite.errors import CorruptError, UsageError
 
-__all__ = ["Envelope", "FollowRun", "FollowSource", "FollowSpec", "LocalSource", "StopCheck", "Timed"]
+__all__ = ["Envelope", "FollowRun", "FollowSource", "FollowSpec", "LocalSource", "StopCheck", "StoredEnvelope", "Timed"]
 
 #: A message envelope `{data, meta: {tags}, seq, time}`.
 Envelope = dict[str, Any]
@@ -75,6 +75,11 @@ class FollowSpec:
                 raise UsageError("--replay needs --tail or --since", hint="plasmite follow POOL --tail 100 --replay 2")
         self.filters = WhereFilter(self.where)
 
+    @property
+    def reads_content(self) -> bool:
+        """True when the selection looks inside messages (`--tag`, `--where`, self-hiding)."""
+        return bool(self.tags or self.where or self.hide_from is not None)
+
     def matches(self, env: Envelope) -> bool:
         """True when `env` passes --tag, --where and self-hiding."""
         if self.tags and not has_tags(env["meta"]["tags"], self.tags):
@@ -109,7 +114,10 @@ class FollowRun:
         self.timed_out = False
 
     def _backlog(self, start: int | None) -> list[Timed] | None:
-        """Retained matches chosen by --since or --tail (None: --since lies in the future, nothing to do)."""
+        """Retained matches chosen by --since or --tail (None: --since lies in the future, nothing to do).
+
+        As plasmite 1.2.1, `--tail N` takes the last N retained messages, then filters them.
+        """
         spec = self.spec
         if spec.since is not None:
             since_ns = parse_since(spec.since)
@@ -118,9 +126,8 @@ class FollowRun:
             return [(ts, env) for ts, env in self.source.history(start) if ts >= since_ns and spec.matches(env)]
         if not spec.tail and not spec.no_follow:
             return []
-        window: deque[Timed] = deque(maxlen=spec.tail or None)
-        window.extend(item for item in self.source.history(start) if spec.matches(item[1]))
-        return list(window)
+        window: deque[Timed] = deque(self.source.history(start), maxlen=spec.tail or None)
+        return [item for item in window if spec.matches(item[1])]
 
     def __iter__(self) -> Iterator[Envelope]:
         spec = self.spec
@@ -128,13 +135,7 @@ class FollowRun:
         backlog = self._backlog(start)
         if backlog is None:
             return
-        matched = len(backlog)
-        if spec.one and spec.tail:
-            if matched >= spec.tail:
-                yield backlog[-1][1]
-                return
-            backlog = []  # --one --tail N: only the Nth match is printed, and it is still to come
-        elif spec.one and backlog:
+        if spec.one and backlog:  # the first match, history first (as plasmite 1.2.1)
             yield backlog[0][1]
             return
         if spec.replay is not None:
@@ -148,13 +149,9 @@ class FollowRun:
         for env in self.source.live(start, timeout, self.should_stop):
             if not spec.matches(env):
                 continue
-            matched += 1
-            if spec.one:
-                if not spec.tail or matched >= spec.tail:
-                    yield env
-                    return
-                continue
             yield env
+            if spec.one:
+                return
         self.timed_out = timeout is not None and not (self.should_stop is not None and self.should_stop())
 
 
@@ -170,6 +167,20 @@ def _replay(backlog: list[Timed], speed: float) -> Iterator[Envelope]:
         yield env
 
 
+class StoredEnvelope(dict[str, Any]):
+    """An envelope that also carries its message as a frame of plasmite's Lite3 stream.
+
+    `lite3_frame` is `[u64be seq][u64be time_ns][u32be length]` and the Lite3 document: the
+    stored bytes of a format-3 pool, untouched (`follow --format lite3`).
+    """
+
+    __slots__ = ("lite3_frame",)
+
+    def __init__(self, env: Envelope, lite3_frame: bytes) -> None:
+        super().__init__(env)
+        self.lite3_frame = lite3_frame
+
+
 class LocalSource:
     """A pool file as a follow source.
 
@@ -178,6 +189,9 @@ class LocalSource:
         notify: Use the wake-ups (polling decides correctness either way).
         on_gap: Called when messages were evicted before they were read.
         on_corrupt: Called for a message that cannot be decoded (the follow skips it).
+        lite3: Yield `StoredEnvelope`s, which keep each message's Lite3 stream frame.
+        decode: With `lite3`, False skips decoding when nothing reads the content: the
+            envelopes then hold only `seq` (stored documents pass through as stored).
     """
 
     def __init__(
@@ -186,11 +200,23 @@ class LocalSource:
         notify: bool = True,
         on_gap: Callable[[Gap], None] | None = None,
         on_corrupt: Callable[[CorruptError], None] | None = None,
+        lite3: bool = False,
+        decode: bool = True,
     ) -> None:
         self.pool = pool
         self.notify = notify
         self.on_gap = on_gap
         self.on_corrupt = on_corrupt
+        self.lite3 = lite3
+        self.raw = lite3 and not decode
+
+    def _envelope(self, frame: Frame, data: dict[str, Any], tags: list[str]) -> Envelope:
+        env = {"seq": frame[0]} if self.raw else envelope(frame[0], frame[1], data, tags)
+        if not self.lite3:
+            return env
+        from toolkit_plasmite.core.lite3_api import stream_frame
+
+        return StoredEnvelope(env, stream_frame(self.pool, frame))
 
     def live_edge(self) -> int:
         """The seq after the newest committed one."""
@@ -198,14 +224,14 @@ class LocalSource:
 
     def history(self, before_seq: int | None) -> Iterator[Timed]:
         """Retained messages before `before_seq`, oldest first."""
-        for seq, ts, data, tags in retained(self.pool, self.on_corrupt):
-            if before_seq is not None and seq >= before_seq:
+        for frame, data, tags in retained_frames(self.pool, self.on_corrupt, raw=self.raw):
+            if before_seq is not None and frame[0] >= before_seq:
                 return
-            yield ts, envelope(seq, ts, data, tags)
+            yield frame[1], self._envelope(frame, data, tags)
 
     def live(self, since_seq: int | None, timeout: float | None, should_stop: StopCheck | None) -> Iterator[Envelope]:
         """Committed messages from `since_seq` on, waking on the pool's notifications."""
-        stream = follow(
+        stream = follow_frames(
             self.pool,
             since_seq=since_seq,
             live=since_seq is None,
@@ -214,6 +240,7 @@ class LocalSource:
             on_gap=self.on_gap,
             on_corrupt=self.on_corrupt,
             should_stop=should_stop,
+            raw=self.raw,
         )
-        for seq, ts, data, tags in stream:
-            yield envelope(seq, ts, data, tags)
+        for frame, data, tags in stream:
+            yield self._envelope(frame, data, tags)

@@ -18,7 +18,15 @@ from toolkit_plasmite.core.pool import Frame, PoolFile
 from toolkit_plasmite.core.tail import GapPolicy, follow_frames
 from toolkit_plasmite.errors import CorruptError, UsageError
 
-__all__ = ["LITE3_STREAM_MAGIC", "Lite3Frame", "Lite3Stream", "append_lite3", "frame_payload", "stream_frame"]
+__all__ = [
+    "LITE3_STREAM_MAGIC",
+    "Lite3Frame",
+    "Lite3Stream",
+    "append_lite3",
+    "frame_payload",
+    "pack_stream_frame",
+    "stream_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,14 @@ LITE3_STREAM_MAGIC = b"PLS1"
 _STREAM_FRAME = struct.Struct(">QQI")
 
 
+def pack_stream_frame(seq: int, timestamp_ns: int, doc: bytes) -> bytes:
+    """`[u64be seq][u64be timestamp_ns][u32be len]` and the Lite3 document: one frame of the stream."""
+    return _STREAM_FRAME.pack(seq, timestamp_ns, len(doc)) + doc
+
+
 def stream_frame(pool: PoolFile, frame: Frame) -> bytes:
     """One message as a frame of plasmite's Lite3 stream (format-100 payloads re-encoded)."""
-    doc = frame_payload(pool, frame).payload
-    return _STREAM_FRAME.pack(frame[0], frame[1], len(doc)) + doc
+    return pack_stream_frame(frame[0], frame[1], frame_payload(pool, frame).payload)
 
 
 def append_lite3(pool: PoolFile, payload: bytes, flush: bool) -> int:

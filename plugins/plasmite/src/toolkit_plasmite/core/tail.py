@@ -15,7 +15,7 @@ from toolkit_plasmite.core.notify import Waiter
 from toolkit_plasmite.core.pool import Frame, Gap, PoolFile
 from toolkit_plasmite.errors import CorruptError, RetentionGapError, UsageError
 
-__all__ = ["GapPolicy", "Message4", "follow", "follow_frames", "has_tags", "retained"]
+__all__ = ["GapPolicy", "Message4", "follow", "follow_frames", "has_tags", "retained", "retained_frames"]
 
 GapPolicy = Literal["continue", "error"]
 #: A decoded message: (seq, timestamp_ns, data, tags).
@@ -41,6 +41,14 @@ def _decode(
 
 def retained(pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None = None) -> Iterator[Message4]:
     """Yield every retained message once, oldest first, without waiting (skips evicted and undecodable ones)."""
+    for frame, data, tags in retained_frames(pool, on_corrupt):
+        yield frame[0], frame[1], data, tags
+
+
+def retained_frames(
+    pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None = None, raw: bool = False
+) -> Iterator[tuple[Frame, dict[str, Any], list[str]]]:
+    """`retained` as `(frame, data, tags)`: the frame keeps the stored bytes (`raw`: undecoded, `{}` and `[]`)."""
     cursor = pool.cursor()
     path = str(pool.path)
     while True:
@@ -50,9 +58,9 @@ def retained(pool: PoolFile, on_corrupt: Callable[[CorruptError], None] | None =
         for item in items:
             if isinstance(item, Gap):
                 continue
-            decoded = _decode(item, path, on_corrupt)
+            decoded = ({}, []) if raw else _decode(item, path, on_corrupt)
             if decoded is not None:
-                yield item[0], item[1], decoded[0], decoded[1]
+                yield item, decoded[0], decoded[1]
 
 
 def _report_gap(gap: Gap, policy: GapPolicy, on_gap: Callable[[Gap], None] | None, path: str) -> None:

@@ -224,11 +224,14 @@ class RemotePool:
         error_on_gap: bool = False,
         live: bool = False,
         should_stop: Callable[[], bool] | None = None,
+        lite3: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Yield envelopes, reconnecting with `since_seq=last+1` until max, an idle timeout or `should_stop`.
 
         With `should_stop`, requests wait at most half a second so the check runs often; once it
         returns True, one last request without waiting delivers what was committed before.
+        With `lite3`, the `/tail_lite3` route is read and the envelopes are `StoredEnvelope`s
+        keeping each received document (`follow --format lite3`).
         """
         next_seq = since_seq
         if next_seq is None and not live:
@@ -253,7 +256,7 @@ class RemotePool:
             params.extend(("tag", t) for t in tag_list)
             if next_seq is not None:
                 params.append(("since_seq", next_seq))
-            for item in self._tail_request(params, wait_ms):
+            for item in self._tail_request(params, wait_ms, lite3):
                 if "_start_seq" in item:
                     next_seq = int(item["_start_seq"]) if next_seq is None else next_seq
                     continue
@@ -270,27 +273,24 @@ class RemotePool:
                 return
 
     def _tail_request(
-        self, params: list[tuple[str, str | int | float | bool | None]], wait_ms: int
+        self, params: list[tuple[str, str | int | float | bool | None]], wait_ms: int, lite3: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """One tail request: first `{"_start_seq": N}`, then the envelopes; a final error line raises."""
+        """One tail request: first `{"_start_seq": N}`, then the envelopes; a final error line raises.
+
+        With `lite3`, the `/tail_lite3` route, whose frames become `StoredEnvelope`s.
+        """
         import httpx
 
+        route = "tail_lite3" if lite3 else "tail"
         try:
             with self.client.http().stream(
-                "GET", f"/v0/pools/{self.name}/tail", params=params, timeout=wait_ms / 1000 + 30
+                "GET", f"/v0/pools/{self.name}/{route}", params=params, timeout=wait_ms / 1000 + 30
             ) as resp:
                 if resp.status_code >= 400:
                     resp.read()
                     raise _error_from_response(resp)
                 yield {"_start_seq": int(resp.headers.get("plasmite-start-seq", "1"))}
-                for line in resp.iter_lines():
-                    if not line.strip():
-                        continue
-                    item = json.loads(line)
-                    if "error" in item:
-                        err = item["error"]
-                        raise error_for_kind(err.get("kind", "Internal"), err.get("message", ""), seq=err.get("seq"))
-                    yield item
+                yield from (_lite3_items(resp, self.client.base_url) if lite3 else _jsonl_items(resp))
         except httpx.HTTPError as exc:
             raise IoError(f"tail from {self.client.base_url} failed", causes=[str(exc)]) from None
 
@@ -318,17 +318,54 @@ class RemotePool:
         self.close()
 
 
+def _jsonl_items(resp: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The envelopes of a `/tail` response; a final error line raises."""
+    for line in resp.iter_lines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if "error" in item:
+            err = item["error"]
+            raise error_for_kind(err.get("kind", "Internal"), err.get("message", ""), seq=err.get("seq"))
+        yield item
+
+
+def _lite3_items(resp: httpx.Response, base_url: str) -> Iterator[dict[str, Any]]:
+    """A `/tail_lite3` response's frames (`[u64be seq][u64be time_ns][u32be len]` + document) as StoredEnvelopes."""
+    from toolkit_plasmite.core import lite3
+    from toolkit_plasmite.core.codec import envelope
+    from toolkit_plasmite.core.follow import StoredEnvelope
+    from toolkit_plasmite.core.lite3_api import pack_stream_frame
+
+    head = 20
+    buf = bytearray()
+    for chunk in resp.iter_bytes():
+        buf += chunk
+        while len(buf) >= head:
+            seq, ts, size = (int.from_bytes(buf[a:b], "big") for a, b in ((0, 8), (8, 16), (16, 20)))
+            if len(buf) < head + size:
+                break
+            doc = bytes(buf[head : head + size])
+            del buf[: head + size]
+            data, tags = lite3.decode_message(doc)
+            yield StoredEnvelope(envelope(seq, ts, data, tags), pack_stream_frame(seq, ts, doc))
+    if buf:
+        raise IoError(f"tail_lite3 from {base_url} ended inside a frame")
+
+
 class RemoteSource:
     """A served pool as a follow source (core.follow.FollowSource).
 
     Args:
         pool: The remote pool.
         tags: Tags the server filters on (the selection checks them again).
+        lite3: Read the Lite3 tail: envelopes keep their documents (`follow --format lite3`).
     """
 
-    def __init__(self, pool: RemotePool, tags: Iterable[str] = ()) -> None:
+    def __init__(self, pool: RemotePool, tags: Iterable[str] = (), lite3: bool = False) -> None:
         self.pool = pool
         self.tags = list(tags)
+        self.lite3 = lite3
         self._bounds: dict[str, Any] = pool.info().get("bounds") or {}
 
     def live_edge(self) -> int | None:
@@ -342,7 +379,7 @@ class RemoteSource:
         if not self._bounds:
             return
         oldest, newest = int(self._bounds["oldest"]), int(self._bounds["newest"])
-        for env in self.pool.iter_envelopes(oldest, newest - oldest + 1, 2000):
+        for env in self.pool.iter_envelopes(oldest, newest - oldest + 1, 2000, lite3=self.lite3):
             if before_seq is not None and env["seq"] >= before_seq:
                 return
             yield parse_time(env["time"]), env
@@ -355,5 +392,5 @@ class RemoteSource:
         """Messages from `since_seq` on, long-polling the server's tail route."""
         timeout_ms = None if timeout is None else int(timeout * 1000)
         yield from self.pool.iter_envelopes(
-            since_seq, None, timeout_ms, self.tags, False, live=True, should_stop=should_stop
+            since_seq, None, timeout_ms, self.tags, False, live=True, should_stop=should_stop, lite3=self.lite3
         )

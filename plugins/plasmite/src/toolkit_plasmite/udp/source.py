@@ -19,6 +19,8 @@ from typing import Any
 
 from toolkit_plasmite.core import lite3
 from toolkit_plasmite.core.codec import envelope
+from toolkit_plasmite.core.follow import StoredEnvelope
+from toolkit_plasmite.core.lite3_api import pack_stream_frame
 from toolkit_plasmite.errors import CorruptError
 from toolkit_plasmite.udp.client import (
     UdpClient,
@@ -56,6 +58,7 @@ class UdpSource:
             which reads everything retained.
         on_gap: Called with each gap (lost datagrams, or messages evicted before they were sent).
         finite: Only history will be read (`--no-follow`): no live subscription is opened.
+        lite3: Yield `StoredEnvelope`s keeping each datagram's Lite3 document (`--format lite3`).
 
     After a run, `had_gap` and `retention_gap` say whether sequences were skipped (a finite
     read exits 1 or 9 for them).
@@ -68,8 +71,10 @@ class UdpSource:
         history_start: UdpStart | None = None,
         on_gap: Callable[[UdpGap], None] | None = None,
         finite: bool = False,
+        lite3: bool = False,
     ) -> None:
         self.pool: UdpPool = client.open_pool(pool)
+        self.lite3 = lite3
         self.history_start = history_start
         self.on_gap = on_gap
         self.finite = finite
@@ -138,8 +143,7 @@ class UdpSource:
         with self.pool.follow(UdpFollowOptions(start, live=False)) as stream:
             for event in stream:
                 if isinstance(event, UdpFrame):
-                    data, tags = lite3.decode_message(event.payload)
-                    put((event.timestamp_ns, envelope(event.seq, event.timestamp_ns, data, tags)))
+                    put((event.timestamp_ns, self._envelope(event)[0]))
                 elif isinstance(event, UdpGap):
                     self._report(event)
                 else:
@@ -164,11 +168,11 @@ class UdpSource:
             event = self._early.popleft() if self._early else stream.next_event(timeout_ms=_SLICE_MS)
             now = time.monotonic()
             if isinstance(event, UdpFrame):
-                data, tags = lite3.decode_message(event.payload)
-                self._seen(data, tags)
+                env, key = self._envelope(event)
+                self._seen(key)
                 settle_until = None if settle_until is None else now + SETTLE_S
                 deadline = None if timeout is None else now + timeout
-                yield envelope(event.seq, event.timestamp_ns, data, tags)
+                yield env
             elif isinstance(event, UdpGap):
                 self._report(event)
             elif event is None:  # idle for one slice (or the stream was closed)
@@ -192,8 +196,15 @@ class UdpSource:
             self._early.clear()
         return self._live
 
-    def _seen(self, data: Any, tags: list[str]) -> None:
-        key = _key(data, tags)
+    def _envelope(self, frame: UdpFrame) -> tuple[dict[str, Any], str]:
+        """The frame's envelope (a StoredEnvelope with `lite3`) and its `_key`."""
+        data, tags = lite3.decode_message(frame.payload)
+        env = envelope(frame.seq, frame.timestamp_ns, data, tags)
+        if self.lite3:
+            env = StoredEnvelope(env, pack_stream_frame(frame.seq, frame.timestamp_ns, frame.payload))
+        return env, _key(data, tags)
+
+    def _seen(self, key: str) -> None:
         with self._unseen_lock:
             if self._unseen[key]:
                 self._unseen[key] -= 1
