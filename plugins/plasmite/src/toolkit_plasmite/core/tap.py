@@ -69,45 +69,59 @@ def run_tap(
     if not argv:
         raise UsageError("tap needs a command after --", hint="plasmite tap POOL -- make test")
     pool.append(pool.encode_payload({"kind": "start", "cmd": list(argv)}, ["lifecycle"]), flush)
-    started = time.monotonic()
-    try:
-        child = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        elapsed = int((time.monotonic() - started) * 1000)
-        pool.append(
-            pool.encode_payload({"kind": "exit", "code": 127, "elapsed_ms": elapsed, "error": str(exc)}, ["lifecycle"]),
-            flush,
-        )
-        raise UsageError(f"cannot run {argv[0]!r}: {exc.strerror or exc}", hint="check the command and PATH") from None
-    assert child.stdout is not None
-    assert child.stderr is not None
-    failures: list[BaseException] = []
-    line_tags = list(tags)
-    threads = [
-        threading.Thread(
-            target=_pump,
-            args=(pool, child.stdout, "stdout", line_tags, None if quiet else stdout_sink, flush, failures),
-            daemon=True,
-        ),
-        threading.Thread(
-            target=_pump,
-            args=(pool, child.stderr, "stderr", line_tags, None if quiet else stderr_sink, flush, failures),
-            daemon=True,
-        ),
-    ]
-    for t in threads:
-        t.start()
-    previous = {}
-    on_main = threading.current_thread() is threading.main_thread()
+    # Forwarding is set up before the child exists: a SIGTERM that arrives while the child starts
+    # (its first line may already be in the pool) is held and passed on, never kills tap itself.
+    children: list[subprocess.Popen[bytes]] = []
+    held: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        if not children:
+            held.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            children[0].send_signal(signum)
 
-    if on_main:
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
         for sig in _FORWARDED:
             previous[sig] = signal.signal(sig, forward)
     try:
+        started = time.monotonic()
+        try:
+            child = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            elapsed = int((time.monotonic() - started) * 1000)
+            pool.append(
+                pool.encode_payload(
+                    {"kind": "exit", "code": 127, "elapsed_ms": elapsed, "error": str(exc)}, ["lifecycle"]
+                ),
+                flush,
+            )
+            raise UsageError(
+                f"cannot run {argv[0]!r}: {exc.strerror or exc}", hint="check the command and PATH"
+            ) from None
+        children.append(child)
+        for signum in held:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+        assert child.stdout is not None
+        assert child.stderr is not None
+        failures: list[BaseException] = []
+        line_tags = list(tags)
+        threads = [
+            threading.Thread(
+                target=_pump,
+                args=(pool, child.stdout, "stdout", line_tags, None if quiet else stdout_sink, flush, failures),
+                daemon=True,
+            ),
+            threading.Thread(
+                target=_pump,
+                args=(pool, child.stderr, "stderr", line_tags, None if quiet else stderr_sink, flush, failures),
+                daemon=True,
+            ),
+        ]
+        for t in threads:
+            t.start()
         status = child.wait()
     finally:
         for sig, handler in previous.items():
