@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -46,15 +47,23 @@ def main() -> None:
     if not (args.other_src / "toolkit_pom" / "__init__.py").is_file():
         parser.error(f"{args.other_src} has no toolkit_pom package")
 
+    cpu: dict[str, list[float]] = {"pom (this tree)": [], "pom (other)": []}
+
     def other(work: Path) -> float:
         os.environ["PYTHONPATH"] = str(args.other_src)
         try:
-            return float(bench.ready_pom(work, 10))
+            return float(bench.ready_pom(work, 10, cpu["pom (other)"]))
         finally:
             os.environ.pop("PYTHONPATH", None)
 
+    def warm_other(work: Path) -> None:
+        """The other tree's console-script index (PYTHONPATH makes it another one) and cache entry."""
+        env = {**os.environ, "PYTHONPATH": str(args.other_src)}
+        subprocess.run([str(bench.BIN / "pom"), "--help"], stdout=subprocess.DEVNULL, env=env, check=False)
+        other(work)
+
     lanes: dict[str, Callable[[Path], float]] = {
-        "pom (this tree)": lambda work: float(bench.ready_pom(work, 10)),
+        "pom (this tree)": lambda work: float(bench.ready_pom(work, 10, cpu["pom (this tree)"])),
         "pom (other)": other,
         "process-compose 1.85": lambda work: float(bench.ready_process_compose(work, 10)),
     }
@@ -63,7 +72,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pom-bench-ab-") as tmp_name:
         tmp = Path(tmp_name)
         bench._warm_ready(tmp)
-        other(bench._fresh(tmp, "warm-other"))
+        warm_other(bench._fresh(tmp, "warm-other"))
+        for runs in cpu.values():
+            runs.clear()
         order = list(lanes)
         for i in range(args.repeats):
             loads.append(os.getloadavg()[0])
@@ -79,6 +90,12 @@ def main() -> None:
             ratio = statistics.median(pc) / statistics.median(runs)
             line += f"  {ratio:.2f}x process-compose (per repeat {paired:.2f}x)"
         print(line)
+    print("pom's own CPU (user+sys, 10 ms ticks) when all were ready: median, mean")
+    for name, runs in cpu.items():
+        print(f"  {name:<22} {statistics.median(runs) * 1000:.0f} ms, {statistics.fmean(runs) * 1000:.1f} ms")
+    this, before = (statistics.fmean(cpu[name]) for name in cpu)
+    print(f"  this tree uses {before / this:.2f}x less CPU than the other (means)")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
