@@ -176,6 +176,22 @@ def test_second_up_is_refused(tmp_path: Path, start_pom: Any) -> None:
     assert "already running" in out.stderr
 
 
+def test_detached_up_is_refused_while_a_pom_runs(tmp_path: Path, start_pom: Any) -> None:
+    """`up -d` probes the project's lock (the kernel's `lock_file_is_held`) before detaching."""
+    config = write_project(tmp_path, '[processes.a]\ncommand = "sleep 300"\n')
+    start_pom(config)
+    out = subprocess.run(
+        [sys.executable, "-m", "toolkit_pom", "up", "-d", "--no-http", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 4, out.stderr
+    assert "already running" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_sigkill_of_pom_leaves_no_orphans(tmp_path: Path, start_pom: Any) -> None:
     config = write_project(
         tmp_path,

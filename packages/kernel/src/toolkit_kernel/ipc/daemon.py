@@ -17,6 +17,8 @@ This module is the client side; the daemon side is `toolkit_kernel.ipc.runtime`.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import signal
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit_kernel.errors import Busy, IpcError, LockTimeout, ToolkitError
+from toolkit_kernel.errors import Busy, IoFailure, IpcError, LockTimeout, ToolkitError
 from toolkit_kernel.ipc.client import IpcClient
 from toolkit_kernel.locks import FileLock
 
@@ -36,6 +38,7 @@ __all__ = [
     "DaemonStatus",
     "connect_or_spawn",
     "daemon_status",
+    "lock_file_is_held",
     "lock_is_held",
     "read_state",
     "stop_daemon",
@@ -137,17 +140,40 @@ def prepare_dirs(spec: DaemonSpec) -> None:
     spec.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def lock_is_held(spec: DaemonSpec) -> bool:
-    """True when a live process holds the daemon's lock (probes with a momentary shared lock)."""
-    prepare_dirs(spec)
-    probe = FileLock(spec.lock_path, shared=True)
+def lock_file_is_held(path: str | os.PathLike[str]) -> bool:
+    """True while a live process holds an exclusive `flock` on `path`.
+
+    Probes with a momentary shared lock on a read-only descriptor, so probes never exclude each
+    other (two exclusive probes at once would each see the other as a holder), and nothing is
+    created: a missing file or directory means nobody holds the lock.
+
+    Raises:
+        IoFailure: `path` exists but cannot be opened (e.g. no permission).
+    """
     try:
-        if probe.acquire(blocking=False):
-            probe.release()
-            return False
-        return True
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise IoFailure(
+            f"cannot open lock file {os.fspath(path)}: {exc.strerror}",
+            hint="check the file's permissions",
+            details={"path": os.fspath(path), "errno": exc.errno},
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise IoFailure(f"cannot probe lock file {os.fspath(path)}: {exc.strerror}") from exc
     finally:
-        probe.close()
+        os.close(fd)  # closing drops the probe's shared lock
+    return False
+
+
+def lock_is_held(spec: DaemonSpec) -> bool:
+    """True when a live process holds the daemon's lock (`lock_file_is_held` on `spec.lock_path`)."""
+    return lock_file_is_held(spec.lock_path)
 
 
 def read_state(spec: DaemonSpec) -> dict[str, Any] | None:

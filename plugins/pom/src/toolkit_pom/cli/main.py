@@ -204,11 +204,12 @@ def run_foreground(config: Any, options: Any) -> None:
 def _detach(file: Path, args: list[str], token: str | None) -> None:
     import subprocess
 
+    from toolkit_kernel.ipc.daemon import lock_file_is_held
     from toolkit_kernel.paths import socket_path
-    from toolkit_pom.daemon.runner import AlreadyRunning, lock_is_taken
+    from toolkit_pom.daemon.listeners import AlreadyRunning, lock_path
 
     directory = file.parent
-    if lock_is_taken(directory):
+    if lock_file_is_held(lock_path(directory)):
         raise AlreadyRunning(
             f"a pom is already running for {directory}", hint="use `pom ps`, or stop it with `pom down`"
         )

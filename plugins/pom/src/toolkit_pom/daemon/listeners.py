@@ -26,7 +26,7 @@ __all__ = [
     "bind_http",
     "bind_unix",
     "is_loopback",
-    "lock_is_taken",
+    "lock_path",
     "lock_path_for",
 ]
 
@@ -37,21 +37,17 @@ class AlreadyRunning(Conflict):
     exit_code = 4
 
 
+def lock_path(directory: Path) -> Path:
+    """The lock file that marks a running pom for the project in `directory`.
+
+    Probe it with `toolkit_kernel.ipc.daemon.lock_file_is_held`.
+    """
+    return socket_path("pom", str(directory)).with_suffix(".lock")
+
+
 def lock_path_for(config: ProjectConfig) -> Path:
     """The lock file that marks a running pom for this project."""
-    return socket_path("pom", str(config.dir)).with_suffix(".lock")
-
-
-def lock_is_taken(directory: Path) -> bool:
-    """True while a pom holds the lock of the project in `directory`."""
-    lock = FileLock(socket_path("pom", str(directory)).with_suffix(".lock"))
-    try:
-        if lock.acquire(blocking=False):
-            lock.release()
-            return False
-        return True
-    finally:
-        lock.close()
+    return lock_path(config.dir)
 
 
 def is_loopback(host: str) -> bool:

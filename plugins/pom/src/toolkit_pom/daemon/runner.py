@@ -24,10 +24,10 @@ from toolkit_pom.core.config import ProjectConfig
 from toolkit_pom.core.control import Control, LogQuery, Merged, merge_logs
 from toolkit_pom.core.prestart import Early
 from toolkit_pom.core.supervisor import Supervisor
-from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_is_taken, lock_path_for
+from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_path_for
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 
-__all__ = ["AlreadyRunning", "UpOptions", "lock_is_taken", "lock_path_for", "run_up"]
+__all__ = ["AlreadyRunning", "UpOptions", "lock_path_for", "run_up"]
 
 
 @dataclass
