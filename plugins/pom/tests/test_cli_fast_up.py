@@ -97,6 +97,7 @@ def test_ready_run_matches_the_click_command_without_click(tmp_path: Path) -> No
     assert fast[0] == 0
     assert "pom: all N processes ready in Ns; stopped cleanly" in fast[2]
     assert not set(HEAVY) & fast[3], set(HEAVY) & fast[3]
+    assert "ssl" not in fast[3]  # no https probe: asyncio is imported without it (core.lazyssl)
     assert "click" in full[3]
 
 
@@ -142,3 +143,50 @@ def test_a_refused_up_starts_nothing(tmp_path: Path, start_pom: Any) -> None:
     assert "error: a pom is already running" in fast[2]
     time.sleep(1.0)  # a process started by mistake would have appended by now
     assert starts.read_text() == "x\n"
+
+
+TLS_SERVER = """
+import http.server, ssl, sys
+
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ok)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"""
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_probe_on_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool) -> None:
+    """asyncio came without ssl; an https probe brings it in, and it verifies the certificate."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    (tmp_path / "other-ca.pem").write_bytes(trustme.CA().cert_pem.bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / ("ca.pem" if trusted else "other-ca.pem")))
+    (tmp_path / "tls_server.py").write_text(TLS_SERVER)
+    write_project(
+        tmp_path,
+        '[project]\nports = ["TLS_PORT"]\n[processes.web]\n'
+        f'command = "exec {sys.executable} tls_server.py $TLS_PORT server.pem"\n'
+        'readiness = { http = "https://127.0.0.1:${TLS_PORT}/", period = 0.2 }\n',
+    )
+    args = ("up", "--headless", "--no-http", "--exit-when-ready", "--settle", "0", "--timeout", "4")
+    code, _out, messages, modules = _run("fast", *args, cwd=tmp_path)
+    if trusted:
+        assert code == 0, messages
+        assert "pom: all N processes ready in Ns; stopped cleanly" in messages
+        assert "ssl" in modules
+        assert "click" not in modules  # the fast path ran (an error is printed through click)
+    else:
+        assert code != 0
+        assert "not ready within Ns: web" in messages

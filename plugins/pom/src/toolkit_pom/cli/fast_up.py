@@ -139,6 +139,9 @@ def _run(config: Any, opts: dict[str, Any]) -> None:
     early = None
     try:
         early = prestart(config)  # the processes boot while asyncio and the supervisor are imported
+        from toolkit_pom.core.lazyssl import import_asyncio
+
+        import_asyncio()  # without ssl: only an https probe needs it (`lazyssl.asyncio_ssl`)
         import asyncio
 
         from toolkit_pom.daemon.runner import UpOptions, run_up

@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from toolkit_pom.core.config import Probe
+from toolkit_pom.core.lazyssl import asyncio_ssl
 from toolkit_pom.core.proc import kill_group, spawn, wait_exit
 
 __all__ = ["check"]
@@ -47,7 +47,7 @@ async def _http(url: str, status: int | None, timeout: float) -> bool:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    context = ssl.create_default_context() if secure else None
+    context = asyncio_ssl().create_default_context() if secure else None  # ssl only for https
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), timeout)
     try:
         request = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: pom-probe\r\nConnection: close\r\n\r\n"
@@ -56,7 +56,7 @@ async def _http(url: str, status: int | None, timeout: float) -> bool:
         line = await asyncio.wait_for(reader.readline(), timeout)
     finally:
         writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
+        with contextlib.suppress(OSError):  # ssl.SSLError is an OSError
             await writer.wait_closed()
     fields = line.split()
     if len(fields) < 2 or not fields[1].isdigit():
@@ -93,6 +93,6 @@ async def check(probe: Probe, *, cwd: Path, env: Mapping[str, str]) -> bool:
             return await _tcp(probe.target, probe.timeout)
         if probe.kind == "unix":
             return await _unix(probe.target, probe.timeout)
-    except (OSError, TimeoutError, ValueError, ssl.SSLError, asyncio.IncompleteReadError):
+    except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):  # OSError covers ssl.SSLError
         return False
     return False
