@@ -15,8 +15,10 @@ from toolkit_pom.cli.fast_up import parse_up_args
 from toolkit_pom.testing import write_project
 
 PROBE = """
-import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))  # runs after SystemExit
+import atexit, gc, json, sys
+# Runs after SystemExit: the loaded modules, and whether the cyclic GC runs (and froze the start's objects).
+gc_state = lambda: f"gc:{gc.isenabled()}:{gc.get_freeze_count() > 0}"
+atexit.register(lambda: print(json.dumps([*sorted(sys.modules), gc_state()]), file=sys.stderr))
 which = sys.argv[1]
 sys.argv = ["pom", *sys.argv[2:]]
 if which == "full":
@@ -99,6 +101,9 @@ def test_ready_run_matches_the_click_command_without_click(tmp_path: Path) -> No
     assert not set(HEAVY) & fast[3], set(HEAVY) & fast[3]
     assert "ssl" not in fast[3]  # no https probe: asyncio is imported without it (core.lazyssl)
     assert "click" in full[3]
+    # The fast path starts with the cyclic GC off and turns it back on once it serves.
+    assert "gc:True:True" in fast[3]
+    assert "gc:True:False" in full[3]
 
 
 def test_failed_process_reports_like_the_click_command(tmp_path: Path) -> None:

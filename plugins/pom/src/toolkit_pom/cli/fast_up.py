@@ -113,9 +113,16 @@ def run_fast_up(argv: Sequence[str]) -> bool:
         return False
     files = tuple(opts["files"])
     no_dotenv = opts["disable_dotenv"]
+    import gc
+
+    # No cyclic collections until pom serves (`runner.end_start_burst` turns them back on): what
+    # the start allocates (modules, the config, the supervisor) lives as long as pom, so they
+    # would only take CPU from the processes starting meanwhile.
+    gc.disable()
     try:
         config = load_project(files, (), None, 5000, no_dotenv)
     except Exception:  # the full CLI loads again and reports the error in its own words
+        gc.enable()
         return False
     options = {
         "http": None if opts["no_http"] else (opts["http"] or config.http),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -227,7 +225,11 @@ def parse_signal(value: Any) -> int:
 
 def _resolve_program(program: str) -> str:
     """Find a bare program name on PATH, else beside this interpreter (an unactivated venv's bin)."""
-    if os.sep in program or shutil.which(program):
+    if os.sep in program:
+        return program
+    import shutil  # here: `pom up`'s start path loads configs before it starts anything
+
+    if shutil.which(program):
         return program
     beside = Path(sys.executable).parent / program
     return str(beside) if beside.exists() else program
@@ -244,6 +246,8 @@ def _substitute(text: str, env: Mapping[str, str]) -> str:
 
 
 def _free_port() -> int:
+    import socket  # here: `pom up`'s start path loads configs before it starts anything
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

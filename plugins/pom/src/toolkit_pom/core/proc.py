@@ -15,7 +15,6 @@ import ctypes
 import errno
 import fcntl
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -130,6 +129,8 @@ def spawn(
 
 
 def _popen_tty(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int, int]:
+    import shutil  # here: only terminals need it, and `pom up` starts its processes before the rest imports
+
     setsid = shutil.which("setsid")
     if setsid is not None:
         # util-linux `setsid --ctty`: a new session whose controlling terminal is stdin (the
@@ -157,6 +158,8 @@ def _take_ctty() -> None:  # pragma: no cover - only without util-linux setsid (
 
 def _check_program(program: str, cwd: Path, env: Mapping[str, str]) -> None:
     """Raise FileNotFoundError/PermissionError as Popen would when `program` cannot be executed."""
+    import shutil
+
     path = os.path.join(cwd, program) if "/" in program else shutil.which(program, path=env.get("PATH", os.defpath))
     if path is None or not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)

@@ -8,16 +8,18 @@ bind first, then start its processes (`toolkit_pom.core.prestart`) while it impo
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit_kernel.errors import Conflict, IoFailure
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.core.config import ProjectConfig
+
+if TYPE_CHECKING:  # socket and ipaddress are imported where used: processes start right after `acquire`
+    import socket
 
 __all__ = [
     "AlreadyRunning",
@@ -54,6 +56,8 @@ def is_loopback(host: str) -> bool:
     """True for loopback addresses and `localhost`."""
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -66,6 +70,8 @@ def bind_http(address: str) -> socket.socket:
     Raises:
         IoFailure: the address cannot be bound.
     """
+    import socket
+
     host, _, port_text = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     port = int(port_text)
@@ -90,6 +96,8 @@ def bind_unix(path: Path) -> socket.socket:
     Raises:
         IoFailure: the path cannot be bound.
     """
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         with contextlib.suppress(FileNotFoundError):

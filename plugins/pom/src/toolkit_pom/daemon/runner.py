@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_path_for
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 
-__all__ = ["AlreadyRunning", "UpOptions", "lock_path_for", "run_up"]
+__all__ = ["AlreadyRunning", "UpOptions", "end_start_burst", "lock_path_for", "run_up"]
 
 
 @dataclass
@@ -223,6 +224,17 @@ async def run_up(
         held.release()
 
 
+def end_start_burst() -> None:
+    """Collect garbage again if the start ran without (`cli.fast_up`), once pom is about to serve.
+
+    What the start allocated is frozen first (`gc.freeze`): it lives as long as pom, so later
+    collections need not scan it again.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _on_signal(sup: Supervisor, sig: int) -> None:
     """First signal: graceful shutdown. A second one while stopping: SIGKILL everything now."""
     if sup.shutdown_event.is_set():
@@ -326,6 +338,7 @@ async def _supervise(
             loop.add_signal_handler(sig, _on_signal, sup, sig)
         printer, app = _start_frontends(sup, options, tasks)
         _start_watchers(sup, options, [i.name for i in chosen], tasks)
+        end_start_burst()
         # The HTTP servers come up after the processes have been started: importing the web stack
         # takes ~0.3 s of CPU, which would otherwise delay every process. Their sockets already
         # listen, so an early client waits in the backlog instead of being refused.
