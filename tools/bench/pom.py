@@ -487,6 +487,7 @@ def main() -> None:
     m = args.lines or (50_000 if args.quick else 150_000)
     repeats = args.repeats or (1 if args.quick else 3)
     os.environ.setdefault("TOOLKIT_RUNTIME_DIR", tempfile.mkdtemp(prefix="pomb-", dir="/tmp"))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # every lane runs from bytecode, as users do (_warm_ready)
     sys.path.insert(0, str(HERE.parents[1] / "plugins" / "pom" / "src"))
     if args.ready_only:
         ready_lane(args.repeats or 5)
