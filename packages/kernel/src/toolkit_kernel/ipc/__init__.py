@@ -3,7 +3,8 @@
 - `frames`: the wire format (u32 big-endian length + one CBOR map, at most 16 MiB).
 - `client`: `IpcClient`, blocking, with connect retries and per-call timeouts.
 - `server`: `IpcServer`, asyncio, bounded connections, unary and streamed answers.
-- `daemon`: `DaemonSpec`, `connect_or_spawn`, `daemon_status`, `stop_daemon` (client side).
+- `daemon`: `DaemonSpec`, `connect_or_spawn`, `daemon_status`, `stop_daemon`, `lock_is_held`
+  and its path-level form `lock_file_is_held` (client side).
 - `runtime`: `DaemonRuntime`, run inside the daemon process.
 
 The protocol and lifecycle are specified in `specs/kernel/ipc.md`.
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the real types for checkers; at run time names resolve lazi
         DaemonStatus,
         connect_or_spawn,
         daemon_status,
+        lock_file_is_held,
         lock_is_held,
         read_state,
         stop_daemon,
@@ -38,6 +40,7 @@ _EXPORTS = {
     "DaemonStatus": "daemon",
     "connect_or_spawn": "daemon",
     "daemon_status": "daemon",
+    "lock_file_is_held": "daemon",
     "lock_is_held": "daemon",
     "read_state": "daemon",
     "stop_daemon": "daemon",
@@ -60,6 +63,7 @@ __all__ = [
     "connect_or_spawn",
     "daemon_status",
     "encode_frame",
+    "lock_file_is_held",
     "lock_is_held",
     "read_state",
     "stop_daemon",
