@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from toolkit_graveyar.core import persistent
 from toolkit_graveyar.core.codec import decode_record
-from toolkit_graveyar.core.errors import InvalidRequest
+from toolkit_graveyar.core.errors import InvalidRequest, ServerBusy, WrongExpectedVersion
 from toolkit_graveyar.core.model import Expected, ProposedEvent
 from toolkit_graveyar.core.persistent import Consumer, Message, PersistentSubscriptions
 from toolkit_graveyar.core.persistent_state import (
@@ -246,6 +247,72 @@ async def test_a_change_recorded_meanwhile_elsewhere_is_kept(tmp_path: Path, mon
             assert attempts[1] == attempts[0] + 1  # refused once, applied again to the newer set
             for subs in (a, b):
                 assert [i.config.group for i in await subs.list()] == ["late", "meanwhile"]
+        finally:
+            await b.close()
+
+
+@pytest.mark.asyncio
+async def test_concurrent_changes_on_several_servers_are_all_recorded(tmp_path: Path) -> None:
+    """Four managers (four servers on one store) create groups at once: each retries past the
+    others' records, and every group ends up recorded and run everywhere."""
+    async with _opened(tmp_path) as (svc, a):
+        others = [PersistentSubscriptions(svc) for _ in range(3)]
+        managers = [a, *others]
+        refused = 0
+
+        def counting(record: Any) -> Any:
+            async def save(configs: list[GroupConfig], version: int) -> int:
+                nonlocal refused
+                try:
+                    return int(await record(configs, version))
+                except WrongExpectedVersion:
+                    refused += 1
+                    raise
+
+            return save
+
+        for m in managers:
+            m.store.save_configs = counting(m.store.save_configs)  # type: ignore[method-assign]
+        try:
+            await asyncio.gather(
+                *(m.create(GroupConfig("s-1", f"g{i}-{j}")) for i, m in enumerate(managers) for j in range(5))
+            )
+            assert refused > 0  # they did race
+            expected = sorted(f"g{i}-{j}" for i in range(4) for j in range(5))
+            for m in managers:
+                assert sorted(i.config.group for i in await m.list()) == expected
+        finally:
+            for m in others:
+                await m.close()
+
+
+@pytest.mark.asyncio
+async def test_a_change_outrun_every_time_fails_busy_and_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another server records a new set between every read and write of b's: b gives up after
+    RECORD_ATTEMPTS tries with a clear error instead of retrying forever, and records nothing."""
+    monkeypatch.setattr(persistent, "RECORD_BACKOFF_MAX", 0.001)
+    async with _opened(tmp_path) as (svc, a):
+        b = PersistentSubscriptions(svc)
+        try:
+            await b.load()
+            record = b.store.save_configs
+            attempts: list[int] = []
+
+            async def outrun(configs: list[GroupConfig], version: int) -> int:
+                await a.create(GroupConfig("s-1", f"other-{len(attempts)}"))
+                attempts.append(version)
+                return await record(configs, version)
+
+            monkeypatch.setattr(b.store, "save_configs", outrun)
+            with pytest.raises(ServerBusy, match="changed 10 times") as caught:
+                await b.create(GroupConfig("s-1", "late"))
+            assert caught.value.details == {"attempts": persistent.RECORD_ATTEMPTS}
+            assert len(attempts) == persistent.RECORD_ATTEMPTS
+            others = [f"other-{i}" for i in range(persistent.RECORD_ATTEMPTS)]
+            for subs in (a, b):  # b runs the recorded set, without its own change
+                assert sorted(i.config.group for i in await subs.list()) == sorted(others)
         finally:
             await b.close()
 

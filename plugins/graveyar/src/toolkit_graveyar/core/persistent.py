@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 import zlib
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from toolkit_graveyar.core.codec import decode_record
-from toolkit_graveyar.core.errors import WrongExpectedVersion
+from toolkit_graveyar.core.errors import ServerBusy, WrongExpectedVersion
 from toolkit_graveyar.core.links import LINK_EVENT, resolve_link
 from toolkit_graveyar.core.periodic import Periodic
 from toolkit_graveyar.core.persistent_state import (
@@ -51,6 +52,10 @@ TICK = 0.5
 STOP_WAIT = 5.0
 #: Seconds between checks that the running groups are the recorded ones (other servers change them).
 SYNC_EVERY = 1.0
+#: Attempts a Create/Update/Delete makes to record its change while other servers keep recording theirs.
+RECORD_ATTEMPTS = 10
+#: Longest pause (seconds) between two of those attempts; each pause is random up to a doubling bound.
+RECORD_BACKOFF_MAX = 0.2
 
 
 @dataclass(slots=True)
@@ -510,9 +515,10 @@ class PersistentSubscriptions:
     async def _record(self, change: Callable[[dict[tuple[str, str], GroupConfig]], None]) -> None:
         """Apply `change` to the recorded set and record it; applied again if another server recorded first.
 
-        The caller holds the lock; the running groups match the recorded set afterwards.
+        The caller holds the lock; the running groups match the recorded set afterwards. After
+        `RECORD_ATTEMPTS` refusals in a row raises ServerBusy, having recorded nothing.
         """
-        while True:
+        for attempt in range(RECORD_ATTEMPTS):
             await self._sync()
             configs = {key: g.config for key, g in self.groups.items()}
             change(configs)
@@ -520,8 +526,17 @@ class PersistentSubscriptions:
                 self.version = await self.store.save_configs(list(configs.values()), self.version)
             except WrongExpectedVersion:
                 await self._sync(force=True)
+                # Random pauses up to a doubling bound, so that servers racing each other stop
+                # colliding (every one of them would otherwise retry at once, and again).
+                await asyncio.sleep(random.uniform(0, min(RECORD_BACKOFF_MAX, 0.005 * 2**attempt)))
                 continue
-            break
+            return
+        raise ServerBusy(
+            f"the persistent subscription definitions changed {RECORD_ATTEMPTS} times while this change was "
+            "being recorded (other servers keep changing them); nothing was changed",
+            hint="retry the operation",
+            details={"attempts": RECORD_ATTEMPTS},
+        )
 
     async def create(self, cfg: GroupConfig) -> None:
         """Create a group (raises GroupExists)."""

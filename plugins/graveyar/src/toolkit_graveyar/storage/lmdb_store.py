@@ -86,12 +86,31 @@ def _unpack_state(name: str, raw: bytes) -> StreamState:
 
 
 class _Op:
-    __slots__ = ("fn", "future", "result")
+    __slots__ = ("append", "fn", "future", "result")
 
-    def __init__(self, fn: Callable[[Any], Any], future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self, fn: Callable[[Any], Any], future: asyncio.Future[Any], append: _AppendArgs | None = None
+    ) -> None:
         self.fn = fn
         self.future = future
         self.result: Any = None
+        #: (stream, events, expected) of a plain append (see `LmdbStore._run_appends`).
+        self.append = append
+
+
+_AppendArgs = tuple[str, Sequence[PreparedEvent], Expected]
+
+
+class _Rows:
+    """The rows appends put into each database, collected so that a database gets one putmulti."""
+
+    __slots__ = ("journal", "log", "states", "versions")
+
+    def __init__(self) -> None:
+        self.log: list[tuple[bytes, bytes]] = []
+        self.versions: list[tuple[bytes, bytes]] = []
+        self.journal: list[tuple[bytes, bytes]] = []
+        self.states: dict[bytes, bytes] = {}
 
 
 class LmdbStore(Store):
@@ -221,12 +240,13 @@ class LmdbStore(Store):
         outcomes: list[tuple[_Op, BaseException | None]] = []
         try:
             with self._env.begin(write=True) as txn:
-                for op in ops:
-                    try:
-                        op.result = op.fn(txn)
-                        outcomes.append((op, None))
-                    except ToolkitError as exc:  # rejected before writing anything
-                        outcomes.append((op, exc))
+                if not self._run_appends(txn, ops, outcomes):
+                    for op in ops:
+                        try:
+                            op.result = op.fn(txn)
+                            outcomes.append((op, None))
+                        except ToolkitError as exc:  # rejected before writing anything
+                            outcomes.append((op, exc))
                 if self._whead != committed_head:
                     txn.put(b"head", _Q.pack(self._whead), db=self._meta)
                 if self._next_key != committed_key:
@@ -246,6 +266,82 @@ class LmdbStore(Store):
         self._loop.call_soon_threadsafe(self._resolve, outcomes, head)
         if len(self._recent) >= self._ids_merge_at:
             self._merge_ids()
+
+    def _run_appends(self, txn: Any, ops: list[_Op], outcomes: list[tuple[_Op, BaseException | None]]) -> bool:
+        """Write a batch of plain appends with one read and one putmulti per database; False if it is not one.
+
+        Each LMDB call releases the interpreter lock, which the event loop then holds for up to
+        its switch interval: per-append calls (six each) made a 50-append batch wait on the loop
+        again and again. Taken only when no id of the batch is recorded or repeated (retries and
+        duplicates take the per-operation path, whose rules these are), so the only refusals here
+        are expected-state ones, decided before anything of that append is collected.
+        """
+        appends: list[_AppendArgs] = []
+        for op in ops:
+            if op.append is None:
+                return False
+            appends.append(op.append)
+        idents = [ev.uuid for _, events, _ in appends for ev in events]
+        if len(set(idents)) != len(idents) or self._lookup_ids(txn, idents) is not None:
+            return False
+        names = sorted({stream.encode("utf-8") for stream, _, _ in appends})
+        states: dict[str, StreamState] = {}
+        for k, v in txn.cursor(db=self._streams).getmulti(names):
+            name = bytes(k).decode("utf-8")
+            states[name] = _unpack_state(name, v)
+        rows = _Rows()
+        for op, (stream, events, expected) in zip(ops, appends, strict=True):
+            state = states.get(stream)
+            try:
+                check_expected(stream, state, expected)
+            except ToolkitError as exc:
+                outcomes.append((op, exc))
+                continue
+            op.result, states[stream] = self._stage_append(stream, state, events, rows)
+            outcomes.append((op, None))
+        self._put_rows(txn, rows)
+        return True
+
+    def _stage_append(
+        self, stream: str, state: StreamState | None, events: Sequence[PreparedEvent], rows: _Rows
+    ) -> tuple[AppendResult, StreamState]:
+        """Collect the rows of an append whose checks passed; advance the head; return its result and state."""
+        key = state.key if state is not None else self._next_key
+        version, pos = state.version if state is not None else 0, self._whead
+        first_version, first_pos = version + 1, pos + 1
+        staged = self._staged
+        sf = stream_field(stream)
+        log_rows, version_rows, journal_rows = rows.log, rows.versions, rows.journal
+        for ev in events:
+            version += 1
+            pos += 1
+            pkey = _Q.pack(pos)
+            log_rows.append((pkey, finish_record(ev.tail, sf, version, pos)))
+            version_rows.append((_QQ.pack(key, version), pkey))
+            hit = _ID.pack(key, version, pos, ev.content_hash)
+            journal_rows.append((pkey, ev.uuid + hit))
+            # An id repeated within this very append (the service rejects those before they get
+            # here) is stored as a plain write would: the last one wins.
+            staged[ev.uuid] = hit
+        if state is None:
+            state = StreamState(stream, key)
+            self._next_key += 1
+        revived = state.deleted
+        state.version, state.position, state.deleted = version, pos, False
+        rows.states[stream.encode("utf-8")] = _pack_state(state)
+        self._whead = pos
+        return AppendResult(stream, first_version, version, first_pos, pos, revived=revived), state
+
+    def _put_rows(self, txn: Any, rows: _Rows) -> None:
+        """One putmulti per database: the loop over the rows runs in C."""
+        if not rows.log:
+            return
+        txn.cursor(db=self._journal).putmulti(rows.journal, append=True)
+        _, added = txn.cursor(db=self._log).putmulti(rows.log, append=True)
+        if added != len(rows.log):  # the head and the log disagree: abort the whole transaction
+            raise RuntimeError(f"log positions from {_Q.unpack(rows.log[0][0])[0]} on are already taken")
+        txn.cursor(db=self._versions).putmulti(rows.versions)
+        txn.cursor(db=self._streams).putmulti(list(rows.states.items()))
 
     def _merge_ids(self) -> None:
         """Move the journaled ids into `ids`: one sorted pass dirties each of its pages at most once."""
@@ -268,12 +364,12 @@ class LmdbStore(Store):
                 op.future.set_exception(exc)
         self.notifier.publish(head)
 
-    async def _submit(self, fn: Callable[[Any], Any]) -> Any:
+    async def _submit(self, fn: Callable[[Any], Any], append: _AppendArgs | None = None) -> Any:
         if self._thread is None or not self._thread.is_alive():
             raise StorageFailure("the store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Op(fn, fut))
+        self._pending.append(_Op(fn, fut, append))
         if len(self._pending) == 1:
             # hand everything submitted during this loop iteration to the writer at once
             loop.call_soon(self._handoff)
@@ -291,7 +387,9 @@ class LmdbStore(Store):
     # -- writes ---------------------------------------------------------------------------------
     async def append(self, stream: str, events: Sequence[PreparedEvent], expected: Expected) -> AppendResult:
         """Append atomically (group-committed with concurrent appends)."""
-        result: AppendResult = await self._submit(lambda txn: self._op_append(txn, stream, events, expected))
+        result: AppendResult = await self._submit(
+            lambda txn: self._op_append(txn, stream, events, expected), (stream, events, expected)
+        )
         return result
 
     async def append_multi(self, items: Sequence[tuple[str, Sequence[PreparedEvent], Expected]]) -> list[AppendResult]:
@@ -324,45 +422,15 @@ class LmdbStore(Store):
             if done is not None:
                 return done
             raise
-        key = state.key if state is not None else self._next_key
-        version, pos = state.version if state is not None else 0, self._whead
-        first_version, first_pos = version + 1, pos + 1
         # Ids recorded already: a retry of a committed append (its original result), or a
         # DuplicateEventId. Checked before anything is written.
         done = self._recorded(txn, stream, state, events)
         if done is not None:
             return done
-        log_items: list[tuple[bytes, bytes]] = []
-        version_items: list[tuple[bytes, bytes]] = []
-        journal_items: list[tuple[bytes, bytes]] = []
-        staged = self._staged
-        sf = stream_field(stream)
-        for ev in events:
-            version += 1
-            pos += 1
-            pkey = _Q.pack(pos)
-            log_items.append((pkey, finish_record(ev.tail, sf, version, pos)))
-            version_items.append((_QQ.pack(key, version), pkey))
-            hit = _ID.pack(key, version, pos, ev.content_hash)
-            journal_items.append((pkey, ev.uuid + hit))
-            # An id repeated within this very append (the service rejects those before they get
-            # here) is stored as a plain write would: the last one wins.
-            staged[ev.uuid] = hit
-        # One putmulti per database rather than one txn.put per event and database: the loop over
-        # the items runs in C.
-        txn.cursor(db=self._journal).putmulti(journal_items, append=True)
-        _, added = txn.cursor(db=self._log).putmulti(log_items, append=True)
-        if added != len(log_items):  # the head and the log disagree: abort the whole transaction
-            raise RuntimeError(f"log positions {first_pos}..{pos} are already taken")
-        txn.cursor(db=self._versions).putmulti(version_items)
-        if state is None:
-            state = StreamState(stream, key)
-            self._next_key += 1
-        revived = state.deleted
-        state.version, state.position, state.deleted = version, pos, False
-        txn.put(stream.encode("utf-8"), _pack_state(state), db=self._streams)
-        self._whead = pos
-        return AppendResult(stream, first_version, version, first_pos, pos, revived=revived)
+        rows = _Rows()
+        result, _ = self._stage_append(stream, state, events, rows)
+        self._put_rows(txn, rows)
+        return result
 
     def _recorded(
         self, txn: Any, stream: str, state: StreamState | None, events: Sequence[PreparedEvent]
