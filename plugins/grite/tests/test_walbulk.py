@@ -294,3 +294,26 @@ def test_a_failing_sink_is_raised_not_taken_for_a_bad_commit(pyrepo, monkeypatch
     with pytest.raises(DbError, match="the view refused it"):
         wal.walk(pyrepo, oids[-1], sink=sink)
     assert seen == oids[::-1][:3]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 300), max_size=40))
+def test_blob_answers_are_cut_the_same_however_the_pipe_splits_them(pyrepo, sizes):
+    """`_Blobs` returns each `cat-file --batch` answer's content whole, whatever pieces the pipe
+    delivers (empty and large blobs included); a tree, a missing object or the end of the
+    output is refused (the sequential reader takes over)."""
+    contents = [b"", b"x", b"\n\n", bytes(range(256)) * 40, b"meta\n"]
+    oids = [str(pyrepo.create_blob(c)) for c in contents]
+    tree = str(pyrepo.TreeBuilder().write())
+
+    def answers(names: list[str]) -> walbulk._Blobs:
+        data = "".join(f"{name}\n" for name in names).encode()
+        cmd = ["git", f"--git-dir={pyrepo.path}", "cat-file", "--batch"]
+        out = subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
+        return walbulk._Blobs(_Trickle(out, list(sizes)))
+
+    blobs = answers(oids)
+    assert [blobs.next() for _ in contents] == contents
+    for refused in (blobs, answers([tree]), answers(["0" * 40])):
+        with pytest.raises(walbulk._Unusable):
+            refused.next()

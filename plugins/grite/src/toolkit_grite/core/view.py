@@ -338,7 +338,7 @@ class _Batch:
         """Store and project the pending events not seen yet."""
         txn, states, fresh, rows, index = self.txn, self.states, self.fresh, self.rows, self.index
         lookup = None if self.empty else self.view.events
-        apply = projection.apply
+        apply, created = projection.apply, projection.created
         for ev in self.pending:
             eid = ev.event_id
             if eid in fresh or (lookup is not None and txn.get(eid, db=lookup) is not None):
@@ -351,6 +351,9 @@ class _Batch:
             state = states.get(ev.issue_id)
             if state is None:
                 raw = None if lookup is None else txn.get(ev.issue_id, db=self.view.issues)
+                if raw is None and ev.kind == 1:  # an issue's first event is nearly always its creation
+                    states[ev.issue_id] = created(ev)
+                    continue
                 state = _decode_state(raw) if raw is not None else projection.new_state(ev.issue_id.hex())
                 states[ev.issue_id] = state
             apply(state, ev)

@@ -240,16 +240,17 @@ def read_segment(
     failed: BaseException | None = None
     stdout = cat.stdout
     assert stdout is not None
+    blobs = _Blobs(stdout)
     try:
         while (plan := plans.get()) is not None:
             commit, parent, count = plan
-            if _prev_of(_blob(stdout)) != parent:
+            if _prev_of(blobs.next()) != parent:
                 # `prev_wal` leaves git's first parents: the sequential reader reads this commit,
                 # as it checks that `prev_wal` names a commit at all (else it follows the parent).
                 break
             events: list[Event] = []
             for _ in range(count):
-                events.extend(decode_chunk(_blob(stdout)))
+                events.extend(decode_chunk(blobs.next()))
             out.append((commit, events))
             nxt = parent
             if each is not None:
@@ -272,16 +273,41 @@ def read_segment(
     return out, nxt
 
 
-def _blob(stdout: Any) -> bytes:
-    """Read one `git cat-file --batch` answer (which must be a blob)."""
-    header = stdout.readline().split()
-    if len(header) != 3 or header[1] != b"blob":
-        raise _Unusable("cat-file did not return a blob")
-    size = int(header[2])
-    data: bytes = stdout.read(size + 1)
-    if len(data) != size + 1:
-        raise _Unusable("cat-file output ended early")
-    return data[:size]
+class _Blobs:
+    """The answers of `git cat-file --batch`, read in large blocks and cut here.
+
+    Reading each answer with `readline` + `read` cost two buffered-reader calls per blob (a
+    rebuild reads two blobs per event); cutting them out of 64 KiB blocks costs about half.
+    """
+
+    def __init__(self, stdout: Any) -> None:
+        self._stdout = stdout
+        self._buf = b""
+        self._pos = 0
+
+    def _more(self, want: int = 0) -> None:
+        block = self._stdout.read1(max(1 << 16, want))
+        if not block:
+            raise _Unusable("cat-file output ended early")
+        self._buf = self._buf[self._pos :] + block
+        self._pos = 0
+
+    def next(self) -> bytes:
+        """Read one answer (which must be a blob) and return its content."""
+        while (eol := self._buf.find(b"\n", self._pos)) < 0:
+            self._more()
+        header = self._buf[self._pos : eol].split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise _Unusable("cat-file did not return a blob")
+        size = int(header[2])
+        end = eol + 1 + size
+        while len(self._buf) < end + 1:  # the content and its newline
+            start = self._pos
+            self._more(end + 1 - len(self._buf))
+            eol -= start
+            end -= start
+        self._pos = end + 1
+        return self._buf[eol + 1 : end]
 
 
 def _plan(
