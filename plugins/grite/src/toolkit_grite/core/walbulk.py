@@ -61,42 +61,60 @@ def _git(repo: Any, *args: str) -> tuple[list[str], dict[str, str]]:
     return ["git", f"--git-dir={repo.path}", *args], env
 
 
-def _speculate(repo: Any, start: str, cut: Callable[[str], bool]) -> list[tuple[str, str, str | None]]:
-    """`[(commit, tree, first parent)]` along git first parents from `start` until `cut(commit)`."""
+Link = tuple[str, str, str | None]  # (commit, tree, first parent)
+Plan = tuple[str, str | None, int]  # (commit, first parent, chunk count)
+
+
+def _speculate(
+    repo: Any, start: str, cut: Callable[[str], bool], chain: queue.SimpleQueue[Link | None], stdin: Any
+) -> None:
+    """Feeder thread: list the commits along git first parents from `start` until `cut(commit)`.
+
+    Each `(commit, tree, first parent)` goes to `chain` and its tree to `diff-tree`'s `stdin`
+    as `git rev-list` streams them, so git lists the first trees while rev-list walks on. The
+    chain ends (None) at the first oddity: the commits before it are still read in bulk.
+    """
     cmd, env = _git(repo, "rev-list", "--first-parent", "--format=%T %P", start)
-    out: list[tuple[str, str, str | None]] = []
+    proc = None
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    except OSError as exc:
-        raise _Unusable(str(exc)) from None
-    assert proc.stdout is not None
-    try:
+        assert proc.stdout is not None
         lines = iter(proc.stdout)
+        first = True
         for header in lines:  # "commit <oid>\n" then "<tree> [<parent>...]\n"
             parts = header.split()
             fields = next(lines, b"").decode().split()
             if len(parts) != 2 or parts[0] != b"commit" or not fields or not _HEX40.fullmatch(fields[0]):
-                raise _Unusable("unexpected rev-list output")
-            commit = parts[1].decode()
-            if not _HEX40.fullmatch(commit):
-                raise _Unusable("unexpected rev-list output")
-            if out and cut(commit):
                 break
-            out.append((commit, fields[0], fields[1] if len(fields) > 1 else None))
+            commit = parts[1].decode()
+            if not _HEX40.fullmatch(commit) or (not first and cut(commit)):
+                break
+            first = False
+            chain.put((commit, fields[0], fields[1] if len(fields) > 1 else None))
+            stdin.write(f"{EMPTY_TREE} {fields[0]}\n".encode())
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass  # diff-tree was stopped (the reader is done), or rev-list could not run: the chain ends here
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-    if not out:
-        raise _Unusable("rev-list listed nothing")
-    return out
+        chain.put(None)
+        with contextlib.suppress(OSError):
+            stdin.close()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
 
 
-def _feed(stdin: Any, data: bytes) -> None:
-    with contextlib.suppress(OSError):  # the reader may stop early and kill the process
-        stdin.write(data)
-        stdin.close()
+def _feed(trees: list[str]) -> Callable[[Any], None]:
+    """A `_listings` feed that writes a fixed list of trees."""
+
+    def feed(stdin: Any) -> None:
+        with contextlib.suppress(OSError):  # the reader may stop early and kill the process
+            stdin.write("".join(f"{EMPTY_TREE} {t}\n" for t in trees).encode())
+            stdin.close()
+
+    return feed
 
 
 _HEADER = f"\n{EMPTY_TREE} ".encode()
@@ -108,10 +126,12 @@ _PLAIN = re.compile(
 )
 
 
-def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, bytes, list[bytes]], None, None]:
-    """Yield `(tree, meta.json oid, chunk oids)` for `trees` in order, as `git diff-tree` lists them.
+def _listings(repo: Any, feed: Callable[[Any], object]) -> Generator[list[tuple[str, bytes, list[bytes]]], None, None]:
+    """Yield `[(tree, meta.json oid, chunk oids)]` as `git diff-tree` lists the trees `feed` writes.
 
-    The listing streams: the caller reads blobs of one commit while git lists the next ones.
+    `feed(stdin)` runs in its own thread, writes one `<empty tree> <tree>` line per tree and closes
+    `stdin`. The listing streams: each list holds the trees of one block of git's output, so the
+    caller reads blobs of some commits while git lists the next ones.
     """
     cmd, env = _git(repo, "diff-tree", "--stdin", "-r", "--no-renames", "--no-abbrev")
     try:
@@ -120,22 +140,28 @@ def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, bytes, list[b
         raise _Unusable(str(exc)) from None
     assert proc.stdin is not None
     assert proc.stdout is not None
-    data = "".join(f"{EMPTY_TREE} {t}\n" for t in trees).encode()
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+    feeder = threading.Thread(target=feed, args=(proc.stdin,), daemon=True)
     feeder.start()
     try:
         for region in _whole_records(proc.stdout):
             pos, end = 0, len(region)
+            found: list[tuple[str, bytes, list[bytes]]] = []
             while pos < end:
                 match = _PLAIN.match(region, pos)
                 if match is not None and (match.end() == end or region[match.end()] != 0x3A):  # no 3rd file (":")
-                    yield match.group(1).decode(), match.group(3), [match.group(2)]
+                    found.append((match.group(1).decode(), match.group(3), [match.group(2)]))
                     pos = match.end()
                     continue
                 stop = region.find(_HEADER, pos)
                 stop = end if stop < 0 else stop + 1
-                yield _listing(region[pos:stop])
+                try:
+                    found.append(_listing(region[pos:stop]))
+                except _Unusable:
+                    if found:
+                        yield found
+                    raise
                 pos = stop
+            yield found
         if proc.wait() != 0:
             raise _Unusable("diff-tree failed")
     finally:
@@ -222,18 +248,14 @@ def read_segment(
     """
     if not _HEX40.fullmatch(start):
         return [], start
-    try:
-        chain = _speculate(repo, start, cut)
-    except (_Unusable, ValueError, UnicodeDecodeError):
-        return [], start
     cmd, env = _git(repo, "cat-file", "--batch", "--buffer")
     try:
         cat = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError:
         return [], start
-    plans: queue.SimpleQueue[tuple[str, str | None, int] | None] = queue.SimpleQueue()
+    plans: queue.SimpleQueue[list[Plan] | None] = queue.SimpleQueue()
     halt = threading.Event()
-    planner = threading.Thread(target=_plan, args=(repo, chain, cat.stdin, plans, halt), daemon=True)
+    planner = threading.Thread(target=_plan, args=(repo, start, cut, cat.stdin, plans, halt), daemon=True)
     planner.start()
     out: list[tuple[str, list[Event]]] = []
     nxt: str | None = start
@@ -242,8 +264,7 @@ def read_segment(
     assert stdout is not None
     blobs = _Blobs(stdout)
     try:
-        while (plan := plans.get()) is not None:
-            commit, parent, count = plan
+        for commit, parent, count in _each_plan(plans):
             if _prev_of(blobs.next()) != parent:
                 # `prev_wal` leaves git's first parents: the sequential reader reads this commit,
                 # as it checks that `prev_wal` names a commit at all (else it follows the parent).
@@ -310,25 +331,45 @@ class _Blobs:
         return self._buf[eol + 1 : end]
 
 
+def _each_plan(plans: queue.SimpleQueue[list[Plan] | None]) -> Iterator[Plan]:
+    while (batch := plans.get()) is not None:
+        yield from batch
+
+
 def _plan(
     repo: Any,
-    chain: list[tuple[str, str, str | None]],
+    start: str,
+    cut: Callable[[str], bool],
     stdin: Any,
-    plans: queue.SimpleQueue[tuple[str, str | None, int] | None],
+    plans: queue.SimpleQueue[list[Plan] | None],
     halt: threading.Event,
 ) -> None:
-    """Planner thread: list each commit's files, ask cat-file for its blobs, queue the plan.
+    """Planner thread: list each commit's files, ask cat-file for its blobs, queue the plans.
 
-    Queues `(commit, first parent, chunk count)` per commit in chain order, and None at the end
-    (the first commit that is not plainly a grite WAL commit ends the segment).
+    Queues `[(commit, first parent, chunk count)]` per block of `diff-tree` output, in chain
+    order (one cat-file request and one queue item per block, not per commit), and None at the
+    end (the first commit that is not plainly a grite WAL commit ends the segment).
     """
-    listings = _listings(repo, [tree for _c, tree, _p in chain])
+    chain: queue.SimpleQueue[Link | None] = queue.SimpleQueue()
+    listings = _listings(repo, lambda diff_stdin: _speculate(repo, start, cut, chain, diff_stdin))
     try:
-        for (commit, tree, parent), (listed, meta, bins) in zip(chain, listings, strict=False):
-            if halt.is_set() or listed != tree:
+        for block in listings:
+            batch: list[Plan] = []
+            wanted: list[bytes] = []
+            done = False
+            for listed, meta, bins in block:
+                link = chain.get()  # never waits long: the feeder queues a link before git lists its tree
+                if halt.is_set() or link is None or listed != link[1]:
+                    done = True
+                    break
+                wanted.extend((meta, *bins))
+                batch.append((link[0], link[2], len(bins)))
+            if batch:
+                stdin.write(b"\n".join((*wanted, b"")))
+                stdin.flush()
+                plans.put(batch)
+            if done:
                 break
-            stdin.write(b"\n".join((meta, *bins, b"")))
-            plans.put((commit, parent, len(bins)))
     except (_Unusable, OSError, ValueError, UnicodeDecodeError):
         pass
     finally:
