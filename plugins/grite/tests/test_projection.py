@@ -129,3 +129,20 @@ def test_created_builds_what_apply_builds(title, body, labels, ts):
     assert fast == slow
     assert list(fast) == list(slow)
     assert marshal.dumps(fast, 4) == marshal.dumps(slow, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories())
+def test_summary_record_fast_path_matches_the_general_one(evs):
+    """An issue without comments takes a shorter way to its search text: the same record bytes
+    as the general way (forced here by an empty edits table, which changes nothing else)."""
+    from toolkit_grite.core.view import summary_record
+
+    state = projection.new_state(ISSUE.hex())
+    for ev in evs:
+        projection.apply(state, ev)
+    general = dict(state, comment_edits=state.get("comment_edits", {}))
+    assert summary_record(state) == summary_record(general)
+    bare = dict(state, comments=[])
+    bare.pop("comment_edits", None)
+    assert summary_record(bare) == summary_record(dict(bare, comment_edits={}))

@@ -72,9 +72,12 @@ def summary_record(state: dict[str, Any]) -> bytes:
     summary = projection.summary(state)
     text = summary_text(summary)
     # Free text matches titles, bodies and comments (git-bug's query language).
-    edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
-    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
-    search = search.lower()
+    if not state["comments"] and "comment_edits" not in state:  # most issues: the same text, built directly
+        search = (state["title"][0] + "\n" + state["body"][0]).lower()
+    else:
+        edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
+        search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
+        search = search.lower()
     return marshal.dumps((summary, text, search), _MARSHAL_VERSION)
 
 
