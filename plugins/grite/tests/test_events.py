@@ -125,8 +125,11 @@ def test_chunk_round_trip(evs):
     data, digest = encode_chunk(evs)
     assert data.startswith(b"GRITECNK\x01\x00\x07cbor-v1")
     assert digest == blake2b_256(data)
-    assert decode_chunk(data) == evs
-    assert encode_chunk(decode_chunk(data))[0] == data
+    decoded = decode_chunk(data)
+    assert decoded == evs
+    assert all(type(e) is Event and e.key == (e.ts, e.actor, e.event_id) for e in decoded)
+    assert [e._asdict() for e in decoded] == [e._asdict() for e in evs]
+    assert encode_chunk(decoded)[0] == data
 
 
 @pytest.mark.parametrize(
