@@ -66,16 +66,28 @@ Plan = tuple[str, str | None, int]  # (commit, first parent, chunk count)
 
 
 def _speculate(
-    repo: Any, start: str, cut: Callable[[str], bool], chain: queue.SimpleQueue[Link | None], stdin: Any
+    repo: Any, start: str, cut: Callable[[str], bool], chain: queue.SimpleQueue[list[Link] | None], stdin: Any
 ) -> None:
     """Feeder thread: list the commits along git first parents from `start` until `cut(commit)`.
 
-    Each `(commit, tree, first parent)` goes to `chain` and its tree to `diff-tree`'s `stdin`
-    as `git rev-list` streams them, so git lists the first trees while rev-list walks on. The
-    chain ends (None) at the first oddity: the commits before it are still read in bulk.
+    The `(commit, tree, first parent)` links go to `chain` and their trees to `diff-tree`'s
+    `stdin` in growing batches as `git rev-list` streams them, so git lists the first trees
+    while rev-list walks on (batches, not single commits: each hand-over between threads and
+    processes costs more than a commit's work). The chain ends (None) at the first oddity:
+    the commits before it are still read in bulk.
     """
     cmd, env = _git(repo, "rev-list", "--first-parent", "--format=%T %P", start)
     proc = None
+    links: list[Link] = []
+    size = 16
+
+    def hand_over() -> None:
+        nonlocal links, size
+        chain.put(links)  # before git sees the trees: the planner never waits for a listed tree's link
+        stdin.write("".join(f"{EMPTY_TREE} {tree}\n" for _c, tree, _p in links).encode())
+        stdin.flush()
+        links, size = [], min(size * 2, 1024)
+
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         assert proc.stdout is not None
@@ -90,8 +102,11 @@ def _speculate(
             if not _HEX40.fullmatch(commit) or (not first and cut(commit)):
                 break
             first = False
-            chain.put((commit, fields[0], fields[1] if len(fields) > 1 else None))
-            stdin.write(f"{EMPTY_TREE} {fields[0]}\n".encode())
+            links.append((commit, fields[0], fields[1] if len(fields) > 1 else None))
+            if len(links) >= size:
+                hand_over()
+        if links:
+            hand_over()
     except (OSError, ValueError, UnicodeDecodeError):
         pass  # diff-tree was stopped (the reader is done), or rev-list could not run: the chain ends here
     finally:
@@ -350,18 +365,24 @@ def _plan(
     order (one cat-file request and one queue item per block, not per commit), and None at the
     end (the first commit that is not plainly a grite WAL commit ends the segment).
     """
-    chain: queue.SimpleQueue[Link | None] = queue.SimpleQueue()
+    chain: queue.SimpleQueue[list[Link] | None] = queue.SimpleQueue()
     listings = _listings(repo, lambda diff_stdin: _speculate(repo, start, cut, chain, diff_stdin))
+    links: list[Link] = []
+    at = 0
     try:
         for block in listings:
             batch: list[Plan] = []
             wanted: list[bytes] = []
             done = False
             for listed, meta, bins in block:
-                link = chain.get()  # never waits long: the feeder queues a link before git lists its tree
-                if halt.is_set() or link is None or listed != link[1]:
+                if at == len(links):  # never waits long: the feeder queues links before git lists their trees
+                    got = chain.get()
+                    links, at = ([], 0) if got is None else (got, 0)
+                if halt.is_set() or at == len(links) or listed != links[at][1]:
                     done = True
                     break
+                link = links[at]
+                at += 1
                 wanted.extend((meta, *bins))
                 batch.append((link[0], link[2], len(bins)))
             if batch:
