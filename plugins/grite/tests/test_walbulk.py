@@ -204,6 +204,10 @@ class _Trickle:
         piece, self.data = self.data[:size], self.data[size:]
         return piece
 
+    def read(self, n: int) -> bytes:  # a buffered reader's read: up to n bytes, fewer only at the end
+        piece, self.data = self.data[:n], self.data[n:]
+        return piece
+
 
 @pytest.fixture(scope="module")
 def listed_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pygit2.Repository, list[str]]:
@@ -303,7 +307,7 @@ def test_blob_answers_are_cut_the_same_however_the_pipe_splits_them(pyrepo, size
     """`_Blobs` returns each `cat-file --batch` answer's content whole, whatever pieces the pipe
     delivers (empty and large blobs included); a tree, a missing object or the end of the
     output is refused (the sequential reader takes over)."""
-    contents = [b"", b"x", b"\n\n", bytes(range(256)) * 40, b"meta\n"]
+    contents = [b"", b"x", b"\n\n", bytes(range(256)) * 40, b"meta\n", b"big" * 100_000]
     oids = [str(pyrepo.create_blob(c)) for c in contents]
     tree = str(pyrepo.TreeBuilder().write())
 

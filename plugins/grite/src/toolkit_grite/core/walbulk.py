@@ -321,8 +321,8 @@ class _Blobs:
         self._buf = b""
         self._pos = 0
 
-    def _more(self, want: int = 0) -> None:
-        block = self._stdout.read1(max(1 << 16, want))
+    def _more(self) -> None:
+        block = self._stdout.read1(1 << 16)
         if not block:
             raise _Unusable("cat-file output ended early")
         self._buf = self._buf[self._pos :] + block
@@ -337,9 +337,14 @@ class _Blobs:
             raise _Unusable("cat-file did not return a blob")
         size = int(header[2])
         end = eol + 1 + size
-        while len(self._buf) < end + 1:  # the content and its newline
+        missing = end + 1 - len(self._buf)  # the content and its newline
+        if missing > 0:  # one read for the rest, however large: appending block by block is quadratic
+            rest = self._stdout.read(missing)
+            if len(rest) != missing:
+                raise _Unusable("cat-file output ended early")
             start = self._pos
-            self._more(end + 1 - len(self._buf))
+            self._buf = self._buf[start:] + rest
+            self._pos = 0
             eol -= start
             end -= start
         self._pos = end + 1
