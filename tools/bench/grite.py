@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python tools/bench/grite.py [--quick] [--issues N] [--json]
 (or --create [--quick]: create and show, ours and the real grite interleaved, with and without daemons;
- or --rebuild [--issues N]: rebuild of a one-commit-per-event WAL, ours and the real grite interleaved;
+ or --rebuild [--issues N] [--baseline-src DIR]: rebuild of a one-commit-per-event WAL, ours and the real
+   grite (and an earlier commit's source tree, whose view must be byte-identical) interleaved;
  or --startup: where a command's start goes, in layers of imports, each a process, interleaved)
 
 Measures in one run:
@@ -439,15 +440,45 @@ def _run_usage(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, f
     return wall, (usage.ru_utime + usage.ru_stime) * 1000, out
 
 
-def rebuild_lane(n: int, runs: int) -> None:
+_DUMP_VIEW = """
+import hashlib, lmdb, sys
+env = lmdb.open(sys.argv[1], max_dbs=8, readonly=True, lock=False)
+digest = hashlib.sha256()
+with env.begin() as txn:
+    for name in (b"events", b"issue_events", b"issues", b"commits", b"meta", b"summaries"):
+        for key, value in txn.cursor(db=env.open_db(name, txn=txn, create=False)):
+            if name != b"meta" or key != b"last_rebuild_ts":  # the rebuild's clock reading
+                digest.update(b"%s %d %s %d %s" % (name, len(key), key, len(value), value))
+print(digest.hexdigest())
+"""
+
+
+def _view_digest(repo: Path) -> str:
+    """SHA-256 over every record of the view's databases (byte for byte, in key order)."""
+    return sh([sys.executable, "-c", _DUMP_VIEW, str(repo / ".git" / "grite" / "view")], repo).strip()
+
+
+def _baseline_env(env: dict[str, str], root: Path) -> dict[str, str]:
+    """`env` running toolkit_grite and the kernel from `root` (e.g. `git archive <commit> | tar -x -C root`)."""
+    src = [root / "plugins" / "grite" / "src", root / "packages" / "kernel" / "src"]
+    lane_env = dict(env, PYTHONPATH=os.pathsep.join(str(p.resolve()) for p in src))
+    for path in src:  # an installed baseline has its bytecode too
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(path)], env=lane_env, check=True)
+    return lane_env
+
+
+def rebuild_lane(n: int, runs: int, baseline: Path | None = None) -> None:
     """`rebuild` of a WAL of `n` creates, one commit each (packed by `git gc`), ours and the real grite interleaved.
 
     Ours: `grite rebuild` (the whole WAL, each event id re-checked). The real grite 0.5.3 has no
     path from a WAL to its store but `snapshot create` + `rebuild --from-snapshot`, timed the same way.
-    CPU is the command's and its git processes' (`wait4`).
+    CPU is the command's and its git processes' (`wait4`). With `baseline` (a source tree of an
+    earlier commit), its `grite rebuild` runs in the same rounds, and the view it writes must be
+    byte-identical to ours.
     """
     real = _peer("grite")
     tmp = Path(tempfile.mkdtemp(prefix="grite-rebuild-"))
+    digests: dict[str, str] = {}
     try:
         compile_bytecode()
         build_entry_point_index()
@@ -456,33 +487,63 @@ def rebuild_lane(n: int, runs: int) -> None:
         pack_bytes(repo)
         env = dict(env_for(False), XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="gx-", dir="/tmp"))
         ours_cmd = [*GRITE, "rebuild", "--json", "--no-daemon"]
+        lanes: dict[str, tuple[list[str], dict[str, str]]] = {"toolkit grite": (ours_cmd, env)}
+        if baseline is not None:
+            lanes["baseline"] = (ours_cmd, _baseline_env(env, baseline))
         real_cmd = [str(real), "--no-daemon", "rebuild", "--from-snapshot"] if real else None
         if real is not None:
             sh([str(real), "--no-daemon", "snapshot", "create"], repo, env)
         for _ in range(2):  # page cache, bytecode
-            _run_usage(ours_cmd, repo, env)
+            for cmd, lane_env in lanes.values():
+                _run_usage(cmd, repo, lane_env)
             if real_cmd:
                 _run_usage(real_cmd, repo, env)
         load_start = os.getloadavg()[0]
-        ours: list[tuple[float, float, float]] = []
+        ours: dict[str, list[tuple[float, float, float]]] = {name: [] for name in lanes}
         theirs: list[tuple[float, float]] = []
-        for _ in range(runs):
-            wall, cpu, out = _run_usage(ours_cmd, repo, env)
-            data = json.loads(out)["data"]
-            assert data["event_count"] == n, data
-            ours.append((wall, cpu, data["elapsed_ms"]))
+        for i in range(runs):
+            order = list(lanes.items()) if i % 2 == 0 else list(lanes.items())[::-1]
+            for name, (cmd, lane_env) in order:
+                wall, cpu, out = _run_usage(cmd, repo, lane_env)
+                data = json.loads(out)["data"]
+                assert data["event_count"] == n, data
+                ours[name].append((wall, cpu, data["elapsed_ms"]))
             if real_cmd:
                 theirs.append(_run_usage(real_cmd, repo, env)[:2])
+        for name, (cmd, lane_env) in lanes.items():
+            _run_usage(cmd, repo, lane_env)
+            digests[name] = _view_digest(repo)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _print_rebuild(n, runs, ours, theirs, digests, load_start)
+
+
+def _print_rebuild(
+    n: int,
+    runs: int,
+    ours: dict[str, list[tuple[float, float, float]]],
+    theirs: list[tuple[float, float]],
+    digests: dict[str, str],
+    load_start: float,
+) -> None:
     print(f"rebuild of {n} events, one WAL commit each, packed; median of {runs} interleaved rounds")
-    inner = med([o[2] for o in ours])
-    print(f"  toolkit grite `rebuild`: {n / inner * 1000:,.0f} events/s by its elapsed_ms ({inner:.0f} ms);", end="")
-    print(f" command {med([o[0] for o in ours]):.0f} ms wall, {med([o[1] for o in ours]):.0f} ms CPU with git")
+    for name, rows in ours.items():
+        inner = med([o[2] for o in rows])
+        print(f"  {name} `rebuild`: {n / inner * 1000:,.0f} events/s by its elapsed_ms ({inner:.0f} ms);", end="")
+        print(f" command {med([o[0] for o in rows]):.0f} ms wall, {med([o[1] for o in rows]):.0f} ms CPU with git")
+    if "baseline" in ours:
+        base, new = ours["baseline"], ours["toolkit grite"]
+        ratios = [med([o[k] for o in new]) / med([o[k] for o in base]) for k in (2, 0, 1)]
+        print("  ratio to the baseline: elapsed_ms {:.3f}, command wall {:.3f}, CPU with git {:.3f}".format(*ratios))
+        same = digests["baseline"] == digests["toolkit grite"]
+        verdict = "yes" if same else "NO"
+        print(f"  view after rebuild byte-identical to the baseline's: {verdict} (sha256 {digests['baseline'][:16]})")
+        if not same:
+            raise SystemExit("the rebuilt view differs from the baseline's")
     if theirs:
         wall = med([t[0] for t in theirs])
         print(f"  grite 0.5.3 `rebuild --from-snapshot`: {n / wall * 1000:,.0f} events/s ({wall:.0f} ms wall,", end="")
-        ratio = med([o[0] for o in ours]) / wall
+        ratio = med([o[0] for o in ours["toolkit grite"]]) / wall
         print(f" {med([t[1] for t in theirs]):.0f} ms CPU); ratio of command wall times {ratio:.2f}x")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
 
@@ -533,6 +594,12 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="only rebuild, ours and the real grite interleaved")
     ap.add_argument("--startup", action="store_true", help="only the layers of a command's start, interleaved")
     ap.add_argument("--issues", type=int, help="issues for list/rebuild/sync (default 10000, quick 1000)")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="with --rebuild: also time this source tree's rebuild (`git archive <commit> | tar -x -C DIR`) "
+        "and check its view is byte-identical to ours",
+    )
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()
     n = args.issues or (1000 if args.quick else 10000)
@@ -541,7 +608,7 @@ def main() -> None:
         create_lane(runs)
         return
     if args.rebuild:
-        rebuild_lane(n, 5 if args.quick else 11)
+        rebuild_lane(n, 5 if args.quick else 11, args.baseline_src)
         return
     if args.startup:
         startup_lane(runs)

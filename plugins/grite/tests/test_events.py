@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit_grite.core.chunk import HEADER, decode_chunk, encode_chunk
-from toolkit_grite.core.model import Event, content_id, make_event, sign, verify
+from toolkit_grite.core.model import Event, content_id, id_encoder, make_event, sign, verify
 from toolkit_grite.errors import DbError
 from toolkit_kernel.hashing import blake2b_256, grite_event_id, grite_event_preimage
 
@@ -125,8 +125,11 @@ def test_chunk_round_trip(evs):
     data, digest = encode_chunk(evs)
     assert data.startswith(b"GRITECNK\x01\x00\x07cbor-v1")
     assert digest == blake2b_256(data)
-    assert decode_chunk(data) == evs
-    assert encode_chunk(decode_chunk(data))[0] == data
+    decoded = decode_chunk(data)
+    assert decoded == evs
+    assert all(type(e) is Event and e.key == (e.ts, e.actor, e.event_id) for e in decoded)
+    assert [e._asdict() for e in decoded] == [e._asdict() for e in evs]
+    assert encode_chunk(decoded)[0] == data
 
 
 @pytest.mark.parametrize(
@@ -165,3 +168,20 @@ def test_content_id_is_the_canonical_id(ev, parent, ts):
     assert content_id(decoded._replace(ts=(ts + 1) % 2**64)) != expected
     assert content_id(decoded._replace(actor=bytes(16) if ev.actor != bytes(16) else bytes([1]) * 16)) != expected
     assert content_id(decoded._replace(parent=None if parent else bytes(32))) != expected
+
+
+SHARED_ENCODER = id_encoder()  # one encoder across every example: reuse must never leak bytes
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events(), min_size=1, max_size=6))
+def test_the_reused_id_encoder_gives_cbor2_dumps_bytes(evs):
+    """`id_encoder` (what the WAL readers hash with) returns exactly `cbor2.dumps`'s bytes, call
+    after call, long then short, and after a value it could not encode."""
+    for ev in evs:
+        preimage = (1, ev.issue_id, ev.actor, ev.ts, ev.parent, ev.kind, ev.payload)
+        assert SHARED_ENCODER(preimage) == cbor2.dumps(preimage)
+        assert content_id(ev, SHARED_ENCODER) == content_id(ev) == ev.event_id
+    with pytest.raises(cbor2.CBOREncodeError):
+        SHARED_ENCODER((1, ev.issue_id, object()))
+    assert SHARED_ENCODER([]) == b"\x80"

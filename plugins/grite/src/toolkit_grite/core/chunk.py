@@ -18,6 +18,7 @@ MAGIC = b"GRITECNK"
 VERSION = 1
 CODEC = b"cbor-v1"
 HEADER = MAGIC + struct.pack("<HB", VERSION, len(CODEC)) + CODEC
+_HEADER_LEN = len(HEADER)
 
 
 def encode_chunk(events: Iterable[Event]) -> tuple[bytes, bytes]:
@@ -41,6 +42,8 @@ def decode_items(data: bytes) -> list[Any]:
     Raises:
         DbError: bad magic, version, codec or CBOR.
     """
+    if data[:_HEADER_LEN] == HEADER:  # every chunk of ours and grite 0.5.3's: the checks below, at once
+        return _loads(data[_HEADER_LEN:])
     if len(data) < len(HEADER) or data[:8] != MAGIC:
         raise DbError("chunk has a bad magic (expected GRITECNK)")
     version, codec_len = struct.unpack_from("<HB", data, 8)
@@ -49,8 +52,12 @@ def decode_items(data: bytes) -> list[Any]:
     codec = data[11 : 11 + codec_len]
     if codec != CODEC:
         raise DbError(f"chunk codec {codec!r} is not supported")
+    return _loads(data[11 + codec_len :])
+
+
+def _loads(body: bytes) -> list[Any]:
     try:
-        items = cbor2.loads(data[11 + codec_len :])
+        items = cbor2.loads(body)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise DbError(f"chunk CBOR is malformed: {exc}") from None
     if not isinstance(items, list):

@@ -72,9 +72,12 @@ def summary_record(state: dict[str, Any]) -> bytes:
     summary = projection.summary(state)
     text = summary_text(summary)
     # Free text matches titles, bodies and comments (git-bug's query language).
-    edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
-    search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
-    search = search.lower()
+    if not state["comments"] and "comment_edits" not in state:  # most issues: the same text, built directly
+        search = (state["title"][0] + "\n" + state["body"][0]).lower()
+    else:
+        edits = [edit[2] for per_comment in state.get("comment_edits", {}).values() for edit in per_comment]
+        search = "\n".join([state["title"][0], state["body"][0], *(c["body"] for _k, c in state["comments"]), *edits])
+        search = search.lower()
     return marshal.dumps((summary, text, search), _MARSHAL_VERSION)
 
 
@@ -338,7 +341,7 @@ class _Batch:
         """Store and project the pending events not seen yet."""
         txn, states, fresh, rows, index = self.txn, self.states, self.fresh, self.rows, self.index
         lookup = None if self.empty else self.view.events
-        apply = projection.apply
+        apply, created = projection.apply, projection.created
         for ev in self.pending:
             eid = ev.event_id
             if eid in fresh or (lookup is not None and txn.get(eid, db=lookup) is not None):
@@ -351,6 +354,9 @@ class _Batch:
             state = states.get(ev.issue_id)
             if state is None:
                 raw = None if lookup is None else txn.get(ev.issue_id, db=self.view.issues)
+                if raw is None and ev.kind == 1:  # an issue's first event is nearly always its creation
+                    states[ev.issue_id] = created(ev)
+                    continue
                 state = _decode_state(raw) if raw is not None else projection.new_state(ev.issue_id.hex())
                 states[ev.issue_id] = state
             apply(state, ev)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from toolkit_grite.core.chunk import decode_chunk, decode_items, encode_chunk
-from toolkit_grite.core.model import Event, content_id
+from toolkit_grite.core.model import Event, content_id, id_encoder
 from toolkit_grite.core.repo import RepoPaths
 from toolkit_grite.errors import DbError, GriteIoError
 
@@ -188,6 +188,7 @@ class Screen:
         self.keys = keys or {}
         self.policy = policy
         self.problems: list[Problem] = []
+        self._dumps = id_encoder()  # a Screen serves one walk, in one thread
 
     def reject(self, oid: str, reason: str, event_id: bytes | None = None) -> None:
         """Record that (part of) commit `oid` was not ingested, and why."""
@@ -196,8 +197,9 @@ class Screen:
     def events(self, oid: str, events: Sequence[Event]) -> list[Event]:
         """The events of commit `oid` that pass; the others are recorded in `problems`."""
         good: list[Event] = []
+        dumps = self._dumps
         for ev in events:
-            if content_id(ev) != ev.event_id:
+            if content_id(ev, dumps) != ev.event_id:
                 self.reject(oid, "event id does not match the event's content", ev.event_id)
                 continue
             if self.policy != "off" and not self._signature_ok(oid, ev):

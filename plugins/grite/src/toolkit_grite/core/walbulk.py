@@ -61,42 +61,75 @@ def _git(repo: Any, *args: str) -> tuple[list[str], dict[str, str]]:
     return ["git", f"--git-dir={repo.path}", *args], env
 
 
-def _speculate(repo: Any, start: str, cut: Callable[[str], bool]) -> list[tuple[str, str, str | None]]:
-    """`[(commit, tree, first parent)]` along git first parents from `start` until `cut(commit)`."""
+Link = tuple[str, str, str | None]  # (commit, tree, first parent)
+Plan = tuple[str, str | None, int]  # (commit, first parent, chunk count)
+
+
+def _speculate(
+    repo: Any, start: str, cut: Callable[[str], bool], chain: queue.SimpleQueue[list[Link] | None], stdin: Any
+) -> None:
+    """Feeder thread: list the commits along git first parents from `start` until `cut(commit)`.
+
+    The `(commit, tree, first parent)` links go to `chain` and their trees to `diff-tree`'s
+    `stdin` in growing batches as `git rev-list` streams them, so git lists the first trees
+    while rev-list walks on (batches, not single commits: each hand-over between threads and
+    processes costs more than a commit's work). The chain ends (None) at the first oddity:
+    the commits before it are still read in bulk.
+    """
     cmd, env = _git(repo, "rev-list", "--first-parent", "--format=%T %P", start)
-    out: list[tuple[str, str, str | None]] = []
+    proc = None
+    links: list[Link] = []
+    size = 16
+
+    def hand_over() -> None:
+        nonlocal links, size
+        chain.put(links)  # before git sees the trees: the planner never waits for a listed tree's link
+        stdin.write("".join(f"{EMPTY_TREE} {tree}\n" for _c, tree, _p in links).encode())
+        stdin.flush()
+        links, size = [], min(size * 2, 1024)
+
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    except OSError as exc:
-        raise _Unusable(str(exc)) from None
-    assert proc.stdout is not None
-    try:
+        assert proc.stdout is not None
         lines = iter(proc.stdout)
+        first = True
         for header in lines:  # "commit <oid>\n" then "<tree> [<parent>...]\n"
             parts = header.split()
             fields = next(lines, b"").decode().split()
             if len(parts) != 2 or parts[0] != b"commit" or not fields or not _HEX40.fullmatch(fields[0]):
-                raise _Unusable("unexpected rev-list output")
-            commit = parts[1].decode()
-            if not _HEX40.fullmatch(commit):
-                raise _Unusable("unexpected rev-list output")
-            if out and cut(commit):
                 break
-            out.append((commit, fields[0], fields[1] if len(fields) > 1 else None))
+            commit = parts[1].decode()
+            if not _HEX40.fullmatch(commit) or (not first and cut(commit)):
+                break
+            first = False
+            links.append((commit, fields[0], fields[1] if len(fields) > 1 else None))
+            if len(links) >= size:
+                hand_over()
+        if links:
+            hand_over()
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass  # diff-tree was stopped (the reader is done), or rev-list could not run: the chain ends here
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-    if not out:
-        raise _Unusable("rev-list listed nothing")
-    return out
+        chain.put(None)
+        with contextlib.suppress(OSError):
+            stdin.close()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
 
 
-def _feed(stdin: Any, data: bytes) -> None:
-    with contextlib.suppress(OSError):  # the reader may stop early and kill the process
-        stdin.write(data)
-        stdin.close()
+def _feed(trees: list[str]) -> Callable[[Any], None]:
+    """A `_listings` feed that writes a fixed list of trees."""
+
+    def feed(stdin: Any) -> None:
+        with contextlib.suppress(OSError):  # the reader may stop early and kill the process
+            stdin.write("".join(f"{EMPTY_TREE} {t}\n" for t in trees).encode())
+            stdin.close()
+
+    return feed
 
 
 _HEADER = f"\n{EMPTY_TREE} ".encode()
@@ -108,10 +141,12 @@ _PLAIN = re.compile(
 )
 
 
-def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, bytes, list[bytes]], None, None]:
-    """Yield `(tree, meta.json oid, chunk oids)` for `trees` in order, as `git diff-tree` lists them.
+def _listings(repo: Any, feed: Callable[[Any], object]) -> Generator[list[tuple[str, bytes, list[bytes]]], None, None]:
+    """Yield `[(tree, meta.json oid, chunk oids)]` as `git diff-tree` lists the trees `feed` writes.
 
-    The listing streams: the caller reads blobs of one commit while git lists the next ones.
+    `feed(stdin)` runs in its own thread, writes one `<empty tree> <tree>` line per tree and closes
+    `stdin`. The listing streams: each list holds the trees of one block of git's output, so the
+    caller reads blobs of some commits while git lists the next ones.
     """
     cmd, env = _git(repo, "diff-tree", "--stdin", "-r", "--no-renames", "--no-abbrev")
     try:
@@ -120,22 +155,28 @@ def _listings(repo: Any, trees: list[str]) -> Generator[tuple[str, bytes, list[b
         raise _Unusable(str(exc)) from None
     assert proc.stdin is not None
     assert proc.stdout is not None
-    data = "".join(f"{EMPTY_TREE} {t}\n" for t in trees).encode()
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+    feeder = threading.Thread(target=feed, args=(proc.stdin,), daemon=True)
     feeder.start()
     try:
         for region in _whole_records(proc.stdout):
             pos, end = 0, len(region)
+            found: list[tuple[str, bytes, list[bytes]]] = []
             while pos < end:
                 match = _PLAIN.match(region, pos)
                 if match is not None and (match.end() == end or region[match.end()] != 0x3A):  # no 3rd file (":")
-                    yield match.group(1).decode(), match.group(3), [match.group(2)]
+                    found.append((match.group(1).decode(), match.group(3), [match.group(2)]))
                     pos = match.end()
                     continue
                 stop = region.find(_HEADER, pos)
                 stop = end if stop < 0 else stop + 1
-                yield _listing(region[pos:stop])
+                try:
+                    found.append(_listing(region[pos:stop]))
+                except _Unusable:
+                    if found:
+                        yield found
+                    raise
                 pos = stop
+            yield found
         if proc.wait() != 0:
             raise _Unusable("diff-tree failed")
     finally:
@@ -222,34 +263,30 @@ def read_segment(
     """
     if not _HEX40.fullmatch(start):
         return [], start
-    try:
-        chain = _speculate(repo, start, cut)
-    except (_Unusable, ValueError, UnicodeDecodeError):
-        return [], start
     cmd, env = _git(repo, "cat-file", "--batch", "--buffer")
     try:
         cat = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError:
         return [], start
-    plans: queue.SimpleQueue[tuple[str, str | None, int] | None] = queue.SimpleQueue()
+    plans: queue.SimpleQueue[list[Plan] | None] = queue.SimpleQueue()
     halt = threading.Event()
-    planner = threading.Thread(target=_plan, args=(repo, chain, cat.stdin, plans, halt), daemon=True)
+    planner = threading.Thread(target=_plan, args=(repo, start, cut, cat.stdin, plans, halt), daemon=True)
     planner.start()
     out: list[tuple[str, list[Event]]] = []
     nxt: str | None = start
     failed: BaseException | None = None
     stdout = cat.stdout
     assert stdout is not None
+    blobs = _Blobs(stdout)
     try:
-        while (plan := plans.get()) is not None:
-            commit, parent, count = plan
-            if _prev_of(_blob(stdout)) != parent:
+        for commit, parent, count in _each_plan(plans):
+            if _prev_of(blobs.next()) != parent:
                 # `prev_wal` leaves git's first parents: the sequential reader reads this commit,
                 # as it checks that `prev_wal` names a commit at all (else it follows the parent).
                 break
             events: list[Event] = []
             for _ in range(count):
-                events.extend(decode_chunk(_blob(stdout)))
+                events.extend(decode_chunk(blobs.next()))
             out.append((commit, events))
             nxt = parent
             if each is not None:
@@ -272,37 +309,93 @@ def read_segment(
     return out, nxt
 
 
-def _blob(stdout: Any) -> bytes:
-    """Read one `git cat-file --batch` answer (which must be a blob)."""
-    header = stdout.readline().split()
-    if len(header) != 3 or header[1] != b"blob":
-        raise _Unusable("cat-file did not return a blob")
-    size = int(header[2])
-    data: bytes = stdout.read(size + 1)
-    if len(data) != size + 1:
-        raise _Unusable("cat-file output ended early")
-    return data[:size]
+class _Blobs:
+    """The answers of `git cat-file --batch`, read in large blocks and cut here.
+
+    Reading each answer with `readline` + `read` cost two buffered-reader calls per blob (a
+    rebuild reads two blobs per event); cutting them out of 64 KiB blocks costs about half.
+    """
+
+    def __init__(self, stdout: Any) -> None:
+        self._stdout = stdout
+        self._buf = b""
+        self._pos = 0
+
+    def _more(self) -> None:
+        block = self._stdout.read1(1 << 16)
+        if not block:
+            raise _Unusable("cat-file output ended early")
+        self._buf = self._buf[self._pos :] + block
+        self._pos = 0
+
+    def next(self) -> bytes:
+        """Read one answer (which must be a blob) and return its content."""
+        while (eol := self._buf.find(b"\n", self._pos)) < 0:
+            self._more()
+        header = self._buf[self._pos : eol].split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise _Unusable("cat-file did not return a blob")
+        size = int(header[2])
+        end = eol + 1 + size
+        missing = end + 1 - len(self._buf)  # the content and its newline
+        if missing > 0:  # one read for the rest, however large: appending block by block is quadratic
+            rest = self._stdout.read(missing)
+            if len(rest) != missing:
+                raise _Unusable("cat-file output ended early")
+            start = self._pos
+            self._buf = self._buf[start:] + rest
+            self._pos = 0
+            eol -= start
+            end -= start
+        self._pos = end + 1
+        return self._buf[eol + 1 : end]
+
+
+def _each_plan(plans: queue.SimpleQueue[list[Plan] | None]) -> Iterator[Plan]:
+    while (batch := plans.get()) is not None:
+        yield from batch
 
 
 def _plan(
     repo: Any,
-    chain: list[tuple[str, str, str | None]],
+    start: str,
+    cut: Callable[[str], bool],
     stdin: Any,
-    plans: queue.SimpleQueue[tuple[str, str | None, int] | None],
+    plans: queue.SimpleQueue[list[Plan] | None],
     halt: threading.Event,
 ) -> None:
-    """Planner thread: list each commit's files, ask cat-file for its blobs, queue the plan.
+    """Planner thread: list each commit's files, ask cat-file for its blobs, queue the plans.
 
-    Queues `(commit, first parent, chunk count)` per commit in chain order, and None at the end
-    (the first commit that is not plainly a grite WAL commit ends the segment).
+    Queues `[(commit, first parent, chunk count)]` per block of `diff-tree` output, in chain
+    order (one cat-file request and one queue item per block, not per commit), and None at the
+    end (the first commit that is not plainly a grite WAL commit ends the segment).
     """
-    listings = _listings(repo, [tree for _c, tree, _p in chain])
+    chain: queue.SimpleQueue[list[Link] | None] = queue.SimpleQueue()
+    listings = _listings(repo, lambda diff_stdin: _speculate(repo, start, cut, chain, diff_stdin))
+    links: list[Link] = []
+    at = 0
     try:
-        for (commit, tree, parent), (listed, meta, bins) in zip(chain, listings, strict=False):
-            if halt.is_set() or listed != tree:
+        for block in listings:
+            batch: list[Plan] = []
+            wanted: list[bytes] = []
+            done = False
+            for listed, meta, bins in block:
+                if at == len(links):  # never waits long: the feeder queues links before git lists their trees
+                    got = chain.get()
+                    links, at = ([], 0) if got is None else (got, 0)
+                if halt.is_set() or at == len(links) or listed != links[at][1]:
+                    done = True
+                    break
+                link = links[at]
+                at += 1
+                wanted.extend((meta, *bins))
+                batch.append((link[0], link[2], len(bins)))
+            if batch:
+                stdin.write(b"\n".join((*wanted, b"")))
+                stdin.flush()
+                plans.put(batch)
+            if done:
                 break
-            stdin.write(b"\n".join((meta, *bins, b"")))
-            plans.put((commit, parent, len(bins)))
     except (_Unusable, OSError, ValueError, UnicodeDecodeError):
         pass
     finally:
