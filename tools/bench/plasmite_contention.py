@@ -9,16 +9,16 @@ Run: `.venv/bin/python tools/bench/plasmite_contention.py [--runs 5] [--messages
 message and in CPUs, the time all writers spent waiting for the lock per message, split into
 short waits (< 10 us: the holder was running), medium (10 us - 1 ms: a sleeping waiter's
 wake-up) and long ones (>= 1 ms: the holder was preempted while holding the lock), and how
-often a hold lasted over 100 us.
+often a hold lasted over 100 us. `queued` and `asleep` (from /proc/self/schedstat) say where
+the rest of the writers' wall time went: runnable but waiting for a CPU, or blocked (the lock,
+I/O). If the lock were what 4 writers lose, the lock waits and `asleep` would grow with
+4 writers; on a busy machine they stay small and `queued` takes the time.
 
 `--acquire` compares ways of taking the same `flock` (the lock protocol is unchanged):
 `block` (LOCK_EX at once, what the plugin does), `spin` (8 LOCK_NB attempts, then block),
-`yield` (LOCK_NB attempts with `sched_yield` between, then block).
-
-The scheduler matters as much as the code: with `kernel.sched_autogroup_enabled=1` (printed)
-all writers of one session share one group's CPU share, so on a busy machine 4 writers get
-little more CPU than 1, and the ratio is capped near 1 whatever the lock costs;
-`--own-sessions` starts each writer in a session of its own, as independent services are.
+`yield` (LOCK_NB attempts with `sched_yield` between, then block). `--own-sessions` starts
+each writer in a session of its own (with `kernel.sched_autogroup_enabled=1`, printed, the
+scheduler shares CPU between sessions first), as independent services would run.
 """
 
 from __future__ import annotations
