@@ -118,6 +118,22 @@ def test_fetch_of_a_missing_message_or_pool_says_what_plasmite_says(both: tuple[
         assert piped[0].stderr.replace("/ours/", "/real/") == piped[1].stderr, step
 
 
+def test_errors_are_printed_in_the_format_asked_for_as_plasmite(both: tuple[list[str], list[str]]) -> None:
+    """`--format pretty|json|yaml` decides how an error prints, in a pipe too, byte for byte as the real CLI."""
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "demo"], check=True, capture_output=True, timeout=120)
+    for fmt in ("pretty", "json", "yaml"):
+        for step in (["fetch", "demo", "99"], ["fetch", "nopool", "1"], ["pool", "delete", "nopool"]):
+            for argv in (["--format", fmt, *step], [*step, "--format", fmt]):
+                seen = [
+                    subprocess.run(prefix + argv, capture_output=True, text=True, timeout=120, check=False)
+                    for prefix in (ours, real)
+                ]
+                assert seen[0].returncode == seen[1].returncode != 0, argv
+                assert seen[0].stderr.replace("/ours/", "/real/") == seen[1].stderr, argv
+
+
 # Documents whose YAML exercises every rule: quoting of keys and values, escapes, floats, nesting.
 YAML_DOCUMENTS = [
     {"a": 1, "b": [True, None, "x"], "s": 'he said "hi"\nok', "n": 1.5, "e": {},
