@@ -316,6 +316,35 @@ def test_follow_format_lite3_writes_plasmites_bytes_and_the_real_feed_stores_the
     assert refused[0].stderr == refused[1].stderr  # the same words and hint, human lines beside Lite3
 
 
+def test_duplex_format_lite3_writes_plasmites_stream(tmp_path: Path) -> None:
+    """`duplex --format lite3` prints plasmite's framed stream; lite3-raw is refused with plasmite's words."""
+    real = require_peer("plasmite")
+    pools = str(tmp_path / "shared")
+    for step in (["pool", "create", "c"], ["feed", "c", '{"x":1}']):
+        subprocess.run([str(real.path), "--dir", pools, *step], check=True, capture_output=True, timeout=120)
+
+    def duplex(argv: list[str], line: str, *flags: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*argv, "--dir", pools, "duplex", "c", *flags],
+            input=line.encode(), capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    def follow_tail(n: int) -> bytes:
+        argv = [str(real.path), "--dir", pools, "follow", "c", "--tail", str(n), "--no-follow", "--format", "lite3"]
+        return subprocess.run(argv, capture_output=True, timeout=120, check=True).stdout
+
+    theirs = duplex([str(real.path)], '{"y":2}\n', "--tail", "1", "--format", "lite3")
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == follow_tail(2)[: len(theirs.stdout)]  # the tail message, as plasmite frames it
+    ours = duplex(OURS, '{"z":3}\n', "--tail", "2", "--format", "lite3")
+    assert ours.returncode == 0, ours.stderr
+    # The last 2 messages, then ours (which plasmite 1.2.1 would end without printing): its own stream, byte for byte.
+    assert ours.stdout == follow_tail(3)
+    refused = [duplex(argv, "{}\n", "--format", "lite3-raw") for argv in (OURS, [str(real.path)])]
+    assert [r.returncode for r in refused] == [2, 2]
+    assert refused[0].stderr == refused[1].stderr
+
+
 def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_path: Path) -> None:
     """On one pool: `--tail N` takes the last N retained, then filters; `--one` prints the first match."""
     real = require_peer("plasmite")
