@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -372,3 +373,47 @@ def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_pat
         ]  # fmt: skip
         assert (seen[0].returncode, seen[0].stdout) == (seen[1].returncode, seen[1].stdout), sel
     assert [json.loads(line)["data"]["i"] for line in seen[0].stdout.splitlines()] == [2, 4, 6]
+
+
+YAML_INPUTS = [
+    (["feed", "y"], "\n---\na: 1\nb: [x, y]\n...\n---\nc: {d: null}\n...\n"),
+    (["feed", "y", "--tag", "t"], "---\nt: true\nyes: yes\nhex: 0x10\noct: 0o10\nlead: 010\nd: 2001-01-01\n...\n"),
+    (["feed", "y"], "---\nf: 1e3\ng: -1.5E-3\nh: +.5\ni: 12.\nbig: 123456789012345678\n...\n"),
+    (["feed", "y", "-i", "yaml"], "a: 1\nb:\n  - 2\n"),
+    (["feed", "y"], "---\na: 1\n...\n---\nb: 2\n"),
+    (["feed", "y"], "---\na: 1\n---\nb: 2\n...\n"),
+    (["feed", "y"], '---\na: 1\n...\n{"j": 2}\n'),
+    (["feed", "y", "-i", "yaml"], "a: 1\n---\nb: 2\n"),
+    (["feed", "y"], "---\n1: a\n...\n"),
+    (["feed", "y"], "---\na: &x {k: 1}\nb: *x\n...\n"),
+    (["feed", "y"], "---\na: 1\na: 2\n...\n"),
+    (["feed", "y"], "---\na: .inf\n...\n"),
+    (["feed", "y"], "---\ns: |\n  line1\n  line2\nbin: !!binary aGVsbG8=\n...\n"),
+    (["feed", "y"], '---\ndata:\n  k: 1\nmeta:\n  tags: [a]\nseq: 4\ntime: "2026-01-01T00:00:00Z"\n...\n'),
+    (["feed", "y", "-i", "yaml"], ""),
+]
+
+
+def test_feed_reads_yaml_as_plasmite(both: tuple[list[str], list[str]]) -> None:
+    """The same YAML inputs through both CLIs: the same messages, or the same error kind and words."""
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "y"], check=True, capture_output=True, timeout=120)
+
+    def without_seq_and_time(out: str) -> list[Any]:
+        return [{k: v for k, v in json.loads(line).items() if k not in ("seq", "time")} for line in out.splitlines()]
+
+    for argv, text in YAML_INPUTS:
+        seen = [
+            subprocess.run([*prefix, *argv], input=text, capture_output=True, text=True, timeout=120, check=False)
+            for prefix in (ours, real)
+        ]
+        assert seen[0].returncode == seen[1].returncode, (text, seen[0].stderr, seen[1].stderr)
+        assert without_seq_and_time(seen[0].stdout) == without_seq_and_time(seen[1].stdout), text
+        if seen[1].returncode:
+            errors = [json.loads(s.stderr)["error"] for s in seen]
+            assert [(e["kind"], e["message"]) for e in errors] == [(errors[1]["kind"], errors[1]["message"])] * 2, text
+    for prefix in (real, ours):
+        fetched = subprocess.run([*prefix, "follow", "y", "--tail", "100", "--no-follow", "--format", "json"],
+                                 capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+        assert without_seq_and_time(fetched.stdout)
