@@ -114,7 +114,12 @@ def run_once(env: dict[str, str], how: str, writers: int, total: int, sessions: 
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError("a writer did not start")
         started = time.time()
-        outs = [proc.communicate("g", timeout=600)[0] for proc in procs]
+        for proc in procs:  # release every writer before waiting for any (they must run together)
+            assert proc.stdin is not None
+            proc.stdin.write("g")
+            proc.stdin.close()
+            proc.stdin = None
+        outs = [proc.communicate(timeout=600)[0] for proc in procs]
     rows = [json.loads(out) for out in outs]
     elapsed = max(r["end"] for r in rows) - started
     n = total // writers * writers
