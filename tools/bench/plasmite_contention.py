@@ -15,7 +15,8 @@ I/O). If the lock were what 4 writers lose, the lock waits and `asleep` would gr
 4 writers; on a busy machine they stay small and `queued` takes the time.
 
 `--acquire` compares ways of taking the same `flock` (the lock protocol is unchanged):
-`block` (LOCK_EX at once, what the plugin does), `spin` (8 LOCK_NB attempts, then block),
+`block` (LOCK_EX at once, the plugin before 2026-12-06), `spin` (8 LOCK_NB attempts, then
+block: what core/lock.py does),
 `yield` (LOCK_NB attempts with `sched_yield` between, then block). `--own-sessions` starts
 each writer in a session of its own (with `kernel.sched_autogroup_enabled=1`, printed, the
 scheduler shares CPU between sessions first), as independent services would run.
