@@ -35,8 +35,18 @@ class WriterLock:
         """
         self._thread.acquire()
         try:
+            fcntl.flock(self._fd, _TRY)  # the common case, uncontended: one system call as before
+        except BlockingIOError:
+            self._contended()
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def _contended(self) -> None:
+        """The lock was busy: the remaining non-blocking attempts, then block (thread lock held)."""
+        try:
             fd = self._fd
-            for _ in range(_SPIN_ATTEMPTS):
+            for _ in range(_SPIN_ATTEMPTS - 1):
                 try:
                     fcntl.flock(fd, _TRY)
                     return
