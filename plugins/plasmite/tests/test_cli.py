@@ -247,6 +247,34 @@ def test_errors_on_terminal_are_human(cli) -> None:
     assert "path: " in res.stderr
 
 
+def test_errors_follow_format_in_a_pipe_too(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As plasmite 1.2.1: `--format pretty` human lines, `json` one line, `yaml` a document, before or after."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    here = ["plasmite", "--dir", str(tmp_path / "pools")]
+    for args in ([*here, "--format", "pretty", "fetch", "nope", "1"], [*here, "follow", "nope", "--format", "pretty"]):
+        res = cli(*args)
+        assert res.exit_code == 3
+        lines = res.stderr.splitlines()
+        assert lines[0].startswith("error: ")
+        assert "path: ./pools/nope.plasmite" in lines, res.stderr
+    res = cli(*here, "fetch", "nope", "1", "--format", "yaml")
+    assert res.exit_code == 3
+    assert res.stderr.startswith("---\nerror:\n")
+    assert res.stderr.endswith("\n...\n")
+    doc = yaml.safe_load(res.stderr.replace("\n...\n", "\n"))
+    assert doc["error"]["kind"] == "NotFound"
+    assert doc["error"]["path"] == str(tmp_path / "pools" / "nope.plasmite")  # absolute, as in JSON
+    for args in ([*here, "fetch", "nope", "1", "--format", "json"], [*here, "--json", "fetch", "nope", "1"]):
+        assert json.loads(cli(*args).stderr)["error"]["kind"] == "NotFound"
+    usage = cli(*here, "fetch", "nope", "abc", "--format", "yaml")
+    assert usage.exit_code == 2
+    assert yaml.safe_load(usage.stderr.replace("\n...\n", "\n"))["error"]["kind"] == "Usage"
+    outside = cli("plasmite", "--dir", "/nonexistent-pools", "--format", "pretty", "fetch", "nope", "1")
+    assert "path: /nonexistent-pools/nope.plasmite" in outside.stderr.splitlines()
+
+
 def test_version_completion_and_script(plasmite_argv: list[str], sub_env, cli) -> None:
     out = subprocess.run([*plasmite_argv, "version"], capture_output=True, text=True, check=True, env=sub_env)
     assert json.loads(out.stdout)["name"] == "plasmite"

@@ -176,3 +176,22 @@ def test_without_filters_the_documents_are_not_decoded(
     res = _run(plasmite_argv, sub_env, "follow", "src", "--no-follow", "--format", "lite3", "--tag", "b")
     assert [seq for seq, _, _ in _frames(res.stdout)] == [3, 4]
     assert res.stderr.decode().startswith("notice: skipped message 5: ")  # human beside Lite3 output
+
+
+def test_duplex_prints_the_same_framed_stream_locally_and_remotely(
+    plasmite_argv: list[str], sub_env: dict[str, str], pool_dir: Path, serve: Callable[..., Any]
+) -> None:
+    """`duplex --format lite3`: the tail and what it sent, as the stored documents framed; lite3-raw is refused."""
+    _fill(pool_dir, "src")
+    server = serve()
+    for ref, sent_seq in (("src", 5), (f"{server.base_url}/src", 6)):
+        res = _run(plasmite_argv, sub_env, "duplex", ref, "--tail", "2", "--format", "lite3", stdin=b'{"me":1}\n')
+        assert res.returncode == 0, res.stderr
+        frames = _frames(res.stdout)
+        assert [seq for seq, _, _ in frames] == [sent_seq - 2, sent_seq - 1, sent_seq], ref
+        with Client(str(pool_dir)) as client, client.open_pool("src") as pool:
+            assert [doc for _, _, doc in frames] == [pool.get_lite3(seq).payload for seq, _, _ in frames]
+            assert pool.get(sent_seq).data == {"me": 1}
+    refused = _run(plasmite_argv, sub_env, "duplex", "src", "--format", "lite3-raw", stdin=b"{}\n")
+    assert refused.returncode == 2
+    assert refused.stderr.decode().startswith("error: duplex does not support --format lite3-raw\nhint: ")

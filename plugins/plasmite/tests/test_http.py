@@ -195,6 +195,33 @@ def test_remote_client_tail_and_gap(serve) -> None:
     client.close()
 
 
+def test_remote_follow_tail_requests_only_the_last_n(serve) -> None:
+    """`follow --tail N` on a remote pool asks the server for N messages, not the whole history."""
+    from toolkit_plasmite.core.follow import FollowRun, FollowSpec
+    from toolkit_plasmite.http.remote import RemoteSource
+
+    srv = serve()
+    with RemoteClient(srv.base_url) as client:
+        pool = client.create_pool("long", 1024 * 1024)
+        for i in range(200):
+            pool.append({"i": i})
+        asked: list[httpx.QueryParams] = []
+        client.http().event_hooks["request"].append(
+            lambda req: asked.append(req.url.params) if req.url.path.endswith(("/tail", "/tail_lite3")) else None
+        )
+        run = FollowRun(RemoteSource(pool), FollowSpec(tail=3, no_follow=True))
+        assert [env["seq"] for env in run] == [198, 199, 200]
+        assert [(p["since_seq"], p["max"]) for p in asked] == [("198", "3")]
+        asked.clear()
+        odd = FollowSpec(tail=4, no_follow=True, where=(".data.i % 2 == 1",))
+        assert [env["data"]["i"] for env in FollowRun(RemoteSource(pool, lite3=True), odd)] == [197, 199]
+        assert [(p["since_seq"], p["max"]) for p in asked] == [("197", "4")]
+        asked.clear()
+        everything = FollowRun(RemoteSource(pool), FollowSpec(tail=500, no_follow=True))
+        assert [env["seq"] for env in everything] == list(range(1, 201))
+        assert asked[0]["since_seq"] == "1"
+
+
 def test_remote_feed_and_follow_cli(serve, cli, plasmite_argv: list[str], sub_env) -> None:
     srv = serve()
     with RemoteClient(srv.base_url) as rc:

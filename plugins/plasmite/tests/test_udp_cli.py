@@ -119,6 +119,28 @@ def test_scripted_duplex_over_udp_ends_at_end_of_input(
         assert pool.last_seq == 11
 
 
+def test_scripted_duplex_over_udp_prints_the_lite3_stream(
+    udp_url: str, plasmite_argv: list[str], sub_env: dict[str, str], pool_dir: Path
+) -> None:
+    """`duplex udp://... --format lite3`: plasmite's framed stream of the tail and of what came back."""
+    import struct
+
+    res = subprocess.run(
+        [*plasmite_argv, "duplex", udp_url, "--tail", "1", "--format", "lite3"],
+        input=b'{"x":1}\n', capture_output=True, env=sub_env, timeout=120, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"PLS1")
+    frames, pos = [], 4
+    while pos < len(res.stdout):
+        seq, _ts, size = struct.unpack_from(">QQI", res.stdout, pos)
+        frames.append((seq, res.stdout[pos + 20 : pos + 20 + size]))
+        pos += 20 + size
+    assert [seq for seq, _ in frames] == [5, 6]
+    with Client(str(pool_dir)) as client, client.open_pool("chat") as pool:
+        assert [doc for _, doc in frames] == [pool.get_lite3(seq).payload for seq, _ in frames]
+
+
 def test_a_timed_wait_on_a_quiet_stream_returns(pool_dir: Path) -> None:
     """`next_event(timeout_ms)` returns None on a quiet live stream (it used to block in recv)."""
     pool_dir.mkdir(parents=True, exist_ok=True)

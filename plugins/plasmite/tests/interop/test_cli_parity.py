@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,6 +117,22 @@ def test_fetch_of_a_missing_message_or_pool_says_what_plasmite_says(both: tuple[
         ]
         assert [p.returncode for p in piped] == [3, 3]
         assert piped[0].stderr.replace("/ours/", "/real/") == piped[1].stderr, step
+
+
+def test_errors_are_printed_in_the_format_asked_for_as_plasmite(both: tuple[list[str], list[str]]) -> None:
+    """`--format pretty|json|yaml` decides how an error prints, in a pipe too, byte for byte as the real CLI."""
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "demo"], check=True, capture_output=True, timeout=120)
+    for fmt in ("pretty", "json", "yaml"):
+        for step in (["fetch", "demo", "99"], ["fetch", "nopool", "1"], ["pool", "delete", "nopool"]):
+            for argv in (["--format", fmt, *step], [*step, "--format", fmt]):
+                seen = [
+                    subprocess.run(prefix + argv, capture_output=True, text=True, timeout=120, check=False)
+                    for prefix in (ours, real)
+                ]
+                assert seen[0].returncode == seen[1].returncode != 0, argv
+                assert seen[0].stderr.replace("/ours/", "/real/") == seen[1].stderr, argv
 
 
 # Documents whose YAML exercises every rule: quoting of keys and values, escapes, floats, nesting.
@@ -300,6 +317,35 @@ def test_follow_format_lite3_writes_plasmites_bytes_and_the_real_feed_stores_the
     assert refused[0].stderr == refused[1].stderr  # the same words and hint, human lines beside Lite3
 
 
+def test_duplex_format_lite3_writes_plasmites_stream(tmp_path: Path) -> None:
+    """`duplex --format lite3` prints plasmite's framed stream; lite3-raw is refused with plasmite's words."""
+    real = require_peer("plasmite")
+    pools = str(tmp_path / "shared")
+    for step in (["pool", "create", "c"], ["feed", "c", '{"x":1}']):
+        subprocess.run([str(real.path), "--dir", pools, *step], check=True, capture_output=True, timeout=120)
+
+    def duplex(argv: list[str], line: str, *flags: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*argv, "--dir", pools, "duplex", "c", *flags],
+            input=line.encode(), capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    def follow_tail(n: int) -> bytes:
+        argv = [str(real.path), "--dir", pools, "follow", "c", "--tail", str(n), "--no-follow", "--format", "lite3"]
+        return subprocess.run(argv, capture_output=True, timeout=120, check=True).stdout
+
+    theirs = duplex([str(real.path)], '{"y":2}\n', "--tail", "1", "--format", "lite3")
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == follow_tail(2)[: len(theirs.stdout)]  # the tail message, as plasmite frames it
+    ours = duplex(OURS, '{"z":3}\n', "--tail", "2", "--format", "lite3")
+    assert ours.returncode == 0, ours.stderr
+    # The last 2 messages, then ours (which plasmite 1.2.1 would end without printing): its own stream, byte for byte.
+    assert ours.stdout == follow_tail(3)
+    refused = [duplex(argv, "{}\n", "--format", "lite3-raw") for argv in (OURS, [str(real.path)])]
+    assert [r.returncode for r in refused] == [2, 2]
+    assert refused[0].stderr == refused[1].stderr
+
+
 def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_path: Path) -> None:
     """On one pool: `--tail N` takes the last N retained, then filters; `--one` prints the first match."""
     real = require_peer("plasmite")
@@ -327,3 +373,47 @@ def test_follow_tail_counts_retained_messages_before_filters_as_plasmite(tmp_pat
         ]  # fmt: skip
         assert (seen[0].returncode, seen[0].stdout) == (seen[1].returncode, seen[1].stdout), sel
     assert [json.loads(line)["data"]["i"] for line in seen[0].stdout.splitlines()] == [2, 4, 6]
+
+
+YAML_INPUTS = [
+    (["feed", "y"], "\n---\na: 1\nb: [x, y]\n...\n---\nc: {d: null}\n...\n"),
+    (["feed", "y", "--tag", "t"], "---\nt: true\nyes: yes\nhex: 0x10\noct: 0o10\nlead: 010\nd: 2001-01-01\n...\n"),
+    (["feed", "y"], "---\nf: 1e3\ng: -1.5E-3\nh: +.5\ni: 12.\nbig: 123456789012345678\n...\n"),
+    (["feed", "y", "-i", "yaml"], "a: 1\nb:\n  - 2\n"),
+    (["feed", "y"], "---\na: 1\n...\n---\nb: 2\n"),
+    (["feed", "y"], "---\na: 1\n---\nb: 2\n...\n"),
+    (["feed", "y"], '---\na: 1\n...\n{"j": 2}\n'),
+    (["feed", "y", "-i", "yaml"], "a: 1\n---\nb: 2\n"),
+    (["feed", "y"], "---\n1: a\n...\n"),
+    (["feed", "y"], "---\na: &x {k: 1}\nb: *x\n...\n"),
+    (["feed", "y"], "---\na: 1\na: 2\n...\n"),
+    (["feed", "y"], "---\na: .inf\n...\n"),
+    (["feed", "y"], "---\ns: |\n  line1\n  line2\nbin: !!binary aGVsbG8=\n...\n"),
+    (["feed", "y"], '---\ndata:\n  k: 1\nmeta:\n  tags: [a]\nseq: 4\ntime: "2026-01-01T00:00:00Z"\n...\n'),
+    (["feed", "y", "-i", "yaml"], ""),
+]
+
+
+def test_feed_reads_yaml_as_plasmite(both: tuple[list[str], list[str]]) -> None:
+    """The same YAML inputs through both CLIs: the same messages, or the same error kind and words."""
+    real, ours = both
+    for prefix in (real, ours):
+        subprocess.run([*prefix, "pool", "create", "y"], check=True, capture_output=True, timeout=120)
+
+    def without_seq_and_time(out: str) -> list[Any]:
+        return [{k: v for k, v in json.loads(line).items() if k not in ("seq", "time")} for line in out.splitlines()]
+
+    for argv, text in YAML_INPUTS:
+        seen = [
+            subprocess.run([*prefix, *argv], input=text, capture_output=True, text=True, timeout=120, check=False)
+            for prefix in (ours, real)
+        ]
+        assert seen[0].returncode == seen[1].returncode, (text, seen[0].stderr, seen[1].stderr)
+        assert without_seq_and_time(seen[0].stdout) == without_seq_and_time(seen[1].stdout), text
+        if seen[1].returncode:
+            errors = [json.loads(s.stderr)["error"] for s in seen]
+            assert [(e["kind"], e["message"]) for e in errors] == [(errors[1]["kind"], errors[1]["message"])] * 2, text
+    for prefix in (real, ours):
+        fetched = subprocess.run([*prefix, "follow", "y", "--tail", "100", "--no-follow", "--format", "json"],
+                                 capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+        assert without_seq_and_time(fetched.stdout)

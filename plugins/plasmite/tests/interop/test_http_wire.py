@@ -215,6 +215,21 @@ def test_our_cli_remote_refs_against_real_serve(real_server: str, tmp_path: Path
     assert json.loads(missing.stderr)["error"]["kind"] == "NotFound"
 
 
+def test_our_follow_tail_against_real_serve_reads_only_the_last_n(real_server: str, tmp_path: Path) -> None:
+    """`follow URL --tail N` asks the real server for N messages (since_seq, max) and prints what the real CLI does."""
+    pool = _remote_pool(real_server, "long", create=True)
+    for i in range(40):
+        pool.append({"i": i}, ["odd"] if i % 2 else [])
+    ref = f"{real_server}/long"
+    ours = _lines(_ours(tmp_path, "follow", ref, "--tail", "3", "--no-follow", "--jsonl").stdout)
+    assert [m["seq"] for m in ours] == [38, 39, 40]
+    real = _real(tmp_path, "follow", ref, "--tail", "3", "--format", "json", "--timeout", "300ms", check=False)
+    assert real.returncode == 124
+    assert _lines(real.stdout) == ours
+    tagged = _lines(_ours(tmp_path, "follow", ref, "--tail", "3", "--tag", "odd", "--no-follow", "--jsonl").stdout)
+    assert [m["seq"] for m in tagged] == [38, 40]  # the last 3, then filtered (as plasmite)
+
+
 def test_real_cli_lite3_document_round_trips_through_our_server(our_server: str, tmp_path: Path) -> None:
     _remote_pool(our_server, "docs", create=True)
     nested = {"a": [1, 2.5, None, True, "x"], "b": {"c": {"d": "e"}}}

@@ -20,16 +20,18 @@ class PlasmiteGroup(ToolkitGroup):
     """The host's error handling, rendered in plasmite's stderr format with its exit codes."""
 
     def render_error(self, ctx: click.Context | None, err: ToolkitError) -> click.ClickException:
-        """Render as plasmite does: JSON on stderr unless stderr is a terminal."""
-        human = get_settings(ctx).stderr_human if ctx is not None else sys.stderr.isatty()
-        return PlasmiteClickError(err, human=human)
+        """Render as plasmite does: per `--format`, else human on a terminal and JSON otherwise."""
+        terminal = "human" if sys.stderr.isatty() else "json"
+        return PlasmiteClickError(err, style=get_settings(ctx).error_style if ctx is not None else terminal)
 
     def render_usage_error(self, ctx: click.Context, err: click.UsageError) -> click.ClickException | None:
-        """Off a terminal, click's usage errors become plasmite's Usage JSON too."""
-        if get_settings(ctx).stderr_human:
+        """Usage errors from click in plasmite's format too (click's own text on a terminal without `--format`)."""
+        settings = get_settings(ctx)
+        style = settings.error_style
+        if style == "human" and settings.stderr_human and settings.error_fmt is None:
             return None
         hint = f"run `{err.ctx.command_path if err.ctx else 'plasmite'} --help`"
-        return PlasmiteClickError(UsageError(err.format_message(), hint=hint), human=False)
+        return PlasmiteClickError(UsageError(err.format_message(), hint=hint), style=style)
 
 
 @click.group(cls=PlasmiteGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ import click
 
 from toolkit_plasmite.cli.feed import isatty, open_local_pool, read_records
 from toolkit_plasmite.cli.follow import FollowOptions, local_source, print_run
-from toolkit_plasmite.cli.ui import binary_stream, dir_option, get_settings
+from toolkit_plasmite.cli.ui import LITE3_FORMATS, binary_stream, dir_option, get_settings, remember_lite3_format
 from toolkit_plasmite.core.follow import FollowSource
 from toolkit_plasmite.core.values import parse_remote_ref
 from toolkit_plasmite.errors import UsageError
@@ -58,7 +58,12 @@ class _Pump(threading.Thread):
 @click.option("-n", "--tail", "tail_n", type=int, default=0, show_default=True, help="First print the last N messages.")
 @click.option("--jsonl", is_flag=True, help="One compact JSON object per line.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["pretty", "json", "jsonl", "yaml"]), default=None, help="As `follow`."
+    "--format",
+    "fmt",
+    type=click.Choice(["pretty", "json", "jsonl", "yaml", *LITE3_FORMATS]),
+    default=None,
+    callback=remember_lite3_format,
+    help="As `follow` (lite3: plasmite's framed Lite3 stream of the messages shown).",
 )
 @click.option("--timeout", help="Exit 124 when nothing was printed for this long.")
 @click.option("--since", help="Print retained messages since T first (30s, 5m, RFC 3339; local pools).")
@@ -89,6 +94,7 @@ def duplex_command(
         timeout=timeout,
         hide_from=None if echo_self else me,
         machine=settings.machine,
+        command="duplex",
     )
     opts.validate()
     udp = pool.startswith("udp://")
@@ -126,7 +132,7 @@ def duplex_command(
             reader, writer = RemoteClient(remote.base_url), RemoteClient(remote.base_url)  # one per thread
             closers += [reader.close, writer.close]
             rpool = RemotePool(writer, remote.pool)
-            source = RemoteSource(RemotePool(reader, remote.pool))
+            source = RemoteSource(RemotePool(reader, remote.pool), lite3=opts.fmt == "lite3")
 
             def append(objs: list[dict[str, Any]]) -> None:
                 for obj in objs:

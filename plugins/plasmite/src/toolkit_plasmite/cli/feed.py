@@ -17,6 +17,7 @@ from toolkit_plasmite.core.ingest import Record, RecordParser, iter_chunks, snif
 from toolkit_plasmite.core.lite3_input import Lite3Parser
 from toolkit_plasmite.core.pool import PoolFile
 from toolkit_plasmite.core.values import parse_duration, parse_remote_ref, parse_size, resolve_pool_path
+from toolkit_plasmite.core.yaml_input import YamlParser, starts_marked
 from toolkit_plasmite.errors import BusyError, IoError, NotFoundError, PlasmiteError, UsageError
 
 #: One record to append: its data, its tags, and its Lite3 document when it came as one (kept unchanged).
@@ -103,19 +104,36 @@ def read_records(data: str | None, file: str | None, mode: str, stdin: IO[bytes]
             )
         chunks = iter_chunks(stdin)
     first = next(chunks, b"")
-    if mode == "auto":
-        mode = sniff(first)
-    parser: RecordParser | Lite3Parser = Lite3Parser(mode) if mode in LITE3_MODES else RecordParser(mode)
+    parser = _parser(mode, first)
     batch = parser.feed(first)
     if batch:
         yield batch
+    _stop_on_failure(parser)
     for chunk in chunks:
         batch = parser.feed(chunk)
         if batch:
             yield batch
+        _stop_on_failure(parser)
     tail = parser.finish()
     if tail:
         yield tail
+    _stop_on_failure(parser)
+
+
+def _parser(mode: str, first: bytes) -> RecordParser | Lite3Parser | YamlParser:
+    """The parser for `mode`; `auto` looks at the first bytes (Lite3 stream, marked YAML, JSON kinds)."""
+    if mode == "yaml" or (mode == "auto" and starts_marked(first)):
+        return YamlParser(explicit=mode == "yaml")
+    if mode == "auto":
+        mode = sniff(first)
+    return Lite3Parser(mode) if mode in LITE3_MODES else RecordParser(mode)
+
+
+def _stop_on_failure(parser: object) -> None:
+    """YAML framing: an error stops the feed once the documents before it were handed on."""
+    failure = getattr(parser, "failure", None)
+    if failure is not None:
+        raise failure
 
 
 def _closing(fh: IO[bytes]) -> Iterator[bytes]:
@@ -171,10 +189,11 @@ def _receipt(fmt: str | None, machine: bool, seq: int, ts: int, data: Any, tags:
     "--in",
     "--input-format",
     "mode",
-    type=click.Choice(["auto", "jsonl", "json", "seq", "jq", *LITE3_MODES]),
+    type=click.Choice(["auto", "jsonl", "json", "yaml", "seq", "jq", *LITE3_MODES]),
     default="auto",
     show_default=True,
-    help="auto also recognises plasmite's framed Lite3 (PLS1...); lite3-raw: one Lite3 document through EOF.",
+    help="auto also recognises plasmite's framed Lite3 (PLS1...) and marked YAML documents (--- ... ...);"
+    " yaml: marked documents, or one unmarked document through EOF; lite3-raw: one Lite3 document through EOF.",
 )
 @click.option("-e", "--errors", "errors", type=click.Choice(["stop", "skip"]), default="stop", show_default=True)
 @click.option("--durability", type=click.Choice(["fast", "flush"]), default="fast", show_default=True)
@@ -259,7 +278,7 @@ def feed_command(
                     continue
                 good.append(item)
             ok += _flush_good(append_batch, good, settings)
-        if total == 0 and mode not in LITE3_MODES:  # an empty Lite3 stream is a valid, empty copy
+        if total == 0 and mode not in (*LITE3_MODES, "yaml"):  # an empty Lite3 stream or YAML input: nothing to do
             raise UsageError("no records in the input", hint="feed at least one JSON object")
     finally:
         closer()

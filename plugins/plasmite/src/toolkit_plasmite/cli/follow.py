@@ -38,6 +38,8 @@ class FollowOptions(FollowSpec):
     notify: bool = True
     #: Output goes to a program (a pipe, or `--format json` before the command): compact lines.
     machine: bool = False
+    #: The command, for its error messages (`follow` or `duplex`).
+    command: str = "follow"
 
     def validate(self) -> None:
         """Check flag combinations (Usage errors)."""
@@ -45,7 +47,7 @@ class FollowOptions(FollowSpec):
             raise UsageError("give --jsonl or --format, not both")
         if self.fmt == "lite3-raw":  # plasmite 1.2.1's words
             raise UsageError(
-                "follow does not support --format lite3-raw", hint="Use --format lite3 for a framed stream."
+                f"{self.command} does not support --format lite3-raw", hint="Use --format lite3 for a framed stream."
             )
         if self.fmt == "lite3" and self.data_only:
             raise UsageError("--data-only does not apply to --format lite3")

@@ -38,6 +38,9 @@ class Settings:
     color: str = "auto"
     #: `--format pretty|json|yaml` when given (plasmite 1.2.1's switch); None decides by the terminal.
     fmt: str | None = None
+    #: The last `--format` given anywhere (global, after the command, or `follow`/`duplex`'s own):
+    #: it decides how errors print, as in plasmite 1.2.1.
+    error_fmt: str | None = None
     cmd: str = ""
     last_drop_notice: float = field(default=0.0)
 
@@ -63,6 +66,25 @@ class Settings:
         if json_mode():
             return False
         return self.color == "always" or self.fmt in LITE3_FORMATS or _isatty(sys.stderr)
+
+    @property
+    def error_style(self) -> str:
+        """How errors print: `human` lines, one `json` line or a `yaml` document.
+
+        As plasmite 1.2.1: `--format pretty` (and Lite3) human, `--format json` JSON and
+        `--format yaml` YAML, terminal or not; without `--format`, human on a terminal only.
+        Our `--json` forces JSON.
+        """
+        if json_mode():
+            return "json"
+        fmt = self.error_fmt
+        if fmt in ("json", "jsonl"):
+            return "json"
+        if fmt == "yaml":
+            return "yaml"
+        if fmt == "pretty" or fmt in LITE3_FORMATS:
+            return "human"
+        return "human" if self.stderr_human else "json"
 
     def out(self, value: Any, *, pretty: bool | None = None) -> None:
         """Print one document: YAML with `--format yaml`, else JSON, pretty on a terminal, compact otherwise."""
@@ -113,13 +135,17 @@ def get_settings(ctx: click.Context | None = None) -> Settings:
 
 def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
-        get_settings(ctx).fmt = value
+        settings = get_settings(ctx)
+        settings.fmt = settings.error_fmt = value
 
 
 def remember_lite3_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """A command's own `--format` (`follow`): a Lite3 value is recorded globally, so errors are human lines."""
-    if value in LITE3_FORMATS:
-        get_settings(ctx).fmt = value
+    """A command's own `--format` (`follow`, `duplex`): decides the errors' format; Lite3 is recorded globally."""
+    if value is not None:
+        settings = get_settings(ctx)
+        settings.error_fmt = value
+        if value in LITE3_FORMATS:
+            settings.fmt = value
     return value
 
 
@@ -177,30 +203,48 @@ def late_globals(func: Any) -> Any:
 
 
 class PlasmiteClickError(click.ClickException):
-    """A ToolkitError rendered the plasmite way: human lines on a terminal, one JSON line otherwise."""
+    """A ToolkitError rendered the plasmite way: human lines, one JSON line or a YAML document (`error_style`)."""
 
-    def __init__(self, error: ToolkitError, *, human: bool) -> None:
+    def __init__(self, error: ToolkitError, *, style: str) -> None:
         super().__init__(error.message)
         self.error = error
-        self.human = human
+        self.style = style
         self.exit_code = error.exit_code if error.exit_code is not None else 1  # type: ignore[misc]  # click reads the instance value
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print the error on stderr: human lines or one JSON line."""
+        """Print the error on stderr."""
         err = self.error
         if isinstance(err, PlasmiteError):
             body = err.error_body()
         else:
             body = {"kind": err.kind, "message": err.message, **({"hint": err.hint} if err.hint else {})}
-        if not self.human:
+        if self.style == "json":
             click.echo(json.dumps({"error": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False), err=True)
+            return
+        if self.style == "yaml":
+            from toolkit_plasmite.cli.yaml import dump_yaml
+
+            click.echo(dump_yaml({"error": body}), err=True, nl=False)
             return
         click.echo(f"error: {body['message']}", err=True)
         for key in ("hint", "path", "seq", "offset"):
             if key in body:
-                click.echo(f"{key}: {body[key]}", err=True)
+                value = _display_path(body[key]) if key == "path" else body[key]
+                click.echo(f"{key}: {value}", err=True)
         for cause in body.get("causes", []):
             click.echo(f"caused by: {cause}", err=True)
+
+
+def _display_path(path: Any) -> Any:
+    """A path under the working directory as `./REL` (plasmite's human errors), any other as is."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return path
+    try:
+        cwd = str(Path.cwd())
+    except OSError:
+        return path
+    prefix = cwd.rstrip("/") + "/"
+    return "./" + path[len(prefix) :] if path.startswith(prefix) and len(path) > len(prefix) else path
 
 
 def binary_stream(name: str) -> Any:

@@ -38,8 +38,12 @@ class FollowSource(Protocol):
     def live_edge(self) -> int | None:
         """The seq the live part starts at (None: the source's own newest + 1, decided when it starts)."""
 
-    def history(self, before_seq: int | None) -> Iterator[Timed]:
-        """Retained messages with seq < `before_seq` (all when None), oldest first, without waiting."""
+    def history(self, before_seq: int | None, last: int = 0) -> Iterator[Timed]:
+        """Retained messages with seq < `before_seq` (all when None), oldest first, without waiting.
+
+        With `last` > 0 only the last `last` of them are needed (`--tail N`): a source may
+        skip reading older ones (a server is asked for just those), or yield them anyway.
+        """
 
     def live(self, since_seq: int | None, timeout: float | None, should_stop: StopCheck | None) -> Iterator[Envelope]:
         """Messages from `since_seq` on as they are committed; ends after `timeout` idle seconds or on `should_stop`."""
@@ -126,7 +130,7 @@ class FollowRun:
             return [(ts, env) for ts, env in self.source.history(start) if ts >= since_ns and spec.matches(env)]
         if not spec.tail and not spec.no_follow:
             return []
-        window: deque[Timed] = deque(self.source.history(start), maxlen=spec.tail or None)
+        window: deque[Timed] = deque(self.source.history(start, spec.tail), maxlen=spec.tail or None)
         return [item for item in window if spec.matches(item[1])]
 
     def __iter__(self) -> Iterator[Envelope]:
@@ -222,8 +226,8 @@ class LocalSource:
         """The seq after the newest committed one."""
         return self.pool.last_seq() + 1
 
-    def history(self, before_seq: int | None) -> Iterator[Timed]:
-        """Retained messages before `before_seq`, oldest first."""
+    def history(self, before_seq: int | None, last: int = 0) -> Iterator[Timed]:
+        """Retained messages before `before_seq`, oldest first (`last` is not used: frames are read lazily)."""
         for frame, data, tags in retained_frames(self.pool, self.on_corrupt, raw=self.raw):
             if before_seq is not None and frame[0] >= before_seq:
                 return

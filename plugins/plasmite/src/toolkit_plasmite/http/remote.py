@@ -372,13 +372,23 @@ class RemoteSource:
         """The seq after the newest one when the source was opened (None: the pool was empty)."""
         return int(self._bounds["newest"]) + 1 if self._bounds else None
 
-    def history(self, before_seq: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Retained messages (as of opening) before `before_seq`, oldest first."""
+    def history(self, before_seq: int | None, last: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Retained messages (as of opening) before `before_seq`, oldest first.
+
+        With `last` (`--tail N`) only the last `last` of them are requested: the tail route
+        starts at `since_seq` and stops after `max`, so the older history is never sent.
+        """
         from toolkit_plasmite.core.codec import parse_time
 
         if not self._bounds:
             return
         oldest, newest = int(self._bounds["oldest"]), int(self._bounds["newest"])
+        if before_seq is not None:
+            newest = min(newest, before_seq - 1)
+        if last > 0:
+            oldest = max(oldest, newest - last + 1)
+        if newest < oldest:
+            return
         for env in self.pool.iter_envelopes(oldest, newest - oldest + 1, 2000, lite3=self.lite3):
             if before_seq is not None and env["seq"] >= before_seq:
                 return

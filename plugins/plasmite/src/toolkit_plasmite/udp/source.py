@@ -125,8 +125,11 @@ class UdpSource:
                 self._early.append(event)
         return self._edge
 
-    def history(self, before_seq: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Retained messages of the history selection before `before_seq`, oldest first."""
+    def history(self, before_seq: int | None, last: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Retained messages of the history selection before `before_seq`, oldest first (all: see `last` below).
+
+        `last` is not used: the history subscription is chosen when the source is opened.
+        """
         if self._history is None:
             found: list[tuple[int, dict[str, Any]]] = []
             self._read_history(found.append)
