@@ -248,7 +248,8 @@ def compat(session: nox.Session) -> None:
 @nox.parametrize("system", ["plasmite", "grite", "pom", "graveyar"])
 def bench(session: nox.Session, system: str) -> None:
     """Side-by-side benchmark of one system against its peers (not part of CI: slow and noisy)."""
-    _sync(session, "--all-packages", "--group", "bench", "--group", "test")
+    # The interop group too: the graveyar lanes drive it with kurrentdbclient and eventsourcing in-process.
+    _sync(session, "--all-packages", "--group", "bench", "--group", "test", "--group", "interop")
     # The real anchors run beside ours in the same run: the same cached peers the interop tests use.
     session.run(sys.executable, str(ROOT / "tools" / "peers"), "install", external=True)
     # CLI latencies must not include compiling every module on every start, as they would
