@@ -113,16 +113,13 @@ def run_fast_up(argv: Sequence[str]) -> bool:
         return False
     files = tuple(opts["files"])
     no_dotenv = opts["disable_dotenv"]
-    import gc
+    from toolkit_pom.core.startburst import begin_start_burst, end_start_burst
 
-    # No cyclic collections until pom serves (`runner.end_start_burst` turns them back on): what
-    # the start allocates (modules, the config, the supervisor) lives as long as pom, so they
-    # would only take CPU from the processes starting meanwhile.
-    gc.disable()
+    begin_start_burst()  # until pom serves (`runner` ends it)
     try:
         config = load_project(files, (), None, 5000, no_dotenv)
     except Exception:  # the full CLI loads again and reports the error in its own words
-        gc.enable()
+        end_start_burst()
         return False
     options = {
         "http": None if opts["no_http"] else (opts["http"] or config.http),

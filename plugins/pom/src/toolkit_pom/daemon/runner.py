@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -24,11 +23,12 @@ from toolkit_kernel.ipc import IpcServer
 from toolkit_pom.core.config import ProjectConfig
 from toolkit_pom.core.control import Control, LogQuery, Merged, merge_logs
 from toolkit_pom.core.prestart import Early
+from toolkit_pom.core.startburst import end_start_burst
 from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_path_for
 from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 
-__all__ = ["AlreadyRunning", "UpOptions", "end_start_burst", "lock_path_for", "run_up"]
+__all__ = ["AlreadyRunning", "UpOptions", "lock_path_for", "run_up"]
 
 
 @dataclass
@@ -222,17 +222,6 @@ async def run_up(
         return await _supervise(config, options, held.sock_path, held.http_sock, held.pc_sock, early)
     finally:
         held.release()
-
-
-def end_start_burst() -> None:
-    """Collect garbage again if the start ran without (`cli.fast_up`), once pom is about to serve.
-
-    What the start allocated is frozen first (`gc.freeze`): it lives as long as pom, so later
-    collections need not scan it again.
-    """
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
 
 
 def _on_signal(sup: Supervisor, sig: int) -> None:
