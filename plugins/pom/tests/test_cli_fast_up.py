@@ -101,6 +101,7 @@ def test_ready_run_matches_the_click_command_without_click(tmp_path: Path) -> No
     assert not set(HEAVY) & fast[3], set(HEAVY) & fast[3]
     assert "ssl" not in fast[3]  # no https probe: asyncio is imported without it (core.lazyssl)
     assert "json" not in fast[3]  # the validation cache is marshal data (core.config_cache)
+    assert "dataclasses" not in fast[3]  # the start path's classes are records (core.record)
     assert "click" in full[3]
     # The fast path starts with the cyclic GC off and turns it back on once it serves.
     assert "gc:True:True" in fast[3]

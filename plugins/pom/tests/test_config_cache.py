@@ -5,12 +5,12 @@ from __future__ import annotations
 import marshal
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from toolkit_pom.core.config import load_config
+from toolkit_pom.core.record import replace
 from toolkit_pom.errors import PomConfigError
 
 TOML = """\
