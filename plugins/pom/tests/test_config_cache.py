@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import marshal
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from toolkit_pom.core.config import load_config
+from toolkit_pom.core.record import replace
 from toolkit_pom.errors import PomConfigError
 
 TOML = """\
@@ -47,9 +48,9 @@ def _project(tmp_path: Path, name: str, text: str = TOML) -> Path:
 
 def test_a_hit_loads_what_the_model_loads(tmp_path: Path, cache: Path) -> None:
     first = load_config(_project(tmp_path, "a"))
-    assert len(list(cache.glob("*.json"))) == 1
+    assert len(list(cache.glob("*.marshal"))) == 1
     second = load_config(_project(tmp_path, "b"))  # same bytes elsewhere: served from the cache
-    assert len(list(cache.glob("*.json"))) == 1
+    assert len(list(cache.glob("*.marshal"))) == 1
     for config in (first, second):
         api, worker = config.processes["api"], config.processes["worker"]
         assert api.readiness is not None
@@ -83,17 +84,17 @@ def test_rejected_files_are_never_cached(tmp_path: Path, cache: Path) -> None:
             load_config(bad)
         assert err.value.details["key"] == "processes.api.restrat"
         assert "did you mean 'restart'" in (err.value.hint or "")
-    assert not list(cache.glob("*.json"))
+    assert not list(cache.glob("*.marshal"))
 
 
 def test_a_corrupt_entry_is_validated_again(tmp_path: Path, cache: Path) -> None:
     load_config(_project(tmp_path, "a"))
-    (entry,) = cache.glob("*.json")
-    entry.write_text("{not json")
-    config = load_config(_project(tmp_path, "b"))
-    assert config.processes["worker"].depends_on == {"api": "healthy"}
-    assert entry.read_text().startswith("{")
-    assert "worker" in entry.read_text()
+    (entry,) = cache.glob("*.marshal")
+    for n, garbage in enumerate((b"{not json", b"", b"\x00")):  # each a different error in `marshal`
+        entry.write_bytes(garbage)
+        config = load_config(_project(tmp_path, f"b{n}"))
+        assert config.processes["worker"].depends_on == {"api": "healthy"}
+        assert "worker" in marshal.loads(entry.read_bytes())["processes"]
 
 
 def test_an_unwritable_cache_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,22 +126,22 @@ def test_the_cache_is_bounded_and_keeps_recently_used_entries(
     monkeypatch.setattr(config_cache._prune, "__defaults__", (3,))
     first = _project(tmp_path, "p0", TOML.replace('"hi"', '"v0"'))
     load_config(first)
-    (entry,) = cache.glob("*.json")
+    (entry,) = cache.glob("*.marshal")
     for n in range(1, 3):
         load_config(_project(tmp_path, f"p{n}", TOML.replace('"hi"', f'"v{n}"')))
     old = entry.stat().st_mtime_ns - 10**9
-    for other in cache.glob("*.json"):  # every entry older than now, the first the oldest
+    for other in cache.glob("*.marshal"):  # every entry older than now, the first the oldest
         os.utime(other, ns=(old, old - 10**9 if other == entry else old))
     load_config(first)  # a hit: the first entry is now the most recently used
     for n in range(3, 5):
         load_config(_project(tmp_path, f"p{n}", TOML.replace('"hi"', f'"v{n}"')))
-    assert len(list(cache.glob("*.json"))) == 3
+    assert len(list(cache.glob("*.marshal"))) == 3
     assert entry.exists()  # p1 and p2 were older, so they went
     load_config(_project(tmp_path, "p5", TOML.replace('"hi"', '"v5"')))
     assert not entry.exists()  # now it is the least recently used
     load_config(first)  # a miss again: validated and stored, nothing else broken
     assert entry.exists()
-    assert len(list(cache.glob("*.json"))) == 3
+    assert len(list(cache.glob("*.marshal"))) == 3
 
 
 def test_pruning_keeps_the_newest_entries(tmp_path: Path, cache: Path) -> None:
@@ -150,10 +151,10 @@ def test_pruning_keeps_the_newest_entries(tmp_path: Path, cache: Path) -> None:
 
     cache.mkdir(parents=True)
     for n in range(10):
-        entry = cache / f"{n:02d}.json"
+        entry = cache / f"{n:02d}.marshal"
         entry.write_text("{}")
         os.utime(entry, ns=(n * 10**9, n * 10**9))
-    (cache / ".07.json.123").write_text("{}")  # a writer's temporary file is not an entry
+    (cache / ".07.marshal.123").write_text("{}")  # a writer's temporary file is not an entry
     _prune(cache, 4)
-    assert sorted(p.name for p in cache.glob("*.json")) == ["06.json", "07.json", "08.json", "09.json"]
-    assert (cache / ".07.json.123").exists()
+    assert sorted(p.name for p in cache.glob("*.marshal")) == ["06.marshal", "07.marshal", "08.marshal", "09.marshal"]
+    assert (cache / ".07.marshal.123").exists()

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from toolkit_pom.core import record
 from toolkit_pom.core.dotenv import load_env_file
 from toolkit_pom.errors import UsageError
 
@@ -82,8 +83,8 @@ def honcho_start(processes: tuple[str, ...], port: int | None, concurrency: str 
     if unknown:
         raise UsageError(f"Process type '{unknown[0]}' does not exist in Procfile", hint=", ".join(config.processes))
     silenced = {q.strip() for q in (quiet or "").split(",") if q.strip()}
-    specs = {n: replace(s, exit_on_end=True) for n, s in config.processes.items()}
-    config = replace(config, processes=specs)
+    specs = {n: record.replace(s, exit_on_end=True) for n, s in config.processes.items()}
+    config = record.replace(config, processes=specs)
     options = UpOptions(names=processes, http=None, tui=False, prefix=not opts.no_prefix, silenced=silenced)
     run_foreground(config, options)
 

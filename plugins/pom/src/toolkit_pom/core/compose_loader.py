@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from toolkit_pom.core.discovery import COMPOSE_NAMES, OVERRIDE_NAMES, find_overr
 from toolkit_pom.core.dotenv import load_env_file
 from toolkit_pom.core.envsubst import expand
 from toolkit_pom.core.gotemplate import TemplateError, render
+from toolkit_pom.core.record import replace
 from toolkit_pom.core.regex import escape
 from toolkit_pom.errors import PomConfigError
 

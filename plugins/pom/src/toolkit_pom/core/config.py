@@ -11,13 +11,13 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from toolkit_pom.core.config_cache import InvalidTables, validated_tables
 from toolkit_pom.core.discovery import discover, find_override, is_compose_file
 from toolkit_pom.core.dotenv import load_env_file
+from toolkit_pom.core.record import Record, field, replace
 from toolkit_pom.errors import PomConfigError
 
 __all__ = [
@@ -45,8 +45,7 @@ _BRACED = re.compile(r"\$\{(\w+)\}")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(Record, frozen=True):
     """A readiness or liveness check (specs/pom/config.md#probes)."""
 
     kind: str
@@ -63,8 +62,7 @@ class Probe:
         return {"kind": self.kind, "target": self.target, "period": self.period}
 
 
-@dataclass(frozen=True)
-class ProcessSpec:
+class ProcessSpec(Record, frozen=True):
     """One configured process (a group when `replicas > 1`)."""
 
     name: str
@@ -129,8 +127,7 @@ class ProcessSpec:
         return first + [f"{self.name}.{i}" for i in range(len(first) + 1, count + 1)]
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(Record, frozen=True):
     """A whole project: where it lives and its processes in file order."""
 
     name: str

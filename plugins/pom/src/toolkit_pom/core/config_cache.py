@@ -10,13 +10,20 @@ a miss, an unreadable or corrupt entry, or an unwritable cache directory validat
 Invalid files are never cached, so every error message still comes from the model.
 The cache holds at most `MAX_ENTRIES` files: a hit refreshes its entry's mtime, and each store
 removes the entries least recently used beyond that bound (one directory listing, on misses only).
+
+Entries are `marshal` data, not JSON: `marshal` is built into the interpreter (it loads every
+`.pyc`), while `json` is the only reason the start path would import `json` and its scanner,
+decoder and encoder (~3 ms of CPU while the processes boot). Its format depends on the Python
+version, which is part of the key. Like a `__pycache__` folder, the cache directory is the user's
+own; data `marshal` cannot read raises and is validated again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import marshal
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,21 +56,22 @@ _VALIDATORS = (_CORE / "pom_model.py", _CORE / "regex.py", Path(__file__).resolv
 
 def _key(raw: bytes) -> str:
     digest = blake2b(raw, digest_size=32)
+    digest.update(f"{sys.implementation.cache_tag}/{marshal.version}".encode())  # the entry's format
     for source in _VALIDATORS:
         digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
 def _cache_file(key: str) -> Path:
-    return toolkit_cache() / "pom" / "validated" / f"{key}.json"
+    return toolkit_cache() / "pom" / "validated" / f"{key}.marshal"
 
 
 def _store(path: Path, tables: dict[str, Any]) -> None:
     """Write atomically (rename), so a concurrent reader sees a whole entry or none."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a value `marshal` cannot write
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(tables), encoding="utf-8")
+        tmp.write_bytes(marshal.dumps(tables))
         tmp.replace(path)
         _prune(path.parent)
 
@@ -71,7 +79,7 @@ def _store(path: Path, tables: dict[str, Any]) -> None:
 def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
     """Remove the least recently used entries beyond `keep` (a concurrent pruner may win a race: fine)."""
     entries = []
-    for entry in folder.glob("*.json"):
+    for entry in folder.glob("*.marshal"):
         with contextlib.suppress(OSError):
             entries.append((entry.stat().st_mtime_ns, entry))
     entries.sort(reverse=True)
@@ -94,9 +102,9 @@ def validated_tables(raw: bytes, parse: Callable[[], dict[str, Any]]) -> dict[st
     except OSError:
         key = ""
     if key:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, EOFError, TypeError):  # what bad data raises
             entry = _cache_file(key)
-            tables = json.loads(entry.read_text(encoding="utf-8"))
+            tables = marshal.loads(entry.read_bytes())
             if isinstance(tables, dict):
                 with contextlib.suppress(OSError):
                     os.utime(entry)  # recently used: kept by `_prune`

@@ -15,9 +15,9 @@ import select
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from toolkit_pom.core.logstore import ProcessLog, split_chunk
+from toolkit_pom.core.record import Record, field
 
 __all__ = ["ChangeNotifier", "PipeReader"]
 
@@ -68,8 +68,7 @@ class ChangeNotifier:
         return bool(done)
 
 
-@dataclass
-class _Pipe:
+class _Pipe(Record):
     fd: int
     log: ProcessLog
     stream: int

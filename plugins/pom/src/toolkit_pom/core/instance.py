@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import os
 import re
@@ -22,6 +21,7 @@ from toolkit_pom.core.config import Probe, ProcessSpec
 from toolkit_pom.core.logstore import POM, STDERR, STDOUT, ProcessLog
 from toolkit_pom.core.prestart import Spawned, environment, instance_token
 from toolkit_pom.core.proc import group_alive, kill_group, spawn, spawn_off_loop, wait_exit
+from toolkit_pom.core.record import replace
 from toolkit_pom.core.regex import compile_pattern
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _expand_target(probe: Probe, env: Mapping[str, str]) -> Probe:
     if probe.kind not in ("http", "tcp", "unix") or "$" not in probe.target:
         return probe
     target = _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), probe.target)
-    return dataclasses.replace(probe, target=target)
+    return replace(probe, target=target)
 
 
 def exit_status(code: int) -> int:

@@ -11,10 +11,10 @@ import sys
 import threading
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any, NamedTuple
 
+from toolkit_pom.core.record import Record
 from toolkit_pom.core.regex import Pattern, PatternError, compile_pattern
 
 __all__ = [
@@ -128,8 +128,7 @@ class Block:
         )
 
 
-@dataclass(frozen=True)
-class LogResult:
+class LogResult(Record, frozen=True):
     """A query answer (specs/pom/log-store.md#queries)."""
 
     lines: list[LogLine]
@@ -162,8 +161,7 @@ class _Filter:
         return line
 
 
-@dataclass(frozen=True)
-class LogSnapshot:
+class LogSnapshot(Record, frozen=True):
     """A consistent, immutable view of one process log: blocks plus the open block's line count."""
 
     blocks: tuple[Block, ...]

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from toolkit_pom.core.config import DEFAULT_SHELL, Probe, ProcessSpec
 from toolkit_pom.core.instance import Instance
+from toolkit_pom.core.record import replace
 from toolkit_pom.core.regex import escape
 from toolkit_pom.core.supervisor import MAX_REPLICAS, Supervisor
 from toolkit_pom.errors import UnknownProcess, UsageError

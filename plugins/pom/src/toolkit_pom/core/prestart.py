@@ -16,11 +16,11 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit_pom.core.config import ProcessSpec, ProjectConfig
 from toolkit_pom.core.proc import Watchdog, become_subreaper, kill_group, spawn
+from toolkit_pom.core.record import Record, field
 
 __all__ = ["Early", "Spawned", "environment", "instance_token", "prestart", "startable"]
 
@@ -44,8 +44,7 @@ def environment(spec: ProcessSpec, name: str, replica: int, project_dir: Path) -
     return env
 
 
-@dataclass
-class Spawned:
+class Spawned(Record):
     """A first run started early: the process, its pipes' read ends and when it started (`time.time()`)."""
 
     proc: subprocess.Popen[bytes]
@@ -54,8 +53,7 @@ class Spawned:
     started_at: float
 
 
-@dataclass
-class Early:
+class Early(Record):
     """What `prestart` set up, for the supervisor to adopt (or `abort` when pom does not get there)."""
 
     watchdog: Watchdog

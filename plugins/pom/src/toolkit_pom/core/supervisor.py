@@ -12,7 +12,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from toolkit_pom import __version__
@@ -22,6 +21,7 @@ from toolkit_pom.core.instance import UP_STATES, Instance
 from toolkit_pom.core.logstore import LogStore
 from toolkit_pom.core.prestart import Early, Spawned
 from toolkit_pom.core.proc import Watchdog, adopted_children, become_subreaper, kill_group, reap
+from toolkit_pom.core.record import replace
 from toolkit_pom.errors import UnknownProcess, UsageError
 
 __all__ = ["Supervisor"]

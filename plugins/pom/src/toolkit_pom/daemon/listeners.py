@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from toolkit_kernel.errors import Conflict, IoFailure
 from toolkit_kernel.locks import FileLock
 from toolkit_kernel.paths import socket_path
 from toolkit_pom.core.config import ProjectConfig
+from toolkit_pom.core.record import Record
 
 if TYPE_CHECKING:  # socket and ipaddress are imported where used: processes start right after `acquire`
     import socket
@@ -113,8 +113,7 @@ def bind_unix(path: Path) -> socket.socket:
     return sock
 
 
-@dataclass
-class Held:
+class Held(Record):
     """The project's lock, the control socket's path and the bound HTTP listeners (either may be None)."""
 
     lock: FileLock

@@ -14,7 +14,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from toolkit_kernel.ipc import IpcServer
 from toolkit_pom.core.config import ProjectConfig
 from toolkit_pom.core.control import Control, LogQuery, Merged, merge_logs
 from toolkit_pom.core.prestart import Early
+from toolkit_pom.core.record import Record
 from toolkit_pom.core.startburst import end_start_burst
 from toolkit_pom.core.supervisor import Supervisor
 from toolkit_pom.daemon.listeners import AlreadyRunning, Held, acquire, lock_path_for
@@ -31,8 +31,7 @@ from toolkit_pom.errors import ProcessFailed, ReadyTimeout
 __all__ = ["AlreadyRunning", "UpOptions", "lock_path_for", "run_up"]
 
 
-@dataclass
-class UpOptions:
+class UpOptions(Record):
     """What `pom up` was asked to do."""
 
     names: Sequence[str] = ()
