@@ -243,8 +243,8 @@ def test_doctor_finds_damage(cli, pool_dir: Path) -> None:
 def test_errors_on_terminal_are_human(cli) -> None:
     res = cli("plasmite", "--color", "always", "pool", "info", "nope")
     assert res.exit_code == 3
-    assert res.stderr.startswith("error: pool not found")
-    assert "path: " in res.stderr
+    assert res.stderr.startswith("error: not found")
+    assert "hint: Create it first: plasmite pool create nope" in res.stderr
 
 
 def test_errors_follow_format_in_a_pipe_too(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

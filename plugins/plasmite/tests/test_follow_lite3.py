@@ -138,7 +138,7 @@ def test_lite3_raw_and_data_only_are_usage_errors_in_human_lines(
     )
     missing = _run(plasmite_argv, sub_env, "follow", "nope", "--format", "lite3")
     assert missing.returncode != 0
-    assert (missing.stdout, missing.stderr.decode().splitlines()[0]) == (b"", "error: pool not found")
+    assert (missing.stdout, missing.stderr.decode().splitlines()[0]) == (b"", "error: not found")
     # Before the command, lite3 stays a Usage error.
     res = _run(plasmite_argv, sub_env, "--format", "lite3", "follow", "src", "--no-follow")
     assert res.returncode == 2

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import click
 
+from toolkit_plasmite.cli.missing import missing_for_feed
 from toolkit_plasmite.cli.ui import Settings, binary_stream, get_settings, late_globals
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty, format_time
 from toolkit_plasmite.core.format import DEFAULT_POOL_SIZE
@@ -126,6 +127,8 @@ def _parser(mode: str, first: bytes) -> RecordParser | Lite3Parser | YamlParser:
         return YamlParser(explicit=mode == "yaml")
     if mode == "auto":
         mode = sniff(first)
+        if mode == "unknown":
+            raise UsageError("unknown input format")
     return Lite3Parser(mode) if mode in LITE3_MODES else RecordParser(mode)
 
 
@@ -348,7 +351,10 @@ def _appender(
 
         return append_remote, rc.close
     check_no_remote_flags(*remote_flags)
-    pf = open_local_pool(pool, settings, create, create_size)
+    try:
+        pf = open_local_pool(pool, settings, create, create_size)
+    except NotFoundError as exc:
+        raise missing_for_feed(pool, exc) from None
     flush = durability == "flush"
 
     def append_local(items: list[Item]) -> list[tuple[int, int]]:

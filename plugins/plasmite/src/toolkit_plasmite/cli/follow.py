@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from toolkit_plasmite.cli.missing import missing_for_follow, number_text
 from toolkit_plasmite.cli.ui import LITE3_FORMATS, Settings, dir_option, get_settings, remember_lite3_format
 from toolkit_plasmite.cli.yaml import dump_yaml
 from toolkit_plasmite.core.codec import dumps_compact, dumps_pretty
 from toolkit_plasmite.core.follow import FollowRun, FollowSource, FollowSpec, LocalSource, StopCheck, StoredEnvelope
 from toolkit_plasmite.core.pool import Gap, PoolFile
 from toolkit_plasmite.core.values import parse_remote_ref
-from toolkit_plasmite.errors import UsageError
+from toolkit_plasmite.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from toolkit_plasmite.udp.client import UdpClient, UdpGap, UdpStart
@@ -301,8 +302,38 @@ def follow_command(
     else:
         from toolkit_plasmite.core.values import resolve_pool_path
 
-        pf = PoolFile(resolve_pool_path(pool, settings.pool_dir))
+        try:
+            pf = PoolFile(resolve_pool_path(pool, settings.pool_dir))
+        except NotFoundError as exc:
+            raise missing_for_follow(pool, exc, _retry_flags(opts, tail_n)) from None
     try:
         print_run(local_source(settings, pool, pf, opts), opts)
     finally:
         pf.close()
+
+
+def _retry_flags(opts: FollowOptions, tail_n: int) -> list[str]:
+    """The flags given, in the order plasmite 1.2.1 echoes them in its retry hint."""
+    flags: list[str] = []
+    if tail_n:
+        flags += ["--tail", str(tail_n)]
+    if opts.one:
+        flags.append("--one")
+    if opts.timeout is not None:
+        flags += ["--timeout", opts.timeout]
+    if opts.since is not None:
+        flags += ["--since", opts.since]
+    for expr in opts.where:
+        flags += ["--where", expr]
+    for tag in opts.tags:
+        flags += ["--tag", tag]
+    flags += [f for f, on in (("--quiet-drops", opts.quiet_drops), ("--no-notify", not opts.notify)) if on]
+    if opts.replay is not None:
+        flags += ["--replay", number_text(opts.replay)]
+    flags += [
+        f for f, on in (("--no-follow", opts.no_follow), ("--data-only", opts.data_only), ("--jsonl", opts.jsonl)) if on
+    ]
+    shown = opts.fmt or (None if opts.jsonl else "json" if opts.machine else "pretty")
+    if shown not in (None, "pretty"):  # plasmite names the output format unless it is the terminal's
+        flags += ["--format", shown]
+    return flags

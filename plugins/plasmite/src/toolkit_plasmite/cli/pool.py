@@ -12,6 +12,7 @@ import click
 
 from toolkit.cliutil import json_option
 from toolkit_plasmite.cli import human, plain
+from toolkit_plasmite.cli.missing import missing_for_fetch, missing_for_info
 from toolkit_plasmite.cli.ui import LITE3_FORMATS, dir_option, format_option, get_settings, late_globals
 from toolkit_plasmite.core.client import LocalClient
 from toolkit_plasmite.core.codec import decode_payload, envelope
@@ -89,7 +90,10 @@ def pool_migrate_command(name: str) -> None:
 def pool_info_command(name: str) -> None:
     """Show a pool's geometry, bounds and metrics."""
     c = client()
-    info = c.pool_info(local_ref(name, "pool info"))
+    try:
+        info = c.pool_info(local_ref(name, "pool info"))
+    except NotFoundError:
+        raise missing_for_info(name) from None
     _out(info, lambda: human.pool_info_text(name, info, c.pool_dir), lambda: plain.pool_info_plain(name, info))
 
 
@@ -180,7 +184,7 @@ def fetch_command(pool: str, seq: int) -> None:
     try:
         opened = client().open_pool(local_ref(pool, "fetch"), writable=False)
     except NotFoundError as exc:
-        raise _missing_pool(pool, exc) from None
+        raise missing_for_fetch(pool, exc) from None
     with opened as pf:
         try:
             s, ts, payload, _ = pf.get(seq)
@@ -201,16 +205,6 @@ def _write_lite3(pf: Any, frame: Any) -> None:
     out = sys.stdout.buffer
     out.write(LITE3_STREAM_MAGIC + stream_frame(pf, frame) if framed else frame_payload(pf, frame).payload)
     out.flush()
-
-
-def _missing_pool(pool: str, exc: NotFoundError) -> NotFoundError:
-    """The words plasmite 1.2.1 prints for `fetch` on a pool that does not exist."""
-    return NotFoundError(
-        "not found",
-        path=exc.path,
-        hint=f"Create it first: plasmite pool create {pool} (or pass --dir for a different pool directory).",
-        causes=["No such file or directory (os error 2)"],
-    )
 
 
 def _missing_message(pool: str, seq: int) -> NotFoundError:

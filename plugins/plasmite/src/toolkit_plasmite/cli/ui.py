@@ -237,8 +237,10 @@ class PlasmiteClickError(click.ClickException):
 
 def _display_path(path: Any) -> Any:
     """A path under the working directory as `./REL` (plasmite's human errors), any other as is."""
-    if not isinstance(path, str) or not path.startswith("/"):
+    if not isinstance(path, str):
         return path
+    if not path.startswith("/"):  # relative: plasmite anchors it at the working directory
+        return path if path.startswith(("./", "../")) else "./" + path
     try:
         cwd = str(Path.cwd())
     except OSError:

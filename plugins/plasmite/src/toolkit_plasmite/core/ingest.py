@@ -19,6 +19,8 @@ __all__ = ["MAX_RECORD", "Record", "RecordParser", "iter_chunks", "sniff", "unwr
 
 MAX_RECORD = 1024 * 1024
 _SSE_PREFIXES = ("data:", "event:", "id:", ":")
+#: The first characters of a JSON value (and of a jq output stream).
+_JSON_STARTS = frozenset('{["-0123456789tfn')
 
 
 def _bad_constant(name: str) -> Any:
@@ -42,7 +44,7 @@ class Record:
 
 
 def sniff(head: bytes) -> str:
-    """Pick a format from the first bytes: `lite3` (plasmite's framed stream), `seq`, `sse` or `jsonl`."""
+    """Pick a format from the first bytes: `lite3` (plasmite's framed stream), `seq`, `sse`, `jsonl` or `unknown`."""
     if head.startswith(b"PLS1"):
         return "lite3"
     sample = head[:8192]
@@ -53,7 +55,11 @@ def sniff(head: bytes) -> str:
         if not line:
             continue
         text = line.decode("utf-8", "replace")
-        return "sse" if text.startswith(_SSE_PREFIXES) else "jsonl"
+        if text.startswith(_SSE_PREFIXES):
+            return "sse"
+        # Nothing we read starts this way (a `# comment`, a bare word, a YAML directive):
+        # plasmite 1.2.1 refuses such input up front rather than as a bad first record.
+        return "jsonl" if text[0] in _JSON_STARTS else "unknown"
     return "jsonl"
 
 

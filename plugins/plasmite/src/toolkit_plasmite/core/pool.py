@@ -158,7 +158,9 @@ def create_pool_file(
     except OSError as exc:
         raise from_os_error(exc, str(path.parent), what="create pool directory") from None
     if path.exists():
-        raise AlreadyExistsError("pool already exists", path=spath, hint="open it, or delete it first")
+        raise AlreadyExistsError(
+            "pool already exists", path=spath, hint="Choose a different name or remove the existing pool file."
+        )
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -170,7 +172,9 @@ def create_pool_file(
         os.fsync(fd)
         os.link(tmp, path)
     except FileExistsError:
-        raise AlreadyExistsError("pool already exists", path=spath, hint="open it, or delete it first") from None
+        raise AlreadyExistsError(
+            "pool already exists", path=spath, hint="Choose a different name or remove the existing pool file."
+        ) from None
     except OSError as exc:
         raise from_os_error(exc, spath, what="create pool") from None
     finally:
