@@ -38,6 +38,35 @@ def _load_bench() -> Any:
 bench = _load_bench()
 
 
+def run_interleaved(
+    lanes: dict[str, Callable[[Path], float]],
+    times: dict[str, list[float]],
+    loads: list[float],
+    repeats: int,
+    tmp: Path,
+) -> None:
+    """Run every lane `repeats` times, rotating their order each repeat; append to `times` and `loads`."""
+    order = list(lanes)
+    for i in range(repeats):
+        loads.append(os.getloadavg()[0])
+        for name in order:
+            times[name].append(lanes[name](bench._fresh(tmp, f"ab{i}-{order.index(name)}")))
+        order = order[1:] + order[:1]
+
+
+def print_ready_table(times: dict[str, list[float]], loads: list[float]) -> None:
+    """Medians of the time-to-10-ready lanes, each against process-compose's (overall and per repeat)."""
+    pc = times["process-compose 1.85"]
+    print(f"up -> all 10 processes ready, median of {len(pc)} (load {min(loads):.1f}-{max(loads):.1f})")
+    for name, runs in times.items():
+        line = f"  {name:<22} {statistics.median(runs):.3f}s"
+        if runs is not pc:
+            paired = statistics.median(p / q for p, q in zip(pc, runs, strict=True))
+            ratio = statistics.median(pc) / statistics.median(runs)
+            line += f"  {ratio:.2f}x process-compose (per repeat {paired:.2f}x)"
+        print(line)
+
+
 def main() -> None:
     """Run the interleaved lanes and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,28 +97,15 @@ def main() -> None:
         "process-compose 1.85": lambda work: float(bench.ready_process_compose(work, 10)),
     }
     times: dict[str, list[float]] = {name: [] for name in lanes}
-    loads = []
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="pom-bench-ab-") as tmp_name:
         tmp = Path(tmp_name)
         bench._warm_ready(tmp)
         warm_other(bench._fresh(tmp, "warm-other"))
         for runs in cpu.values():
             runs.clear()
-        order = list(lanes)
-        for i in range(args.repeats):
-            loads.append(os.getloadavg()[0])
-            for name in order:
-                times[name].append(lanes[name](bench._fresh(tmp, f"ab{i}-{order.index(name)}")))
-            order = order[1:] + order[:1]
-    pc = times["process-compose 1.85"]
-    print(f"up -> all 10 processes ready, median of {args.repeats} (load {min(loads):.1f}-{max(loads):.1f})")
-    for name, runs in times.items():
-        line = f"  {name:<22} {statistics.median(runs):.3f}s"
-        if runs is not pc:
-            paired = statistics.median(p / q for p, q in zip(pc, runs, strict=True))
-            ratio = statistics.median(pc) / statistics.median(runs)
-            line += f"  {ratio:.2f}x process-compose (per repeat {paired:.2f}x)"
-        print(line)
+        run_interleaved(lanes, times, loads, args.repeats, tmp)
+    print_ready_table(times, loads)
     print("pom's own CPU (user+sys, 10 ms ticks) when all were ready: median, mean")
     for name, runs in cpu.items():
         print(f"  {name:<22} {statistics.median(runs) * 1000:.0f} ms, {statistics.fmean(runs) * 1000:.1f} ms")

@@ -118,3 +118,14 @@ def test_socket_path_too_long(monkeypatch, tmp_path):
     with pytest.raises(IoFailure, match="too long") as info:
         paths.socket_path("grite", "/repo")
     assert "TOOLKIT_RUNTIME_DIR" in str(info.value.hint)
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "//"])
+def test_socket_file_is_socket_path_as_a_string(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, suffix: str) -> None:
+    base = tmp_path / "run"
+    monkeypatch.setenv("TOOLKIT_RUNTIME_DIR", str(base) + suffix)
+    as_text = paths.socket_file("pom", "/some/project")
+    assert Path(as_text) == paths.socket_path("pom", "/some/project")
+    assert Path(as_text).parent == base
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700  # created private, trailing slashes or not
+    assert paths.socket_file("pom", "/other") != as_text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import cbor2
 import pytest
@@ -136,3 +138,48 @@ def test_decode_rejects_duplicate_keys():
     nested = bytes.fromhex("a1617882a16101a2616201616202")  # {"x": [{"a":1}, {"b":1,"b":2}]}
     with pytest.raises(Exception, match=r"(?i)duplicate"):
         decode_cbor(nested)
+
+
+#: Prints True when `decode_cbor` refuses a map with a repeated key, as it must with either codec.
+REFUSES_DUPLICATES = (
+    "try:\n"
+    "    hashing.decode_cbor(bytes.fromhex('a2616101616102'))\n"
+    "except Exception as exc:\n"
+    "    print('duplicate' in str(exc).lower())"
+)
+
+
+def _run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.strip()
+
+
+def test_the_codec_loads_without_typing_and_is_the_one_cbor2_reexports() -> None:
+    out = _run(
+        "import sys; before = set(sys.modules)\n"
+        "from toolkit_kernel import hashing\n"
+        "added = set(sys.modules) - before\n"
+        "print(hashing.cbor2.__name__, sorted(added & {'typing', 're', 'cbor2'}))\n"
+        "import cbor2\n"
+        "print(cbor2.loads is hashing.cbor2.loads, cbor2.CBORTag is hashing.cbor2.CBORTag)\n"
+        "print(hashing.canonical_cbor({'b': 1, 'a': [1, None]}).hex())"
+    )
+    assert out.splitlines() == ["cbor2._cbor2 []", "True True", "a261618201f6616201"]
+    refused = _run("from toolkit_kernel import hashing\n" + REFUSES_DUPLICATES)
+    assert refused == "True"
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "import cbor2",  # imported already: that package is used
+        "import importlib.machinery as m; m.EXTENSION_SUFFIXES[:] = ['.none']",  # no loadable codec file
+    ],
+)
+def test_the_codec_falls_back_to_the_cbor2_package(setup: str) -> None:
+    out = _run(
+        f"{setup}\n"
+        "from toolkit_kernel import hashing\n"
+        "print(hashing.cbor2.__name__, hashing.canonical_cbor({'b': 1, 'a': [1, None]}).hex())\n" + REFUSES_DUPLICATES
+    )
+    assert out.splitlines() == ["cbor2 a261618201f6616201", "True"]

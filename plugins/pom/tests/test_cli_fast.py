@@ -13,8 +13,11 @@ import pytest
 from toolkit_pom.cli.fast import parse_logs_args
 from toolkit_pom.testing import wait_for, write_project
 
+# Reports the modules loaded by the time main returned (and those a bare interpreter loads) on
+# stderr's last line; nothing is imported for the report before main runs (json imports `re`).
 PROBE = """
-import json, sys
+import sys
+before = sorted(sys.modules)
 sys.argv = ["pom", *sys.argv[1:]]
 from toolkit_pom.cli.fast import main
 code = 0
@@ -23,19 +26,30 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else 1
 sys.stdout.flush()
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+print(" ".join(sorted(sys.modules)) + "|" + " ".join(before), file=sys.stderr)
 sys.exit(code)
 """
 HEAVY = ("click", "pydantic", "yaml", "re2", "asyncio", "textual", "fastapi", "uvicorn", "httpx", "psutil")
+#: What a plain `logs` must not add to a bare interpreter either: each costs milliseconds of a
+#: command agents run in loops (`typing` and `pathlib` bring `re`; the `cbor2` package brings typing).
+STARTUP = ("typing", "pathlib", "re", "cbor2", "contextlib", "json")
 
 
-def _script(*args: str) -> subprocess.CompletedProcess[str]:
+def _script(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the `pom` console script's main as the installed script does, reporting loaded modules."""
-    return subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
+    )
 
 
 def _modules(result: subprocess.CompletedProcess[str]) -> set[str]:
-    return set(json.loads(result.stderr.strip().splitlines()[-1]))
+    return set(result.stderr.strip().splitlines()[-1].partition("|")[0].split())
+
+
+def _added(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """Modules main loaded beyond what the interpreter had loaded before it."""
+    loaded, _, before = result.stderr.strip().splitlines()[-1].partition("|")
+    return set(loaded.split()) - set(before.split())
 
 
 @pytest.mark.parametrize(
@@ -95,8 +109,17 @@ def test_fast_logs_prints_what_click_prints_and_imports_nothing_heavy(tmp_path: 
         assert fast.returncode == 0, fast.stderr
         heavy = sorted(m for m in _modules(fast) if m.split(".")[0] in HEAVY or m == "toolkit_pom.cli.main")
         assert heavy == [], f"pom {' '.join(argv)} imported {heavy}"
+        assert sorted(_added(fast) & set(STARTUP)) == [], f"pom {' '.join(argv)} imported them"
         assert fast.stdout == cli("pom", *argv).assert_success().output
     assert _script("logs", "job", "-n", "1000", *f).stdout.count("\n") == 1000
+    # Without -f the config is discovered from the working directory (or a parent), still light.
+    deeper = config.parent / "sub" / "dir"
+    deeper.mkdir(parents=True)
+    found = _script("logs", "other", cwd=deeper)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout == cli("pom", "logs", "other", *f).assert_success().output
+    assert found.stdout.endswith("other line\n")
+    assert sorted(_added(found) & set(STARTUP)) == []
 
     # Errors and other forms go to click, which reports them as always.
     bad = _script("logs", "job", "--regex", "(", *f)

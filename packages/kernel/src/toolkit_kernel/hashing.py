@@ -8,10 +8,50 @@ equal ciborium's default encoding, which is what grite 0.5.3 hashes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import sys
 
-import cbor2
+TYPE_CHECKING = False  # `typing` (and the `re` it imports) costs ~10 ms of a short CLI command
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
+    from typing import Any
+
+
+def _load_cbor2() -> ModuleType:
+    """Return cbor2's C codec (`cbor2._cbor2`) without running the `cbor2` package's `__init__`.
+
+    That `__init__` only re-exports the codec's names and defines type aliases, for which it
+    imports `typing` (and with it `re`): ~10 ms of every short command that only forwards a
+    request to its daemon (`pom logs`). The codec is registered under its own name, so a later
+    `import cbor2` re-exports this very module. A cbor2 without that extension (another layout
+    or version) is imported the usual way.
+    """
+    for loaded in ("cbor2", "cbor2._cbor2"):
+        if loaded in sys.modules:
+            return sys.modules[loaded]
+    from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec, PathFinder
+
+    package = PathFinder.find_spec("cbor2")
+    for folder in (package.submodule_search_locations or []) if package is not None else []:
+        for suffix in EXTENSION_SUFFIXES:
+            path = f"{folder}/_cbor2{suffix}"
+            try:
+                loader = ExtensionFileLoader("cbor2._cbor2", path)
+                codec = loader.create_module(ModuleSpec("cbor2._cbor2", loader, origin=path))
+            except ImportError:  # no such file, or not loadable here
+                continue
+            loader.exec_module(codec)
+            sys.modules["cbor2._cbor2"] = codec
+            return codec
+    import cbor2
+
+    return cbor2
+
+
+if TYPE_CHECKING:  # checkers see the package, whose API is the codec's (it re-exports it)
+    import cbor2
+else:
+    cbor2 = _load_cbor2()
 
 try:  # CPython's own BLAKE2: hashlib would load OpenSSL (~2.5 ms) on every CLI start
     from _blake2 import blake2b

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from toolkit_kernel.errors import IoFailure
+
+TYPE_CHECKING = False  # pathlib (with the `re` it imports) is not worth its import to a short command
+if TYPE_CHECKING:
+    from pathlib import Path
 
 try:  # CPython's own BLAKE2: hashlib would load OpenSSL (~2.5 ms) on every CLI start
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b
 
-__all__ = ["ensure_private_dir", "runtime_dir", "socket_path", "toolkit_cache", "toolkit_home"]
+__all__ = ["ensure_private_dir", "runtime_dir", "socket_file", "socket_path", "toolkit_cache", "toolkit_home"]
 
 _RUNTIME_HINT = "set TOOLKIT_RUNTIME_DIR to a directory of your own (it is created with mode 0700)"
 #: sun_path is 108 bytes on Linux; keep a margin for the file name.
@@ -27,6 +30,8 @@ _MAX_SOCKET_PATH = 100
 
 def toolkit_home() -> Path:
     """Return the per-user state directory (`$TOOLKIT_HOME`, else `~/.local/share/toolkit`)."""
+    from pathlib import Path
+
     env = os.environ.get("TOOLKIT_HOME")
     return Path(env) if env else Path.home() / ".local" / "share" / "toolkit"
 
@@ -36,6 +41,8 @@ def toolkit_cache() -> Path:
 
     Only rebuildable data lives here (the host's entry-point index); deleting it is always safe.
     """
+    from pathlib import Path
+
     env = os.environ.get("TOOLKIT_CACHE_DIR")
     if env:
         return Path(env)
@@ -53,14 +60,21 @@ def ensure_private_dir(path: Path) -> Path:
     Raises:
         IoFailure: the directory is owned by another user, open to group/others, or not a directory.
     """
+    _make_private(os.fspath(path))
+    return path
+
+
+def _make_private(path: str) -> None:
+    """`ensure_private_dir` on a path string (no pathlib)."""
+    path = path.rstrip("/") or "/"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir(mode=0o700)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except OSError as exc:
         raise IoFailure(f"cannot create runtime directory {path}: {exc.strerror}", hint=_RUNTIME_HINT) from exc
-    st = path.stat()
+    st = os.stat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise IoFailure(f"runtime directory {path} is not a directory", hint=_RUNTIME_HINT)
     if st.st_uid != os.getuid():
@@ -71,9 +85,16 @@ def ensure_private_dir(path: Path) -> Path:
             f"runtime directory {path} has mode {mode:04o}; toolkit needs one only you can use (0700)"
             " and does not change the mode of a directory it did not create",
             hint=f"run `chmod 700 {path}` if it is yours alone, or point TOOLKIT_RUNTIME_DIR at a new directory",
-            details={"path": str(path), "mode": f"{mode:04o}"},
+            details={"path": path, "mode": f"{mode:04o}"},
         )
-    return path
+
+
+def _runtime_base() -> str:
+    env = os.environ.get("TOOLKIT_RUNTIME_DIR")
+    if env:
+        return env
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(xdg, "toolkit") if xdg else f"/tmp/toolkit-{os.getuid()}"
 
 
 def runtime_dir() -> Path:
@@ -81,14 +102,26 @@ def runtime_dir() -> Path:
 
     `$TOOLKIT_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/toolkit`, else `/tmp/toolkit-<uid>`.
     """
-    env = os.environ.get("TOOLKIT_RUNTIME_DIR")
-    if env:
-        base = Path(env)
-    elif os.environ.get("XDG_RUNTIME_DIR"):
-        base = Path(os.environ["XDG_RUNTIME_DIR"]) / "toolkit"
-    else:
-        base = Path("/tmp") / f"toolkit-{os.getuid()}"
-    return ensure_private_dir(base)
+    from pathlib import Path
+
+    return ensure_private_dir(Path(_runtime_base()))
+
+
+def socket_file(system: str, key: str) -> str:
+    """`socket_path` as a string, without importing pathlib (short commands such as `pom logs`).
+
+    Raises:
+        IoFailure: even the hashed path is too long (move TOOLKIT_RUNTIME_DIR somewhere shorter).
+    """
+    base = _runtime_base()
+    _make_private(base)
+    digest = blake2b(key.encode(), digest_size=8).hexdigest()
+    path = os.path.join(base, f"{system}-{digest}.sock")
+    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+        raise IoFailure(
+            f"socket path {path} is too long for a Unix socket", hint="set TOOLKIT_RUNTIME_DIR to a short path"
+        )
+    return path
 
 
 def socket_path(system: str, key: str) -> Path:
@@ -99,10 +132,6 @@ def socket_path(system: str, key: str) -> Path:
     Raises:
         IoFailure: even the hashed path is too long (move TOOLKIT_RUNTIME_DIR somewhere shorter).
     """
-    digest = blake2b(key.encode(), digest_size=8).hexdigest()
-    path = runtime_dir() / f"{system}-{digest}.sock"
-    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
-        raise IoFailure(
-            f"socket path {path} is too long for a Unix socket", hint="set TOOLKIT_RUNTIME_DIR to a short path"
-        )
-    return path
+    from pathlib import Path
+
+    return Path(socket_file(system, key))

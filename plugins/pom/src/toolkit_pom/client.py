@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+import os
 
 from toolkit_kernel.errors import IpcError
-from toolkit_pom.core.discovery import discover
-from toolkit_pom.errors import NotRunning, PomConfigError
+from toolkit_pom.core.discovery import project_dir_name
+from toolkit_pom.errors import NotRunning
+
+TYPE_CHECKING = False  # `pom logs` imports this: typing and pathlib cost ~20 ms of it (with `re`)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["PomClient", "project_dir"]
 
@@ -19,12 +23,9 @@ def project_dir(file: str | None) -> Path:
     Raises:
         PomConfigError: no config file found.
     """
-    if file:
-        path = Path(file)
-        if not path.is_file():
-            raise PomConfigError(f"config file {path} does not exist", hint="pass -f FILE with an existing file")
-        return path.resolve().parent
-    return discover().parent
+    from pathlib import Path
+
+    return Path(project_dir_name(file))
 
 
 class PomClient:
@@ -35,19 +36,19 @@ class PomClient:
         timeout: Seconds to wait for each answer.
     """
 
-    def __init__(self, directory: Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         from toolkit_kernel.ipc import IpcClient
-        from toolkit_kernel.paths import socket_path
+        from toolkit_kernel.paths import socket_file
 
-        self.directory = directory
-        self.path = socket_path("pom", str(directory))
+        self.directory = os.fspath(directory)
+        self.path = socket_file("pom", self.directory)
         self._client = IpcClient(self.path, timeout=timeout, retries=0)
 
     def _not_running(self) -> NotRunning:
         return NotRunning(
             f"no pom is running for {self.directory}",
             hint="start it with `pom up` (or `pom up -d` to run it in the background)",
-            details={"dir": str(self.directory), "socket": str(self.path)},
+            details={"dir": self.directory, "socket": self.path},
         )
 
     def connect(self) -> None:
@@ -56,7 +57,7 @@ class PomClient:
         Raises:
             NotRunning: nobody answers on the project's socket.
         """
-        if not self.path.exists():
+        if not os.path.exists(self.path):
             raise self._not_running()
         try:
             self._client.connect()

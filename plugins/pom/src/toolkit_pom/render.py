@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # `pom logs` renders with this: typing is not worth its import there
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["fmt_bytes", "fmt_duration", "log_text", "ps_table", "results_text", "status_text"]
 

@@ -13,9 +13,11 @@ The protocol and lifecycle are specified in `specs/kernel/ipc.md`.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the real types for checkers; at run time names resolve lazily below
+TYPE_CHECKING = False  # the real types for checkers; at run time names resolve lazily below
+if TYPE_CHECKING:
+    from typing import Any
+
     from toolkit_kernel.ipc.client import IpcClient
     from toolkit_kernel.ipc.daemon import (
         DaemonSpec,

@@ -14,14 +14,15 @@ Envelopes a server sends:
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
 
 from toolkit_kernel.errors import IpcError
 from toolkit_kernel.hashing import canonical_cbor, decode_cbor
 
-if TYPE_CHECKING:  # annotations only: a client must not pay for importing `socket` or asyncio
+TYPE_CHECKING = False  # annotations only: a client must not pay for `typing`, `socket` or asyncio
+if TYPE_CHECKING:
     import _socket
     import asyncio
+    from typing import Any
 
 __all__ = [
     "MAX_FRAME",

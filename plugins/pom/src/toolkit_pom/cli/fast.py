@@ -85,11 +85,12 @@ def _fast_logs(argv: list[str]) -> bool:
     opts = parse_logs_args(argv)
     if opts is None:
         return False
-    from toolkit_pom.client import PomClient, project_dir
+    from toolkit_pom.client import PomClient
+    from toolkit_pom.core.discovery import project_dir_name
     from toolkit_pom.render import log_text
 
     try:
-        client = PomClient(project_dir(opts["file"]))
+        client = PomClient(project_dir_name(opts["file"]))
         try:
             lines, after_id = opts["lines"], opts["after_id"]
             data = client.call(

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from toolkit_pom.errors import PomConfigError
 
-__all__ = ["COMPOSE_NAMES", "NAMES", "OVERRIDE_NAMES", "discover", "find_override", "is_compose_file"]
+TYPE_CHECKING = False  # pathlib (and the `re` it imports) is not worth its import to `pom logs`
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "COMPOSE_NAMES",
+    "NAMES",
+    "OVERRIDE_NAMES",
+    "discover",
+    "find_override",
+    "is_compose_file",
+    "project_dir_name",
+]
 
 #: Per directory, the first that exists wins (process-compose's own order for its four names).
 NAMES = (
@@ -45,13 +57,35 @@ def discover(start: Path | None = None) -> Path:
     Raises:
         PomConfigError: none found.
     """
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    from pathlib import Path
+
+    return Path(_discover(os.fspath(start) if start is not None else os.getcwd()))
+
+
+def _discover(start: str) -> str:
+    here = folder = os.path.realpath(start)
+    while True:
         for name in NAMES:
-            candidate = folder / name
-            if candidate.is_file():
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
                 return candidate
-    raise PomConfigError(
-        f"no pom.toml, process-compose.yaml or Procfile in {here} or its parents",
-        hint="create pom.toml, process-compose.yaml or a Procfile, or pass -f FILE",
-    )
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            raise PomConfigError(
+                f"no pom.toml, process-compose.yaml or Procfile in {here} or its parents",
+                hint="create pom.toml, process-compose.yaml or a Procfile, or pass -f FILE",
+            )
+        folder = parent
+
+
+def project_dir_name(file: str | None) -> str:
+    """Return the project directory for `-f FILE` (or the discovered config), without parsing it.
+
+    Raises:
+        PomConfigError: no config file found.
+    """
+    if file:
+        if not os.path.isfile(file):
+            raise PomConfigError(f"config file {file} does not exist", hint="pass -f FILE with an existing file")
+        return os.path.dirname(os.path.realpath(file))
+    return os.path.dirname(_discover(os.getcwd()))
