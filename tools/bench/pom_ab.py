@@ -67,6 +67,13 @@ def print_ready_table(times: dict[str, list[float]], loads: list[float]) -> None
         print(line)
 
 
+def print_cpu_table(cpu: dict[str, list[float]], whose: str) -> None:
+    """Each lane's CPU seconds when all were ready, as median and mean milliseconds."""
+    print(f"{whose} (user+sys, 10 ms ticks) when all were ready: median, mean")
+    for name, runs in cpu.items():
+        print(f"  {name:<22} {statistics.median(runs) * 1000:.0f} ms, {statistics.fmean(runs) * 1000:.1f} ms")
+
+
 def main() -> None:
     """Run the interleaved lanes and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,9 +113,7 @@ def main() -> None:
             runs.clear()
         run_interleaved(lanes, times, loads, args.repeats, tmp)
     print_ready_table(times, loads)
-    print("pom's own CPU (user+sys, 10 ms ticks) when all were ready: median, mean")
-    for name, runs in cpu.items():
-        print(f"  {name:<22} {statistics.median(runs) * 1000:.0f} ms, {statistics.fmean(runs) * 1000:.1f} ms")
+    print_cpu_table(cpu, "pom's own CPU")
     this, before = (statistics.fmean(cpu[name]) for name in cpu)
     print(f"  this tree uses {before / this:.2f}x less CPU than the other (means)")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

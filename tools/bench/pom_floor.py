@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from pom_ab import bench, print_ready_table, run_interleaved
+from pom_ab import bench, print_cpu_table, print_ready_table, run_interleaved
 
 SUPERVISOR = Path(__file__).with_name("pom_floor_sup.py")
 N = 10
@@ -79,9 +78,7 @@ def main() -> None:
             runs.clear()
         run_interleaved(lanes, times, loads, args.repeats, tmp)
     print_ready_table(times, loads)
-    print("the supervisor's own CPU (user+sys, 10 ms ticks) when all were ready: median, mean")
-    for name, runs in cpu.items():
-        print(f"  {name:<22} {statistics.median(runs) * 1000:.0f} ms, {statistics.fmean(runs) * 1000:.1f} ms")
+    print_cpu_table(cpu, "the supervisor's own CPU")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

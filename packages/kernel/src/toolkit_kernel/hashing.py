@@ -32,7 +32,8 @@ def _load_cbor2() -> ModuleType:
     from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec, PathFinder
 
     package = PathFinder.find_spec("cbor2")
-    for folder in (package.submodule_search_locations or []) if package is not None else []:
+    folders = (package.submodule_search_locations if package is not None else None) or []
+    for folder in folders:
         for suffix in EXTENSION_SUFFIXES:
             path = f"{folder}/_cbor2{suffix}"
             try:

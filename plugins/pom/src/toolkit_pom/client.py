@@ -11,21 +11,9 @@ from toolkit_pom.errors import NotRunning
 TYPE_CHECKING = False  # `pom logs` imports this: typing and pathlib cost ~20 ms of it (with `re`)
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
     from typing import Any
 
-__all__ = ["PomClient", "project_dir"]
-
-
-def project_dir(file: str | None) -> Path:
-    """Return the project directory for `-f FILE` (or the discovered config), without parsing it.
-
-    Raises:
-        PomConfigError: no config file found.
-    """
-    from pathlib import Path
-
-    return Path(project_dir_name(file))
+__all__ = ["PomClient"]
 
 
 class PomClient:
@@ -43,6 +31,15 @@ class PomClient:
         self.directory = os.fspath(directory)
         self.path = socket_file("pom", self.directory)
         self._client = IpcClient(self.path, timeout=timeout, retries=0)
+
+    @classmethod
+    def for_config(cls, file: str | None, *, timeout: float = 30.0) -> PomClient:
+        """A client of the project of `-f FILE`, or of the config discovered from the working directory.
+
+        Raises:
+            PomConfigError: no config file found.
+        """
+        return cls(project_dir_name(file), timeout=timeout)
 
     def _not_running(self) -> NotRunning:
         return NotRunning(

@@ -86,11 +86,10 @@ def _fast_logs(argv: list[str]) -> bool:
     if opts is None:
         return False
     from toolkit_pom.client import PomClient
-    from toolkit_pom.core.discovery import project_dir_name
     from toolkit_pom.render import log_text
 
     try:
-        client = PomClient(project_dir_name(opts["file"]))
+        client = PomClient.for_config(opts["file"])
         try:
             lines, after_id = opts["lines"], opts["after_id"]
             data = client.call(

@@ -18,7 +18,7 @@ import click
 
 from toolkit.cliutil import ToolkitGroup, emit, json_mode, json_option, standalone_main, write_json
 from toolkit_pom import render
-from toolkit_pom.client import PomClient, project_dir
+from toolkit_pom.client import PomClient
 from toolkit_pom.errors import UsageError
 
 __all__ = ["main", "pom"]
@@ -69,7 +69,7 @@ def _env_paths(values: tuple[str, ...]) -> list[Path]:
 
 @contextmanager
 def _client(file: str | None) -> Iterator[PomClient]:
-    client = PomClient(project_dir(file))
+    client = PomClient.for_config(file)
     try:
         yield client
     finally:

@@ -17,9 +17,9 @@ __all__ = ["tools"]
 
 @contextmanager
 def _pom(config: str | None) -> Iterator[Any]:
-    from toolkit_pom.client import PomClient, project_dir
+    from toolkit_pom.client import PomClient
 
-    client = PomClient(project_dir(config))
+    client = PomClient.for_config(config)
     try:
         yield client
     finally:
